@@ -1,0 +1,72 @@
+"""The one small interface every TTS backend implements.
+
+A backend turns one ``RenderRequest`` into PCM. It does not retry, rate-limit or cache: the scheduler in
+``podpipe.render`` does that uniformly, driven by the ``BackendError.retryable`` / ``retry_after`` a backend
+raises. Heavy imports (SDKs, native libraries) belong inside ``__init__`` or ``render``, never at module
+top, so that ``validate`` and no-op builds never pay for them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from ..audio_types import Audio
+from ..plan import RenderRequest
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as reported by the service (all zero for offline backends)."""
+
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Rendered:
+    audio: Audio
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    name: str  # the name a spec uses (always a Gemini prebuilt voice name)
+    description: str  # character, or what it maps to for offline backends
+
+
+class Backend(ABC):
+    """Render requests for one model family. Instances must be safe to call from several threads."""
+
+    #: registry name, also part of every cache key
+    name: str = ""
+    #: how many requests to run at once when the user gives no -j
+    default_jobs: int = 4
+    #: requests per minute when the user gives no --rpm (None: unlimited)
+    default_rpm: float | None = None
+
+    def __init__(self, *, timeout: float | None = None):
+        self.timeout = timeout  # seconds per request attempt; None: the backend's own default
+
+    @abstractmethod
+    def render(self, request: RenderRequest) -> Rendered:
+        """Render one request or raise ``podpipe.errors.BackendError``."""
+
+    @classmethod
+    @abstractmethod
+    def voices(cls) -> list[VoiceInfo]:
+        """The voices a spec may use with this backend."""
+
+    @classmethod
+    def model_for(cls, spec_model: str) -> str:
+        """The model string that goes into requests and cache keys for a spec's ``model:``."""
+        return spec_model
+
+    def prepare(self) -> None:
+        """Load clients and native libraries before the scheduler starts its clock, so the first attempts
+        don't take rate-limit slots and then spend them importing an SDK. Raises BackendError when the
+        backend cannot work at all (e.g. no API key)."""
+
+    def close(self) -> None:
+        """Release clients, native handles, sockets."""

@@ -1,0 +1,496 @@
+"""Gemini text-to-speech through google-genai: one attempt per ``render()``, every failure classified.
+
+The scheduler (``podpipe.render``) owns retries, backoff and rate limiting, so the SDK's own retries are
+off and this module never sleeps. It turns each outcome into audio or a ``BackendError`` whose
+``retryable`` / ``retry_after`` / ``status`` drive the scheduler, and whose message names the cause and
+the fix. ``google.genai`` is imported on first use, never at module import.
+
+Request dialects (chosen by ``podpipe.models.model_info(model).dialect``):
+
+- ``metadata`` (3.8+): one user content, one part per turn, text verbatim; the turn's style goes in the
+  part's ``speech_metadata.style``. Multi-speaker parts also carry ``speech_metadata.speaker`` (the label
+  configured in ``multi_speaker_voice_config``); single-speaker parts carry no speaker, because the API
+  defines ``speaker`` as a reference into ``multi_speaker_voice_config``, which a single voice has not.
+- ``transcript`` (2.5 / 3.1): one text part. A single speaker gets the style as a preamble, the form of
+  Google's "Say cheerfully: ..." examples::
+
+      Say in this style (warm, relaxed; bright and upbeat): Welcome to the show!
+
+  A dialogue gets a preamble line naming the speakers and their styles, then one "Name: line" per turn
+  (newlines inside a turn become spaces, so no line can be mistaken for another speaker)::
+
+      TTS the following conversation between Alex and Sam. Style for Alex: warm. Style for Sam: dry.
+      Alex: So what happened?
+      Sam: It's a long story.
+
+Both: one voice → ``speech_config.voice_config``; two → ``multi_speaker_voice_config`` with the labels
+used in the request; ``temperature`` → ``generation_config.temperature``; ``language`` →
+``speech_config.language_code``; ``response_modalities = ["AUDIO"]``.
+
+Responses are parsed by mime type, not by model: ``audio/L16`` PCM (``rate``/``channels`` parameters;
+little-endian, as Gemini sends it despite RFC 2586) or WAV (``audio/wav``, ``audio/x-wav``, ``audio/wave``).
+Before audio is returned (and so cached) it must pass ``check_audio``: decodable, finish reason STOP,
+at least ``MIN_SECONDS`` and ``characters / MAX_CHARS_PER_SECOND`` seconds long (normal speech runs at
+~14 characters per second, so only clearly truncated audio such as the 44-byte empty WAVs seen in the wild
+fails), and not digitally silent.
+
+The API key comes from ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (unlike the SDK, which prefers
+``GOOGLE_API_KEY``). It never appears in a message: all text that came from the SDK or the server is
+passed through ``scrub`` first, and exceptions are raised ``from None`` so a traceback cannot show the
+SDK's own exception text (which quotes whole error bodies). ``GOOGLE_GEMINI_BASE_URL`` (read by the SDK)
+points the client at a proxy or a test server; plain ``http://127.0.0.1:PORT`` works.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..audio_types import SAMPLE_WIDTH, Audio
+from ..errors import BackendError
+from ..models import DIALECT_METADATA, KNOWN_MODELS, model_info
+from ..plan import RenderRequest, RequestTurn
+from ..voices import GEMINI_VOICES
+from . import KEY_VARIABLES
+from .base import Backend, Rendered, Usage, VoiceInfo
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gemini-3.8-flash-tts"
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
+# Seconds per attempt when none is given: a 4-minute request can take a couple of minutes to generate.
+DEFAULT_TIMEOUT = 300.0
+# Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
+# (~3x faster than real speech, so only truncated or empty audio fails).
+MIN_SECONDS = 0.25
+MAX_CHARS_PER_SECOND = 40.0
+SILENCE_PEAK = 16  # |sample| at or below this everywhere (about -66 dBFS) counts as digital silence
+RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
+
+_KEY_LIKE = re.compile(r"AIza[0-9A-Za-z_\-]{8,}")
+_KEY_PARAM = re.compile(r"(?i)(key=)[^&\s'\"]+")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
+
+
+# -- request building (pure data, no SDK) ---------------------------------------------------------------
+
+def _clean_style(style: str) -> str:
+    return style.strip().rstrip(".;:, ").strip()
+
+
+def _styles(turns: tuple[RequestTurn, ...] | list[RequestTurn]) -> str | None:
+    """Distinct styles of these turns, in order, joined with "; " (one speaker's turns share one style)."""
+    found = [_clean_style(t.style) for t in turns if t.style and _clean_style(t.style)]
+    return "; ".join(dict.fromkeys(found)) or None
+
+
+def transcript_text(request: RenderRequest) -> str:
+    """The one text part of the ``transcript`` dialect (2.5 / 3.1 models)."""
+    if not request.multi_speaker:
+        text = "\n".join(t.text for t in request.turns)
+        style = _styles(request.turns)
+        return f"Say in this style ({style}): {text}" if style else text
+    labels = request.speakers
+    names = ", ".join(labels[:-1]) + f" and {labels[-1]}"
+    head = [f"TTS the following conversation between {names}."]
+    for label in labels:
+        style = _styles([t for t in request.turns if t.speaker == label])
+        if style:
+            head.append(f"Style for {label}: {style}.")
+    lines = [f"{t.speaker}: {' '.join(t.text.split())}" for t in request.turns]
+    return "\n".join([" ".join(head), *lines])
+
+
+def metadata_parts(request: RenderRequest) -> list[dict[str, Any]]:
+    """The parts of the ``metadata`` dialect (3.8+) as plain dicts: ``{"text", "speech_metadata"?}``."""
+    multi = request.multi_speaker
+    parts: list[dict[str, Any]] = []
+    for turn in request.turns:
+        meta = {}
+        if multi:
+            meta["speaker"] = turn.speaker
+        style = turn.style.strip() if turn.style else None
+        if style:
+            meta["style"] = style
+        parts.append({"text": turn.text, **({"speech_metadata": meta} if meta else {})})
+    return parts
+
+
+def speaker_voices(request: RenderRequest) -> dict[str, str]:
+    """Speaker label → voice, in order of first appearance."""
+    voices: dict[str, str] = {}
+    for turn in request.turns:
+        voices.setdefault(turn.speaker, turn.voice)
+    return voices
+
+
+def prompt_chars(request: RenderRequest) -> int:
+    """Characters of text the request sends (spoken text, styles, labels and preambles): for estimates."""
+    if model_info(request.model).dialect == DIALECT_METADATA:
+        return sum(len(p["text"]) + sum(len(v) for v in p.get("speech_metadata", {}).values())
+                   for p in metadata_parts(request))
+    return len(transcript_text(request))
+
+
+# -- response parsing (pure, no SDK) ----------------------------------------------------------------------
+
+def _mime_params(mime: str) -> tuple[str, dict[str, str]]:
+    kind, *params = [p.strip() for p in mime.split(";")]
+    values = {}
+    for p in params:
+        name, _, value = p.partition("=")
+        values[name.strip().lower()] = value.strip().strip('"')
+    return kind.lower(), values
+
+
+def decode_audio(mime: str, data: bytes) -> Audio:
+    """Audio from one inline blob, by mime type. ValueError for anything that is not PCM or WAV audio."""
+    kind, params = _mime_params(mime)
+    if kind in ("audio/l16", "audio/pcm"):
+        try:
+            rate = int(params.get("rate", 24000))
+            channels = int(params.get("channels", 1))
+        except ValueError:
+            raise ValueError(f"bad rate/channels in mime type {mime!r}") from None
+        if rate <= 0 or channels <= 0:
+            raise ValueError(f"bad rate/channels in mime type {mime!r}")
+        frame = SAMPLE_WIDTH * channels
+        return Audio(data[: len(data) // frame * frame], rate, channels)
+    if kind in ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"):
+        from ..audio import read_wav  # ValueError when truncated or garbled; tolerates streaming headers
+
+        return read_wav(data)
+    raise ValueError(f"unsupported mime type {mime!r}")
+
+
+def check_audio(audio: Audio, characters: int) -> str | None:
+    """Why this audio cannot be right for ``characters`` of text, or None when it is plausible."""
+    need = max(MIN_SECONDS, characters / MAX_CHARS_PER_SECOND)
+    if audio.seconds < need:
+        return (f"audio implausibly short: {audio.seconds:.2f}s ({len(audio.pcm)} bytes of PCM) for "
+                f"{characters} characters (expected at least {need:.2f}s)")
+    # every 97th sample is plenty to tell speech from zeros, and keeps minutes of audio cheap to check
+    if max(map(abs, memoryview(audio.pcm).cast("h")[::97]), default=0) <= SILENCE_PEAK:
+        return f"audio is digital silence ({audio.seconds:.2f}s)"
+    return None
+
+
+def _dicts(node: Any):
+    """Every dict nested anywhere in a decoded JSON error body."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            yield node
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+def parse_retry_delay(details: Any) -> float | None:
+    """``RetryInfo.retryDelay`` ("53s", "1.5s" or {"seconds", "nanos"}) anywhere in an error body."""
+    for node in _dicts(details):
+        if str(node.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = node.get("retryDelay", node.get("retry_delay"))
+            if isinstance(delay, dict):
+                return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
+            m = _DURATION.match(str(delay)) if delay is not None else None
+            if m:
+                return float(m.group(1))
+    return None
+
+
+def _quota_ids(details: Any) -> list[str]:
+    return [str(n["quotaId"]) for n in _dicts(details) if "quotaId" in n]
+
+
+# -- the backend -----------------------------------------------------------------------------------------
+
+def api_key(environ: dict[str, str] | None = None) -> tuple[str, str]:
+    """(key, variable it came from): GEMINI_API_KEY first, then GOOGLE_API_KEY."""
+    env = os.environ if environ is None else environ
+    for var in KEY_VARIABLES:
+        value = (env.get(var) or "").strip()
+        if value:
+            return value, var
+    raise BackendError("no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or render offline draft "
+                       "audio with --backend espeak", retryable=False)
+
+
+def base_url() -> str:
+    """Where requests go (without any user:password part), for messages."""
+    url = os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+class _DropKeyPreferenceWarning(logging.Filter):
+    """The SDK warns "Using GOOGLE_API_KEY" when both variables are set; podpipe passes GEMINI_API_KEY."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "GOOGLE_API_KEY and GEMINI_API_KEY are set" not in record.getMessage()
+
+
+_KEY_WARNING_FILTER = _DropKeyPreferenceWarning()
+
+
+class GeminiBackend(Backend):
+    name = "gemini"
+    default_jobs = 4
+    default_rpm = KNOWN_MODELS[DEFAULT_MODEL].default_rpm
+
+    def __init__(self, *, timeout: float | None = None):
+        super().__init__(timeout=timeout)
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._types: Any = None
+        self._key: str | None = None  # kept only to scrub it from text; never put into messages
+        self._key_var = KEY_VARIABLES[0]
+
+    def __repr__(self) -> str:
+        return f"GeminiBackend(timeout={self.timeout!r})"
+
+    # -- Backend interface ---------------------------------------------------------------------------------
+    @classmethod
+    def voices(cls) -> list[VoiceInfo]:
+        return [VoiceInfo(name, character) for name, character in GEMINI_VOICES.items()]
+
+    @classmethod
+    def model_for(cls, spec_model: str) -> str:
+        return spec_model or DEFAULT_MODEL
+
+    @classmethod
+    def rpm_for(cls, model: str) -> float:
+        """Requests per minute suited to a tier-1 quota for this model (from ``podpipe.models``)."""
+        return model_info(model).default_rpm
+
+    def prepare(self) -> None:
+        """Create the client now (import google-genai, read the key) instead of inside the first attempt.
+
+        Call before starting rate-limited workers: otherwise the first attempts, whose limiter slots are
+        already taken, reach the server ~0.5 s late and bunch up with the next window's.
+        Raises ``BackendError`` (not retryable) when no API key is set.
+        """
+        self._ensure_client()
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # closing sockets must not turn a finished build into a failure
+                log.debug("closing the google-genai client failed", exc_info=False)
+
+    def render(self, request: RenderRequest) -> Rendered:
+        client, types = self._ensure_client()
+        info = model_info(request.model)
+        if len(request.speakers) > info.max_speakers:
+            raise BackendError(f"{request.model} takes at most {info.max_speakers} speakers per request, this "
+                               f"one has {len(request.speakers)} ({', '.join(request.speakers)}); this is a "
+                               "podpipe bug: the compiler splits dialogues", retryable=False)
+        contents, config = self._build(request, types)
+        log.debug("gemini request: model=%s speakers=%d characters=%d", request.model, len(request.speakers),
+                  request.characters)
+        try:
+            response = client.models.generate_content(model=request.model, contents=contents, config=config)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a classified BackendError
+            error = self._classify(exc, request)
+            log.debug("gemini attempt failed: %s", error)
+            raise error from None
+        return self._read(response, request)
+
+    # -- internals -----------------------------------------------------------------------------------------
+    def _ensure_client(self) -> tuple[Any, Any]:
+        with self._lock:
+            if self._client is None:
+                key, var = api_key()
+                self._key, self._key_var = key, var
+                try:
+                    from google import genai
+                    from google.genai import types
+                    logging.getLogger("google_genai._api_client").addFilter(_KEY_WARNING_FILTER)  # idempotent
+                    timeout = DEFAULT_TIMEOUT if self.timeout is None else self.timeout
+                    options = types.HttpOptions(timeout=max(1, round(timeout * 1000)),  # milliseconds
+                                                retry_options=types.HttpRetryOptions(attempts=1))
+                    self._client = genai.Client(api_key=key, vertexai=False, http_options=options)
+                    self._types = types
+                except Exception as exc:  # noqa: BLE001
+                    raise BackendError(f"could not set up the google-genai client: {type(exc).__name__}: "
+                                       f"{self.scrub(str(exc))}", retryable=False) from None
+            return self._client, self._types
+
+    def scrub(self, text: str) -> str:
+        """Text from the SDK or the server with the API key (and anything key-shaped) replaced by ***."""
+        if self._key:
+            text = text.replace(self._key, "***")
+        text = _KEY_PARAM.sub(r"\1***", _KEY_LIKE.sub("***", text))
+        return text if len(text) <= 300 else text[:297] + "..."
+
+    def _build(self, request: RenderRequest, types: Any) -> tuple[Any, Any]:
+        voices = speaker_voices(request)
+
+        def voice(name: str) -> Any:
+            return types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=name))
+
+        if request.multi_speaker:
+            speech = types.SpeechConfig(
+                multi_speaker_voice_config=types.MultiSpeakerVoiceConfig(speaker_voice_configs=[
+                    types.SpeakerVoiceConfig(speaker=label, voice_config=voice(v)) for label, v in voices.items()]),
+                language_code=request.language)
+        else:
+            speech = types.SpeechConfig(voice_config=voice(next(iter(voices.values()))),
+                                        language_code=request.language)
+        if model_info(request.model).dialect == DIALECT_METADATA:
+            parts = [types.Part(text=p["text"], speech_metadata=types.SpeechMetadata(**p["speech_metadata"])
+                                if "speech_metadata" in p else None) for p in metadata_parts(request)]
+        else:
+            parts = [types.Part(text=transcript_text(request))]
+        config = types.GenerateContentConfig(
+            response_modalities=["AUDIO"], temperature=request.temperature, speech_config=speech,
+            # one HTTP request per attempt: no continuation hops, no function-calling loop
+            automatic_continuation=False,
+            automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
+        return [types.Content(role="user", parts=parts)], config
+
+    def _read(self, response: Any, request: RenderRequest) -> Rendered:
+        model = request.model
+        feedback = getattr(response, "prompt_feedback", None)
+        blocked = getattr(feedback, "block_reason", None)
+        if blocked:
+            reason = getattr(blocked, "value", blocked)
+            raise BackendError(f"{model} refused the text ({reason}); rephrase the text of this request",
+                               retryable=False)
+        candidates = response.candidates or []
+        if not candidates:
+            raise BackendError(f"{model} answered with no candidates (no audio)", retryable=True)
+        candidate = candidates[0]
+        finish = candidate.finish_reason
+        finish = getattr(finish, "value", finish)
+        parts = (candidate.content.parts if candidate.content else None) or []
+        blobs = [p.inline_data for p in parts if p.inline_data is not None]
+        texts = [p.text for p in parts if p.text]
+        if finish not in (None, "STOP"):
+            hint = {"MAX_TOKENS": "; the audio hit the output limit: split long text",
+                    "OTHER": "; known to happen with temperature <= 0.4 on 2.5 models"}.get(finish, "")
+            raise BackendError(f"{model} stopped with finishReason {finish} "
+                               f"({'with' if blobs else 'no'} audio){hint}", retryable=True)
+        if not blobs:
+            if texts:
+                raise BackendError(f"{model} returned text instead of audio: {self.scrub(texts[0][:80])!r}",
+                                   retryable=True)
+            raise BackendError(f"{model} returned no audio (finishReason {finish})", retryable=True)
+        pieces = []
+        for blob in blobs:
+            mime = blob.mime_type or ""
+            kind, _ = _mime_params(mime)
+            if not kind.startswith("audio/"):
+                raise BackendError(f"{model} returned {self.scrub(mime) or 'data without a mime type'!s} instead "
+                                   "of audio", retryable=True)
+            try:
+                pieces.append(decode_audio(mime, blob.data or b""))
+            except ValueError as exc:
+                unsupported = str(exc).startswith("unsupported mime type")
+                raise BackendError(
+                    f"{model} returned audio podpipe cannot read ({self.scrub(mime)}): podpipe reads audio/L16 "
+                    "PCM and WAV; please report this" if unsupported else
+                    f"{model} returned undecodable audio ({self.scrub(mime)}): {self.scrub(str(exc))}",
+                    retryable=not unsupported) from None
+        first = pieces[0]
+        if any((a.rate, a.channels) != (first.rate, first.channels) for a in pieces):
+            raise BackendError(f"{model} returned audio parts in different formats", retryable=True)
+        audio = first if len(pieces) == 1 else Audio(b"".join(a.pcm for a in pieces), first.rate, first.channels)
+        problem = check_audio(audio, request.characters)
+        if problem:
+            raise BackendError(f"{model}: {problem}", retryable=True)
+        usage = response.usage_metadata
+        prompt = (getattr(usage, "prompt_token_count", None) or 0) if usage else 0
+        output = (getattr(usage, "candidates_token_count", None) or 0) if usage else 0
+        total = (getattr(usage, "total_token_count", None) or prompt + output) if usage else 0
+        return Rendered(audio, Usage(prompt, output, total))
+
+    def _classify(self, exc: Exception, request: RenderRequest) -> BackendError:
+        from google.genai import errors
+
+        model = request.model
+        if isinstance(exc, errors.APIError):
+            return self._classify_api_error(exc, model)
+        names = {(c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__}
+        httpx = {n for m, n in names if m in ("httpx", "httpx2", "httpcore")}
+        where = base_url()
+        if "TimeoutException" in httpx or "TimeoutError" in {n for _, n in names}:
+            seconds = DEFAULT_TIMEOUT if self.timeout is None else self.timeout
+            return BackendError(f"no answer from Gemini ({model}) within {seconds:g}s ({type(exc).__name__}); "
+                                "long requests can take minutes: raise the request timeout if this persists",
+                                retryable=True)
+        if "UnsupportedProtocol" in httpx:
+            return BackendError(f"cannot reach Gemini at {where}: {self.scrub(str(exc))}; check "
+                                f"{BASE_URL_VARIABLE}", retryable=False)
+        if "TransportError" in httpx or isinstance(exc, ConnectionError):
+            fix = f" (set by {BASE_URL_VARIABLE})" if os.environ.get(BASE_URL_VARIABLE) else ""
+            return BackendError(f"connection to Gemini at {where}{fix} failed: {type(exc).__name__}: "
+                                f"{self.scrub(str(exc))}", retryable=True)
+        bad_response = (isinstance(exc, (errors.UnknownApiResponseError, json.JSONDecodeError))
+                        or (("pydantic_core", "ValidationError") in names
+                            and getattr(exc, "title", "") == "GenerateContentResponse"))
+        if bad_response:
+            first = str(exc).splitlines()
+            detail = self.scrub(" ".join(first[:3]))
+            return BackendError(f"{model} sent a response podpipe cannot decode (truncated or garbled data): "
+                                f"{detail}", retryable=True)
+        return BackendError(f"unexpected {type(exc).__name__} from google-genai: {self.scrub(str(exc))}",
+                            retryable=False)
+
+    def _classify_api_error(self, exc: Any, model: str) -> BackendError:
+        code = int(exc.code or 0)
+        status = exc.status or ""
+        message = self.scrub(str(exc.message or "").strip()) or "(no message)"
+        what = f"{code} {status}".strip()
+        var = self._key_var
+        if code == 429:
+            delay = parse_retry_delay(exc.details)
+            if delay is None:
+                delay = _retry_after_header(exc)
+            daily = [q for q in _quota_ids(exc.details) if "PerDay" in q]
+            if daily:
+                return BackendError(f"Gemini daily quota exhausted for {model} ({what}: {message}); wait for the "
+                                    "quota to reset or raise your tier", retryable=False, status=code)
+            wait = f"; the server asks to wait {delay:g}s" if delay is not None else ""
+            return BackendError(f"Gemini rate limit hit for {model} ({what}: {message}){wait}; lower --rpm or -j "
+                                "if this keeps happening", retryable=True, retry_after=delay, status=code)
+        if code in RETRYABLE_STATUS or code >= 500:
+            return BackendError(f"Gemini server error for {model} ({what}: {message})", retryable=True,
+                                status=code)
+        key_problem = code in (401, 403) or "API_KEY" in repr(exc.details) or "api key" in message.lower()
+        if key_problem:
+            fix = f"check {var}" + (" (or GOOGLE_API_KEY)" if var == "GEMINI_API_KEY" else "")
+            access = f" and that the key may use {model}" if code == 403 else ""
+            return BackendError(f"Gemini rejected the API key ({what}: {message}): {fix}{access}",
+                                retryable=False, status=code)
+        if code == 404:
+            known = ", ".join(KNOWN_MODELS)
+            proxy = (f"; or {BASE_URL_VARIABLE}={base_url()} does not serve the Gemini API"
+                     if os.environ.get(BASE_URL_VARIABLE) else "")
+            return BackendError(f"unknown model {model!r} ({what}: {message}): use one of the known TTS "
+                                f"models: {known}{proxy}", retryable=False, status=code)
+        return BackendError(f"Gemini rejected the request for {model} ({what}: {message})", retryable=False,
+                            status=code)
+
+
+def _retry_after_header(exc: Any) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+__all__ = ["GeminiBackend", "DEFAULT_MODEL", "api_key", "transcript_text", "metadata_parts", "speaker_voices",
+           "prompt_chars", "decode_audio", "check_audio", "parse_retry_delay"]

@@ -1,0 +1,246 @@
+"""The library API behind ``podpipe build`` and ``podpipe plan``: specs in, episodes out.
+
+    from podpipe.build import BuildOptions, build
+    result = build(["episodes/ep01.yaml"], BuildOptions(jobs=4))
+    print(result.summary())
+
+Order of work: load + validate every spec (nothing happens if any is invalid) → compile → skip episodes whose
+output is up to date → render the requests not in the cache, each key once across all episodes → mix every
+episode whose audio is complete. Heavy modules (pydub, google-genai) are imported only when there is
+something to render or mix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import backends
+from .cache import FileStore, resolve_cache_dir
+from .compile import compile_episode
+from .errors import Diagnostic, FrozenMissError, RenderError, UsageError
+from .plan import CompiledEpisode, RenderRequest, SpeechPiece
+from .render import Outcome, RenderOptions, RenderResult, Scheduler
+from .spec import load_episodes
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    backend: str | None = None  # None: gemini when an API key is set, else espeak
+    jobs: int | None = None
+    rpm: float | None = None
+    attempts: int = 5
+    timeout: float | None = None  # seconds per request attempt
+    force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
+    frozen: bool = False  # fail with exit 3, rendering nothing, when any request is not cached
+    cache_dir: str | Path | None = None
+    only: tuple[str, ...] = ()  # segment ids: render just these (mix only if the episode is then complete)
+    root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
+
+
+class Reporter:
+    """Progress hooks; the CLI draws with click, a library caller may log or ignore them."""
+
+    def note(self, message: str) -> None: ...
+
+    def rendering(self, total: int) -> None: ...
+
+    def attempt(self, request: RenderRequest, attempt: int) -> None: ...
+
+    def rendered(self, outcome: Outcome) -> None: ...
+
+    def episode(self, status: EpisodeStatus) -> None: ...
+
+
+@dataclass(frozen=True)
+class Prepared:
+    backend: str
+    backend_defaulted: bool
+    episodes: tuple[CompiledEpisode, ...]
+    warnings: tuple[Diagnostic, ...]
+    store: FileStore
+
+    def needed(self, episodes: Sequence[CompiledEpisode], only: Sequence[str] = ()) -> list[RenderRequest]:
+        """Unique requests of ``episodes`` (restricted to segment ids in ``only``), in first-use order."""
+        seen: dict[str, RenderRequest] = {}
+        for compiled in episodes:
+            wanted = {p.key for p in compiled.plan.pieces
+                      if isinstance(p, SpeechPiece) and (not only or p.segment_id in only)}
+            for request in compiled.requests:
+                if request.key in wanted:
+                    seen.setdefault(request.key, request)
+        return list(seen.values())
+
+
+@dataclass(frozen=True)
+class EpisodeStatus:
+    compiled: CompiledEpisode
+    state: str  # "up to date" | "built" | "not mixed" | "failed"
+    detail: str = ""
+    output: Path | None = None
+    duration: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.compiled.episode.stem
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    backend: str
+    episodes: tuple[EpisodeStatus, ...]
+    render: RenderResult = field(default_factory=lambda: RenderResult(()))
+    needed: tuple[RenderRequest, ...] = ()  # unique requests of every episode: rendered now, or already there
+    warnings: tuple[Diagnostic, ...] = ()
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return self.render.failed
+
+    @property
+    def cached(self) -> int:
+        return len(self.needed) - len(self.render.outcomes)
+
+    def summary(self) -> str:
+        rendered, failed = len(self.render.rendered), len(self.render.failed)
+        line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
+                f"{failed} failed")
+        tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
+        if tokens:
+            line += f"; {tokens:,} tokens"
+        built = sum(1 for e in self.episodes if e.state == "built")
+        fresh = sum(1 for e in self.episodes if e.state == "up to date")
+        return f"{line}; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
+
+
+def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> Prepared:
+    """Validate and compile every spec; raises SpecError (exit 2) before anything is rendered."""
+    root = Path(options.root or os.getcwd()).resolve()
+    loaded = load_episodes(paths, root=root)
+    name = options.backend or backends.default_backend_name()
+    cls = backends.backend_class(name)
+    compiled = tuple(compile_episode(ep, name, cls.model_for(ep.model)) for ep in loaded.episodes)
+    if options.only:
+        known = {p.segment_id for c in compiled for p in c.plan.pieces if isinstance(p, SpeechPiece)}
+        unknown = sorted(set(options.only) - known)
+        if unknown:
+            raise UsageError(f"--only {', '.join(unknown)}: no spoken segment has that id; spoken segment ids "
+                             f"are: {', '.join(sorted(known, key=_natural)) or 'none'}")
+    store = FileStore(resolve_cache_dir(options.cache_dir, cwd=root))
+    return Prepared(name, options.backend is None, compiled, tuple(loaded.warnings), store)
+
+
+def _natural(segment_id: str) -> tuple:
+    digits = "".join(ch for ch in segment_id if ch.isdigit())
+    return (segment_id.rstrip("0123456789"), int(digits) if digits else 0, segment_id)
+
+
+def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
+          reporter: Reporter | None = None) -> BuildResult:
+    """Build every episode in ``paths``; raises FrozenMissError or RenderError (after mixing what it can)."""
+    from . import mix  # pydub and friends load only when a build gets this far
+
+    reporter = reporter or Reporter()
+    prepared = prepare(paths, options)
+    for warning in prepared.warnings:
+        reporter.note(str(warning))
+    if prepared.backend_defaulted and prepared.backend == "espeak":
+        reporter.note("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
+                      "(set GEMINI_API_KEY, or pass --backend)")
+    stale = [c for c in prepared.episodes if options.force or not mix.is_up_to_date(c)]
+    stale_ids = {id(c) for c in stale}
+    statuses: dict[Path, EpisodeStatus] = {
+        c.episode.path: EpisodeStatus(c, "up to date") for c in prepared.episodes if id(c) not in stale_ids}
+    for status in statuses.values():
+        reporter.episode(status)
+    needed = prepared.needed(prepared.episodes, options.only)
+    missing = [r for r in prepared.needed(stale, options.only) if not prepared.store.has(r.key)]
+    if options.frozen and missing:
+        raise FrozenMissError(_frozen_message(prepared, missing))
+
+    result = RenderResult(())
+    if missing:
+        result = _render(prepared, missing, options, reporter)
+    failed_keys = {o.request.key for o in result.failed}
+
+    for compiled in stale:
+        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys, mix)
+        reporter.episode(status)
+    ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
+    outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings)
+    if result.failed:
+        raise RenderError(_failure_message(outcome), outcome)
+    return outcome
+
+
+def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions,
+            reporter: Reporter) -> RenderResult:
+    backend = backends.backend_class(prepared.backend)(timeout=options.timeout)
+    reporter.rendering(len(missing))
+    try:
+        scheduler = Scheduler(backend, prepared.store,
+                              RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts),
+                              on_done=reporter.rendered, on_attempt=reporter.attempt)
+        return scheduler.run(missing)
+    finally:
+        backend.close()
+
+
+def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str], mix) -> EpisodeStatus:
+    keys = compiled.plan.keys
+    if failed := [k for k in keys if k in failed_keys]:
+        return EpisodeStatus(compiled, "failed", f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
+    if absent := [k for k in keys if not store.has(k)]:
+        return EpisodeStatus(compiled, "not mixed",
+                             f"{len(absent)} segment{'s' if len(absent) != 1 else ''} not rendered yet "
+                             f"(build without --only to render them)")
+    damaged: list[str] = []
+
+    def audio_for(key: str):
+        audio = store.get(key)
+        if audio is None:
+            damaged.append(key)
+            raise LookupError(key)
+        return audio
+
+    try:
+        mixed = mix.mix_episode(compiled, audio_for)
+    except LookupError:
+        return EpisodeStatus(compiled, "not mixed",
+                             f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")
+    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration)
+
+
+def _where(prepared: Prepared, key: str) -> str:
+    for compiled in prepared.episodes:
+        for piece in compiled.plan.pieces:
+            if isinstance(piece, SpeechPiece) and piece.key == key:
+                return f"{compiled.episode.path.name} segment {piece.segment_id}"
+    return key[:12]
+
+
+def _frozen_message(prepared: Prepared, missing: list[RenderRequest]) -> str:
+    lines = [f"--frozen: {len(missing)} request{'s are' if len(missing) != 1 else ' is'} not in the cache "
+             f"({prepared.store.root}); nothing was rendered:"]
+    lines += [f"  {_where(prepared, r.key)}: {r.turns[0].speaker}: {_preview(r)}" for r in missing[:20]]
+    if len(missing) > 20:
+        lines.append(f"  … and {len(missing) - 20} more")
+    lines.append("Render them with `podpipe build` (without --frozen) and persist the cache directory.")
+    return "\n".join(lines)
+
+
+def _failure_message(result: BuildResult) -> str:
+    failed = result.render.failed
+    lines = [f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed (everything else is cached; "
+             f"build again to retry only these):"]
+    for o in failed:
+        lines.append(f"  {o.request.key[:12]} {o.request.turns[0].speaker}: {_preview(o.request)} — "
+                     f"{o.error} (after {o.attempts} attempt{'s' if o.attempts != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _preview(request: RenderRequest, width: int = 48) -> str:
+    text = request.turns[0].text
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,318 @@
+"""The ``podpipe`` command: a thin click layer over ``podpipe.build`` and friends.
+
+Exit codes (the one table; the README repeats it):
+  0 ok · 1 a render failed · 2 invalid input (specs, options) · 3 ``--frozen`` and something is not cached ·
+  70 internal error (a bug: rerun with --debug and report it) · 130 interrupted (finished renders are cached)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EXIT_INTERRUPTED, PodpipeError, SpecError
+
+EXIT_INTERNAL = 70
+SPECS = click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _err(message: str, **style) -> None:
+    click.secho(message, err=True, **style)
+
+
+class PodpipeGroup(click.Group):
+    """Maps every user-facing error to its message and exit code; tracebacks only with --debug."""
+
+    def invoke(self, ctx: click.Context):
+        debug = ctx.params.get("debug") or os.environ.get("PODPIPE_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except PodpipeError as exc:
+            if debug:
+                raise
+            if isinstance(exc, SpecError):
+                for warning in exc.warnings:
+                    _err(str(warning), fg="yellow")
+            _err(f"error: {exc}" if not isinstance(exc, SpecError) else str(exc), fg="red")
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _err("\ninterrupted: renders that finished are cached; run the same command to continue", fg="yellow")
+            ctx.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if debug:
+                raise
+            _err(f"internal error: {type(exc).__name__}: {exc}\n"
+                 "This is a bug in podpipe. Rerun with --debug for a traceback and report it.", fg="red")
+            ctx.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=PodpipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="podpipe")
+@click.option("--debug", is_flag=True, help="Show a traceback for any error (also PODPIPE_DEBUG=1).")
+def cli(debug: bool) -> None:
+    """Turn YAML episode specs into finished podcast episodes with Gemini text-to-speech.
+
+    \b
+    Example:
+      podpipe build episodes/*.yaml
+    """
+
+
+def _print_warnings(warnings) -> None:
+    for warning in warnings:
+        _err(str(warning), fg="yellow")
+
+
+def _backend_option(f):
+    from .backends import names
+    return click.option("--backend", type=click.Choice(names()), default=None,
+                        help="Render with this backend (default: gemini when GEMINI_API_KEY or GOOGLE_API_KEY "
+                             "is set, else the offline espeak voice).")(f)
+
+
+def _cache_option(f):
+    return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)
+
+
+@cli.command()
+@SPECS
+@_backend_option
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Requests rendered at once.")
+@click.option("--rpm", type=click.FloatRange(min=0), default=None,
+              help="Request limit per minute shared by all jobs (default: the model's tier-1 quota; 0: none).")
+@click.option("--retries", "attempts", type=click.IntRange(1, 20), default=5, show_default=True,
+              help="Attempts per request, the first included.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds per request attempt.")
+@click.option("--force", is_flag=True, help="Mix outputs again even when up to date (renders still come from "
+                                            "the cache; bump a segment's take: to re-roll it).")
+@click.option("--frozen", is_flag=True, help="Fail with exit 3, rendering nothing, if any request is not cached.")
+@_cache_option
+@click.option("--only", "only", multiple=True, metavar="SEGMENT_ID",
+              help="Render just these segments (repeatable); the episode is mixed if it is then complete.")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a JSON report of every request (attempts, seconds, tokens, cost, outcome).")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every render and retry as it happens.")
+def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose):
+    """Validate, render what is not cached, and mix every episode in SPECS.
+
+    \b
+    Examples:
+      podpipe build episodes/*.yaml
+      podpipe build -j 8 --report build/report.json episodes/ep01.yaml
+      podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
+    """
+    from .build import BuildOptions, build as run_build
+    from .errors import RenderError
+    from .progress import ClickReporter
+    from .report import write_report
+
+    options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
+                           frozen=frozen, cache_dir=cache_dir, only=tuple(only))
+    reporter = ClickReporter(quiet=quiet, verbose=verbose)
+    try:
+        result = run_build(specs, options, reporter)
+    except RenderError as exc:
+        if report and exc.result is not None:
+            write_report(report, exc.result)
+        reporter.finish(exc.result)
+        raise
+    if report:
+        write_report(report, result)
+    reporter.finish(result)
+
+
+@cli.command()
+@SPECS
+def validate(specs):
+    """Check SPECS against the schema and the semantic rules; exit 2 on any error.
+
+    \b
+    Example:
+      podpipe validate episodes/*.yaml
+    """
+    from .spec import load_episodes
+
+    result = load_episodes(specs, root=Path.cwd())
+    _print_warnings(result.warnings)
+    n = len(result.episodes)
+    click.echo(f"{n} spec{'s' if n != 1 else ''} valid")
+
+
+@cli.command()
+@SPECS
+@_backend_option
+@_cache_option
+@click.option("--only", "only", multiple=True, metavar="SEGMENT_ID", help="Plan just these segments.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(specs, backend, cache_dir, only, as_json):
+    """Show what build would render and what it would take from the cache, and why.
+
+    \b
+    Examples:
+      podpipe plan episodes/ep01.yaml
+      podpipe plan --json episodes/*.yaml > plan.json
+    """
+    from .build import BuildOptions
+    from .planner import make_plan
+
+    result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only)))
+    _print_warnings(result.warnings)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(result.to_text())
+
+
+@cli.command()
+@_backend_option
+def voices(backend):
+    """List the voices a spec can use, with their character (or their offline stand-in).
+
+    \b
+    Examples:
+      podpipe voices
+      podpipe voices --backend espeak
+    """
+    from .backends import backend_class, default_backend_name
+
+    name = backend or default_backend_name()
+    for voice in backend_class(name).voices():
+        click.echo(f"{voice.name:<14} {voice.description}")
+
+
+@cli.command()
+@click.argument("text")
+@click.option("-v", "--voice", default=None, help="Voice for a single speaker, e.g. Kore.")
+@click.option("--speaker", "speakers", multiple=True, metavar="NAME:VOICE",
+              help="Multi-speaker: repeat for each speaker; TEXT holds 'Name: line' lines.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Audio file to write (.wav or .mp3).")
+@click.option("--style", default=None, help="Director's note, e.g. 'warm and slow'.")
+@click.option("--model", default=None, help="Gemini TTS model (default gemini-3.8-flash-tts).")
+@click.option("--temperature", type=click.FloatRange(0, 2), default=None)
+@click.option("--language", default=None, help="BCP-47 language, e.g. en-US.")
+@_backend_option
+@_cache_option
+def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir):
+    """Speak TEXT into one audio file, without writing a spec.
+
+    \b
+    Examples:
+      podpipe say "Hello and welcome." -v Kore -o hello.mp3
+      podpipe say $'Alex: Hi Sam!\\nSam: Hi Alex.' --speaker Alex:Zephyr --speaker Sam:Puck -o hi.wav
+    """
+    from .say import say as run_say
+
+    out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
+                  temperature=temperature, language=language, backend=backend, cache_dir=cache_dir)
+    click.echo(f"wrote {out.output} ({out.duration:.1f} s)")
+
+
+@cli.command()
+def schema():
+    """Print the episode JSON Schema (for editors and other tools).
+
+    \b
+    Example:
+      podpipe schema > episode.schema.json
+    """
+    from .spec import load_schema
+
+    click.echo(json.dumps(load_schema(), indent=2, ensure_ascii=False))
+
+
+@cli.group()
+def cache():
+    """Inspect and maintain the render cache.
+
+    \b
+    Examples:
+      podpipe cache info
+      podpipe cache verify --remove
+      podpipe cache prune episodes/*.yaml --older-than 30d
+    """
+
+
+@cache.command("info")
+@_cache_option
+def cache_info_cmd(cache_dir):
+    """Show where the cache is and what it holds."""
+    from .cache import FileStore, cache_info, resolve_cache_dir
+
+    info = cache_info(FileStore(resolve_cache_dir(cache_dir)))
+    click.echo(f"cache:   {info.root}")
+    click.echo(f"entries: {info.entries} ({info.total_bytes / 1e6:.1f} MB, {info.total_seconds / 60:.1f} min of audio)")
+    for (backend_name, model), count in sorted(info.by_backend_model.items()):
+        click.echo(f"  {backend_name:<8} {model:<32} {count}")
+
+
+@cache.command("verify")
+@_cache_option
+@click.option("--remove", is_flag=True, help="Delete damaged entries and stray temp files.")
+def cache_verify_cmd(cache_dir, remove):
+    """Check every entry fully (header, length, checksum); exit 1 if any is damaged (and not removed)."""
+    from .cache import FileStore, resolve_cache_dir, verify
+
+    result = verify(FileStore(resolve_cache_dir(cache_dir)), remove=remove)
+    for name, reason in result.problems:
+        click.echo(f"{'removed' if remove else 'damaged'}: {name}: {reason}")
+    click.echo(f"{result.ok} entries ok, {len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}"
+               + (f", {result.in_progress} write(s) in progress" if result.in_progress else ""))
+    if result.problems and not remove:
+        sys.exit(1)
+
+
+@cache.command("prune")
+@click.argument("specs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--older-than", default=None, metavar="AGE", help="Drop entries created longer ago: 90m, 12h, 30d.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@_cache_option
+def cache_prune_cmd(specs, older_than, dry_run, cache_dir):
+    """Drop cache entries that SPECS no longer reference, or that are older than AGE.
+
+    With both, an entry goes only when it is unreferenced AND old, so a render a spec still uses is never
+    dropped. SPECS are compiled for every backend, so drafts and paid renders are kept alike.
+    """
+    from .cache import FileStore, prune, resolve_cache_dir
+    from .errors import UsageError
+    from .planner import referenced_keys
+
+    if not specs and not older_than:
+        raise UsageError("cache prune: give SPECS (keep what they reference), --older-than AGE, or both")
+    keep = referenced_keys(specs) if specs else None
+    age = _parse_age(older_than) if older_than else None
+    result = prune(FileStore(resolve_cache_dir(cache_dir)), keep=keep, older_than=age, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    click.echo(f"{verb} {len(result.removed)} entr{'ies' if len(result.removed) != 1 else 'y'} "
+               f"({result.bytes_freed / 1e6:.1f} MB)")
+
+
+def _parse_age(text: str) -> float:
+    from .errors import UsageError
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text)
+    except (ValueError, IndexError):
+        raise UsageError(f"--older-than {text!r}: give a number with a unit, e.g. 90m, 12h, 30d") from None
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="podpipe")
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            # Worker threads may be stuck in a network call; everything finished is already cached.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        raise

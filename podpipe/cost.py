@@ -1,0 +1,75 @@
+"""Token and cost estimates for Gemini TTS requests, before anything is rendered (``podpipe plan``).
+
+Estimates, not bills: the service reports real counts in ``usageMetadata`` after each render.
+
+- Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN`` (4), counting everything the request sends:
+  spoken text, styles, speaker labels and the 2.5/3.1 preambles (``gemini.prompt_chars``).
+- Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` (25) × estimated seconds of speech, and speech runs at
+  ≈ ``CHARS_PER_SECOND`` (14) characters of spoken text per second.
+- Prices, USD per 1M tokens (text in / audio out), from ``podpipe.models`` (checked 2026-11):
+
+  ============================  =====  =====
+  model                         input  output
+  ============================  =====  =====
+  gemini-3.8-flash-tts           0.50   9.00  (launch price until 2026-12-31)
+  gemini-3.8-flash-lite-tts      0.50   6.00
+  gemini-3.1-flash-tts-preview   1.00  20.00
+  gemini-2.5-flash-preview-tts   0.50  10.00
+  gemini-2.5-pro-preview-tts     1.00  20.00
+  other ``gemini-*`` names       0.50  10.00  (a guess; override it)
+  anything else (offline)        0      0
+  ============================  =====  =====
+
+  Override with ``prices={"model": {"input": x, "output": y}}`` (per 1M tokens; either key may be left
+  out to keep the table's value) — e.g. from a config file when Google changes prices.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from .models import KNOWN_MODELS, model_info
+from .plan import RenderRequest
+
+CHARS_PER_TOKEN = 4.0
+CHARS_PER_SECOND = 14.0
+AUDIO_TOKENS_PER_SECOND = 25.0
+
+Prices = Mapping[str, Mapping[str, float]]
+
+
+def estimate_seconds(request: RenderRequest) -> float:
+    """Seconds of speech the request will produce, from its spoken characters."""
+    return request.characters / CHARS_PER_SECOND
+
+
+def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
+    """(input text tokens, output audio tokens) one render of ``request`` will use, estimated."""
+    from .backends.gemini import prompt_chars  # pure functions; google-genai is not imported
+
+    prompt = math.ceil(prompt_chars(request) / CHARS_PER_TOKEN)
+    output = math.ceil(estimate_seconds(request) * AUDIO_TOKENS_PER_SECOND)
+    return prompt, output
+
+
+def prices_for(model: str, prices: Prices | None = None) -> tuple[float, float]:
+    """(input, output) USD per 1M tokens: the override, else the model table, else 0 for non-Gemini models."""
+    if model in KNOWN_MODELS or model.startswith("gemini"):
+        info = model_info(model)
+        base = (info.price_input_per_m, info.price_output_per_m)
+    else:
+        base = (0.0, 0.0)
+    override = (prices or {}).get(model) or {}
+    return float(override.get("input", base[0])), float(override.get("output", base[1]))
+
+
+def cost_usd(model: str, prompt_tokens: int, output_tokens: int, prices: Prices | None = None) -> float:
+    """Cost in USD of the given token counts on ``model``."""
+    price_in, price_out = prices_for(model, prices)
+    return (prompt_tokens * price_in + output_tokens * price_out) / 1_000_000
+
+
+def estimate_cost(request: RenderRequest, prices: Prices | None = None) -> float:
+    """Estimated USD for one render of ``request``."""
+    return cost_usd(request.model, *estimate_tokens(request), prices=prices)

@@ -1,0 +1,92 @@
+"""The validated episode: what the ``spec`` stage hands to ``compile``.
+
+Everything here is already checked (schema + semantics) and resolved (``extends`` merged, defaults applied,
+shorthand expanded, paths absolute), so later stages never re-validate and never touch YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_MODEL = "gemini-3.8-flash-tts"
+DEFAULT_GAP = 0.25
+DEFAULT_FORMAT = "mp3"
+
+
+@dataclass(frozen=True)
+class Speaker:
+    id: str  # the key in ``speakers:``, matches ^[a-z][a-z0-9_-]*$
+    voice: str  # a Gemini prebuilt voice name, e.g. "Zephyr"
+    name: str  # display name / dialogue label; defaults to the id capitalised
+    style: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str  # speaker id
+    text: str
+    line: int = 0  # 1-based line in the spec, for messages
+
+
+@dataclass(frozen=True)
+class Sound:
+    path: Path  # absolute, checked to exist and to stay inside the project root
+    gain_db: float = 0.0
+    fade_in: float = 0.0  # seconds
+    fade_out: float = 0.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One entry of ``segments:``. Exactly one of turns (speech/dialogue), pause or sound is set."""
+
+    index: int  # 0-based position in the episode
+    id: str  # the segment's ``id:`` or "s<index+1>"; what ``build --only`` takes
+    kind: str  # "speech" | "dialogue" | "pause" | "sound"
+    line: int = 0
+    turns: tuple[Turn, ...] = ()
+    pause: float | None = None
+    sound: Sound | None = None
+    chapter: str | None = None
+    style: str | None = None
+    temperature: float | None = None
+    take: int = 1
+
+
+@dataclass(frozen=True)
+class Output:
+    path: Path  # absolute; default <cwd>/build/<spec stem>.<format>
+    format: str = DEFAULT_FORMAT  # "wav" | "mp3"
+    gap: float = DEFAULT_GAP  # seconds of silence between spoken segments
+
+
+@dataclass(frozen=True)
+class Episode:
+    path: Path  # the spec file, absolute
+    title: str
+    speakers: tuple[Speaker, ...]
+    segments: tuple[Segment, ...]
+    output: Output
+    model: str = DEFAULT_MODEL
+    temperature: float | None = None
+    language: str | None = None
+    style: str | None = None
+    description: str | None = None
+    author: str | None = None
+    episode: int | None = None
+    show: str | None = None
+    version: int = 1
+    # Every resolved top-level value (after extends), for stages that read fields this module doesn't
+    # model yet (e.g. production-audio settings) without another parse.
+    raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    def speaker(self, speaker_id: str) -> Speaker:
+        for s in self.speakers:
+            if s.id == speaker_id:
+                return s
+        raise KeyError(speaker_id)

@@ -1,0 +1,98 @@
+"""Errors a user can act on, each with the exit code the CLI maps it to.
+
+Every user-facing failure is a ``PodpipeError``; anything else reaching the CLI is a bug and only shows a
+traceback behind ``--debug``. Messages name the file, line, field and the fix, because the person reading
+them is usually looking at a CI log, not at our code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The one place exit codes are defined (the README's table is generated from this docstring's contract).
+EXIT_OK = 0
+EXIT_RENDER_FAILED = 1
+EXIT_INVALID = 2
+EXIT_FROZEN_MISS = 3
+EXIT_INTERRUPTED = 130
+
+
+class PodpipeError(Exception):
+    """Base of every error whose message is meant for the user."""
+
+    exit_code = EXIT_INVALID
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in one spec file, located precisely enough to jump to it in an editor."""
+
+    file: str
+    line: int  # 1-based; 0 when the problem has no position (e.g. the file is unreadable)
+    column: int  # 1-based; 0 when unknown
+    field: str  # dotted path such as ``segments[3].speaker``; "" for the whole document
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}:{self.column or 1}"
+        field = f" {self.field}:" if self.field else ""
+        prefix = " warning:" if self.severity == "warning" else ""
+        return f"{where}:{prefix}{field} {self.message}"
+
+
+class SpecError(PodpipeError):
+    """One or more specs are invalid; carries every diagnostic of every file."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = [d for d in diagnostics if d.severity == "error"]
+        self.warnings = [d for d in diagnostics if d.severity != "error"]
+        n = len(self.diagnostics)
+        files = len({d.file for d in self.diagnostics})
+        summary = f"{n} error{'s' if n != 1 else ''} in {files} file{'s' if files != 1 else ''}"
+        super().__init__("\n".join([*map(str, self.diagnostics), summary]))
+
+
+class UsageError(PodpipeError):
+    """Bad command-line usage or configuration outside the specs (bad --cache-dir, unknown backend)."""
+
+    exit_code = EXIT_INVALID
+
+
+class FrozenMissError(PodpipeError):
+    """``--frozen`` was given and some requests are not cached; nothing was rendered."""
+
+    exit_code = EXIT_FROZEN_MISS
+
+
+class RenderError(PodpipeError):
+    """Some renders failed after all retries; everything that succeeded is cached.
+
+    ``result`` is the build's full result (what was rendered, mixed and failed), for reports.
+    """
+
+    exit_code = EXIT_RENDER_FAILED
+
+    def __init__(self, message: str, result: object = None):
+        super().__init__(message)
+        self.result = result
+
+
+class BackendError(Exception):
+    """Raised by a backend for one failed attempt at one request.
+
+    ``retryable`` tells the scheduler whether another attempt can help (429, 5xx, timeouts, bad audio);
+    ``retry_after`` is a server-given minimum wait in seconds (RetryInfo), which slows the whole pool.
+    The message must never contain a secret: backends build it from status, reason and the fix.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status

@@ -1,0 +1,431 @@
+"""The mix stage: stitch an episode's pieces into one file, export it, and record what went into it.
+
+Stitching is linear: every piece becomes raw PCM at the episode rate, in order, and those buffers are written
+out one after the other (pydub's ``sum()``/``+`` copies the whole episode per piece, which is quadratic); they
+are joined into one buffer (once, ``b"".join``) only when a post-stitch step asks for the whole audio. The
+episode rate is the highest rate among the speech renders (24 kHz for Gemini, 22.05 kHz for an all-espeak
+draft), so speech is only ever resampled upwards; sound files are decoded straight to that rate by ffmpeg.
+
+Beside ``<stem>.<format>`` goes ``<stem>.manifest.json``: every piece with its sample-exact start/end, and an
+``inputs_digest`` over everything that determines the output (render keys, gaps, pauses, sound contents and
+settings, format, tag metadata, ``MIX_VERSION``, settings of the post-stitch steps). ``is_up_to_date`` compares
+that digest and the output's size/mtime/hash without loading any audio library, so a no-op build stays fast.
+
+Production audio extends this module through ``MixStep`` (loudness on the stitched audio, tags/chapters/art
+edited into the exported file, transcripts and chapter files beside it) and ``EXPORTERS`` (one per format).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .audio_types import SAMPLE_WIDTH, Audio
+from .errors import PodpipeError, UsageError
+from .plan import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+
+# Bump when the stitched audio or the manifest changes for the same inputs: every output becomes stale.
+MIX_VERSION = 1
+MANIFEST_VERSION = 1
+DEFAULT_RATE = 24000  # Gemini's rate; used when an episode has no speech
+CHANNELS = 1  # podcasts of speech are mono; production audio will make this an output setting
+MP3_BITRATE = "96k"  # transparent for mono speech, ~43 MB per hour
+
+
+@dataclass(frozen=True)
+class PlacedPiece:
+    """A plan piece with its exact place in the episode, in frames at the rate it was stitched at."""
+
+    piece: Piece
+    start_frame: int
+    end_frame: int
+    rate: int
+
+    @property
+    def start(self) -> float:
+        return self.start_frame / self.rate
+
+    @property
+    def end(self) -> float:
+        return self.end_frame / self.rate
+
+    @property
+    def kind(self) -> str:
+        return _KINDS[type(self.piece)]
+
+
+_KINDS = {SpeechPiece: "speech", SilencePiece: "silence", SoundPiece: "sound"}
+
+
+@dataclass(frozen=True)
+class MixResult:
+    output: Path
+    manifest: Path
+    duration: float  # seconds
+    rate: int
+    pieces: tuple[PlacedPiece, ...]
+    inputs_digest: str
+    sidecars: tuple[Path, ...] = ()
+
+
+@dataclass
+class MixContext:
+    """The stitched episode, as post-stitch steps and exporters see it.
+
+    ``chunks`` is the episode's PCM in playback order; ``audio`` joins it into one buffer on first use and
+    may be assigned (e.g. by a loudness step). ``report`` entries land in the manifest under ``steps``.
+    """
+
+    compiled: CompiledEpisode
+    pieces: tuple[PlacedPiece, ...]
+    rate: int
+    channels: int
+    chunks: list[bytes]
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return sum(map(len, self.chunks)) // (SAMPLE_WIDTH * self.channels)
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.rate
+
+    @property
+    def audio(self) -> Audio:
+        if len(self.chunks) != 1:
+            self.chunks = [b"".join(self.chunks)]
+        return Audio(self.chunks[0], self.rate, self.channels)
+
+    @audio.setter
+    def audio(self, value: Audio) -> None:
+        self.chunks, self.rate, self.channels = [value.pcm], value.rate, value.channels
+
+
+class MixStep:
+    """A step after stitching. Subclasses override what they need; the base does nothing.
+
+    ``settings`` must return every setting that changes the step's result (JSON-able): it is part of the
+    inputs digest, so changing it re-mixes (and never re-renders).
+    """
+
+    name = "step"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        return None
+
+    def process(self, ctx: MixContext) -> None:
+        """Change ``ctx.audio`` before export."""
+
+    def edit_output(self, ctx: MixContext, path: Path) -> None:
+        """Edit the exported file in place (tags, chapters, cover art) before it replaces the output;
+        ``path`` is the temporary file, named without the format's suffix."""
+
+    def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
+        """Write files beside the exported ``output`` (atomically, see ``atomic_path``); return their paths."""
+        return []
+
+
+DEFAULT_STEPS: tuple[MixStep, ...] = ()
+
+
+# --- digest and up-to-date check (stdlib only: the no-op build runs this for every episode) -----------------
+
+def manifest_path(output: Path) -> Path:
+    return Path(output).with_name(Path(output).stem + ".manifest.json")
+
+
+def episode_tags(compiled: CompiledEpisode) -> dict[str, str]:
+    """Metadata written into the output's tags (ID3 for MP3)."""
+    ep = compiled.episode
+    tags = {"title": ep.title, "artist": ep.author, "album": ep.show or ep.author,
+            "track": None if ep.episode is None else str(ep.episode), "comment": ep.description,
+            "genre": "Podcast"}
+    return {k: v for k, v in tags.items() if v}
+
+
+_sound_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sound_sha256(path: Path) -> str:
+    """Content hash of a sound file, computed once per process for a given (path, size, mtime)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise UsageError(f"{path}: sound file not found") from None
+    key = (os.fspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _sound_hashes:
+        _sound_hashes[key] = _file_sha256(path)
+    return _sound_hashes[key]
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).as_posix()
+
+
+def _piece_record(piece: Piece, spec_dir: Path) -> dict[str, Any]:
+    """The identity of a piece for the digest: everything that changes the audio or the manifest."""
+    base = {"kind": _KINDS[type(piece)], "segment_id": piece.segment_id, "segment_index": piece.segment_index,
+            "chapter": piece.chapter}
+    if isinstance(piece, SpeechPiece):
+        return {**base, "key": piece.key, "speakers": list(piece.speakers),
+                "turns": [[t.speaker, t.text] for t in piece.turns]}
+    if isinstance(piece, SilencePiece):
+        return {**base, "seconds": piece.seconds, "reason": piece.reason}
+    return {**base, "path": _relative(piece.path, spec_dir), "sha256": sound_sha256(piece.path),
+            "gain_db": piece.gain_db, "fade_in": piece.fade_in, "fade_out": piece.fade_out}
+
+
+def inputs_digest(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEPS) -> str:
+    """sha256 of the canonical JSON of everything that determines the mixed output."""
+    spec_dir = compiled.episode.path.parent
+    doc = {
+        "mix_version": MIX_VERSION,
+        "format": compiled.plan.format,
+        "channels": CHANNELS,
+        "tags": episode_tags(compiled),
+        "pieces": [_piece_record(p, spec_dir) for p in compiled.plan.pieces],
+        "steps": [[s.name, s.settings(compiled)] for s in steps],
+    }
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def is_up_to_date(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEPS) -> bool:
+    """True when the manifest says the output was mixed from exactly these inputs and the file is intact."""
+    output = compiled.plan.output
+    man_path = manifest_path(output)
+    try:
+        manifest = json.loads(man_path.read_bytes())
+        recorded = manifest["output"]
+        if (manifest.get("manifest_version") != MANIFEST_VERSION
+                or recorded["path"] != _relative(output, man_path.parent)
+                or manifest["inputs_digest"] != inputs_digest(compiled, steps)):
+            return False
+        st = os.stat(output)
+        if st.st_size != recorded["size"]:
+            return False
+        # an untouched file is trusted; a touched one (copied, checked out) must still hash the same
+        if st.st_mtime_ns != recorded["mtime_ns"] and _file_sha256(output) != recorded["sha256"]:
+            return False
+        return all((man_path.parent / name).is_file() for name in manifest.get("sidecars", []))
+    except (OSError, ValueError, KeyError, TypeError, PodpipeError):
+        return False
+
+
+# --- atomic writes -------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A fresh temporary path beside ``path``; it replaces ``path`` when the block succeeds and is removed
+    when it fails (including Ctrl-C), so readers only ever see the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # honours the umask, unlike mkstemp
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+# --- exporters: one per format ------------------------------------------------------------------------------
+# An exporter writes the episode to ``path`` (a temporary file that replaces the output on success) and
+# returns the sha256 of what it wrote when it knows it for free, else None (the file is hashed afterwards).
+
+def _export_wav(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    import threading
+
+    from .audio import wav_header
+
+    header = wav_header(ctx.frames, ctx.rate, ctx.channels)
+    digest = hashlib.sha256(header)
+    # hashing and writing both release the GIL: on two cores the hash costs no wall time
+    hasher = threading.Thread(target=lambda: [digest.update(c) for c in ctx.chunks], daemon=True)
+    hasher.start()
+    try:
+        with open(path, "wb") as f:
+            f.write(header)
+            for chunk in ctx.chunks:
+                f.write(chunk)
+    finally:
+        hasher.join()
+    return digest.hexdigest()
+
+
+def _export_mp3(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    import subprocess
+    import tempfile
+
+    from . import audio as pcm
+
+    cmd = [pcm.ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+           "-f", "s16le", "-ar", str(ctx.rate), "-ac", str(ctx.channels), "-i", "pipe:0",
+           "-c:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "3", "-write_id3v1", "0",
+           "-fflags", "+bitexact", "-flags:a", "+bitexact"]  # no encoder version string: reproducible bytes
+    for key, value in tags.items():
+        cmd += ["-metadata", f"{key}={value}"]
+    cmd += ["-f", "mp3", "-y", os.fspath(path)]
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg can never block on it
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        except OSError as exc:
+            raise UsageError(f"cannot run ffmpeg ({cmd[0]}): {exc}") from None
+        try:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg quit early: its exit code and message say why
+                for chunk in ctx.chunks:
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:  # interrupted while feeding it
+                proc.kill()
+                proc.wait()
+        if code != 0:
+            errors.seek(0)
+            detail = errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise PodpipeError(f"ffmpeg failed to encode MP3 (exit {code}): "
+                               f"{detail[-1] if detail else 'no message'}")
+    return None
+
+
+EXPORTERS: dict[str, Callable[[MixContext, Path, dict[str, str]], str | None]] = {
+    "wav": _export_wav, "mp3": _export_mp3}
+
+
+# --- stitching -----------------------------------------------------------------------------------------
+
+def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
+                steps: Sequence[MixStep] = DEFAULT_STEPS) -> MixResult:
+    """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
+    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written."""
+    from . import audio as pcm
+
+    plan = compiled.plan
+    exporter = EXPORTERS.get(plan.format)
+    if exporter is None:
+        raise UsageError(f"{compiled.episode.path}: output.format {plan.format!r} is not supported; "
+                         f"choose one of {', '.join(EXPORTERS)}")
+    digest = inputs_digest(compiled, steps)  # before any work: a missing sound fails fast
+
+    # each distinct render once; the episode rate is known only when all are loaded
+    speech: dict[str, Audio] = {}
+    for piece in plan.pieces:
+        if isinstance(piece, SpeechPiece) and piece.key not in speech:
+            speech[piece.key] = audio_for(piece.key)
+    rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
+    for key in speech:  # converted one at a time so an original can be freed before the next is copied
+        speech[key] = pcm.convert(speech[key], rate, CHANNELS)
+
+    frame = SAMPLE_WIDTH * CHANNELS
+    chunks: list[bytes] = []
+    placed: list[PlacedPiece] = []
+    silences: dict[int, bytes] = {}
+    sounds: dict[tuple, bytes] = {}
+    position = 0
+    for piece in plan.pieces:
+        if isinstance(piece, SpeechPiece):
+            data = speech[piece.key].pcm
+        elif isinstance(piece, SilencePiece):
+            n = max(0, round(piece.seconds * rate))
+            if n not in silences:  # gaps repeat: one buffer per length
+                silences[n] = bytes(n * frame)
+            data = silences[n]
+        else:
+            ident = (piece.path, piece.gain_db, piece.fade_in, piece.fade_out)
+            if ident not in sounds:
+                sound = pcm.load_sound(piece.path, rate, CHANNELS)
+                sounds[ident] = pcm.fade(pcm.gain(sound, piece.gain_db), piece.fade_in, piece.fade_out).pcm
+            data = sounds[ident]
+        n_frames = len(data) // frame
+        placed.append(PlacedPiece(piece, position, position + n_frames, rate))
+        chunks.append(data)
+        position += n_frames
+    del speech, sounds, silences  # only ``chunks`` references the audio from here on
+    ctx = MixContext(compiled, tuple(placed), rate, CHANNELS, chunks)
+    del chunks
+    for step in steps:
+        step.process(ctx)
+
+    output = Path(plan.output)
+    with atomic_path(output) as tmp:
+        sha256 = exporter(ctx, tmp, episode_tags(compiled))
+        for step in steps:
+            if type(step).edit_output is not MixStep.edit_output:
+                step.edit_output(ctx, tmp)
+                sha256 = None  # the exporter's hash no longer describes the file
+    written: list[Path] = []
+    for step in steps:
+        written += step.sidecars(ctx, output)
+
+    man_path = manifest_path(output)
+    write_atomic(man_path, _manifest_json(compiled, ctx, output, man_path, digest, sha256, written))
+    return MixResult(output, man_path, ctx.seconds, ctx.rate, ctx.pieces, digest, tuple(written))
+
+
+def _manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, man_path: Path, digest: str,
+                   sha256: str | None, sidecars: list[Path]) -> bytes:
+    here = man_path.parent
+    st = os.stat(output)
+    pieces = []
+    for i, placed in enumerate(ctx.pieces):
+        p = placed.piece
+        entry: dict[str, Any] = {"index": i, "kind": placed.kind, "start": placed.start, "end": placed.end,
+                                 "segment_id": p.segment_id, "segment_index": p.segment_index,
+                                 "chapter": p.chapter}
+        if isinstance(p, SpeechPiece):
+            entry |= {"speakers": list(p.speakers), "turns": [{"speaker": t.speaker, "text": t.text}
+                                                              for t in p.turns], "key": p.key}
+        elif isinstance(p, SilencePiece):
+            entry |= {"reason": p.reason}
+        else:
+            entry |= {"path": _relative(p.path, here), "gain_db": p.gain_db, "fade_in": p.fade_in,
+                      "fade_out": p.fade_out}
+        pieces.append(entry)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "podpipe": __version__,
+        "mix_version": MIX_VERSION,
+        "spec": _relative(compiled.episode.path, here),
+        "title": compiled.episode.title,
+        "output": {"path": _relative(output, here), "format": compiled.plan.format, "size": st.st_size,
+                   "sha256": sha256 or _file_sha256(output), "mtime_ns": st.st_mtime_ns},
+        "sample_rate": ctx.rate,
+        "channels": ctx.channels,
+        "frames": ctx.frames,
+        "duration": ctx.seconds,
+        "inputs_digest": digest,
+        "sidecars": [_relative(p, here) for p in sidecars],
+    }
+    if ctx.report:
+        manifest["steps"] = ctx.report
+    # one piece per line: readable, diffable, and written by the C encoder (indent= would use the slow one)
+    head = json.dumps(manifest, indent=1, ensure_ascii=False)[:-2]
+    body = ",\n  ".join(json.dumps(p, ensure_ascii=False) for p in pieces)
+    return f'{head},\n "pieces": [\n  {body}\n ]\n}}\n'.encode("utf-8")

@@ -1,0 +1,98 @@
+"""What ``compile`` produces: render requests (each with its cache key) and the mix plan.
+
+A request holds exactly the inputs that change the audio, so its key can be computed from it alone; where a
+request came from (episode, segment) lives in the plan, because identical requests in different episodes
+share one key and are rendered once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .episode import Episode
+
+
+@dataclass(frozen=True)
+class RequestTurn:
+    speaker: str  # speaker label as sent to the model (the speaker's display name)
+    voice: str  # Gemini prebuilt voice name
+    text: str  # exactly the words to speak
+    style: str | None = None  # combined episode + speaker + segment style for this turn
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    key: str  # sha256 hex of the canonical JSON of every field below plus the cache format version
+    backend: str  # backend name, e.g. "espeak" or "gemini"
+    model: str  # the model the backend will use ("espeak-ng" for the offline voice)
+    turns: tuple[RequestTurn, ...]  # one turn: single speaker; several: multi-speaker (<= 2 distinct)
+    temperature: float | None = None
+    language: str | None = None
+    take: int = 1
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Distinct speaker labels in order of first appearance."""
+        return tuple(dict.fromkeys(t.speaker for t in self.turns))
+
+    @property
+    def characters(self) -> int:
+        return sum(len(t.text) for t in self.turns)
+
+    @property
+    def multi_speaker(self) -> bool:
+        return len(self.speakers) > 1
+
+
+@dataclass(frozen=True)
+class SpeechPiece:
+    """Audio of one rendered request, placed in the episode."""
+
+    key: str
+    segment_id: str
+    segment_index: int
+    speakers: tuple[str, ...]  # display names, in order of first appearance
+    turns: tuple[RequestTurn, ...]  # for manifests and transcripts
+    chapter: str | None = None  # set on the first piece of a segment that starts a chapter
+
+
+@dataclass(frozen=True)
+class SilencePiece:
+    seconds: float
+    reason: str  # "gap" (between spoken segments) or "pause" (a pause segment)
+    segment_id: str | None = None
+    segment_index: int | None = None
+    chapter: str | None = None
+
+
+@dataclass(frozen=True)
+class SoundPiece:
+    path: Path
+    segment_id: str
+    segment_index: int
+    gain_db: float = 0.0
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    chapter: str | None = None
+
+
+Piece = SpeechPiece | SilencePiece | SoundPiece
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    pieces: tuple[Piece, ...]  # in playback order; gaps are already explicit SilencePieces
+    output: Path
+    format: str
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(p.key for p in self.pieces if isinstance(p, SpeechPiece))
+
+
+@dataclass(frozen=True)
+class CompiledEpisode:
+    episode: Episode
+    requests: tuple[RenderRequest, ...]  # unique by key, in first-use order
+    plan: MixPlan

@@ -1,0 +1,173 @@
+"""``podpipe plan``: what a build would render, what it would take from the cache, and why.
+
+The "why" compares each request with what the last build of the same segment used (the output's manifest
+names the keys; the cache metadata of those keys records their inputs), so an author sees "text changed" or
+"take 2" instead of an opaque hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import backends
+from .build import BuildOptions, Prepared, prepare
+from .compile import compile_episode, key_material
+from .cost import cost_usd, estimate_tokens
+from .plan import CompiledEpisode, RenderRequest, SpeechPiece
+from .spec import load_episodes
+
+_FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),
+           ("language", "language"), ("take", "take"))
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    request: RenderRequest
+    episode: str
+    segment: str
+    cached: bool
+    reason: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class EpisodePlan:
+    spec: str
+    output: str
+    up_to_date: bool
+    requests: tuple[PlannedRequest, ...]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    backend: str
+    episodes: tuple[EpisodePlan, ...]
+    warnings: tuple = ()
+
+    def _unique(self, cached: bool) -> dict[str, PlannedRequest]:
+        return {r.request.key: r for e in self.episodes for r in e.requests if r.cached == cached}
+
+    def to_json(self) -> dict:
+        to_render = self._unique(False)
+        return {
+            "backend": self.backend,
+            "totals": {
+                "render": len(to_render),
+                "cached": len(self._unique(True)),
+                "characters": sum(r.request.characters for r in to_render.values()),
+                "input_tokens": sum(r.input_tokens for r in to_render.values()),
+                "output_tokens": sum(r.output_tokens for r in to_render.values()),
+                "cost_usd": round(sum(r.cost_usd for r in to_render.values()), 4),
+            },
+            "episodes": [{
+                "spec": e.spec, "output": e.output, "up_to_date": e.up_to_date,
+                "requests": [{
+                    "key": r.request.key, "segment": r.segment, "speakers": list(r.request.speakers),
+                    "characters": r.request.characters, "action": "cached" if r.cached else "render",
+                    "reason": r.reason, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                    "cost_usd": round(r.cost_usd, 6),
+                } for r in e.requests],
+            } for e in self.episodes],
+        }
+
+    def to_text(self) -> str:
+        lines = []
+        for e in self.episodes:
+            state = "up to date" if e.up_to_date else f"→ {e.output}"
+            lines.append(f"{e.spec}: {state}")
+            for r in e.requests:
+                action = "cached" if r.cached else "render"
+                who = "+".join(r.request.speakers)
+                lines.append(f"  {r.segment:<8} {action:<6} {who:<20} {r.request.characters:>6} chars  {r.reason}")
+        t = self.to_json()["totals"]
+        lines.append(f"{t['render']} to render ({t['characters']:,} characters, ~{t['input_tokens']:,} input + "
+                     f"~{t['output_tokens']:,} audio tokens, ~${t['cost_usd']:.4f} with {self.backend}), "
+                     f"{t['cached']} cached")
+        return "\n".join(lines)
+
+
+def _previous_keys(compiled: CompiledEpisode) -> dict[str, list[str]] | None:
+    """Segment id → keys in the last build's manifest, or None when there was no (readable) build."""
+    from .mix import manifest_path  # light: the mix module imports its audio libraries lazily
+
+    try:
+        manifest = json.loads(manifest_path(compiled.plan.output).read_text(encoding="utf-8"))
+        previous: dict[str, list[str]] = {}
+        for piece in manifest["pieces"]:
+            if piece.get("key"):
+                previous.setdefault(str(piece["segment_id"]), []).append(piece["key"])
+        return previous
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: dict | None) -> str:
+    if previous is None:
+        return "never built"
+    old_keys = previous.get(segment)
+    if not old_keys:
+        return "new segment"
+    if request.key in old_keys:
+        return "was built before, but its cache entry is gone or damaged"
+    new = key_material(request)
+    olds = [m.get("request") for k in old_keys if (m := prepared.store.meta(k)) and m.get("request")]
+    if not olds:
+        return "changed since the last build (its old render is no longer cached)"
+    old = olds[0] if len(olds) == 1 else None
+    changes = []
+    if old is None or len(olds) != len(old_keys):
+        changes.append("split differently")
+    else:
+        changes += [label for name, label in _FIELDS if old.get(name) != new[name]]
+        old_turns, new_turns = old.get("turns", []), new["turns"]
+        for name in ("text", "voice", "style", "speaker"):
+            if [t.get(name) for t in old_turns] != [t[name] for t in new_turns]:
+                changes.append(name)
+    if changes == ["take"]:
+        return f"new take {request.take}"
+    return f"{', '.join(changes) or 'inputs'} changed"
+
+
+def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
+    from . import mix
+
+    prepared = prepare(paths, options)
+    episodes = []
+    for compiled in prepared.episodes:
+        previous = _previous_keys(compiled)
+        planned = []
+        seen: set[str] = set()
+        by_key = {r.key: r for r in compiled.requests}
+        for piece in compiled.plan.pieces:
+            if not isinstance(piece, SpeechPiece) or piece.key in seen:
+                continue
+            if options.only and piece.segment_id not in options.only:
+                continue
+            seen.add(piece.key)
+            request = by_key[piece.key]
+            cached = prepared.store.has(request.key)
+            tokens_in, tokens_out = estimate_tokens(request)
+            planned.append(PlannedRequest(
+                request, compiled.episode.path.name, piece.segment_id, cached,
+                "cached" if cached else _reason(prepared, request, piece.segment_id, previous),
+                tokens_in, tokens_out,
+                0.0 if cached or request.backend != "gemini" else cost_usd(request.model, tokens_in, tokens_out)))
+        episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output),
+                                    mix.is_up_to_date(compiled), tuple(planned)))
+    return PlanResult(prepared.backend, tuple(episodes), prepared.warnings)
+
+
+def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
+    """Every key the specs use under any backend, so pruning by specs keeps drafts and paid renders alike."""
+    loaded = load_episodes(paths)
+    keys: set[str] = set()
+    for name in backends.names():
+        cls = backends.backend_class(name)
+        for episode in loaded.episodes:
+            keys.update(r.key for r in compile_episode(episode, name, cls.model_for(episode.model)).requests)
+    return keys

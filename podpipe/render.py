@@ -1,0 +1,237 @@
+"""Render the missing requests in parallel over one backend: rate limited, retried, cached as they finish.
+
+Backends make exactly one attempt per call and classify failures (``BackendError.retryable`` and
+``retry_after``); everything about *when* to try again lives here, so every backend gets the same
+behaviour:
+
+- ``jobs`` worker threads share one ``RateLimiter``: no 60-second window ever holds more than ``rpm``
+  attempt starts (a sliding log, so a run is never slower than the limit requires).
+- A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
+  the worker that saw it: the other workers would only burn quota on more 429s.
+- Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
+- A success is written to the store at once, from the worker, so an interrupted run keeps everything that
+  finished; a failure is never stored.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .backends.base import Backend, Rendered, Usage
+from .cache import Store
+from .compile import key_material
+from .errors import BackendError
+from .plan import RenderRequest
+
+WINDOW = 60.0
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    jobs: int | None = None  # None: the backend's default_jobs
+    rpm: float | None = None  # None: the backend's default; 0: unlimited
+    attempts: int = 5  # per request, first try included
+    backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
+    backoff_max: float = 60.0
+    rate_window: float = WINDOW  # seconds the rpm limit is counted over; shorter only in tests/benchmarks
+
+
+@dataclass(frozen=True)
+class Outcome:
+    request: RenderRequest
+    ok: bool
+    attempts: int
+    seconds: float  # wall time from the first attempt's start to the end of the last
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None  # why the last attempt failed, when not ok
+    failures: tuple[str, ...] = ()  # every failed attempt's reason, in order
+    audio_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    outcomes: tuple[Outcome, ...]
+    wall_seconds: float = 0.0
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if not o.ok)
+
+    @property
+    def rendered(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.ok)
+
+
+class RateLimiter:
+    """At most ``rpm`` acquisitions in any ``window``-second span, shared by all workers."""
+
+    def __init__(self, rpm: float | None, *, window: float = WINDOW, clock: Callable[[], float] = time.monotonic):
+        self.limit = int(rpm) if rpm else 0
+        if rpm and self.limit < 1:
+            # A fractional rpm below 1 still means "some": one request per 60/rpm seconds.
+            self.limit, window = 1, window / rpm
+        # A request reaches the server a few ms after we count its start; a 1-second-per-minute margin
+        # keeps a burst that begins exactly one window later from landing inside the server's window.
+        self.window = window * (1 + 1 / 60)
+        self._clock = clock
+        self._starts: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def delay(self) -> float:
+        """Reserve a slot if one is free now (returns 0), else return how long to wait before asking again."""
+        if not self.limit:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            while self._starts and now - self._starts[0] >= self.window:
+                self._starts.popleft()
+            if len(self._starts) < self.limit:
+                self._starts.append(now)
+                return 0.0
+            return self._starts[0] + self.window - now
+
+
+class _Gate:
+    """A pool-wide "nobody starts before T" set by server back-pressure (429 + RetryInfo)."""
+
+    def __init__(self, clock: Callable[[], float]):
+        self._until = 0.0
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def hold(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, self._clock() + seconds)
+
+    def remaining(self) -> float:
+        with self._lock:
+            return max(0.0, self._until - self._clock())
+
+
+class Interrupted(Exception):
+    pass
+
+
+class Scheduler:
+    def __init__(self, backend: Backend, store: Store, options: RenderOptions = RenderOptions(), *,
+                 on_done: Callable[[Outcome], None] | None = None,
+                 on_attempt: Callable[[RenderRequest, int], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
+        self.backend = backend
+        self.store = store
+        self.options = options
+        self.jobs = max(1, options.jobs or backend.default_jobs)
+        rpm = backend.default_rpm if options.rpm is None else options.rpm
+        self.limiter = RateLimiter(rpm, window=options.rate_window, clock=clock)
+        self.gate = _Gate(clock)
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._on_done = on_done
+        self._on_attempt = on_attempt
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0 and self._stop.wait(seconds):
+            raise Interrupted
+
+    def _wait_for_slot(self) -> None:
+        while True:
+            if self._stop.is_set():
+                raise Interrupted
+            held = self.gate.remaining()
+            if held > 0:
+                self._sleep(held)
+                continue
+            delay = self.limiter.delay()
+            if delay <= 0:
+                return
+            self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def _render_one(self, request: RenderRequest) -> Outcome:
+        failures: list[str] = []
+        started = None
+        for attempt in range(1, self.options.attempts + 1):
+            self._wait_for_slot()
+            started = self._clock() if started is None else started
+            if self._on_attempt:
+                self._on_attempt(request, attempt)
+            try:
+                rendered = self.backend.render(request)
+            except Exception as exc:
+                if not isinstance(exc, BackendError):
+                    # A backend bug must not take the other renders down with it; it is reported, not retried.
+                    exc = BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
+                failures.append(str(exc))
+                if not exc.retryable or attempt == self.options.attempts:
+                    return Outcome(request, False, attempt, self._clock() - started, error=str(exc),
+                                   failures=tuple(failures))
+                if exc.retry_after:
+                    self.gate.hold(exc.retry_after)
+                self._sleep(max(self._backoff(attempt), exc.retry_after or 0.0))
+                continue
+            seconds = self._clock() - started
+            try:
+                self._store(request, rendered, attempt, seconds)
+            except (OSError, ValueError) as exc:
+                # ValueError: the store refused the audio (empty, odd length): a bad render, never cached.
+                detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                reason = f"rendered, but could not be written to the cache: {detail}"
+                return Outcome(request, False, attempt, seconds, error=reason, failures=(*failures, reason))
+            return Outcome(request, True, attempt, seconds, usage=rendered.usage, failures=tuple(failures),
+                           audio_seconds=rendered.audio.seconds)
+        raise AssertionError("unreachable: attempts >= 1")
+
+    def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float) -> None:
+        self.store.put(request.key, rendered.audio, {
+            "request": key_material(request),
+            "usage": {"prompt_tokens": rendered.usage.prompt_tokens,
+                      "output_tokens": rendered.usage.output_tokens,
+                      "total_tokens": rendered.usage.total_tokens},
+            "attempts": attempt,
+            "render_seconds": round(seconds, 3),
+        })
+
+    def run(self, requests: Sequence[RenderRequest]) -> RenderResult:
+        """Render every request; KeyboardInterrupt stops new attempts and is re-raised after bookkeeping."""
+        outcomes: list[Outcome] = []
+        if requests:
+            try:
+                self.backend.prepare()
+            except BackendError as exc:
+                return RenderResult(tuple(Outcome(r, False, 0, 0.0, error=str(exc), failures=(str(exc),))
+                                          for r in requests))
+        started = self._clock()
+        pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-render")
+        pending = {pool.submit(self._render_one, r) for r in requests}
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        outcome = future.result()
+                    except Interrupted:
+                        continue
+                    outcomes.append(outcome)
+                    if self._on_done:
+                        self._on_done(outcome)
+        except KeyboardInterrupt:
+            self._stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return RenderResult(tuple(outcomes), self._clock() - started)
+
+
+def render_all(requests: Sequence[RenderRequest], backend: Backend, store: Store,
+               options: RenderOptions = RenderOptions(), **kwargs) -> RenderResult:
+    return Scheduler(backend, store, options, **kwargs).run(requests)

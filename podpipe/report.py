@@ -1,0 +1,99 @@
+"""``build --report FILE``: one JSON record per request plus the run's totals (rate, latency, errors, cost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from . import __version__
+from .build import BuildResult
+from .cost import cost_usd
+from .plan import SpeechPiece
+
+REPORT_VERSION = 1
+
+
+def _uses(result: BuildResult) -> dict[str, list[dict]]:
+    uses: dict[str, list[dict]] = {}
+    for status in result.episodes:
+        for piece in status.compiled.plan.pieces:
+            if isinstance(piece, SpeechPiece):
+                uses.setdefault(piece.key, []).append(
+                    {"episode": status.compiled.episode.path.name, "segment": piece.segment_id})
+    return uses
+
+
+def build_report(result: BuildResult) -> dict:
+    outcomes = {o.request.key: o for o in result.render.outcomes}
+    uses = _uses(result)
+    records = []
+    for request in result.needed:
+        o = outcomes.get(request.key)
+        usage = o.usage if o else None
+        records.append({
+            "key": request.key,
+            "uses": uses.get(request.key, []),
+            "backend": request.backend,
+            "model": request.model,
+            "speakers": list(request.speakers),
+            "voices": sorted({t.voice for t in request.turns}),
+            "characters": request.characters,
+            "outcome": "cached" if o is None else ("rendered" if o.ok else "failed"),
+            "attempts": o.attempts if o else 0,
+            "seconds": round(o.seconds, 3) if o else 0.0,
+            "audio_seconds": round(o.audio_seconds, 3) if o else None,
+            "tokens": None if usage is None else {
+                "prompt": usage.prompt_tokens, "output": usage.output_tokens, "total": usage.total_tokens},
+            "cost_usd": None if usage is None else round(
+                cost_usd(request.model, usage.prompt_tokens, usage.output_tokens), 6),
+            "error": o.error if o and not o.ok else None,
+            "failed_attempts": list(o.failures) if o else [],
+        })
+    done = list(outcomes.values())
+    attempts = sum(o.attempts for o in done)
+    failed_attempts = sum(len(o.failures) for o in done)
+    wall = result.render.wall_seconds
+    latencies = [o.seconds / o.attempts for o in done if o.attempts]
+    return {
+        "report_version": REPORT_VERSION,
+        "podpipe": __version__,
+        "backend": result.backend,
+        "totals": {
+            "requests": len(result.needed),
+            "rendered": len(result.render.rendered),
+            "cached": result.cached,
+            "failed": len(result.render.failed),
+            "attempts": attempts,
+            "failed_attempts": failed_attempts,
+            "error_rate": round(failed_attempts / attempts, 4) if attempts else 0.0,
+            "render_wall_seconds": round(wall, 3),
+            "requests_per_minute": round(attempts / wall * 60, 2) if wall > 0 else 0.0,
+            "median_seconds_per_attempt": round(statistics.median(latencies), 3) if latencies else 0.0,
+            "tokens": sum(o.usage.total_tokens for o in done),
+            "cost_usd": round(sum(r["cost_usd"] or 0.0 for r in records), 6),
+            "voice_usage": dict(Counter(t.voice for o in done if o.ok for t in o.request.turns)),
+        },
+        "episodes": [{"spec": s.compiled.episode.path.name, "state": s.state, "detail": s.detail,
+                      "output": str(s.output) if s.output else None, "duration": s.duration}
+                     for s in result.episodes],
+        "requests": records,
+    }
+
+
+def write_report(path: Path, result: BuildResult) -> None:
+    """Atomic, like every file podpipe writes: a reader never sees half a report."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(build_report(result), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

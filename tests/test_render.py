@@ -1,0 +1,178 @@
+"""The scheduler: parallelism, retries with backoff, pool-wide RetryInfo pauses, the shared rate limit, caching.
+
+A scripted backend stands in for a TTS service here (the scheduler only sees the Backend interface); the real
+Gemini client against the loopback stand-in is exercised in test_gemini_*.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from podpipe.audio_types import Audio
+from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.cache import FileStore
+from podpipe.compile import compile_episode
+from podpipe.errors import BackendError
+from podpipe.render import RateLimiter, RenderOptions, Scheduler
+
+from .helpers import episode, line
+
+
+class ScriptedBackend(Backend):
+    """Fails each request per ``script[text]`` (a list of BackendErrors, consumed in order), then succeeds."""
+
+    name = "scripted"
+
+    def __init__(self, script=None, latency=0.0):
+        super().__init__()
+        self.script = {k: list(v) for k, v in (script or {}).items()}
+        self.latency = latency
+        self.calls: list[tuple[float, str]] = []
+        self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0
+
+    def render(self, request):
+        text = request.turns[0].text
+        with self.lock:
+            self.calls.append((time.monotonic(), text))
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+            failure = self.script.get(text, []).pop(0) if self.script.get(text) else None
+        try:
+            time.sleep(self.latency)
+            if failure is not None:
+                raise failure
+            return Rendered(Audio(b"\x01\x00" * 2400, 24000), Usage(10, 20, 30))
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    @classmethod
+    def voices(cls):
+        return [VoiceInfo("Zephyr", "test")]
+
+
+def _requests(n):
+    ep = episode(*(line(i, "host", f"Line number {i}.") for i in range(n)))
+    return list(compile_episode(ep, "scripted", "m").requests)
+
+
+FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)
+
+
+def test_all_rendered_and_cached_in_parallel(tmp_path):
+    store = FileStore(tmp_path)
+    backend = ScriptedBackend(latency=0.05)
+    result = Scheduler(backend, store, RenderOptions(jobs=4, **FAST)).run(_requests(12))
+    assert len(result.rendered) == 12 and not result.failed
+    assert backend.max_active == 4
+    for outcome in result.outcomes:
+        assert store.get(outcome.request.key) is not None
+        meta = store.meta(outcome.request.key)
+        assert meta["request"]["turns"][0]["text"] == outcome.request.turns[0].text
+        assert meta["usage"]["total_tokens"] == 30
+
+
+def test_transient_failures_are_retried_and_counted(tmp_path):
+    requests = _requests(3)
+    script = {"Line number 1.": [BackendError("HTTP 500", retryable=True, status=500)] * 2}
+    backend = ScriptedBackend(script)
+    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=2, **FAST)).run(requests)
+    by_text = {o.request.turns[0].text: o for o in result.outcomes}
+    assert not result.failed
+    assert by_text["Line number 1."].attempts == 3
+    assert by_text["Line number 1."].failures == ("HTTP 500", "HTTP 500")
+    assert by_text["Line number 0."].attempts == 1
+    assert len(backend.calls) == 5
+
+
+def test_persistent_failure_stops_at_the_attempt_limit_and_caches_nothing(tmp_path):
+    requests = _requests(2)
+    script = {"Line number 0.": [BackendError("no audio (finishReason OTHER)", retryable=True)] * 10}
+    store = FileStore(tmp_path)
+    result = Scheduler(ScriptedBackend(script), store, RenderOptions(jobs=2, attempts=3, **FAST)).run(requests)
+    [failed] = result.failed
+    assert failed.attempts == 3 and "finishReason OTHER" in failed.error
+    assert store.get(failed.request.key) is None and not store.has(failed.request.key)
+    assert len(result.rendered) == 1  # the other request is unaffected and cached
+    assert store.has(result.rendered[0].request.key)
+
+
+def test_permanent_failure_is_not_retried(tmp_path):
+    script = {"Line number 0.": [BackendError("API key invalid", retryable=False, status=400)]}
+    backend = ScriptedBackend(script)
+    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(_requests(1))
+    assert result.failed[0].attempts == 1 and len(backend.calls) == 1
+
+
+def test_unexpected_backend_exception_is_a_failed_request_not_a_crash(tmp_path):
+    script = {"Line number 0.": [ZeroDivisionError("boom")]}
+    result = Scheduler(ScriptedBackend(script), FileStore(tmp_path), RenderOptions(jobs=2, **FAST)).run(_requests(2))
+    assert len(result.failed) == 1 and "ZeroDivisionError" in result.failed[0].error
+    assert len(result.rendered) == 1
+
+
+def test_retry_after_pauses_the_whole_pool(tmp_path):
+    """A 429 with RetryInfo on one request holds back every worker's next start, not only its own."""
+    requests = _requests(6)
+    script = {"Line number 0.": [BackendError("429", retryable=True, retry_after=0.6, status=429)]}
+    backend = ScriptedBackend(script, latency=0.05)
+    t0 = time.monotonic()
+    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=3, **FAST)).run(requests)
+    assert not result.failed
+    first_429 = backend.calls[0][0]
+    # every call after the first wave started no earlier than the 429 answer + retryDelay
+    later = [t for t, _ in backend.calls[3:]]
+    assert later and min(later) >= first_429 + 0.6
+    retried = [t for t, text in backend.calls if text == "Line number 0."]
+    assert retried[1] - retried[0] >= 0.6
+    assert time.monotonic() - t0 < 5
+
+
+def test_rate_limit_never_exceeded_in_any_window(tmp_path):
+    window = 0.5
+    backend = ScriptedBackend()
+    options = RenderOptions(jobs=4, rpm=5, rate_window=window, backoff_base=0.01)
+    result = Scheduler(backend, FileStore(tmp_path), options).run(_requests(12))
+    assert not result.failed
+    starts = sorted(t for t, _ in backend.calls)
+    for i, t in enumerate(starts):
+        in_window = [s for s in starts[i:] if s - t < window - 1e-3]
+        assert len(in_window) <= 5
+    # and no slower than the limit requires: 12 requests at 5 per window need just over 2 windows
+    assert starts[-1] - starts[0] < 3 * window
+
+
+def test_rate_limiter_fractional_rpm():
+    clock = [0.0]
+    limiter = RateLimiter(0.5, clock=lambda: clock[0])  # one request per two minutes
+    assert limiter.delay() == 0
+    assert limiter.delay() == pytest.approx(122)  # 120 s plus the 1 s-per-minute arrival margin
+    clock[0] = 121
+    assert limiter.delay() > 0
+    clock[0] = 122
+    assert limiter.delay() == 0
+
+
+def test_backoff_grows_and_is_jittered():
+    import random
+
+    s = Scheduler(ScriptedBackend(), store=None, options=RenderOptions(backoff_base=1, backoff_max=8),
+                  rng=random.Random(1))
+    waits = [s._backoff(n) for n in range(1, 7)]
+    assert 0.5 <= waits[0] <= 1 and 1 <= waits[1] <= 2 and 2 <= waits[2] <= 4
+    assert all(4 <= w <= 8 for w in waits[3:])
+    assert len({round(w, 6) for w in waits}) == len(waits)
+
+
+def test_store_write_failure_is_reported_not_lost_silently(tmp_path):
+    class FullStore(FileStore):
+        def put(self, key, audio, meta):
+            raise OSError(28, "No space left on device")
+
+    result = Scheduler(ScriptedBackend(), FullStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(_requests(1))
+    assert result.failed and "No space left on device" in result.failed[0].error
