@@ -21,12 +21,13 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import atomic_path, write_atomic  # noqa: F401  (re-exported)
 from .audio_types import SAMPLE_WIDTH, Audio
 from .errors import PodpipeError, UsageError
 from .plan import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
@@ -229,30 +230,6 @@ def is_up_to_date(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_
         return all((man_path.parent / name).is_file() for name in manifest.get("sidecars", []))
     except (OSError, ValueError, KeyError, TypeError, PodpipeError):
         return False
-
-
-# --- atomic writes -------------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A fresh temporary path beside ``path``; it replaces ``path`` when the block succeeds and is removed
-    when it fails (including Ctrl-C), so readers only ever see the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # honours the umask, unlike mkstemp
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 # --- exporters: one per format ------------------------------------------------------------------------------

@@ -85,9 +85,12 @@ class PlanResult:
                 who = "+".join(r.request.speakers)
                 lines.append(f"  {r.segment:<8} {action:<6} {who:<20} {r.request.characters:>6} chars  {r.reason}")
         t = self.to_json()["totals"]
-        lines.append(f"{t['render']} to render ({t['characters']:,} characters, ~{t['input_tokens']:,} input + "
-                     f"~{t['output_tokens']:,} audio tokens, ~${t['cost_usd']:.4f} with {self.backend}), "
-                     f"{t['cached']} cached")
+        if self.backend == "gemini":
+            cost = (f", ~{t['input_tokens']:,} input + ~{t['output_tokens']:,} audio tokens, "
+                    f"~${t['cost_usd']:.4f}")
+        else:
+            cost = f", offline with {self.backend}: no API cost"
+        lines.append(f"{t['render']} to render ({t['characters']:,} characters{cost}), {t['cached']} cached")
         return "\n".join(lines)
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from . import __version__
 from .build import BuildResult
+from .atomic import write_atomic
 from .cost import cost_usd
 from .plan import SpeechPiece
 
@@ -85,15 +84,5 @@ def build_report(result: BuildResult) -> dict:
 
 
 def write_report(path: Path, result: BuildResult) -> None:
-    """Atomic, like every file podpipe writes: a reader never sees half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(build_report(result), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    text = json.dumps(build_report(result), indent=2, ensure_ascii=False) + "\n"
+    write_atomic(Path(path), text.encode("utf-8"))

@@ -451,6 +451,46 @@ def test_fast_checker_agrees_with_jsonschema_on_fixtures_and_thousands_of_mutati
     assert checked > 4000 and 0.2 < invalid / checked < 0.95
 
 
+_KEYWORD_SCHEMAS = [
+    {"minimum": 0}, {"maximum": 2}, {"exclusiveMinimum": 0}, {"exclusiveMaximum": 0}, {"minLength": 1},
+    {"maxLength": 2}, {"pattern": "\\S"}, {"pattern": "^[a-z]+$"}, {"const": 1}, {"const": "a"},
+    {"enum": ["a", 1, None]}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "null"},
+    {"type": ["string", "null"]}, {"type": "object"}, {"type": "array"}, {"required": ["a"]},
+    {"minProperties": 1}, {"maxProperties": 1}, {"properties": {"a": {"type": "string"}}},
+    {"additionalProperties": False, "properties": {"a": {}}}, {"additionalProperties": {"type": "number"}},
+    {"propertyNames": {"pattern": "^[a-z]+$"}}, {"items": {"type": "number"}}, {"minItems": 1},
+    {"maxItems": 1}, {"not": {"type": "string"}}, {"anyOf": [{"type": "string"}, {"minimum": 2}]},
+    {"allOf": [{"type": "number"}, {"minimum": 1}]}, {"oneOf": [{"type": "number"}, {"minimum": 1}]},
+    {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"required": ["c"]}},
+    {"if": {"type": "string"}, "then": {"minLength": 2}}, {"type": "string", "pattern": "x", "minLength": 3},
+]
+_VALUES = [None, True, False, 0, -1, 0.0, -0.5, 1, 1.0, 1.5, 2, 2.5, "", " ", "a", "ab", "abc", "A", "x y",
+           [], [1], [1, 2], ["a"], [None], {}, {"a": 1}, {"a": "x"}, {"b": 1}, {"a": 1, "b": 2}, {"A": 1},
+           {"c": 0}, {"a": True}]
+
+
+@pytest.mark.parametrize("schema", _KEYWORD_SCHEMAS, ids=lambda s: json.dumps(s)[:40])
+def test_fast_checker_matches_jsonschema_keyword_by_keyword(schema):
+    fast, slow = compile_schema(schema), Draft202012Validator(schema)
+    for value in _VALUES:
+        assert fast(value) == slow.is_valid(value), value
+
+
+def test_fast_checker_matches_jsonschema_for_every_single_change_to_a_full_spec():
+    """Every value of the richest fixture replaced by every probe value, each key deleted: same verdicts."""
+    schema = load_schema()
+    fast, slow = compile_schema(schema), Draft202012Validator(schema)
+    doc, _ = load_yaml(SPECS / "valid" / "full.yaml", "full.yaml")
+    rng = random.Random(0)
+    checked = 0
+    for path in list(_paths(doc.data))[1:]:
+        for how in ["delete", "add", *["replace"] * 6]:
+            variant = _mutate(doc.data, path, how, rng)
+            assert fast(variant) == slow.is_valid(variant), (path, how, json.dumps(variant)[:300])
+            checked += 1
+    assert checked > 400
+
+
 def test_fast_checker_json_semantics():
     check = compile_schema({"type": "object", "properties": {"n": {"type": "integer"}, "c": {"const": 1},
                                                              "x": {"type": "number"}},

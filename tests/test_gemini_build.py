@@ -1,0 +1,138 @@
+"""Whole builds through the CLI with the real google-genai client against the loopback stand-in."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from podpipe.cli import cli
+
+from .standin import StandIn
+
+CANARY = "AIzaSyCANARY-podpipe-must-never-write-this-0"
+
+PANEL = """\
+title: Panel
+model: {model}
+style: lively studio panel
+speakers:
+  host: {{voice: Zephyr, name: Alex, style: warm}}
+  one: {{voice: Puck, name: Sam}}
+  two: {{voice: Kore, name: Kim}}
+segments:
+  - host: Welcome to the panel, everyone.
+  - dialogue:
+      - host: Sam, you first. What did you see?
+      - one: Mostly bicycles, and a lot of them.
+      - two: I counted the buses instead.
+      - host: Kim, tell us more about the buses.
+      - two: There were eleven, all of them late.
+      - one: That sounds about right for a Monday.
+  - pause: 0.5
+  - host: Thanks for listening.
+output: {{format: wav}}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    return tmp_path
+
+
+def _write(project, model="gemini-3.8-flash-tts"):
+    (project / "panel.yaml").write_text(PANEL.format(model=model), encoding="utf-8")
+
+
+def run(*args, code=0):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result
+
+
+@pytest.mark.parametrize("model", ["gemini-3.8-flash-tts", "gemini-2.5-flash-preview-tts"])
+def test_gemini_is_the_default_with_a_key_and_builds_both_dialects(gemini_server, project, model):
+    _write(project, model)
+    result = run("build", "--rpm", "0", "panel.yaml")
+    assert "offline espeak" not in result.output
+    bodies = gemini_server.generate_requests()
+    assert len(bodies) == 5  # 2 single lines + a 3-speaker dialogue split into 3 requests of <= 2 speakers
+    for rec in bodies:
+        assert rec.model == model
+        speech = rec.body["generationConfig"]["speechConfig"]
+        multi = speech.get("multi_speaker_voice_config") or speech.get("multiSpeakerVoiceConfig")
+        if multi:
+            configs = multi.get("speaker_voice_configs") or multi.get("speakerVoiceConfigs")
+            assert len(configs) <= 2
+    assert "5 segments rendered" in result.output and "panel: built" in result.output
+    again = run("build", "--frozen", "panel.yaml")
+    assert "up to date" in again.output and len(gemini_server.generate_requests()) == 5
+
+
+def test_transient_faults_recover_and_report_matches_server(gemini_server, project):
+    _write(project)
+    gemini_server.script([None, "500", "other", "empty-wav"])
+    run("build", "--rpm", "0", "-j", "1", "--report", "report.json", "panel.yaml")
+    report = json.loads((project / "report.json").read_text())
+    assert report["totals"]["attempts"] == len(gemini_server.generate_requests()) == 8
+    assert report["totals"]["failed_attempts"] == 3 and report["totals"]["failed"] == 0
+    assert report["totals"]["tokens"] > 0 and report["totals"]["cost_usd"] > 0
+    assert sum(report["totals"]["voice_usage"].values()) >= 5
+
+
+def test_persistent_failure_exit_1_keeps_what_succeeded(gemini_server, project):
+    _write(project)
+    welcome = "Welcome to the panel, everyone."
+    gemini_server.fault_fn = lambda rec: "503" if welcome in json.dumps(rec.body) else None
+    result = run("build", "--rpm", "0", "--retries", "2", "panel.yaml", code=1)
+    assert "1 render failed" in result.output and "503" in result.output
+    assert "panel: failed" in result.output
+    assert not (project / "build" / "panel.wav").exists()
+    gemini_server.fault_fn = None
+    retry = run("build", "--rpm", "0", "panel.yaml")
+    assert "1 segment rendered, 4 cached" in retry.output  # only the failed one was sent again
+
+
+def test_bad_key_fails_fast_naming_the_variable(gemini_server, project, monkeypatch):
+    _write(project)
+    monkeypatch.setenv("GEMINI_API_KEY", "AIzaSyWRONG-key-0000000000000000000")
+    result = run("build", "--rpm", "0", "panel.yaml", code=1)
+    assert "GEMINI_API_KEY" in result.output
+    assert "AIzaSyWRONG" not in result.output
+    assert all(r.status in (400, 401) for r in gemini_server.requests)
+    assert len(gemini_server.generate_requests()) == 5  # one attempt each: no retries on a bad key
+
+
+def test_backend_espeak_forces_the_offline_voice(gemini_server, project):
+    _write(project)
+    run("build", "--backend", "espeak", "panel.yaml")
+    assert gemini_server.generate_requests() == []
+
+
+def test_canary_key_never_written_or_logged(project, monkeypatch, caplog, capfd):
+    """The key is in the environment; it must appear in no file podpipe writes and no output or log line."""
+    caplog.set_level(logging.DEBUG)
+    with StandIn(api_key=CANARY) as server:
+        monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
+        monkeypatch.setenv("GEMINI_API_KEY", CANARY)
+        monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+        _write(project)
+        server.script(["429", "500"])
+        outputs = [run("build", "--rpm", "0", "-v", "--report", "build/report.json", "panel.yaml").output]
+        server.fault_fn = lambda rec: "echo-key"
+        spec = project / "panel.yaml"
+        spec.write_text(spec.read_text().replace("Thanks for listening.", "Thanks, and goodbye."))
+        outputs.append(run("build", "--rpm", "0", "--retries", "1", "panel.yaml", code=1).output)
+        outputs.append(run("plan", "--json", "panel.yaml").output)
+        outputs.append(run("cache", "info").output)
+    files = [p for p in project.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".wav" for p in files) and any(p.name == "report.json" for p in files)
+    for path in files:
+        assert CANARY.encode() not in path.read_bytes(), path
+    captured = capfd.readouterr()
+    for text in (*outputs, captured.out, captured.err, caplog.text):
+        assert CANARY not in text
