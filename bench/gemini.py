@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ def write_episodes(root: Path, episodes: int, lines: int, tag: str) -> list[str]
 def run_build(server: StandIn, root: Path, names: list[str], *args: str) -> tuple[dict, int]:
     env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY",)}
     env.update(GOOGLE_GEMINI_BASE_URL=server.url, GEMINI_API_KEY=server.api_key)
+    shutil.rmtree(root / "build", ignore_errors=True)  # an up-to-date output would skip rendering
     cache = tempfile.mkdtemp(dir=root, prefix="cache-")
     report = root / f"report-{time.monotonic_ns()}.json"
     proc = subprocess.run([sys.executable, "-m", "podpipe", "build", "-q", "--backend", "gemini", "--cache-dir",

@@ -109,7 +109,11 @@ class BuildResult:
                 f"{failed} failed")
         tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
         if tokens:
-            line += f"; {tokens:,} tokens"
+            from .cost import cost_usd
+
+            usd = sum(cost_usd(o.request.model, o.usage.prompt_tokens, o.usage.output_tokens)
+                      for o in self.render.outcomes)
+            line += f"; {tokens:,} tokens, ~${usd:.4f}"
         built = sum(1 for e in self.episodes if e.state == "built")
         fresh = sum(1 for e in self.episodes if e.state == "up to date")
         return f"{line}; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
@@ -177,11 +181,16 @@ def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
 
 def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions,
             reporter: Reporter) -> RenderResult:
-    backend = backends.backend_class(prepared.backend)(timeout=options.timeout)
+    cls = backends.backend_class(prepared.backend)
+    backend = cls(timeout=options.timeout)
+    rpm = options.rpm
+    if rpm is None and hasattr(cls, "rpm_for"):
+        # The strictest per-model quota among what is about to be sent; --rpm overrides it.
+        rpm = min(cls.rpm_for(model) for model in {r.model for r in missing})
     reporter.rendering(len(missing))
     try:
         scheduler = Scheduler(backend, prepared.store,
-                              RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts),
+                              RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
                               on_done=reporter.rendered, on_attempt=reporter.attempt)
         return scheduler.run(missing)
     finally:

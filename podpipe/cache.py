@@ -6,6 +6,7 @@ Layout of a ``FileStore`` (cache format 1)::
     <root>/v1/<key[:2]>/<key>.wav    16-bit PCM WAV exactly as the backend rendered it
     <root>/v1/<key[:2]>/<key>.json   metadata; written last, so it is the commit record
     <root>/v1/.commit.lock           flock'd while an entry is committed or removed (see FileStore._commit_lock)
+    <root>/v1/<key[:2]>/.<key>.lock  flock'd while one process renders that key (see FileStore.lock)
 
 The format version is part of the path so a future layout can live next to this one. An entry counts only
 when both files exist and agree (size, sha256, header); anything else is a miss, never an exception: a
@@ -31,7 +32,7 @@ import threading
 import time
 import wave
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -63,6 +64,7 @@ _HEX = frozenset("0123456789abcdef")
 _MAX_META_BYTES = 1 << 20  # a record is ~1 KB; refusing huge files keeps a damaged one from eating memory
 _TEMP_SUFFIX = ".tmp"
 _LOCK_NAME = ".commit.lock"
+_KEY_LOCK_SUFFIX = ".lock"
 
 # Field names that only ever hold credentials. Exact names, not substrings: "prompt_tokens" is usage, not a secret.
 _SECRET_FIELDS = frozenset({
@@ -133,6 +135,16 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove an entry; removing a missing entry is not an error."""
+
+    def lock(self, key: str, *, poll: Callable[[float], None] | None = None) -> contextlib.AbstractContextManager:
+        """Exclusive right to render ``key`` (held across the whole render, retries included).
+
+        A store shared by several machines may implement it with a lease; the default covers nobody, which
+        is only safe for a store used by one process. ``poll(seconds)`` is called between tries while
+        another holder has it, so a caller can give up (raise) instead of waiting forever.
+        """
+        validate_key(key)
+        return contextlib.nullcontext()
 
 
 class PruneRefused(UsageError, ValueError):
@@ -261,6 +273,45 @@ class FileStore(Store):
         with self._commit_lock():
             _unlink_quietly(record)
             _unlink_quietly(wav)
+
+    def lock_path(self, key: str) -> Path:
+        """The file flock'd by ``lock(key)``: ``<root>/v1/<key[:2]>/.<key>.lock``."""
+        validate_key(key)
+        return self.data_dir / key[:2] / f".{key}{_KEY_LOCK_SUFFIX}"
+
+    @contextlib.contextmanager
+    def lock(self, key: str, *, poll: Callable[[float], None] | None = None) -> Iterator[None]:
+        """Hold the per-key render lock: one process (and one thread) at a time renders ``key``.
+
+        The render stage takes it, then re-checks ``has(key)``: when another build rendered the key while we
+        waited, the entry is used instead of paying for the same render twice.
+
+        Stale locks cannot happen: an flock belongs to the open file and the kernel drops it when the
+        holder exits in any way, kill -9 included, so the next process simply gets it. The lock file stays
+        behind (an empty file, reused by the next lock of the key). ``prune`` deletes it together with its
+        entry; to make that deletion safe, a lock counts only if the file we hold is still the one at the
+        path (same inode) after flock returns, else we retry on the new file.
+
+        ``poll`` (default: block) is called with a short interval between non-blocking tries; the scheduler
+        passes its interruptible sleep so Ctrl-C is not stuck behind another process's render. On platforms
+        without fcntl (Windows) only threads of this process are serialised.
+        """
+        path = self.lock_path(key)
+        thread_lock = _key_thread_lock(path)
+        _acquire_thread_lock(thread_lock, poll)
+        try:
+            if fcntl is None:  # pragma: no cover - not on the supported CI platforms
+                yield
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = _flock_file(path, poll)
+            try:
+                yield
+            finally:
+                os.close(fd)  # releases the flock
+        finally:
+            thread_lock.release()
+            _release_key_thread_lock(path)
 
     # -- internals --------------------------------------------------------------------------------------
 
@@ -466,6 +517,9 @@ def prune(store: FileStore, *, keep: set[str] | None = None, older_than: float |
                 for path in reversed(paths):  # the record first: uncommit, then drop the audio
                     _unlink_quietly(path)
                 removed.append(key)
+    if not dry_run:
+        for path in scan.locks:  # lock files of renders not running now; a held one stays
+            _remove_lock_if_free(path)
     stale, _in_progress = _partition_temps(scan)
     temps: list[str] = []
     for path, _age in stale:
@@ -630,6 +684,81 @@ def _thread_lock_for(path: Path) -> threading.Lock:
         return _THREAD_LOCKS.setdefault(name, threading.Lock())
 
 
+_KEY_LOCKS: dict[str, list] = {}  # lock path -> [threading.Lock, users]; entries go when unused
+_LOCK_POLL_SECONDS = 0.05
+
+
+def _key_thread_lock(path: Path) -> threading.Lock:
+    name = os.fspath(path)
+    with _THREAD_LOCKS_GUARD:
+        entry = _KEY_LOCKS.setdefault(name, [threading.Lock(), 0])
+        entry[1] += 1
+        return entry[0]
+
+
+def _release_key_thread_lock(path: Path) -> None:
+    name = os.fspath(path)
+    with _THREAD_LOCKS_GUARD:
+        entry = _KEY_LOCKS[name]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del _KEY_LOCKS[name]
+
+
+def _acquire_thread_lock(lock: threading.Lock, poll: Callable[[float], None] | None) -> None:
+    if poll is None:
+        lock.acquire()
+        return
+    while not lock.acquire(blocking=False):
+        poll(_LOCK_POLL_SECONDS)  # may raise (interrupted): nothing is held yet
+
+
+def _remove_lock_if_free(path: Path) -> bool:
+    """Delete a per-key lock file unless a render holds it (see FileStore.lock for why this is safe)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.path.samestat(os.fstat(fd), os.stat(path)):
+            os.unlink(path)  # while holding it: a waiter then sees a different inode and retries
+            return True
+    except OSError:  # held (BlockingIOError) or gone
+        pass
+    finally:
+        os.close(fd)
+    return False
+
+
+def _flock_file(path: Path, poll: Callable[[float], None] | None) -> int:
+    """Open ``path`` and flock it exclusively; return the fd. Retries when the file was replaced meanwhile."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if poll is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        poll(_LOCK_POLL_SECONDS)
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if same:
+            return fd
+        os.close(fd)  # prune removed the file while we waited: lock whatever is at the path now
+
+
 def _without_secrets(meta: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     """Drop credential-named fields and any value containing a credential from the environment.
 
@@ -674,6 +803,7 @@ class _Scan:
     entries: dict[str, set[str]] = field(default_factory=dict)  # key -> {"wav", "json"} present
     temps: list[tuple[Path, float]] = field(default_factory=list)  # (path, age in seconds)
     unexpected: list[Path] = field(default_factory=list)
+    locks: list[Path] = field(default_factory=list)  # per-key render lock files (empty, see FileStore.lock)
     total_bytes: int = 0
 
 
@@ -693,6 +823,11 @@ def _scan(store: FileStore) -> _Scan:
             return
         if fan is None:
             return
+        if name.startswith(".") and name.endswith(_KEY_LOCK_SUFFIX):
+            stem, ext = _split_entry_name(name[1:])
+            if ext == _KEY_LOCK_SUFFIX[1:] and stem.startswith(fan):
+                scan.locks.append(Path(entry.path))
+                return
         stem, ext = _split_entry_name(name)
         if ext in ("wav", "json") and stem.startswith(fan) and entry.is_file(follow_symlinks=False):
             scan.entries.setdefault(stem, set()).add(ext)

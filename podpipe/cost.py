@@ -21,12 +21,16 @@ Estimates, not bills: the service reports real counts in ``usageMetadata`` after
   ============================  =====  =====
 
   Override with ``prices={"model": {"input": x, "output": y}}`` (per 1M tokens; either key may be left
-  out to keep the table's value) — e.g. from a config file when Google changes prices.
+  out to keep the table's value), or without code: point ``PODPIPE_PRICES`` at a JSON file of that shape
+  (used by ``plan``, ``build``'s summary and ``--report`` when Google changes prices).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import math
+import os
 from collections.abc import Mapping
 
 from .models import KNOWN_MODELS, model_info
@@ -53,8 +57,26 @@ def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
     return prompt, output
 
 
+PRICES_VARIABLE = "PODPIPE_PRICES"
+
+
+@functools.lru_cache(maxsize=4)
+def _file_prices(path: str) -> Prices:
+    from .errors import UsageError
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ValueError('expected {"model": {"input": USD, "output": USD}, ...}')
+        return {m: {k: float(v) for k, v in p.items() if k in ("input", "output")} for m, p in data.items()}
+    except (OSError, ValueError, TypeError) as exc:
+        raise UsageError(f"{PRICES_VARIABLE}={path}: cannot use this price file: {exc}") from None
+
+
 def prices_for(model: str, prices: Prices | None = None) -> tuple[float, float]:
     """(input, output) USD per 1M tokens: the override, else the model table, else 0 for non-Gemini models."""
+    if prices is None and os.environ.get(PRICES_VARIABLE):
+        prices = _file_prices(os.environ[PRICES_VARIABLE])
     if model in KNOWN_MODELS or model.startswith("gemini"):
         info = model_info(model)
         base = (info.price_input_per_m, info.price_output_per_m)

@@ -11,11 +11,15 @@ behaviour:
 - Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
 - A success is written to the store at once, from the worker, so an interrupted run keeps everything that
   finished; a failure is never stored.
+- Each key is rendered under the store's per-key lock (``Store.lock``), and ``has(key)`` is asked again
+  once the lock is held: when another build sharing the cache rendered the key meanwhile, it is taken from
+  the cache (``RenderResult.skipped``), so concurrent builds never pay twice for one render.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import random
 import threading
 import time
@@ -56,8 +60,10 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RenderResult:
-    outcomes: tuple[Outcome, ...]
+    outcomes: tuple[Outcome, ...]  # requests this run sent to the backend (API calls), ok or not
     wall_seconds: float = 0.0
+    # requests another process rendered while we waited for their lock: served from the cache, no API call
+    skipped: tuple[RenderRequest, ...] = ()
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -157,7 +163,20 @@ class Scheduler:
         ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
 
-    def _render_one(self, request: RenderRequest) -> Outcome:
+    def _render_one(self, request: RenderRequest) -> Outcome | None:
+        """Render under the key's lock; None when another process rendered it while we waited."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.store.lock(request.key, poll=self._sleep))
+            except OSError as exc:
+                # Checked before any API call: a render we could not cache would be paid for and lost.
+                reason = f"cannot lock its cache entry, so it was not rendered: {exc.strerror or exc}"
+                return Outcome(request, False, 0, 0.0, error=reason, failures=(reason,))
+            if self.store.has(request.key):
+                return None
+            return self._attempts(request)
+
+    def _attempts(self, request: RenderRequest) -> Outcome:
         failures: list[str] = []
         started = None
         for attempt in range(1, self.options.attempts + 1):
@@ -204,6 +223,7 @@ class Scheduler:
     def run(self, requests: Sequence[RenderRequest]) -> RenderResult:
         """Render every request; KeyboardInterrupt stops new attempts and is re-raised after bookkeeping."""
         outcomes: list[Outcome] = []
+        skipped: list[RenderRequest] = []
         if requests:
             try:
                 self.backend.prepare()
@@ -212,14 +232,18 @@ class Scheduler:
                                           for r in requests))
         started = self._clock()
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-render")
-        pending = {pool.submit(self._render_one, r) for r in requests}
+        pending = {pool.submit(self._render_one, r): r for r in requests}
         try:
             while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
+                    request = pending.pop(future)
                     try:
                         outcome = future.result()
                     except Interrupted:
+                        continue
+                    if outcome is None:
+                        skipped.append(request)
                         continue
                     outcomes.append(outcome)
                     if self._on_done:
@@ -229,7 +253,7 @@ class Scheduler:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return RenderResult(tuple(outcomes), self._clock() - started)
+        return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped))
 
 
 def render_all(requests: Sequence[RenderRequest], backend: Backend, store: Store,

@@ -136,3 +136,20 @@ def test_canary_key_never_written_or_logged(project, monkeypatch, caplog, capfd)
     captured = capfd.readouterr()
     for text in (*outputs, captured.out, captured.err, caplog.text):
         assert CANARY not in text
+
+
+def test_price_file_overrides_the_table(gemini_server, project, monkeypatch):
+    _write(project)
+    base = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]
+    (project / "prices.json").write_text(json.dumps({"gemini-3.8-flash-tts": {"input": 5.0, "output": 90.0}}))
+    monkeypatch.setenv("PODPIPE_PRICES", str(project / "prices.json"))
+    from podpipe.cost import _file_prices
+
+    _file_prices.cache_clear()
+    tenfold = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]
+    assert tenfold == pytest.approx(base * 10, rel=0.01)
+    (project / "prices.json").write_text("not json")
+    _file_prices.cache_clear()
+    bad = run("plan", "panel.yaml", code=2)
+    assert "PODPIPE_PRICES" in bad.output
+
