@@ -12,6 +12,10 @@ from pathlib import Path
 DEFAULT_MODEL = "gemini-3.8-flash-tts"
 DEFAULT_GAP = 0.25
 DEFAULT_FORMAT = "mp3"
+DEFAULT_LOUDNESS = -16.0  # LUFS integrated (Apple Podcasts)
+DEFAULT_TRUE_PEAK = -1.0  # dBTP
+FORMATS = ("wav", "mp3", "m4a", "ogg", "flac")
+LOSSY_FORMATS = ("mp3", "m4a", "ogg")
 
 
 @dataclass(frozen=True)
@@ -57,8 +61,13 @@ class Segment:
 @dataclass(frozen=True)
 class Output:
     path: Path  # absolute; default <cwd>/build/<spec stem>.<format>
-    format: str = DEFAULT_FORMAT  # "wav" | "mp3"
+    format: str = DEFAULT_FORMAT  # one of FORMATS
     gap: float = DEFAULT_GAP  # seconds of silence between spoken segments
+    loudness: float | None = DEFAULT_LOUDNESS  # integrated target in LUFS; None: leave the level alone
+    true_peak: float = DEFAULT_TRUE_PEAK  # ceiling in dBTP (only with loudness)
+    bitrate: int | None = None  # kbit/s for lossy formats; None: the format's default
+    sample_rate: int | None = None  # None: 44100 for mp3/m4a, 48000 for ogg, the speech rate for wav/flac
+    channels: int = 1  # 1 (mono) or 2 (the same signal on both channels)
 
 
 @dataclass(frozen=True)

@@ -134,7 +134,74 @@ class MixStep:
         return []
 
 
-DEFAULT_STEPS: tuple[MixStep, ...] = ()
+# Rates podcast apps and encoders expect when the spec does not say (Opus runs at 48 kHz only).
+LOSSY_RATES = {"mp3": 44100, "m4a": 44100, "ogg": 48000}
+DEFAULT_BITRATES = {"mp3": 96, "m4a": 96, "ogg": 64}  # kbit/s: transparent for speech at these rates
+
+
+def output_rate(compiled: CompiledEpisode) -> int | None:
+    """The sample rate the output is written at; None keeps the stitch rate (the speech's)."""
+    out = compiled.episode.output
+    return out.sample_rate or LOSSY_RATES.get(compiled.plan.format)
+
+
+def _output(compiled: CompiledEpisode):
+    return compiled.episode.output
+
+
+class FormatStep(MixStep):
+    """Brings the stitched audio to the output's sample rate and channel count before anything measures it,
+    with ffmpeg's filtered resampler (the loudness and true peak reported are those of the file written)."""
+
+    name = "format"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        out = _output(compiled)
+        return {"rate": output_rate(compiled), "channels": getattr(out, "channels", 1),
+                "bitrate": getattr(out, "bitrate", None)}
+
+    def process(self, ctx: MixContext) -> None:
+        from . import audio as pcm
+
+        rate = output_rate(ctx.compiled) or ctx.rate
+        channels = getattr(_output(ctx.compiled), "channels", 1)
+        if (rate, channels) != (ctx.rate, ctx.channels):
+            ctx.audio = pcm.ffmpeg_convert(ctx.audio, rate, channels)
+
+
+class LoudnessStep(MixStep):
+    """Speaker leveling, loudness normalization and true-peak limiting (``podpipe.loudness``)."""
+
+    name = "loudness"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        out = _output(compiled)
+        target = getattr(out, "loudness", None)
+        if target is None:
+            return None
+        from .loudness import ENCODER_HEADROOM, LOUDNESS_VERSION  # stdlib-only at import time
+
+        return {"version": LOUDNESS_VERSION, "target": target, "true_peak": out.true_peak,
+                "headroom": ENCODER_HEADROOM.get(compiled.plan.format, 0.0)}
+
+    def process(self, ctx: MixContext) -> None:
+        out = _output(ctx.compiled)
+        if getattr(out, "loudness", None) is None:
+            return
+        from .loudness import ENCODER_HEADROOM, normalize
+
+        groups: dict[str, list[tuple[int, int]]] = {}
+        scale = ctx.rate  # pieces were placed at the stitch rate; the audio may have been resampled since
+        for placed in ctx.pieces:
+            p = placed.piece
+            if isinstance(p, SpeechPiece):
+                a, b = round(placed.start * scale), round(placed.end * scale)
+                groups.setdefault(" & ".join(p.speakers), []).append((a, b))
+        ctx.audio, ctx.report[self.name] = normalize(
+            ctx.audio, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
+
+
+DEFAULT_STEPS: tuple[MixStep, ...] = (FormatStep(), LoudnessStep())
 
 
 # --- digest and up-to-date check (stdlib only: the no-op build runs this for every episode) -----------------

@@ -1,0 +1,186 @@
+"""Broadcast loudness: level the speakers to each other, normalize the episode to an integrated target and
+keep true peaks under a ceiling.
+
+Loudness is measured per ITU-R BS.1770-4 (K-weighting, 400 ms blocks, absolute and relative gating) with
+pyloudnorm; mono is measured as mono (it reads 3 LU lower than the same signal as dual mono), exactly as
+ffmpeg's ``ebur128`` does. True peak is estimated on a 4× oversampled copy (BS.1770 Annex 2), block by block
+so the oversampled episode never exists in memory at once.
+
+The limiter is an offline look-ahead limiter: the gain each sample needs to stay under the ceiling is held
+for ``HOLD`` seconds after a peak and ramped in over ``LOOKAHEAD`` seconds before it (a moving average of
+the held minimum, which can never exceed what any sample needs), so the gain moves smoothly around peaks and
+does not pump between words. numpy, scipy and pyloudnorm are imported only here, only when a mix runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .audio_types import SAMPLE_WIDTH, Audio
+
+DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
+DEFAULT_CEILING = -1.0  # dBTP
+LOUDNESS_VERSION = 1  # bump when the same settings would give different audio
+LOOKAHEAD = 0.005  # seconds the gain ramps down before a peak
+HOLD = 0.060  # seconds the gain stays down after a peak before it ramps back up
+OVERSAMPLE = 4
+_BLOCK = 1 << 18  # samples per block of the true-peak estimate
+_PAD = 64  # context on each side of a block, longer than the resampling filter's half length
+# Lossy encoders drop high frequencies and their output overshoots the peaks they were given (Gibbs ripple):
+# the limiter aims this many dB under the ceiling so the decoded file still meets it.
+ENCODER_HEADROOM = {"wav": 0.05, "flac": 0.05, "mp3": 0.8, "m4a": 0.8, "ogg": 0.8}
+
+
+def _np():
+    import numpy
+
+    return numpy
+
+
+def to_float(audio: Audio):
+    """PCM as a float32 array of shape (frames, channels), full scale ±1."""
+    np = _np()
+    x = np.frombuffer(audio.pcm, dtype="<i2").astype(np.float32)
+    x *= 1 / 32768
+    return x.reshape(-1, audio.channels)
+
+
+def to_pcm(x, rate: int) -> Audio:
+    np = _np()
+    y = np.rint(x * 32768)
+    np.clip(y, -32768, 32767, out=y)
+    return Audio(y.astype("<i2").tobytes(), rate, x.shape[1])
+
+
+def integrated(x, rate: int) -> float:
+    """BS.1770-4 integrated loudness in LUFS; -inf for audio that is silent or shorter than one block."""
+    import warnings
+
+    import pyloudnorm
+
+    np = _np()
+    if len(x) < round(0.4 * rate):
+        return -math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # log10(0) for gated-out silence
+        value = float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(x, dtype=np.float64)))
+    return value if math.isfinite(value) else -math.inf
+
+
+def _frame_peaks(x):
+    """Per frame, the highest absolute value of the 4× oversampled signal around it (and the sample itself)."""
+    from scipy.signal import resample_poly
+
+    np = _np()
+    n = len(x)
+    peaks = np.abs(x).max(axis=1)
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        lo, hi = max(0, start - _PAD), min(n, stop + _PAD)
+        up = np.abs(resample_poly(x[lo:hi], OVERSAMPLE, 1, axis=0)).max(axis=1)
+        up = up[(start - lo) * OVERSAMPLE:(stop - lo) * OVERSAMPLE].reshape(-1, OVERSAMPLE).max(axis=1)
+        # an inter-sample peak lies between this frame and the next: both must come down for it
+        np.maximum(peaks[start:stop], up, out=peaks[start:stop])
+        np.maximum(peaks[start + 1:stop + 1], up[:len(peaks[start + 1:stop + 1])],
+                   out=peaks[start + 1:stop + 1])
+    return peaks
+
+
+def true_peak(x) -> float:
+    """True peak in dBTP (4× oversampling); -inf for silence."""
+    if not len(x):
+        return -math.inf
+    peak = float(_frame_peaks(x).max())
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def limit(x, rate: int, ceiling_db: float) -> float:
+    """Limit ``x`` in place so its true peak stays at or under ``ceiling_db``; returns the deepest gain
+    reduction in dB (0.0 when nothing had to change)."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    np = _np()
+    if not len(x):
+        return 0.0
+    ceiling = 10 ** (ceiling_db / 20)
+    peaks = _frame_peaks(x)
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-9)).astype(np.float32)
+    del peaks
+    if need.min() >= 1.0:
+        return 0.0
+    ahead, hold = max(1, round(LOOKAHEAD * rate)), max(1, round(HOLD * rate))
+    # held[m] = min(need[m - hold .. m + ahead]): every frame near a peak gets that peak's gain
+    padded = np.concatenate([np.ones(hold, np.float32), need, np.ones(ahead, np.float32)])
+    size = hold + ahead + 1
+    held = minimum_filter1d(padded, size, origin=-(size // 2))[:len(need)]
+    # gain[n] = mean(held[n - ahead .. n]): each of those windows covers n, so gain[n] <= need[n]
+    padded = np.concatenate([np.full(ahead, held[0], np.float32), held])
+    del held
+    width = ahead + 1
+    gain = uniform_filter1d(padded, width, origin=-(width // 2))[:len(need)]
+    np.minimum(gain, need, out=gain)  # rounding in the running mean must never let a peak through
+    x *= gain[:, None]
+    return round(-20 * math.log10(float(gain.min())), 2)
+
+
+def normalize(audio: Audio, groups: Mapping[str, Sequence[tuple[int, int]]], target: float,
+              ceiling: float, headroom: float = 0.05) -> tuple[Audio, dict[str, Any]]:
+    """Level each group of frame ranges (a speaker's pieces) to the loudness of all of them together, then
+    bring the whole to ``target`` LUFS with true peaks limited to ``ceiling - headroom`` dBTP.
+
+    Returns the new audio and a report of the measured figures (for the manifest).
+    """
+    np = _np()
+    x = to_float(audio)
+    rate = audio.rate
+    report: dict[str, Any] = {"target_lufs": target, "true_peak_ceiling_dbtp": ceiling,
+                              "input_lufs": _figure(integrated(x, rate)), "input_true_peak_dbtp": None}
+    report["input_true_peak_dbtp"] = _figure(true_peak(x))
+
+    measured = {}
+    for name, ranges in groups.items():
+        level = integrated(np.concatenate([x[a:b] for a, b in ranges]) if ranges else x[:0], rate)
+        if math.isfinite(level):
+            measured[name] = level
+    speakers: dict[str, Any] = {}
+    if len(measured) > 1:
+        every = [r for name in measured for r in groups[name]]
+        reference = integrated(np.concatenate([x[a:b] for a, b in sorted(every)]), rate)
+        for name, level in measured.items():
+            change = reference - level
+            for a, b in groups[name]:
+                x[a:b] *= 10 ** (change / 20)
+            speakers[name] = {"input_lufs": _figure(level), "gain_db": _figure(change)}
+
+    limit_db = 0.0
+    level = integrated(x, rate)
+    applied = 0.0
+    if math.isfinite(level):
+        for _ in range(4):  # limiting lowers the loudness a little; a few small corrections converge
+            change = target - level
+            x *= 10 ** (change / 20)
+            applied += change
+            limit_db = max(limit_db, limit(x, rate, ceiling - headroom))
+            level = integrated(x, rate)
+            if abs(level - target) <= 0.05:
+                break
+    out = to_pcm(x, rate)
+    final = to_float(out)
+    report |= {"gain_db": _figure(applied), "limiter_max_reduction_db": limit_db,
+               "integrated_lufs": _figure(integrated(final, rate)), "true_peak_dbtp": _figure(true_peak(final))}
+    if speakers:
+        for name in speakers:
+            piece = np.concatenate([final[a:b] for a, b in groups[name]])
+            speakers[name]["integrated_lufs"] = _figure(integrated(piece, rate))
+        report["speakers"] = speakers
+    return out, report
+
+
+def _figure(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None
+
+
+__all__ = ["DEFAULT_TARGET", "DEFAULT_CEILING", "ENCODER_HEADROOM", "integrated", "true_peak", "limit",
+           "normalize", "to_float", "to_pcm", "SAMPLE_WIDTH"]
