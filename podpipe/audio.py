@@ -22,7 +22,7 @@ from .errors import UsageError
 
 __all__ = [
     "Audio", "ffmpeg_exe", "wav_header", "wav_bytes", "write_wav", "read_wav", "resample", "to_channels", "convert", "silence",
-    "load_sound", "gain", "fade", "rms_dbfs",
+    "load_sound", "gain", "fade", "rms_dbfs", "ffmpeg_convert",
 ]
 
 
@@ -229,3 +229,25 @@ def rms_dbfs(audio: Audio) -> float:
         return -math.inf
     rms = _audioop().rms(audio.pcm, SAMPLE_WIDTH)
     return 20 * math.log10(rms / 32768) if rms else -math.inf
+
+
+def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
+    """``audio`` at ``rate``/``channels`` through ffmpeg's filtered resampler (for output rates such as
+    44.1 kHz, where linear interpolation would leave audible images); exactly round(frames*rate/old) frames."""
+    import subprocess
+
+    if (audio.rate, audio.channels) == (rate, channels) or not audio.pcm:
+        return Audio(audio.pcm, rate, channels) if not audio.pcm else audio
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+           "-f", "s16le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", "pipe:0",
+           "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
+    proc = subprocess.run(cmd, input=audio.pcm, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise UsageError(f"ffmpeg could not resample to {rate} Hz: {detail[-1] if detail else proc.returncode}")
+    frame = SAMPLE_WIDTH * channels
+    want = (audio.frames * rate + audio.rate // 2) // audio.rate
+    pcm = proc.stdout[: want * frame]
+    if len(pcm) < want * frame:  # the resampler's flush may end a few frames short: pad with silence
+        pcm += bytes(want * frame - len(pcm))
+    return Audio(pcm, rate, channels)

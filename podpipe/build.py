@@ -20,10 +20,13 @@ from pathlib import Path
 from . import backends
 from .cache import FileStore, resolve_cache_dir
 from .compile import compile_episode
-from .errors import Diagnostic, FrozenMissError, RenderError, UsageError
+from .errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
 from .plan import CompiledEpisode, RenderRequest, SpeechPiece
 from .render import Outcome, RenderOptions, RenderResult, Scheduler
 from .spec import load_episodes
+
+OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
+                  "(set GEMINI_API_KEY, or pass --backend)")
 
 
 @dataclass(frozen=True)
@@ -150,9 +153,6 @@ def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
     prepared = prepare(paths, options)
     for warning in prepared.warnings:
         reporter.note(str(warning))
-    if prepared.backend_defaulted and prepared.backend == "espeak":
-        reporter.note("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
-                      "(set GEMINI_API_KEY, or pass --backend)")
     stale = [c for c in prepared.episodes if options.force or not mix.is_up_to_date(c)]
     stale_ids = {id(c) for c in stale}
     statuses: dict[Path, EpisodeStatus] = {
@@ -166,6 +166,8 @@ def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
 
     result = RenderResult(())
     if missing:
+        if prepared.backend_defaulted and prepared.backend == "espeak":
+            reporter.note(OFFLINE_NOTICE)
         result = _render(prepared, missing, options, reporter)
     failed_keys = {o.request.key for o in result.failed}
 
@@ -174,8 +176,8 @@ def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
         reporter.episode(status)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
     outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings)
-    if result.failed:
-        raise RenderError(_failure_message(outcome), outcome)
+    if result.failed or any(e.state == "failed" for e in ordered):
+        raise RenderError(_failure_message(prepared, outcome), outcome)
     return outcome
 
 
@@ -219,6 +221,9 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str],
     except LookupError:
         return EpisodeStatus(compiled, "not mixed",
                              f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")
+    except PodpipeError as exc:
+        # One episode's bad sound file or failed encode must not cost the others their (paid) mix.
+        return EpisodeStatus(compiled, "failed", str(exc))
     return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration)
 
 
@@ -240,14 +245,23 @@ def _frozen_message(prepared: Prepared, missing: list[RenderRequest]) -> str:
     return "\n".join(lines)
 
 
-def _failure_message(result: BuildResult) -> str:
+def _failure_message(prepared: Prepared, result: BuildResult) -> str:
     failed = result.render.failed
-    lines = [f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed (everything else is cached; "
-             f"build again to retry only these):"]
-    for o in failed:
-        lines.append(f"  {o.request.key[:12]} {o.request.turns[0].speaker}: {_preview(o.request)} — "
-                     f"{o.error} (after {o.attempts} attempt{'s' if o.attempts != 1 else ''})")
+    lines = []
+    if failed:
+        lines.append(f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed (everything else is cached; "
+                     f"build again to retry only these):")
+        for o in failed:
+            lines.append(f"  {_where(prepared, o.request.key)}: {o.request.turns[0].speaker}: {_preview(o.request)}"
+                         f" — {o.error} (after {attempts_text(o.attempts)})")
+    for status in result.episodes:
+        if status.state == "failed" and status.detail and not status.detail.endswith("failed"):
+            lines.append(f"{status.compiled.episode.path.name}: could not be mixed: {status.detail}")
     return "\n".join(lines)
+
+
+def attempts_text(n: int) -> str:
+    return f"{n} attempt{'s' if n != 1 else ''}"
 
 
 def _preview(request: RenderRequest, width: int = 48) -> str:

@@ -241,9 +241,20 @@ class FileStore(Store):
         text = (json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
 
         self._prepare(wav_path.parent)
-        wav_tmp = _write_temp(wav_path, data)
+        _remove_dead_temps(wav_path.parent, (f".{key}.wav.", f".{key}.json."))  # a writer killed mid-put
+        held: list[int] = []  # flocks on our temp files: "a live writer owns these" (see _remove_dead_temps)
         try:
-            record_tmp = _write_temp(record_path, text)
+            self._commit(key, wav_path, record_path, data, text, held)
+        finally:
+            for fd in held:
+                os.close(fd)
+        _fsync_dir(wav_path.parent)
+
+    def _commit(self, key: str, wav_path: Path, record_path: Path, data: bytes, text: bytes,
+                held: list[int]) -> None:
+        wav_tmp = _write_temp(wav_path, data, held)
+        try:
+            record_tmp = _write_temp(record_path, text, held)
         except BaseException:
             _unlink_quietly(wav_tmp)
             raise
@@ -264,7 +275,6 @@ class FileStore(Store):
             if not committed:
                 _unlink_quietly(wav_tmp)
                 _unlink_quietly(record_tmp)
-        _fsync_dir(wav_path.parent)
 
     def delete(self, key: str) -> None:
         wav, record = self.entry_paths(key)
@@ -318,12 +328,18 @@ class FileStore(Store):
     def _prepare(self, fan_dir: Path) -> None:
         fan_dir.mkdir(parents=True, exist_ok=True)
         tag = self.root / "CACHEDIR.TAG"
+        _remove_dead_temps(self.root, (f".{tag.name}.",))  # a put killed while tagging (the root is tiny)
         if not tag.exists():
-            tmp = _write_temp(tag, CACHEDIR_TAG.encode("ascii"))
+            held: list[int] = []
             try:
-                os.replace(tmp, tag)
+                tmp = _write_temp(tag, CACHEDIR_TAG.encode("ascii"), held)
+                try:
+                    os.replace(tmp, tag)
+                finally:
+                    _unlink_quietly(tmp)
             finally:
-                _unlink_quietly(tmp)
+                for fd in held:
+                    os.close(fd)
 
     @contextlib.contextmanager
     def _commit_lock(self) -> Iterator[None]:
@@ -637,12 +653,21 @@ def _entry_problem(store: FileStore, key: str) -> str | None:
     return None
 
 
-def _write_temp(final: Path, data: bytes) -> Path:
-    """Write ``data`` to a new, fsynced temp file next to ``final``; the caller renames it into place."""
-    # Leading dot and pid/thread in the name: invisible to keys(), recognisable as ours, traceable.
-    fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}-{threading.get_ident()}.",
-                                suffix=_TEMP_SUFFIX)
-    tmp = Path(name)
+def _write_temp(final: Path, data: bytes, held: list[int] | None = None) -> Path:
+    """Write ``data`` to a new, fsynced temp file next to ``final``; the caller renames it into place.
+
+    With ``held``, the temp file is flock'd and the locked descriptor appended to ``held``: the caller
+    closes it after the rename, so for its whole life the temp file is locked by a live writer, and an
+    unlocked temp file is one whose writer died (kill -9, power loss) — see ``_remove_dead_temps``.
+    """
+    while True:
+        # Leading dot and pid/thread in the name: invisible to keys(), recognisable as ours, traceable.
+        fd, name = tempfile.mkstemp(dir=final.parent, suffix=_TEMP_SUFFIX,
+                                    prefix=f".{final.name}.{os.getpid()}-{threading.get_ident()}.")
+        tmp = Path(name)
+        if held is None or fcntl is None or _lock_new_temp(fd, tmp, held):
+            break
+        os.close(fd)  # a cleaner took it between mkstemp and flock (it deletes it): start over
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -652,6 +677,28 @@ def _write_temp(final: Path, data: bytes) -> Path:
         _unlink_quietly(tmp)
         raise
     return tmp
+
+
+def _lock_new_temp(fd: int, tmp: Path, held: list[int]) -> bool:
+    """flock a just-created temp file through a second descriptor kept in ``held``; False if we lost it."""
+    keep = os.dup(fd)
+    try:
+        fcntl.flock(keep, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:  # _remove_dead_temps holds it: it is about to go
+        os.close(keep)
+        return False
+    except OSError:
+        held.append(keep)  # no flock on this file system: only the age rule of verify/prune applies
+        return True
+    try:
+        mine = os.path.samestat(os.fstat(keep), os.stat(tmp))
+    except FileNotFoundError:
+        mine = False
+    if not mine:
+        os.close(keep)
+        return False
+    held.append(keep)
+    return True
 
 
 def _fsync_dir(path: Path) -> None:
@@ -711,6 +758,42 @@ def _acquire_thread_lock(lock: threading.Lock, poll: Callable[[float], None] | N
         return
     while not lock.acquire(blocking=False):
         poll(_LOCK_POLL_SECONDS)  # may raise (interrupted): nothing is held yet
+
+
+def _remove_dead_temps(directory: Path, prefixes: tuple[str, ...]) -> int:
+    """Delete the temp files in ``directory`` named with one of ``prefixes`` whose writer is gone.
+
+    ``put`` passes the prefixes of the key it writes, so an interrupted put is cleaned up by the next put
+    of the same key, which is exactly what the next build does (the key is still missing). Returns the count.
+
+    Writers hold an flock on their temp files until the rename (``_write_temp(held=...)``), and the
+    kernel drops it when the writer dies, so a temp file we can lock is garbage. Age-only cleanup
+    (``verify``/``prune``: older than ``STALE_TEMP_SECONDS``) stays for temp files of writers that did not
+    lock (file systems without flock, older podpipe versions).
+    """
+    if fcntl is None:  # pragma: no cover
+        return 0
+    removed = 0
+    for name in _listdir_sorted(directory):
+        if not (name.startswith(prefixes) and name.endswith(_TEMP_SUFFIX)):
+            continue
+        path = directory / name
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            # A writer between mkstemp and its flock loses this race and retries (_lock_new_temp).
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.path.samestat(st, os.stat(path)):
+                os.unlink(path)
+                removed += 1
+        except OSError:  # locked by a live writer, or gone meanwhile
+            pass
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _remove_lock_if_free(path: Path) -> bool:

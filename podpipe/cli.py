@@ -43,8 +43,8 @@ class PodpipeGroup(click.Group):
         except KeyboardInterrupt:
             _err("\ninterrupted: renders that finished are cached; run the same command to continue", fg="yellow")
             ctx.exit(EXIT_INTERRUPTED)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, BrokenPipeError):
+            raise  # click's own handling (a closed pipe: `podpipe voices | head`) is right for these
         except Exception as exc:
             if debug:
                 raise
@@ -77,6 +77,17 @@ def _backend_option(f):
                              "is set, else the offline espeak voice).")(f)
 
 
+def _scheduling_options(f):
+    """--rpm, --retries, --timeout: flags, or PODPIPE_* variables for a CI config."""
+    f = click.option("--timeout", type=click.FloatRange(min=1), default=None, envvar="PODPIPE_TIMEOUT",
+                     show_envvar=True, help="Seconds per request attempt.")(f)
+    f = click.option("--retries", "attempts", type=click.IntRange(1, 20), default=5, show_default=True,
+                     envvar="PODPIPE_RETRIES", show_envvar=True, help="Attempts per request, the first included.")(f)
+    return click.option("--rpm", type=click.FloatRange(min=0), default=None, envvar="PODPIPE_RPM", show_envvar=True,
+                        help="Request limit per minute shared by all jobs (default: the model's tier-1 quota; "
+                             "0: none).")(f)
+
+
 def _cache_option(f):
     return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)
@@ -85,12 +96,9 @@ def _cache_option(f):
 @cli.command()
 @SPECS
 @_backend_option
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, help="Requests rendered at once.")
-@click.option("--rpm", type=click.FloatRange(min=0), default=None,
-              help="Request limit per minute shared by all jobs (default: the model's tier-1 quota; 0: none).")
-@click.option("--retries", "attempts", type=click.IntRange(1, 20), default=5, show_default=True,
-              help="Attempts per request, the first included.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds per request attempt.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, envvar="PODPIPE_JOBS", show_envvar=True,
+              help="Requests rendered at once.")
+@_scheduling_options
 @click.option("--force", is_flag=True, help="Mix outputs again even when up to date (renders still come from "
                                             "the cache; bump a segment's take: to re-roll it).")
 @click.option("--frozen", is_flag=True, help="Fail with exit 3, rendering nothing, if any request is not cached.")
@@ -202,7 +210,9 @@ def voices(backend):
 @click.option("--language", default=None, help="BCP-47 language, e.g. en-US.")
 @_backend_option
 @_cache_option
-def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir):
+@_scheduling_options
+def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir, rpm, attempts,
+        timeout):
     """Speak TEXT into one audio file, without writing a spec.
 
     \b
@@ -213,8 +223,9 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
     from .say import say as run_say
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
-                  temperature=temperature, language=language, backend=backend, cache_dir=cache_dir)
-    click.echo(f"wrote {out.output} ({out.duration:.1f} s)")
+                  temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
+                  timeout=timeout, rpm=rpm, attempts=attempts, note=lambda m: _err(m, fg="yellow"))
+    click.echo(f"wrote {out.output} ({out.duration:.1f} s{'' if out.rendered else ', from the cache'})")
 
 
 @cli.command()
@@ -245,7 +256,12 @@ def cache():
 @cache.command("info")
 @_cache_option
 def cache_info_cmd(cache_dir):
-    """Show where the cache is and what it holds."""
+    """Show where the cache is and what it holds.
+
+    \b
+    Example:
+      podpipe cache info --cache-dir ci-cache
+    """
     from .cache import FileStore, cache_info, resolve_cache_dir
 
     info = cache_info(FileStore(resolve_cache_dir(cache_dir)))
@@ -259,7 +275,13 @@ def cache_info_cmd(cache_dir):
 @_cache_option
 @click.option("--remove", is_flag=True, help="Delete damaged entries and stray temp files.")
 def cache_verify_cmd(cache_dir, remove):
-    """Check every entry fully (header, length, checksum); exit 1 if any is damaged (and not removed)."""
+    """Check every entry fully (header, length, checksum); exit 1 if any is damaged (and not removed).
+
+    \b
+    Examples:
+      podpipe cache verify
+      podpipe cache verify --remove    # delete damaged entries: the next build renders them again
+    """
     from .cache import FileStore, resolve_cache_dir, verify
 
     result = verify(FileStore(resolve_cache_dir(cache_dir)), remove=remove)
@@ -281,6 +303,11 @@ def cache_prune_cmd(specs, older_than, dry_run, cache_dir):
 
     With both, an entry goes only when it is unreferenced AND old, so a render a spec still uses is never
     dropped. SPECS are compiled for every backend, so drafts and paid renders are kept alike.
+
+    \b
+    Examples:
+      podpipe cache prune episodes/*.yaml --dry-run
+      podpipe cache prune --older-than 30d
     """
     from .cache import FileStore, prune, resolve_cache_dir
     from .errors import UsageError
@@ -309,6 +336,10 @@ def _parse_age(text: str) -> float:
 def main() -> None:
     try:
         cli.main(prog_name="podpipe")
+    except BrokenPipeError:
+        # `podpipe voices | head`: the reader left; that is not an error worth a message.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except SystemExit as exc:
         if exc.code == EXIT_INTERRUPTED:
             # Worker threads may be stuck in a network call; everything finished is already cached.

@@ -16,6 +16,7 @@ DEFAULT_LOUDNESS = -16.0  # LUFS integrated (Apple Podcasts)
 DEFAULT_TRUE_PEAK = -1.0  # dBTP
 FORMATS = ("wav", "mp3", "m4a", "ogg", "flac")
 LOSSY_FORMATS = ("mp3", "m4a", "ogg")
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,20 @@ class Sound:
     gain_db: float = 0.0
     fade_in: float = 0.0  # seconds
     fade_out: float = 0.0
+
+
+@dataclass(frozen=True)
+class MusicBed:
+    """A music bed under segments ``start_segment``..``end_segment`` (indexes, inclusive)."""
+
+    path: Path  # absolute, checked to exist inside the project root
+    start_segment: int = 0
+    end_segment: int = -1  # -1: the last segment
+    gain_db: float = -18.0
+    duck_db: float = -12.0
+    fade_in: float = 1.0
+    fade_out: float = 2.0
+    loop: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,9 @@ class Episode:
     episode: int | None = None
     show: str | None = None
     version: int = 1
+    artwork: Path | None = None  # cover art (PNG/JPEG), absolute, checked to exist inside the project root
+    date: str | None = None  # publication date, YYYY-MM-DD
+    music: tuple[MusicBed, ...] = ()
     # Every resolved top-level value (after extends), for stages that read fields this module doesn't
     # model yet (e.g. production-audio settings) without another parse.
     raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)

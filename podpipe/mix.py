@@ -169,6 +169,43 @@ class FormatStep(MixStep):
             ctx.audio = pcm.ffmpeg_convert(ctx.audio, rate, channels)
 
 
+class MusicStep(MixStep):
+    """Music beds under ranges of segments, ducked under speech (``podpipe.music``)."""
+
+    name = "music"
+    VERSION = 1
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        beds = getattr(compiled.episode, "music", ())
+        if not beds:
+            return None
+        from . import music
+
+        here = compiled.episode.path.parent
+        return {"version": self.VERSION, "attack": music.ATTACK, "release": music.RELEASE,
+                "bridge": music.BRIDGE,
+                "beds": [{"path": _relative(b.path, here), "sha256": sound_sha256(b.path),
+                          "from": b.start_segment, "to": b.end_segment, "gain_db": b.gain_db,
+                          "duck_db": b.duck_db, "fade_in": b.fade_in, "fade_out": b.fade_out, "loop": b.loop}
+                         for b in beds]}
+
+    def process(self, ctx: MixContext) -> None:
+        beds = getattr(ctx.compiled.episode, "music", ())
+        if not beds:
+            return
+        from . import music
+
+        placed = []
+        for bed in beds:
+            last = bed.end_segment if bed.end_segment >= 0 else max(
+                (p.piece.segment_index for p in ctx.pieces if p.piece.segment_index is not None), default=0)
+            inside = [p for p in ctx.pieces if p.piece.segment_index is not None
+                      and bed.start_segment <= p.piece.segment_index <= last]
+            if inside:
+                placed.append((bed, inside[0].start, inside[-1].end))
+        ctx.audio, ctx.report[self.name] = music.mix_beds(ctx.audio, placed, music.speech_spans(ctx.pieces))
+
+
 class LoudnessStep(MixStep):
     """Speaker leveling, loudness normalization and true-peak limiting (``podpipe.loudness``)."""
 
@@ -201,7 +238,84 @@ class LoudnessStep(MixStep):
             ctx.audio, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
 
 
-DEFAULT_STEPS: tuple[MixStep, ...] = (FormatStep(), LoudnessStep())
+class ChaptersStep(MixStep):
+    """``<stem>.chapters.json`` (Podcasting 2.0) beside an output whose episode has chapters; the chapters
+    inside the file are written by the encoder (see ``_encode``)."""
+
+    name = "chapters"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        from .chapters import JSON_VERSION
+
+        return {"json": JSON_VERSION}  # the marks themselves are in every piece record
+
+    def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
+        from .chapters import chapters, podcasting20_json
+
+        marks = chapters(ctx.pieces, ctx.seconds)
+        if not marks:
+            return []
+        path = output.with_name(output.stem + ".chapters.json")
+        write_atomic(path, podcasting20_json(marks))
+        return [path]
+
+
+class TagsStep(MixStep):
+    """Finishes the tags ffmpeg wrote (``podpipe.tags.finish``): cover art from ``artwork:`` (ID3 APIC,
+    MP4 ``covr``, FLAC picture, Opus METADATA_BLOCK_PICTURE), the description as an ID3 COMM frame, and
+    CHAPTERxxx comments in ogg and flac. WAV carries none of these."""
+
+    name = "tags"
+    VERSION = 1
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        if compiled.plan.format == "wav":
+            return None
+        art = getattr(compiled.episode, "artwork", None)
+        return {"version": self.VERSION, "artwork": None if art is None else {
+            "path": _relative(art, compiled.episode.path.parent), "sha256": sound_sha256(art)}}
+
+    def edit_output(self, ctx: MixContext, path: Path) -> None:
+        fmt = ctx.compiled.plan.format
+        if fmt == "wav":
+            return
+        from .chapters import chapters
+        from .tags import finish
+
+        art = getattr(ctx.compiled.episode, "artwork", None)
+        finish(path, fmt, artwork=None if art is None else Path(art),
+               description=ctx.compiled.episode.description, marks=chapters(ctx.pieces, ctx.seconds))
+
+
+class TranscriptStep(MixStep):
+    """``<stem>.vtt`` (WebVTT, ``<v Speaker>`` voice spans) and ``<stem>.srt`` beside the output
+    (``podpipe.transcript``)."""
+
+    name = "transcript"
+    VERSION = 1
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        from . import transcript as t
+
+        return {"version": self.VERSION, "min_pause": t.MIN_PAUSE, "quiet_db": t.QUIET_DB,
+                "line": t.LINE_CHARS, "max_seconds": t.MAX_CUE_SECONDS}
+
+    def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
+        from . import transcript as t
+
+        cues, methods = t.cues(ctx.pieces, ctx.audio)
+        if not cues:
+            return []
+        ctx.report[self.name] = {"cues": len(cues), "turn_boundaries": methods}
+        written = []
+        for suffix, render in ((".vtt", t.webvtt), (".srt", t.srt)):
+            path = output.with_name(output.stem + suffix)
+            write_atomic(path, render(cues))
+            written.append(path)
+        return written
+
+
+DEFAULT_STEPS: tuple[MixStep, ...] = (FormatStep(), MusicStep(), LoudnessStep(), ChaptersStep(), TagsStep(), TranscriptStep())
 
 
 # --- digest and up-to-date check (stdlib only: the no-op build runs this for every episode) -----------------
@@ -215,7 +329,7 @@ def episode_tags(compiled: CompiledEpisode) -> dict[str, str]:
     ep = compiled.episode
     tags = {"title": ep.title, "artist": ep.author, "album": ep.show or ep.author,
             "track": None if ep.episode is None else str(ep.episode), "comment": ep.description,
-            "genre": "Podcast"}
+            "genre": "Podcast", "date": getattr(ep, "date", None)}
     return {k: v for k, v in tags.items() if v}
 
 
@@ -323,19 +437,51 @@ def _export_wav(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None
     return digest.hexdigest()
 
 
-def _export_mp3(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
-    import subprocess
+def _codec_args(fmt: str, ctx: MixContext) -> list[str]:
+    kbps = getattr(_output(ctx.compiled), "bitrate", None) or DEFAULT_BITRATES.get(fmt)
+    if fmt == "mp3":
+        return ["-c:a", "libmp3lame", "-b:a", f"{kbps}k", "-id3v2_version", "3", "-write_id3v1", "0",
+                "-f", "mp3"]
+    if fmt == "m4a":  # AAC-LC in an MP4 container, index first so players can start before the download ends
+        return ["-c:a", "aac", "-b:a", f"{kbps}k", "-movflags", "+faststart", "-f", "ipod"]
+    if fmt == "ogg":
+        return ["-c:a", "libopus", "-b:a", f"{kbps}k", "-application", "audio", "-f", "ogg"]
+    if fmt == "flac":
+        return ["-c:a", "flac", "-compression_level", "8", "-f", "flac"]
+    raise ValueError(fmt)
+
+
+def _encode(fmt: str, ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    """Pipe the episode's PCM through ffmpeg's encoder for ``fmt`` into ``path``, with the chapters."""
     import tempfile
 
     from . import audio as pcm
+    from .chapters import chapters, ffmetadata
 
     cmd = [pcm.ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-           "-f", "s16le", "-ar", str(ctx.rate), "-ac", str(ctx.channels), "-i", "pipe:0",
-           "-c:a", "libmp3lame", "-b:a", MP3_BITRATE, "-id3v2_version", "3", "-write_id3v1", "0",
-           "-fflags", "+bitexact", "-flags:a", "+bitexact"]  # no encoder version string: reproducible bytes
-    for key, value in tags.items():
-        cmd += ["-metadata", f"{key}={value}"]
-    cmd += ["-f", "mp3", "-y", os.fspath(path)]
+           "-f", "s16le", "-ar", str(ctx.rate), "-ac", str(ctx.channels), "-i", "pipe:0"]
+    # ffmpeg writes chapters natively as ID3 CHAP+CTOC and MP4 chapters; its Vorbis CHAPTERxxx comments are
+    # off by a second (seen with ffmpeg 7), so ogg and flac get theirs from ``tags.finish`` instead
+    marks = chapters(ctx.pieces, ctx.seconds) if fmt in ("mp3", "m4a") else []
+    with contextlib.ExitStack() as stack:
+        if marks:
+            meta = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8"))
+            meta.write(ffmetadata(marks))
+            meta.flush()
+            cmd += ["-f", "ffmetadata", "-i", meta.name, "-map", "0:a", "-map_chapters", "1"]
+        cmd += ["-fflags", "+bitexact", "-flags:a", "+bitexact"]  # no encoder version string: reproducible
+        cmd += _codec_args(fmt, ctx)[:-2]
+        for key, value in tags.items():
+            cmd += ["-metadata", f"{key}={value}"]
+        cmd += _codec_args(fmt, ctx)[-2:] + ["-y", os.fspath(path)]
+        _run_encoder(fmt, cmd, ctx)
+    return None
+
+
+def _run_encoder(fmt: str, cmd: list[str], ctx: MixContext) -> None:
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg can never block on it
         try:
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
@@ -354,13 +500,48 @@ def _export_mp3(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None
         if code != 0:
             errors.seek(0)
             detail = errors.read().decode("utf-8", "replace").strip().splitlines()
-            raise PodpipeError(f"ffmpeg failed to encode MP3 (exit {code}): "
+            raise PodpipeError(f"ffmpeg failed to encode {fmt.upper()} (exit {code}): "
                                f"{detail[-1] if detail else 'no message'}")
+
+
+def _encode_lossy(fmt: str, ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    """Encode; when the episode is loudness-normalized, decode the file, measure it, and encode once more
+    with a correction if the encoder moved it off the target or over the ceiling."""
+    _encode(fmt, ctx, path, tags)
+    report = ctx.report.get(LoudnessStep.name)
+    if report is None:
+        return None
+    from . import audio as pcm
+    from .loudness import ENCODER_HEADROOM, correct_encoded
+
+    out = _output(ctx.compiled)
+    decoded = pcm.load_sound(path, ctx.rate, ctx.channels)
+    fixed = correct_encoded(ctx.audio, decoded, report, out.true_peak, ENCODER_HEADROOM.get(fmt, 0.0))
+    del decoded
+    if fixed is not None:
+        ctx.audio = fixed
+        _encode(fmt, ctx, path, tags)
     return None
 
 
+def _export_mp3(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    return _encode_lossy("mp3", ctx, path, tags)
+
+
+def _export_m4a(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    return _encode_lossy("m4a", ctx, path, tags)
+
+
+def _export_ogg(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    return _encode_lossy("ogg", ctx, path, tags)
+
+
+def _export_flac(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
+    return _encode("flac", ctx, path, tags)
+
+
 EXPORTERS: dict[str, Callable[[MixContext, Path, dict[str, str]], str | None]] = {
-    "wav": _export_wav, "mp3": _export_mp3}
+    "wav": _export_wav, "mp3": _export_mp3, "m4a": _export_m4a, "ogg": _export_ogg, "flac": _export_flac}
 
 
 # --- stitching -----------------------------------------------------------------------------------------

@@ -137,7 +137,7 @@ class Scheduler:
         self.limiter = RateLimiter(rpm, window=options.rate_window, clock=clock)
         self.gate = _Gate(clock)
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
         self._stop = threading.Event()
         self._on_done = on_done
         self._on_attempt = on_attempt

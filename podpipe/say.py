@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,8 @@ from .cache import FileStore, resolve_cache_dir
 from .compile import compile_episode
 from .episode import DEFAULT_MODEL, Episode, Output, Segment, Speaker, Turn
 from .errors import RenderError, UsageError
+from .build import OFFLINE_NOTICE, attempts_text
+from .models import model_info
 from .render import RenderOptions, Scheduler
 from .voices import GEMINI_VOICES
 
@@ -68,7 +70,8 @@ def _dialogue(text: str, speakers: list[Speaker]) -> tuple[Turn, ...]:
 def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Sequence[str] = (),
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
-        timeout: float | None = None) -> SayResult:
+        timeout: float | None = None, rpm: float | None = None, attempts: int = 5,
+        note: Callable[[str], None] = lambda message: None) -> SayResult:
     from . import mix
 
     output = Path(output).absolute()
@@ -90,17 +93,25 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
                       language=language)
     name = backend or backends.default_backend_name()
     cls = backends.backend_class(name)
+    info = model_info(episode.model)
+    if name == "gemini" and info.low_temperature_fails and temperature is not None and temperature <= 0.4:
+        note(f"warning: temperature {temperature} on {episode.model} is known to fail (finishReason OTHER); "
+             f"use more than 0.4 or a 3.8 model")
     compiled = compile_episode(episode, name, cls.model_for(episode.model))
     store = FileStore(resolve_cache_dir(cache_dir, cwd=Path(os.getcwd())))
     missing = [r for r in compiled.requests if not store.has(r.key)]
     if missing:
+        if backend is None and name == "espeak":
+            note(OFFLINE_NOTICE)
         instance = cls(timeout=timeout)
+        if rpm is None and hasattr(cls, "rpm_for"):
+            rpm = cls.rpm_for(compiled.requests[0].model)
         try:
-            result = Scheduler(instance, store, RenderOptions()).run(missing)
+            result = Scheduler(instance, store, RenderOptions(rpm=rpm, attempts=attempts)).run(missing)
         finally:
             instance.close()
         if result.failed:
-            raise RenderError("; ".join(f"{o.error} (after {o.attempts} attempts)" for o in result.failed))
+            raise RenderError("; ".join(f"{o.error} (after {attempts_text(o.attempts)})" for o in result.failed))
     mixed = mix.mix_episode(compiled, lambda key: _get(store, key))
     return SayResult(mixed.output, mixed.duration, bool(missing))
 

@@ -21,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .episode import DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_MODEL, Episode, Output, Segment, Sound, Speaker, Turn
+from .episode import (DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_LOUDNESS, DEFAULT_MODEL, DEFAULT_TRUE_PEAK,
+                      OPUS_RATES, Episode, MusicBed, Output, Segment, Sound, Speaker, Turn)
 from .errors import Diagnostic, SpecError
 from .models import KNOWN_MODELS, model_info
 from .schemacheck import Unsupported, compile_schema
@@ -426,6 +427,9 @@ class _Session:
         self.schema_check(view, show=False, skip=skip)
         segment_ids = self.check_segments(view)
         output = self.check_output(view, doc)
+        if "artwork" in view.data:
+            self.check_sound(view, ("artwork",), view.data["artwork"], what="artwork")
+        self.check_music(view, segment_ids)
         self.check_model(view)
         self.diagnostics.extend(view.diagnostics)
         files = {d.file for d in docs}  # a problem anywhere in the chain (even one the merge hides) means
@@ -564,7 +568,32 @@ class _Session:
             view.warn(path, f"temperature {view.source(path, value)} is known to fail with {model} (it "
                             f"answers without audio at {LOW_TEMPERATURE} or lower); use 0.5 or higher")
 
-    def check_sound(self, view: _View, path: DocPath, value: Any) -> None:
+    def check_music(self, view: _View, segment_ids: list[str]) -> None:
+        """Music beds: files real and inside the root, from/to naming segments in order."""
+        beds = view.data.get("music")
+        if not isinstance(beds, list):
+            return
+        for i, bed in enumerate(beds):
+            if not isinstance(bed, dict):
+                continue
+            self.check_sound(view, ("music", i, "file"), bed.get("file"), what="music")
+            where = {}
+            for key in ("from", "to"):
+                value = bed.get(key)
+                if not isinstance(value, str):
+                    continue
+                if value not in segment_ids:
+                    suggestion = _suggest(value, segment_ids)
+                    hint = f"did you mean {suggestion!r}?" if suggestion else f"segment ids: {', '.join(segment_ids)}"
+                    view.add(("music", i, key), f"no segment has the id {value!r}; {hint}")
+                else:
+                    where[key] = segment_ids.index(value)
+            if len(where) == 2 and where["from"] > where["to"]:
+                view.add(("music", i, "to"), f"segment {bed['to']!r} comes before {bed['from']!r}: a bed runs "
+                                             "from an earlier segment to a later one (or the same)")
+
+    def check_sound(self, view: _View, path: DocPath, value: Any, what: str = "sound") -> None:
+        """A file named in the spec (a sound, the artwork): inside the root, existing, a file."""
         if not isinstance(value, str) or not value.strip():
             return
         origin = view.origin(path)
@@ -572,15 +601,16 @@ class _Session:
         shown = _display_join(origin.file, value)
         if not _inside(target, self.root_real):
             if os.path.normpath(target).startswith(str(self.root) + os.sep) and target.is_symlink():
-                message = f"sound {value!r} is a symlink to a file outside the project root"
+                message = f"{what} {value!r} is a symlink to a file outside the project root"
             else:
-                message = f"sound {value!r} is outside the project root"
+                message = f"{what} {value!r} is outside the project root"
             view.add(path, message + "; copy the file into the project and name it relative to the spec")
         elif not target.exists():
-            view.add(path, f"sound file not found: '{shown}' (sound paths are relative to the file that "
+            view.add(path, f"{what} file not found: '{shown}' ({what} paths are relative to the file that "
                            "names them)")
         elif not target.is_file():
-            view.add(path, f"sound '{shown}' is a directory, not an audio file")
+            view.add(path, f"{what} '{shown}' is a directory, not "
+                           f"{'an audio file' if what == 'sound' else 'an image'}")
 
     def check_output(self, view: _View, doc: YamlDoc) -> tuple[Path, str] | None:
         """The output path and format, checked (suffix vs format, inside root, no clash); None if bad."""
@@ -630,6 +660,11 @@ class _Session:
                             "another output.path", field=("output", "path"))
             return None
         self._outputs[clash_key] = (doc.file, shown)
+        rate = out.get("sample_rate")
+        if fmt == "ogg" and _is_number(rate) and rate not in OPUS_RATES:
+            view.add(("output", "sample_rate"), f"Opus (ogg) cannot run at {rate} Hz: use one of "
+                                                f"{', '.join(map(str, OPUS_RATES))}, or drop sample_rate (48000)")
+            return None
         return target, fmt
 
     def check_model(self, view: _View) -> None:
@@ -690,7 +725,12 @@ def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Pa
         title=data["title"].strip(),
         speakers=tuple(speakers),
         segments=tuple(segments),
-        output=Output(path=path, format=fmt, gap=_float(out.get("gap"), DEFAULT_GAP)),
+        output=Output(path=path, format=fmt, gap=_float(out.get("gap"), DEFAULT_GAP),
+                      loudness=_float(out["loudness"]) if "loudness" in out else DEFAULT_LOUDNESS,
+                      true_peak=_float(out.get("true_peak"), DEFAULT_TRUE_PEAK),
+                      bitrate=int(out["bitrate"]) if _is_number(out.get("bitrate")) else None,
+                      sample_rate=int(out["sample_rate"]) if _is_number(out.get("sample_rate")) else None,
+                      channels=int(out["channels"]) if _is_number(out.get("channels")) else 1),
         model=_text(data.get("model")) or DEFAULT_MODEL,
         temperature=_float(data.get("temperature")),
         language=_text(data.get("language")),
@@ -700,8 +740,32 @@ def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Pa
         episode=int(episode_number) if _is_number(episode_number) else None,
         show=_text(data.get("show")),
         version=int(data.get("version", 1)),
+        artwork=_artwork(view),
+        music=_music(view, segment_ids),
+        date=_text(data.get("date")),
         raw={k: v for k, v in data.items() if k != "extends"},  # applied: nothing left to extend
     )
+
+
+def _music(view: _View, segment_ids: list[str]) -> tuple[MusicBed, ...]:
+    beds = []
+    for i, bed in enumerate(view.data.get("music") or ()):
+        origin = view.origin(("music", i, "file"))
+        beds.append(MusicBed(
+            path=Path(os.path.normpath(origin.path.parent / bed["file"])),
+            start_segment=segment_ids.index(bed["from"]) if "from" in bed else 0,
+            end_segment=segment_ids.index(bed["to"]) if "to" in bed else len(segment_ids) - 1,
+            gain_db=_float(bed.get("gain_db"), -18.0), duck_db=_float(bed.get("duck_db"), -12.0),
+            fade_in=_float(bed.get("fade_in"), 1.0), fade_out=_float(bed.get("fade_out"), 2.0),
+            loop=bool(bed.get("loop", True))))
+    return tuple(beds)
+
+
+def _artwork(view: _View) -> Path | None:
+    value = view.data.get("artwork")
+    if not isinstance(value, str):
+        return None
+    return Path(os.path.normpath(view.origin(("artwork",)).path.parent / value))
 
 
 def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None) -> LoadResult:

@@ -65,10 +65,11 @@ def test_build_renders_then_nothing_then_one_line(project):
     speech = [p for p in manifest["pieces"] if p.get("key")]
     assert len(speech) == 4 and abs(manifest["pieces"][-1]["end"] - seconds) < 0.01
 
+    stamp = out.stat().st_mtime_ns
     again = run("build", "ep01.yaml")
     assert "ep01: up to date" in again.output
     assert summary(again).startswith("0 segments rendered, 4 cached, 0 failed")
-    assert out.stat().st_mtime_ns == out.stat().st_mtime_ns
+    assert out.stat().st_mtime_ns == stamp  # not stitched again
 
     spec = project / "ep01.yaml"
     spec.write_text(spec.read_text().replace("That's all for today.", "That's all for this week."))
@@ -208,6 +209,27 @@ def test_say_single_and_multi(project):
 
 
 def test_every_command_has_help_with_an_example():
-    for command in (["build"], ["validate"], ["plan"], ["voices"], ["say"], ["schema"], ["cache"]):
+    for command in (["build"], ["validate"], ["plan"], ["voices"], ["say"], ["schema"], ["cache"],
+                    ["cache", "info"], ["cache", "verify"], ["cache", "prune"]):
         text = run(*command, "--help").output
         assert "Example" in text, command
+
+
+def test_one_episodes_bad_sound_does_not_cost_the_others_their_mix(project):
+    (project / "noise.wav").write_bytes(b"this is not audio at all" * 40)
+    (project / "z.yaml").write_text(EPISODE.replace("  - pause: 0.5", "  - sound: noise.wav"))
+    result = run("build", "ep01.yaml", "z.yaml", ok=False)
+    assert result.exit_code == 1
+    assert "ep01: built" in result.output and "z: failed" in result.output
+    assert "z.yaml: could not be mixed" in result.output and "noise.wav" in result.output
+    assert (project / "build" / "ep01.wav").exists() and not (project / "build" / "z.wav").exists()
+    assert summary(result).startswith("4 segments rendered")  # everything rendered once, and kept
+
+
+def test_piping_into_head_is_not_an_internal_error(project):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(f"{sys.executable} -m podpipe voices | head -1", shell=True, capture_output=True,
+                          text=True, cwd=project)
+    assert proc.stdout.startswith("Zephyr") and "internal error" not in proc.stderr

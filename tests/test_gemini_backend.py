@@ -229,9 +229,16 @@ def test_daily_quota_is_not_retried(gemini_server, backend):
     assert not err.retryable and "daily quota" in str(err)
 
 
-def test_low_temperature_on_25_fails_as_other(gemini_server, backend):
+def test_low_temperature_on_25_fails_fast_with_the_fix(gemini_server, backend):
+    """Deterministic on 2.5 models, so retrying would only spend quota: fail at once and say what to change."""
     err = render_error(backend, req("gemini-2.5-flash-preview-tts", (ALEX, HELLO, None), temperature=0.3))
-    assert err.retryable and "temperature <= 0.4" in str(err)
+    assert not err.retryable and "temperature <= 0.4" in str(err) and "raise it" in str(err)
+
+
+def test_finish_other_elsewhere_is_retryable_without_the_temperature_hint(gemini_server, backend):
+    gemini_server.script(["other"])
+    err = render_error(backend, CASES["metadata_single"])
+    assert err.retryable and "finishReason OTHER" in str(err) and "temperature" not in str(err)
 
 
 def test_unknown_model_lists_known_models(gemini_server, backend):

@@ -153,3 +153,12 @@ def test_price_file_overrides_the_table(gemini_server, project, monkeypatch):
     bad = run("plan", "panel.yaml", code=2)
     assert "PODPIPE_PRICES" in bad.output
 
+
+
+def test_retries_from_the_environment(gemini_server, project, monkeypatch):
+    _write(project)
+    monkeypatch.setenv("PODPIPE_RETRIES", "2")
+    gemini_server.fault_fn = lambda rec: "503"
+    result = run("build", "--rpm", "0", "panel.yaml", code=1)
+    assert "after 2 attempts" in result.output
+    assert len(gemini_server.generate_requests()) == 5 * 2

@@ -25,10 +25,9 @@ from podpipe.render import RenderOptions, Scheduler
 from .helpers import episode, line
 from .standin import StandIn
 from .test_hardening_support import (assert_cache_clean, assert_outputs_whole, body_counts, child_env,
+                                     record_figure,
                                      spawn_podpipe, write_specs)
 
-#: figures for TESTING.md (printed with -s; the last run's numbers are copied there)
-FIGURES: dict[str, int] = {}
 
 
 @pytest.mark.parametrize("processes", [3])
@@ -59,7 +58,9 @@ def test_concurrent_builds_render_each_key_once_and_agree(tmp_path, processes):
     outputs = [sorted((f.name, f.read_bytes()) for f in assert_outputs_whole(p)) for p in projects]
     assert len(outputs[0]) == 2 and all(o == outputs[0] for o in outputs)
     assert assert_cache_clean(cache) == distinct
-    FIGURES.update(concurrent_builds=processes, renders_duplicated=duplicated, distinct_keys=distinct)
+    record_figure("concurrent_builds", processes)
+    record_figure("renders_duplicated", duplicated)
+    record_figure("renders_needed_by_concurrent_builds", distinct)
 
 
 def test_concurrent_builds_in_one_project_write_whole_outputs(tmp_path):
@@ -73,6 +74,7 @@ def test_concurrent_builds_in_one_project_write_whole_outputs(tmp_path):
         counts = body_counts(server)
     assert all(code == 0 for code, _o, _e in results), results
     assert max(counts.values()) == 1
+    record_figure("concurrent_builds", 2)
     assert len(assert_outputs_whole(tmp_path)) == 2
     assert not [p for p in (tmp_path / "build").iterdir() if p.name.endswith(".tmp")]
     assert_cache_clean(cache)

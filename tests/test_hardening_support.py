@@ -115,3 +115,17 @@ def assert_outputs_whole(project: Path) -> list[Path]:
     for path in build.glob("*.wav") if build.exists() else []:
         assert path in found, f"{path} has no manifest"
     return found
+
+
+def record_figure(name: str, value: int) -> None:
+    """Add ``value`` to figure ``name`` in the JSON file ``$PODPIPE_HARDENING_FIGURES`` (when set).
+
+    TESTING.md's figures come from a run with that variable set; without it nothing is written.
+    """
+    target = os.environ.get("PODPIPE_HARDENING_FIGURES")
+    if not target:
+        return
+    path = Path(target)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = data.get(name, 0) + value
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

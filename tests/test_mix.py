@@ -52,11 +52,13 @@ def gap(seconds: float = 0.25) -> SilencePiece:
     return SilencePiece(seconds, "gap")
 
 
-def make(tmp_path: Path, pieces, fmt: str = "wav", title: str = "Episode 1: Hello", **episode_kw
-         ) -> CompiledEpisode:
+def make(tmp_path: Path, pieces, fmt: str = "wav", title: str = "Episode 1: Hello", output_kw=None,
+         **episode_kw) -> CompiledEpisode:
+    """Stitching tests check exact samples: loudness is off and the speech rate kept unless asked for."""
     out = tmp_path / "build" / f"ep01.{fmt}"
+    output_kw = {"loudness": None, "sample_rate": None if fmt == "wav" else 24000} | (output_kw or {})
     ep = Episode(path=tmp_path / "episodes" / "ep01.yaml", title=title, speakers=(), segments=(),
-                 output=Output(out, fmt), **episode_kw)
+                 output=Output(out, fmt, **output_kw), **episode_kw)
     return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
 
 
@@ -208,8 +210,8 @@ def test_mp3_is_reproducible(tmp_path, renders):
 
 
 def test_unknown_format_is_a_clear_error(tmp_path, renders):
-    with pytest.raises(UsageError, match="'ogg' is not supported"):
-        mix_episode(make(tmp_path, [speech(KEY_A, 0)], fmt="ogg"), renders.__getitem__)
+    with pytest.raises(UsageError, match="'aiff' is not supported"):
+        mix_episode(make(tmp_path, [speech(KEY_A, 0)], fmt="aiff"), renders.__getitem__)
 
 
 # --- atomic writes ---------------------------------------------------------------------------------------
@@ -220,7 +222,8 @@ def leftovers(directory: Path) -> list[str]:
 
 def test_output_dirs_created_and_no_temp_files(tmp_path, renders):
     result = mix_episode(make(tmp_path, [speech(KEY_A, 0)]), renders.__getitem__)
-    assert sorted(p.name for p in result.output.parent.iterdir()) == ["ep01.manifest.json", "ep01.wav"]
+    assert sorted(p.name for p in result.output.parent.iterdir()) == ["ep01.manifest.json", "ep01.srt", "ep01.vtt",
+                                                                     "ep01.wav"]
     assert result.manifest == manifest_path(result.output) == tmp_path / "build" / "ep01.manifest.json"
     assert oct(result.output.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 

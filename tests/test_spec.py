@@ -384,7 +384,7 @@ def test_schema_examples_are_valid():
 
 def test_segment_fields_and_formats_come_from_the_schema():
     assert {"speaker", "text", "dialogue", "pause", "sound", "id", "chapter"} <= spec.segment_fields()
-    assert spec.formats() == ("wav", "mp3")
+    assert spec.formats() == ("wav", "mp3", "m4a", "ogg", "flac")
 
 
 # -------------------------------------------------------------------- fast checker vs jsonschema verdicts

@@ -377,8 +377,14 @@ class GeminiBackend(Backend):
         blobs = [p.inline_data for p in parts if p.inline_data is not None]
         texts = [p.text for p in parts if p.text]
         if finish not in (None, "STOP"):
-            hint = {"MAX_TOKENS": "; the audio hit the output limit: split long text",
-                    "OTHER": "; known to happen with temperature <= 0.4 on 2.5 models"}.get(finish, "")
+            low_temperature = (finish == "OTHER" and model_info(model).low_temperature_fails
+                               and request.temperature is not None and request.temperature <= 0.4)
+            if low_temperature:
+                # Deterministic on these models: retrying would only spend quota.
+                raise BackendError(f"{model} stopped with finishReason OTHER at temperature {request.temperature}"
+                                   f"; this model fails at temperature <= 0.4: raise it, or use a 3.8 model",
+                                   retryable=False)
+            hint = "; the audio hit the output limit: split long text" if finish == "MAX_TOKENS" else ""
             raise BackendError(f"{model} stopped with finishReason {finish} "
                                f"({'with' if blobs else 'no'} audio){hint}", retryable=True)
         if not blobs:

@@ -1,0 +1,205 @@
+"""Loudness normalization, speaker leveling, true-peak limiting and output formats, checked with an
+independent meter: ffmpeg's ``ebur128=peak=true`` run through the same ffmpeg binary podpipe uses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from podpipe import loudness, mix
+from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
+from podpipe.audio_types import Audio
+from podpipe.episode import Episode, Output
+from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
+from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+
+RATE = 24000
+
+
+def voice(seed: int, seconds: float, level: float, rate: int = RATE, clicks: bool = False) -> Audio:
+    """Speech-like test audio: a harmonic-rich buzz in syllable-sized bursts, optionally with sharp clicks
+    (the transients that push true peaks over the ceiling)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * rate)) / rate
+    f0 = 110 + 40 * seed
+    buzz = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) / k for k in range(1, 12))
+    envelope = np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None) ** 0.5
+    x = buzz * envelope
+    x = x / np.abs(x).max() * level
+    if clicks:
+        for at in rng.integers(0, len(x) - 10, 12):
+            x[at:at + 3] = [0.99, -0.99, 0.99]
+    return Audio((x * 32767).astype("<i2").tobytes(), rate)
+
+
+def speech(key: str, index: int, name: str) -> SpeechPiece:
+    return SpeechPiece(key, f"s{index + 1}", index, (name,), (RequestTurn(name, "Zephyr", f"line {index}"),))
+
+
+@pytest.fixture
+def renders():
+    return {"a" * 64: voice(1, 3.0, 0.05), "b" * 64: voice(2, 3.0, 0.3, clicks=True),
+            "c" * 64: voice(3, 2.5, 0.06, rate=22050)}
+
+
+def episode(tmp_path: Path, fmt: str = "wav", **output_kw) -> CompiledEpisode:
+    pieces = [speech("a" * 64, 0, "Alex"), SilencePiece(0.3, "gap"), speech("b" * 64, 1, "Sam"),
+              SilencePiece(0.3, "gap"), speech("c" * 64, 2, "Alex"), SilencePiece(0.3, "gap"),
+              speech("b" * 64, 3, "Sam")]
+    out = tmp_path / "build" / f"ep.{fmt}"
+    ep = Episode(path=tmp_path / "ep.yaml", title="Loud", speakers=(), segments=(),
+                 output=Output(out, fmt, **output_kw))
+    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+
+
+def ebur128(path: Path, start: float | None = None, end: float | None = None) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) as ffmpeg's meter reports them."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats"]
+    if start is not None:
+        cmd += ["-ss", f"{start:.6f}", "-to", f"{end:.6f}"]
+    cmd += ["-i", str(path), "-filter_complex", "ebur128=peak=true", "-f", "null", "-"]
+    err = subprocess.run(cmd, capture_output=True, text=True, check=True).stderr
+    summary = err[err.rindex("Summary:"):]
+    integrated = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
+    peak = float(re.search(r"True peak:\s+Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
+    return integrated, peak
+
+
+def decode(path: Path, rate: int) -> Audio:
+    pcm = subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(path), "-f", "s16le",
+                          "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True, check=True).stdout
+    return Audio(pcm, rate)
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "m4a", "ogg", "flac"])
+def test_every_format_meets_target_and_ceiling(tmp_path, renders, fmt):
+    result = mix_episode(episode(tmp_path, fmt), renders.__getitem__)
+    lufs, peak = ebur128(result.output)
+    assert abs(lufs - -16.0) <= 0.5, lufs
+    assert peak <= -1.0, peak
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    assert report["target_lufs"] == -16.0 and report["true_peak_ceiling_dbtp"] == -1.0
+    assert abs(report["integrated_lufs"] - lufs) <= 0.5
+    assert report["input_lufs"] < -20 and report["limiter_max_reduction_db"] > 0  # it had work to do
+
+
+def test_other_target_and_ceiling(tmp_path, renders):
+    result = mix_episode(episode(tmp_path, "flac", loudness=-20.0, true_peak=-3.0), renders.__getitem__)
+    lufs, peak = ebur128(result.output)
+    assert abs(lufs - -20.0) <= 0.5 and peak <= -3.0
+
+
+def test_speakers_are_leveled_within_one_lu(tmp_path, renders):
+    result = mix_episode(episode(tmp_path, "wav"), renders.__getitem__)
+    manifest = json.loads(result.manifest.read_text())
+    audio = read_wav(result.output.read_bytes())
+    total, _ = ebur128(result.output)
+    by_speaker: dict[str, list[bytes]] = {}
+    for piece in manifest["pieces"]:
+        if piece["kind"] == "speech":
+            a, b = round(piece["start"] * audio.rate) * 2, round(piece["end"] * audio.rate) * 2
+            by_speaker.setdefault(piece["speakers"][0], []).append(audio.pcm[a:b])
+    before = manifest["steps"]["loudness"]["speakers"]
+    assert abs(before["Alex"]["input_lufs"] - before["Sam"]["input_lufs"]) > 15  # very different as rendered
+    for name, parts in by_speaker.items():
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(wav_bytes(Audio(b"".join(parts), audio.rate)))
+        level, _ = ebur128(path)
+        assert abs(level - total) <= 1.0, (name, level, total)
+        assert abs(before[name]["integrated_lufs"] - level) <= 0.5
+
+
+def test_loudness_null_leaves_the_audio_as_stitched(tmp_path, renders):
+    result = mix_episode(episode(tmp_path, "wav", loudness=None), renders.__getitem__)
+    audio = read_wav(result.output.read_bytes())
+    assert audio.pcm[: len(renders["a" * 64].pcm)] == renders["a" * 64].pcm
+    assert "loudness" not in json.loads(result.manifest.read_text()).get("steps", {})
+
+
+def test_mix_settings_change_the_digest_not_the_render_keys(tmp_path, renders):
+    base = episode(tmp_path, "wav")
+    digests = {inputs_digest(base)}
+    for change in ({"loudness": -19.0}, {"loudness": None}, {"true_peak": -2.0}, {"sample_rate": 48000},
+                   {"channels": 2}):
+        out = dataclasses.replace(base.episode.output, **change)
+        other = dataclasses.replace(base, episode=dataclasses.replace(base.episode, output=out))
+        assert other.plan.keys == base.plan.keys
+        digests.add(inputs_digest(other))
+    assert len(digests) == 6
+    mix_episode(base, renders.__getitem__)
+    assert is_up_to_date(base)
+    louder = dataclasses.replace(base.episode.output, loudness=-14.0)
+    assert not is_up_to_date(dataclasses.replace(base, episode=dataclasses.replace(base.episode, output=louder)))
+
+
+def test_rate_channels_and_bitrate_are_honoured(tmp_path, renders):
+    result = mix_episode(episode(tmp_path, "m4a", channels=2, sample_rate=48000, bitrate=128),
+                         renders.__getitem__)
+    probe = subprocess.run([ffmpeg_exe(), "-nostdin", "-i", str(result.output)], capture_output=True,
+                           text=True).stderr
+    assert "aac" in probe and "48000 Hz" in probe and "stereo" in probe
+    manifest = json.loads(result.manifest.read_text())
+    assert manifest["sample_rate"] == 48000 and manifest["channels"] == 2
+    mp3 = mix_episode(episode(tmp_path / "b", "mp3"), renders.__getitem__)
+    probe = subprocess.run([ffmpeg_exe(), "-nostdin", "-i", str(mp3.output)], capture_output=True, text=True).stderr
+    assert "44100 Hz" in probe and "mono" in probe and "96 kb/s" in probe
+    ogg = mix_episode(episode(tmp_path / "c", "ogg"), renders.__getitem__)
+    probe = subprocess.run([ffmpeg_exe(), "-nostdin", "-i", str(ogg.output)], capture_output=True, text=True).stderr
+    assert "opus" in probe and "48000 Hz" in probe
+    # timings survive the resampling: the decoded length matches the manifest
+    decoded = decode(mp3.output, 44100)
+    assert abs(decoded.seconds - json.loads(mp3.manifest.read_text())["duration"]) < 0.06
+
+
+# --- the limiter on its own ------------------------------------------------------------------------------
+
+def test_limiter_catches_inter_sample_peaks_and_leaves_the_rest_alone():
+    rate = 48000
+    t = np.arange(rate * 2) / rate
+    x = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[:, None]
+    # a quarter-rate sine sampled at ±45°: samples at 0.99·√½, true peak 0.99 — only oversampling sees it
+    burst = 0.99 * np.sin(2 * np.pi * (rate / 4) * np.arange(200) / rate + np.pi / 4)
+    x[rate: rate + 200, 0] = burst
+    assert np.abs(x).max() < 0.71 and loudness.true_peak(x) > -0.2
+    original = x.copy()
+    reduction = loudness.limit(x, rate, -1.0)
+    assert loudness.true_peak(x) <= -1.0 and reduction > 0
+    far = round((loudness.HOLD + loudness.LOOKAHEAD) * rate) + 2
+    untouched = np.r_[0:rate - far, rate + 200 + far:len(x)]
+    assert np.array_equal(x[untouched], original[untouched])  # no pumping away from the peak
+
+
+def test_limiter_is_a_no_op_under_the_ceiling():
+    x = (0.3 * np.sin(np.arange(24000) / 10)).astype(np.float32)[:, None]
+    before = x.copy()
+    assert loudness.limit(x, 24000, -1.0) == 0.0 and np.array_equal(x, before)
+
+
+def test_meter_agrees_with_ffmpeg(tmp_path, renders):
+    audio = renders["a" * 64]
+    path = tmp_path / "a.wav"
+    path.write_bytes(wav_bytes(audio))
+    ours = loudness.integrated(loudness.to_float(audio), audio.rate)
+    theirs, peak = ebur128(path)
+    assert abs(ours - theirs) <= 0.3
+    assert abs(loudness.true_peak(loudness.to_float(audio)) - peak) <= 0.3
+
+
+def test_no_op_build_imports_no_numpy(tmp_path, renders):
+    compiled = episode(tmp_path, "wav")
+    mix_episode(compiled, renders.__getitem__)
+    code = ("import sys, pickle; from podpipe import mix; c = pickle.load(sys.stdin.buffer); "
+            "assert mix.is_up_to_date(c); "
+            "bad = [m for m in ('numpy', 'scipy', 'pyloudnorm', 'mutagen', 'pydub') if m in sys.modules]; "
+            "assert not bad, bad")
+    import pickle
+    import sys
+
+    subprocess.run([sys.executable, "-c", code], input=pickle.dumps(compiled), check=True,
+                   cwd=Path(mix.__file__).parent.parent)
