@@ -175,7 +175,7 @@ def load_sound(path: str | os.PathLike, rate: int, channels: int = 1) -> Audio:
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", os.fspath(path),
            "-vn", "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels),
            "-ar", str(rate), "pipe:1"]
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _run_ffmpeg(cmd, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = detail[-1] if detail else f"ffmpeg exit code {proc.returncode}"
@@ -241,7 +241,7 @@ def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
            "-f", "s16le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", "pipe:0",
            "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
-    proc = subprocess.run(cmd, input=audio.pcm, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _run_ffmpeg(cmd, input=audio.pcm)
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise UsageError(f"ffmpeg could not resample to {rate} Hz: {detail[-1] if detail else proc.returncode}")
@@ -251,3 +251,14 @@ def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
     if len(pcm) < want * frame:  # the resampler's flush may end a few frames short: pad with silence
         pcm += bytes(want * frame - len(pcm))
     return Audio(pcm, rate, channels)
+
+
+def _run_ffmpeg(cmd: list[str], **kwargs):
+    """Run ffmpeg to completion; a binary that cannot be started is a ``UsageError`` naming it."""
+    import subprocess
+
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+    except OSError as exc:
+        raise UsageError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
+                         "or put ffmpeg on PATH") from None

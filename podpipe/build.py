@@ -224,6 +224,9 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str],
     except PodpipeError as exc:
         # One episode's bad sound file or failed encode must not cost the others their (paid) mix.
         return EpisodeStatus(compiled, "failed", str(exc))
+    except OSError as exc:
+        where = exc.filename or compiled.plan.output
+        return EpisodeStatus(compiled, "failed", f"cannot write {where}: {exc.strerror or exc}")
     return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration)
 
 

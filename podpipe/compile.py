@@ -132,7 +132,8 @@ def compile_episode(episode: Episode, backend: str, model: str, *,
             continue
         if segment.kind == "sound":
             sound = segment.sound
-            assert sound is not None  # guaranteed by the spec stage
+            if sound is None:
+                raise AssertionError(f"segment {segment.id}: a sound segment without a sound (spec stage bug)")
             pieces.append(SoundPiece(path=sound.path, segment_id=segment.id, segment_index=segment.index,
                                      gain_db=sound.gain_db, fade_in=sound.fade_in, fade_out=sound.fade_out,
                                      chapter=segment.chapter))

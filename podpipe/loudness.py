@@ -55,19 +55,70 @@ def to_pcm(x, rate: int) -> Audio:
     return Audio(y.astype("<i2").tobytes(), rate, x.shape[1])
 
 
-def integrated(x, rate: int) -> float:
-    """BS.1770-4 integrated loudness in LUFS; -inf for audio that is silent or shorter than one block."""
-    import warnings
-
+def _k_filters(rate: int) -> list[tuple[Any, Any, float]]:
+    """BS.1770's K-weighting stages for ``rate`` (coefficients from pyloudnorm, which derives them for any
+    rate): (b, a, passband gain) per stage."""
     import pyloudnorm
 
+    meter = pyloudnorm.Meter(rate)
+    return [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
+
+
+_MEASURE_CHUNK = 1 << 20  # frames filtered at a time: the meter never copies the whole episode
+
+
+def _block_powers(x, rate: int, start: int, stop: int):
+    """Mean squares of the K-weighted signal in 400 ms blocks every 100 ms over frames [start, stop),
+    channel-weighted and summed (BS.1770-4 eq. 1-4). Filtered chunk by chunk with carried filter state."""
+    from scipy.signal import lfilter
+
     np = _np()
-    if len(x) < round(0.4 * rate):
+    step = max(1, round(0.1 * rate))
+    filters = _k_filters(rate)
+    channels = x.shape[1]
+    weights = [1.0, 1.0, 1.0, 1.41, 1.41]
+    sums = []
+    states = [[np.zeros(max(len(a), len(b)) - 1) for b, a, _ in filters] for _ in range(channels)]
+    usable = (stop - start) // step * step
+    chunk = _MEASURE_CHUNK // step * step or step
+    for lo in range(start, start + usable, chunk):
+        hi = min(start + usable, lo + chunk)
+        total = np.zeros((hi - lo) // step)
+        for ch in range(channels):
+            y = x[lo:hi, ch].astype(np.float64)
+            for k, (b, a, g) in enumerate(filters):
+                y, states[ch][k] = lfilter(b, a, y, zi=states[ch][k])
+                y *= g
+            total += weights[min(ch, 4)] * np.square(y).reshape(-1, step).sum(axis=1)
+        sums.append(total)
+    steps = np.concatenate(sums) if sums else np.zeros(0)
+    if len(steps) < 4:
+        return steps[:0]
+    return (steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]) / (4 * step)
+
+
+def _gated(powers) -> float:
+    """BS.1770-4 gating (absolute −70 LUFS, relative −10 LU) over block powers; -inf when nothing passes."""
+    np = _np()
+    if not len(powers):
         return -math.inf
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # log10(0) for gated-out silence
-        value = float(pyloudnorm.Meter(rate).integrated_loudness(np.asarray(x, dtype=np.float64)))
-    return value if math.isfinite(value) else -math.inf
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10 * np.log10(powers)
+    kept = powers[loud >= -70.0]
+    if not len(kept):
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(kept.mean())) - 10.0
+    kept = powers[(loud > relative) & (loud > -70.0)]
+    return -0.691 + 10 * math.log10(float(kept.mean())) if len(kept) else -math.inf
+
+
+def integrated(x, rate: int, ranges: Sequence[tuple[int, int]] | None = None) -> float:
+    """BS.1770-4 integrated loudness in LUFS of ``x`` (or of the frame ``ranges`` of it taken together, as if
+    joined); -inf for audio that is silent or shorter than one 400 ms block."""
+    np = _np()
+    ranges = [(0, len(x))] if ranges is None else ranges
+    powers = [_block_powers(x, rate, a, b) for a, b in ranges if b - a >= round(0.4 * rate)]
+    return _gated(np.concatenate(powers)) if powers else -math.inf
 
 
 def _frame_peaks(x):
@@ -142,13 +193,13 @@ def normalize(audio: Audio, groups: Mapping[str, Sequence[tuple[int, int]]], tar
 
     measured = {}
     for name, ranges in groups.items():
-        level = integrated(np.concatenate([x[a:b] for a, b in ranges]) if ranges else x[:0], rate)
+        level = integrated(x, rate, ranges)
         if math.isfinite(level):
             measured[name] = level
     speakers: dict[str, Any] = {}
     if len(measured) > 1:
         every = [r for name in measured for r in groups[name]]
-        reference = integrated(np.concatenate([x[a:b] for a, b in sorted(every)]), rate)
+        reference = integrated(x, rate, sorted(every))
         for name, level in measured.items():
             change = reference - level
             for a, b in groups[name]:
@@ -162,8 +213,7 @@ def normalize(audio: Audio, groups: Mapping[str, Sequence[tuple[int, int]]], tar
                "integrated_lufs": _figure(integrated(final, rate)), "true_peak_dbtp": _figure(true_peak(final))}
     if speakers:
         for name in speakers:
-            piece = np.concatenate([final[a:b] for a, b in groups[name]])
-            speakers[name]["integrated_lufs"] = _figure(integrated(piece, rate))
+            speakers[name]["integrated_lufs"] = _figure(integrated(final, rate, groups[name]))
         report["speakers"] = speakers
     return out, report
 

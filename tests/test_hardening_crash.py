@@ -146,9 +146,6 @@ def test_random_kills_during_a_slow_build(tmp_path):
     record_figure("kills_survived", survived)
 
 
-@pytest.mark.xfail(reason="atomic.atomic_path leaves `.<name>.<pid>.<rand>.tmp` beside the output when the "
-                          "process is killed, and nothing removes it on the next run (fix in atomic.py/mix.py: "
-                          "see TESTING.md)", strict=False)
 def test_output_temp_files_of_a_killed_export_are_cleaned_by_the_next_build(tmp_path, built, monkeypatch,
                                                                           gemini_server):
     """The debris a kill during export leaves (test_kill_at_a_chosen_point_then_rebuild[export] makes it for

@@ -1,0 +1,115 @@
+"""Production-audio benchmark: a 1 h episode of 1000 pieces from two speakers at different levels.
+
+    .venv/bin/python bench/production.py [--segments 1000] [--seconds 3.6]
+
+Measures, each in a fresh process started before anything is allocated (so ru_maxrss is its own):
+- stitch + speaker leveling + loudness normalization + true-peak limiting + WAV export + transcripts
+  (the whole ``mix_episode`` to WAV, default steps): wall time and peak RSS as a multiple of the PCM size;
+- MP3 export of the finished audio (``mix.EXPORTERS["mp3"]``, no loudness re-check) as a ratio to a bare
+  ``ffmpeg`` encode of the same WAV with the same encoder settings: the encoder is the floor.
+Prints a Markdown section for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stitch import RATE, make_segments  # noqa: E402
+
+from podpipe import mix  # noqa: E402
+from podpipe.audio import ffmpeg_exe, gain, read_wav, write_wav  # noqa: E402
+from podpipe.episode import Episode, Output  # noqa: E402
+from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
+
+TARGET_RSS = 4.0
+
+
+def compiled_episode(n: int, out: Path, fmt: str = "wav", loudness: float | None = -16.0) -> CompiledEpisode:
+    pieces = []
+    for i in range(n):
+        name = "Alex" if i % 2 else "Sam"
+        turn = RequestTurn(name, "Zephyr", f"Sentence number {i} of the benchmark, spoken by {name}.")
+        pieces.append(SpeechPiece(f"{i:064x}", f"s{i + 1}", i, (name,), (turn,),
+                                  chapter=f"Part {i // 100 + 1}" if i % 100 == 0 else None))
+    ep = Episode(path=out.parent / "bench.yaml", title="Production benchmark", speakers=(), segments=(),
+                 output=Output(out, fmt, loudness=loudness, sample_rate=RATE))
+    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+
+
+def child(cache: Path, n: int, out: Path, task: str) -> None:
+    sys.stdin.readline()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if task == "wav":
+        compiled = compiled_episode(n, out)
+        t = time.perf_counter()
+        result = mix.mix_episode(compiled, lambda key: read_wav((cache / f"{int(key, 16)}.wav").read_bytes()))
+        seconds = time.perf_counter() - t
+        report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+        extra = {"duration": result.duration, "lufs": report["integrated_lufs"], "tp": report["true_peak_dbtp"]}
+    else:  # mp3: podpipe's exporter on the finished WAV's audio
+        audio = read_wav(Path(task).read_bytes())
+        compiled = compiled_episode(n, out, "mp3", loudness=None)
+        ctx = mix.MixContext(compiled, (), audio.rate, audio.channels, [audio.pcm])
+        t = time.perf_counter()
+        mix.EXPORTERS["mp3"](ctx, out, mix.episode_tags(compiled))
+        seconds = time.perf_counter() - t
+        extra = {}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_kib": before, "peak_kib": peak, "seconds": seconds, **extra}))
+
+
+def run_child(cache: Path, n: int, out: Path, task: str) -> dict:
+    proc = subprocess.Popen([sys.executable, __file__, "--child", str(cache), str(n), str(out), task],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stdout, _ = proc.communicate("go\n")
+    if proc.returncode != 0:
+        raise SystemExit(f"child {task} failed")
+    return json.loads(stdout)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--segments", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=3.6)
+    args = parser.parse_args()
+    n = args.segments
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        cache = tmp / "cache"
+        cache.mkdir()
+        for i, seg in enumerate(make_segments(n, args.seconds)):
+            write_wav(gain(seg, -8.0) if i % 2 else seg, cache / f"{i}.wav")  # two speakers ~8 dB apart
+        pcm_bytes = int(round(args.seconds * RATE)) * 2 * n
+        wav = run_child(cache, n, tmp / "out" / "ep.wav", "wav")
+        mp3 = run_child(cache, n, tmp / "out" / "ep.mp3", str(tmp / "out" / "ep.wav"))
+        t = time.perf_counter()
+        subprocess.run([ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-i", str(tmp / "out" / "ep.wav"),
+                        "-c:a", "libmp3lame", "-b:a", "96k", "-f", "mp3", "-y", str(tmp / "bare.mp3")], check=True)
+        bare = time.perf_counter() - t
+    rss = wav["peak_kib"] * 1024 / pcm_bytes
+    print("## Production audio (bench/production.py)\n")
+    print(f"{n} pieces, {wav['duration'] / 60:.1f} min at {RATE} Hz mono ({pcm_bytes / 1e6:.0f} MB of PCM), "
+          "two speakers 8 dB apart.\n")
+    print("| Measure | Result | Target |\n|---|---|---|")
+    print(f"| stitch + level + normalize + limit + WAV export + transcripts | {wav['seconds']:.1f} s "
+          f"(→ {wav['lufs']} LUFS, {wav['tp']} dBTP) | – |")
+    print(f"| MP3 export vs bare ffmpeg encode | {mp3['seconds']:.1f} s vs {bare:.1f} s = "
+          f"{mp3['seconds'] / bare:.2f}× | ≈ 1× |")
+    print(f"| peak RSS of the WAV build | {wav['peak_kib'] / 1024:.0f} MiB = {rss:.1f}× PCM | ≤ {TARGET_RSS}× |")
+
+
+if __name__ == "__main__":
+    main()
