@@ -27,7 +27,7 @@ clean:
 	rm -rf build .podpipe-cache
 
 # Security scan (bandit, a dev dependency): every finding in podpipe/ must be fixed or carry a reviewed
-# `# nosec BXXX - reason` annotation. Not part of `test` yet; CI runs it separately.
+# `# nosec BXXX - reason` annotation. .ci/run runs it after the tests.
 .PHONY: security
 security: $(STAMP)
 	$(BIN)/python -m bandit -r podpipe -q

@@ -167,7 +167,7 @@ def load_sound(path: str | os.PathLike, rate: int, channels: int = 1) -> Audio:
     ffmpeg resamples with its own filtered resampler. The output format is given explicitly, so no ffprobe
     is needed. Raises ``UsageError`` naming the file when it cannot be decoded.
     """
-    import subprocess
+    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
 
     path = Path(path)
     if not path.is_file():
@@ -234,12 +234,14 @@ def rms_dbfs(audio: Audio) -> float:
 def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
     """``audio`` at ``rate``/``channels`` through ffmpeg's filtered resampler (for output rates such as
     44.1 kHz, where linear interpolation would leave audible images); exactly round(frames*rate/old) frames."""
-    import subprocess
-
     if (audio.rate, audio.channels) == (rate, channels) or not audio.pcm:
         return Audio(audio.pcm, rate, channels) if not audio.pcm else audio
+    if audio.channels != channels:  # exact duplication/averaging (ffmpeg's upmix would be 3 dB down)
+        audio = to_channels(audio, channels)
+        if audio.rate == rate:
+            return audio
     cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-           "-f", "s16le", "-ar", str(audio.rate), "-ac", str(audio.channels), "-i", "pipe:0",
+           "-f", "s16le", "-ar", str(audio.rate), "-ac", str(channels), "-i", "pipe:0",
            "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
     proc = _run_ffmpeg(cmd, input=audio.pcm)
     if proc.returncode != 0:
@@ -255,10 +257,17 @@ def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
 
 def _run_ffmpeg(cmd: list[str], **kwargs):
     """Run ffmpeg to completion; a binary that cannot be started is a ``UsageError`` naming it."""
-    import subprocess
+    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
 
     try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # nosec B603  # fixed argv
     except OSError as exc:
         raise UsageError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
                          "or put ffmpeg on PATH") from None
+
+
+def crossfade_join(tail: bytes, head: bytes, rate: int, channels: int = 1) -> bytes:
+    """``tail`` fading out linearly while ``head`` (as long) fades in, summed with clipping."""
+    out = fade(Audio(tail, rate, channels), 0.0, (len(tail) // (SAMPLE_WIDTH * channels)) / rate)
+    into = fade(Audio(head, rate, channels), (len(head) // (SAMPLE_WIDTH * channels)) / rate, 0.0)
+    return _audioop().add(out.pcm, into.pcm, SAMPLE_WIDTH)

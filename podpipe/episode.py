@@ -83,6 +83,7 @@ class Output:
     bitrate: int | None = None  # kbit/s for lossy formats; None: the format's default
     sample_rate: int | None = None  # None: 44100 for mp3/m4a, 48000 for ogg, the speech rate for wav/flac
     channels: int = 1  # 1 (mono) or 2 (the same signal on both channels)
+    crossfade: float = 0.0  # seconds a sound overlaps the speech or sound next to it
 
 
 @dataclass(frozen=True)

@@ -41,18 +41,28 @@ def _np():
 
 
 def to_float(audio: Audio):
-    """PCM as a float32 array of shape (frames, channels), full scale ±1."""
+    """PCM as a float32 array of shape (frames, channels), full scale ±1 (converted in chunks: no
+    full-length temporaries)."""
     np = _np()
-    x = np.frombuffer(audio.pcm, dtype="<i2").astype(np.float32)
-    x *= 1 / 32768
+    src = np.frombuffer(audio.pcm, dtype="<i2")
+    x = np.empty(len(src), dtype=np.float32)
+    for lo in range(0, len(src), _BLOCK):
+        np.multiply(src[lo:lo + _BLOCK], 1 / 32768, out=x[lo:lo + _BLOCK], casting="unsafe")
     return x.reshape(-1, audio.channels)
 
 
 def to_pcm(x, rate: int) -> Audio:
+    """Back to 16-bit PCM, rounded and clipped, in chunks."""
     np = _np()
-    y = np.rint(x * 32768)
-    np.clip(y, -32768, 32767, out=y)
-    return Audio(y.astype("<i2").tobytes(), rate, x.shape[1])
+    buffer = bytearray(x.size * 2)  # filled in place and handed over as is: no second full-size copy
+    out = np.frombuffer(buffer, dtype="<i2")
+    flat = x.reshape(-1)
+    for lo in range(0, len(flat), _BLOCK):
+        y = np.rint(flat[lo:lo + _BLOCK] * 32768)
+        np.clip(y, -32768, 32767, out=y)
+        out[lo:lo + _BLOCK] = y
+    del out
+    return Audio(buffer, rate, x.shape[1])
 
 
 def _k_filters(rate: int) -> list[tuple[Any, Any, float]]:
@@ -140,53 +150,80 @@ def _frame_peaks(x):
     return peaks
 
 
+def _region_peaks(x, lo: int, hi: int):
+    """``_frame_peaks`` for frames [lo, hi), computed with ``_PAD`` frames of context on each side."""
+    a, b = max(0, lo - _PAD), min(len(x), hi + _PAD)
+    return _frame_peaks(x[a:b])[lo - a:hi - a]
+
+
 def true_peak(x) -> float:
     """True peak in dBTP (4× oversampling); -inf for silence."""
-    if not len(x):
-        return -math.inf
-    peak = float(_frame_peaks(x).max())
+    peak = 0.0
+    for lo in range(0, len(x), _BLOCK):
+        peak = max(peak, float(_region_peaks(x, lo, min(len(x), lo + _BLOCK)).max()))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _block_gain(x, rate: int, start: int, stop: int, ceiling: float, ahead: int, hold: int):
+    """The limiter's gain for frames [start, stop), or None when none is needed there."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    np = _np()
+    n = len(x)
+    lo, hi = max(0, start - hold - ahead), min(n, stop + ahead)
+    need = np.minimum(1.0, ceiling / np.maximum(_region_peaks(x, lo, hi), 1e-9)).astype(np.float32)
+    if need.min() >= 1.0:
+        return None
+    # held[m] = min(need[m - hold .. m + ahead]): every frame near a peak gets that peak's gain
+    padded = np.concatenate([np.ones(hold + ahead - (start - lo), np.float32), need,
+                             np.ones(ahead - (hi - stop), np.float32)])
+    size = hold + ahead + 1
+    held = minimum_filter1d(padded, size, origin=-(size // 2))[:len(padded) - size + 1]
+    # held covers frames [start - ahead, stop) (frames before 0 count as needing nothing);
+    # gain[n] = mean(held[n - ahead .. n]): each of those windows covers n, so gain[n] <= need[n]
+    width = ahead + 1
+    gain = uniform_filter1d(held, width, origin=-(width // 2))[:stop - start]
+    # rounding in the running mean must never let a peak through
+    np.minimum(gain, need[start - lo:stop - lo], out=gain)
+    return gain
 
 
 def limit(x, rate: int, ceiling_db: float) -> float:
     """Limit ``x`` in place so its true peak stays at or under ``ceiling_db``; returns the deepest gain
-    reduction in dB (0.0 when nothing had to change)."""
-    from scipy.ndimage import minimum_filter1d, uniform_filter1d
-
-    np = _np()
+    reduction in dB (0.0 when nothing had to change). Works block by block; a block's gain is applied only
+    after the next block's gain is known, since that one is computed from the unlimited signal too."""
     if not len(x):
         return 0.0
     ceiling = 10 ** (ceiling_db / 20)
-    peaks = _frame_peaks(x)
-    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-9)).astype(np.float32)
-    del peaks
-    if need.min() >= 1.0:
-        return 0.0
     ahead, hold = max(1, round(LOOKAHEAD * rate)), max(1, round(HOLD * rate))
-    # held[m] = min(need[m - hold .. m + ahead]): every frame near a peak gets that peak's gain
-    padded = np.concatenate([np.ones(hold, np.float32), need, np.ones(ahead, np.float32)])
-    size = hold + ahead + 1
-    held = minimum_filter1d(padded, size, origin=-(size // 2))[:len(need)]
-    # gain[n] = mean(held[n - ahead .. n]): each of those windows covers n, so gain[n] <= need[n]
-    padded = np.concatenate([np.full(ahead, held[0], np.float32), held])
-    del held
-    width = ahead + 1
-    gain = uniform_filter1d(padded, width, origin=-(width // 2))[:len(need)]
-    np.minimum(gain, need, out=gain)  # rounding in the running mean must never let a peak through
-    x *= gain[:, None]
-    return round(-20 * math.log10(float(gain.min())), 2)
+    lowest = 1.0
+    pending = None
+    for start in range(0, len(x), _BLOCK):
+        stop = min(len(x), start + _BLOCK)
+        gain = _block_gain(x, rate, start, stop, ceiling, ahead, hold)
+        if pending is not None:
+            x[pending[0]:pending[0] + len(pending[1])] *= pending[1][:, None]
+        pending = None if gain is None else (start, gain)
+        if gain is not None:
+            lowest = min(lowest, float(gain.min()))
+    if pending is not None:
+        x[pending[0]:pending[0] + len(pending[1])] *= pending[1][:, None]
+    return 0.0 if lowest >= 1.0 else round(-20 * math.log10(lowest), 2)
 
 
-def normalize(audio: Audio, groups: Mapping[str, Sequence[tuple[int, int]]], target: float,
+def normalize(audio: Audio | list[Audio], groups: Mapping[str, Sequence[tuple[int, int]]], target: float,
               ceiling: float, headroom: float = 0.05) -> tuple[Audio, dict[str, Any]]:
     """Level each group of frame ranges (a speaker's pieces) to the loudness of all of them together, then
     bring the whole to ``target`` LUFS with true peaks limited to ``ceiling - headroom`` dBTP.
 
-    Returns the new audio and a report of the measured figures (for the manifest).
+    ``audio`` may be handed over in a one-element list, which is emptied: then the caller's PCM is freed as
+    soon as its float copy exists. Returns the new audio and a report of the measured figures.
     """
-    np = _np()
+    if isinstance(audio, list):
+        audio = audio.pop()
     x = to_float(audio)
     rate = audio.rate
+    del audio
     report: dict[str, Any] = {"target_lufs": target, "true_peak_ceiling_dbtp": ceiling,
                               "input_lufs": _figure(integrated(x, rate)), "input_true_peak_dbtp": None}
     report["input_true_peak_dbtp"] = _figure(true_peak(x))
@@ -208,6 +245,7 @@ def normalize(audio: Audio, groups: Mapping[str, Sequence[tuple[int, int]]], tar
 
     applied, limit_db = _reach(x, rate, target, ceiling - headroom)
     out = to_pcm(x, rate)
+    del x
     final = to_float(out)
     report |= {"gain_db": _figure(applied), "limiter_max_reduction_db": limit_db,
                "integrated_lufs": _figure(integrated(final, rate)), "true_peak_dbtp": _figure(true_peak(final))}
@@ -245,8 +283,8 @@ def _reach(x, rate: int, target: float, limiter_ceiling: float) -> tuple[float, 
     lowers the loudness a little, so a few small corrections follow. Returns (gain dB, deepest limiting dB)."""
     level = integrated(x, rate)
     applied = limit_db = 0.0
-    if not math.isfinite(level):
-        return applied, limit_db
+    if not math.isfinite(level):  # too short or silent to measure: the ceiling still holds
+        return applied, limit(x, rate, limiter_ceiling)
     for _ in range(8):
         change = target - level
         x *= 10 ** (change / 20)

@@ -157,8 +157,11 @@ class FormatStep(MixStep):
 
     def settings(self, compiled: CompiledEpisode) -> Any:
         out = _output(compiled)
-        return {"rate": output_rate(compiled), "channels": getattr(out, "channels", 1),
-                "bitrate": getattr(out, "bitrate", None)}
+        settings = {"rate": output_rate(compiled), "channels": getattr(out, "channels", 1),
+                    "bitrate": getattr(out, "bitrate", None)}
+        if getattr(out, "crossfade", 0.0):
+            settings["crossfade"] = out.crossfade
+        return settings
 
     def process(self, ctx: MixContext) -> None:
         from . import audio as pcm
@@ -234,8 +237,10 @@ class LoudnessStep(MixStep):
             if isinstance(p, SpeechPiece):
                 a, b = round(placed.start * scale), round(placed.end * scale)
                 groups.setdefault(" & ".join(p.speakers), []).append((a, b))
+        box = [ctx.audio]
+        ctx.chunks = []  # the float copy replaces it: hand the only reference over
         ctx.audio, ctx.report[self.name] = normalize(
-            ctx.audio, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
+            box, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
 
 
 class ChaptersStep(MixStep):
@@ -479,12 +484,12 @@ def _encode(fmt: str, ctx: MixContext, path: Path, tags: dict[str, str]) -> str 
 
 
 def _run_encoder(fmt: str, cmd: list[str], ctx: MixContext) -> None:
-    import subprocess
+    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
     import tempfile
 
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg can never block on it
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)  # nosec B603  # fixed argv
         except OSError as exc:
             raise UsageError(f"cannot run ffmpeg ({cmd[0]}): {exc}") from None
         try:
@@ -546,6 +551,13 @@ EXPORTERS: dict[str, Callable[[MixContext, Path, dict[str, str]], str | None]] =
 
 # --- stitching -----------------------------------------------------------------------------------------
 
+def _crossfades(before: Piece, after: Piece) -> bool:
+    """``output.crossfade`` joins a sound to the speech or sound next to it; silences keep their length."""
+    if isinstance(before, SilencePiece) or isinstance(after, SilencePiece):
+        return False
+    return isinstance(before, SoundPiece) or isinstance(after, SoundPiece)
+
+
 def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
                 steps: Sequence[MixStep] = DEFAULT_STEPS) -> MixResult:
     """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
@@ -574,6 +586,7 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     silences: dict[int, bytes] = {}
     sounds: dict[tuple, bytes] = {}
     position = 0
+    xfade = max(0, round(getattr(compiled.episode.output, "crossfade", 0.0) * rate))
     for piece in plan.pieces:
         if isinstance(piece, SpeechPiece):
             data = speech[piece.key].pcm
@@ -589,6 +602,14 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
                 sounds[ident] = pcm.fade(pcm.gain(sound, piece.gain_db), piece.fade_in, piece.fade_out).pcm
             data = sounds[ident]
         n_frames = len(data) // frame
+        if xfade and placed and _crossfades(placed[-1].piece, piece):
+            overlap = min(xfade, n_frames, len(chunks[-1]) // frame)
+            if overlap:  # the sound and its neighbour overlap: one fades out while the other fades in
+                cut = overlap * frame
+                mixed = pcm.crossfade_join(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
+                chunks[-1] = chunks[-1][:-cut]
+                data = mixed + data[cut:]
+                position -= overlap
         placed.append(PlacedPiece(piece, position, position + n_frames, rate))
         chunks.append(data)
         position += n_frames

@@ -377,6 +377,12 @@ class _Session:
                 self.diagnostics.append(Diagnostic(loc.file, loc.line, loc.column, "extends",
                                                    f"extends cycle: {cycle}; remove one of these extends"))
                 return docs, False
+            if not _inside(target, self.root_real):
+                # A show file outside the project could be any file on the machine, quoted back in messages.
+                self.diagnostics.append(Diagnostic(
+                    loc.file, loc.line, loc.column, "extends",
+                    f"show file '{shown}' is outside the project root; keep show files inside the project"))
+                return docs, False
             if not target.is_file():
                 problem = "is a directory" if target.is_dir() else "not found"
                 self.diagnostics.append(Diagnostic(
@@ -644,8 +650,10 @@ class _Session:
         target = Path(shown)
         target = Path(os.path.normpath(target if target.is_absolute() else self.root / target))
         if not _inside(target, self.root_real):
-            view.add(("output", "path"), f"output path {value!r} is outside the project root; write inside "
-                                         f"the project, e.g. build/{doc.path.stem}.{fmt}")
+            named = (repr(value) if value is not None else
+                     f"'{os.path.relpath(target, self.root)}' (the default, through a symlinked folder)")
+            view.add(("output", "path"), f"output path {named} is outside the project root; write inside the "
+                                         f"project, e.g. build/{doc.path.stem}.{fmt}")
             return None
         if target.is_dir():
             view.add(("output", "path"), f"output path {value!r} is a directory; name a file such as "
@@ -686,7 +694,8 @@ def _float(value: Any, default: float | None = None) -> float | None:
 def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path, str] | None,
              session: _Session) -> Episode:
     data = view.data
-    assert output is not None  # no errors means check_output produced one
+    if output is None:  # no errors means check_output produced one
+        raise AssertionError("output unresolved in a spec without errors")
     speakers = []
     for sid, spec in data["speakers"].items():
         name = _text(spec.get("name")) or sid.capitalize()
@@ -730,7 +739,8 @@ def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Pa
                       true_peak=_float(out.get("true_peak"), DEFAULT_TRUE_PEAK),
                       bitrate=int(out["bitrate"]) if _is_number(out.get("bitrate")) else None,
                       sample_rate=int(out["sample_rate"]) if _is_number(out.get("sample_rate")) else None,
-                      channels=int(out["channels"]) if _is_number(out.get("channels")) else 1),
+                      channels=int(out["channels"]) if _is_number(out.get("channels")) else 1,
+                      crossfade=_float(out.get("crossfade"), 0.0)),
         model=_text(data.get("model")) or DEFAULT_MODEL,
         temperature=_float(data.get("temperature")),
         language=_text(data.get("language")),

@@ -30,6 +30,9 @@ _SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
 # Alias expansion can blow a tiny file up exponentially ("billion laughs"); real specs have a few thousand
 # nodes, so this limit only ever stops an attack or an accident.
 MAX_NODES = 100_000
+# A long episode's spec is tens of KiB; refusing anything over 1 MiB before reading it keeps a stray media
+# file or a generated monster from being decoded and parsed whole.
+MAX_SPEC_BYTES = 1 << 20
 
 DocPath = tuple  # a value's path in the document: str keys and int indices
 
@@ -257,13 +260,17 @@ def load_yaml(path: Path, file: str) -> tuple[YamlDoc | None, list[Diagnostic]]:
     """Read and compose ``path`` (named ``file`` in messages). Never raises for bad input: returns
     ``(None, problems)`` when nothing usable was read, else the document and any problems in it."""
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SPEC_BYTES + 1)
     except IsADirectoryError:
         return None, [Diagnostic(file, 0, 0, "", "is a directory, not a spec file")]
     except FileNotFoundError:
         return None, [Diagnostic(file, 0, 0, "", "no such file")]
     except OSError as exc:
         return None, [Diagnostic(file, 0, 0, "", f"cannot read the file: {exc.strerror or exc}")]
+    if len(raw) > MAX_SPEC_BYTES:
+        return None, [Diagnostic(file, 0, 0, "", f"the file is larger than {MAX_SPEC_BYTES // 1024} KiB, the limit "
+                                 "for a spec; is it really an episode spec? Split a huge episode into several")]
     text, problem = _decode(raw, file)
     if problem:
         return None, [problem]

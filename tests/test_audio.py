@@ -259,3 +259,20 @@ def test_fade_longer_than_audio_and_noop():
     faded = samples_of(fade(audio, fade_in=5.0))
     assert faded[0] == 0 and 7000 < faded[-1] < 8000  # the ramp spans the whole (short) sound
     assert fade(audio) is audio
+
+
+@pytest.mark.parametrize("src, dst, channels", [(24000, 44100, 1), (22050, 48000, 2), (48000, 24000, 1)])
+def test_ffmpeg_convert_keeps_length_pitch_and_channels(src, dst, channels):
+    audio = tone(441, 1.7, src)
+    out = pcm.ffmpeg_convert(audio, dst, channels)
+    assert (out.rate, out.channels) == (dst, channels)
+    assert out.frames == (audio.frames * dst + src // 2) // src
+    assert abs(crossings(out) - crossings(audio)) <= 4  # same pitch
+    assert abs(rms(samples_of(out)) - rms(samples_of(audio))) < 0.02 * rms(samples_of(audio))
+    assert pcm.ffmpeg_convert(audio, src, 1) is audio
+
+
+def test_ffmpeg_that_cannot_start_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(pcm, "ffmpeg_exe", lambda: str(tmp_path / "no-such-ffmpeg"))
+    with pytest.raises(UsageError, match="cannot run ffmpeg"):
+        pcm.ffmpeg_convert(tone(440, 0.1, 24000), 44100)

@@ -203,3 +203,43 @@ def test_no_op_build_imports_no_numpy(tmp_path, renders):
 
     subprocess.run([sys.executable, "-c", code], input=pickle.dumps(compiled), check=True,
                    cwd=Path(mix.__file__).parent.parent)
+
+
+def test_blockwise_limiter_and_meter_equal_whole_signal_processing(monkeypatch):
+    """The limiter and meter work in blocks to bound memory; tiny blocks must give the very same result."""
+    rng = np.random.default_rng(5)
+    rate = 24000
+    x = (rng.standard_normal((rate * 3, 1)) * 0.2).astype(np.float32)
+    x[rng.integers(0, len(x), 40), 0] = 0.99  # peaks everywhere, also on block edges
+    big, small = x.copy(), x.copy()
+    whole_lufs = loudness.integrated(big, rate)
+    whole = loudness.limit(big, rate, -3.0)
+    monkeypatch.setattr(loudness, "_BLOCK", 4096)
+    monkeypatch.setattr(loudness, "_MEASURE_CHUNK", 4800)
+    assert loudness.integrated(small, rate) == pytest.approx(whole_lufs, abs=1e-6)
+    assert loudness.limit(small, rate, -3.0) == whole
+    assert np.allclose(small, big, atol=1e-6)
+    # a gain that changes from sample to sample can move an inter-sample peak by a few thousandths of a dB:
+    # that is what normalize's headroom under the ceiling is for
+    assert loudness.true_peak(small) <= -3.0 + 0.01
+
+
+def test_meter_equals_pyloudnorm():
+    import pyloudnorm
+
+    rng = np.random.default_rng(9)
+    for rate in (22050, 24000, 44100, 48000):
+        x = (rng.standard_normal((rate * 5, 1)) * np.linspace(0.01, 0.3, rate * 5)[:, None]).astype(np.float32)
+        theirs = pyloudnorm.Meter(rate).integrated_loudness(x.astype(np.float64))
+        assert loudness.integrated(x, rate) == pytest.approx(theirs, abs=0.01)
+
+
+def test_too_short_to_measure_still_meets_the_ceiling(tmp_path):
+    click = voice(2, 0.3, 0.99, clicks=True)  # shorter than one 400 ms block: no loudness to speak of
+    pieces = [speech("a" * 64, 0, "Alex")]
+    out = tmp_path / "build" / "ep.wav"
+    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, "wav"))
+    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), {"a" * 64: click}.__getitem__)
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    assert report["integrated_lufs"] is None and report["true_peak_dbtp"] <= -1.0
+    assert loudness.true_peak(loudness.to_float(read_wav(out.read_bytes()))) <= -1.0

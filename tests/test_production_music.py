@@ -173,3 +173,31 @@ def test_example_bed_is_made_by_its_script_and_used_by_an_example(tmp_path, monk
     ids = [s.id for s in ep.segments]
     assert [(ids[b.start_segment], ids[b.end_segment]) for b in ep.music] == [("jingle", "cold-open"),
                                                                             ("outro", "outro")]
+
+
+def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
+    from podpipe.plan import SoundPiece
+
+    jingle = SoundPiece(bed_file, "s1", 0)  # 1 s of a 500 Hz tone
+    pieces = [jingle, speech(1), SilencePiece(0.5, "gap"), speech(2), SoundPiece(bed_file, "s4", 3)]
+    out = tmp_path / "build" / "ep.wav"
+
+    def build(crossfade: float):
+        ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(),
+                     output=Output(out, "wav", loudness=None, crossfade=crossfade))
+        compiled = CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav"))
+        return compiled, mix_episode(compiled, {"a" * 64: SPEECH}.__getitem__)
+
+    plain_c, plain = build(0.0)
+    assert plain.duration == pytest.approx(1 + 2 + 0.5 + 2 + 1)
+    faded_c, faded = build(0.4)
+    assert inputs_digest(faded_c) != inputs_digest(plain_c) and faded_c.plan.keys == plain_c.plan.keys
+    assert faded.duration == pytest.approx(6.5 - 0.8)  # two sound joins; the gap keeps its length
+    starts = [(p.start, p.end) for p in faded.pieces]
+    assert starts[1][0] == pytest.approx(0.6) and starts[0][1] == pytest.approx(1.0)  # overlapping
+    assert starts[3][1] - starts[2][0] == pytest.approx(2.5) and starts[4][0] == pytest.approx(starts[3][1] - 0.4)
+    samples = array("h", read_wav(faded.output.read_bytes()).pcm)
+    # in the middle of the overlap both are heard at about half level; before it, the jingle alone
+    mid_jingle = rms(samples, 0.75, 0.85)
+    assert 0.25 * 0.5 * 32767 / math.sqrt(2) < mid_jingle < 0.5 * 32767 / math.sqrt(2)
+    assert rms(samples, 0.1, 0.5) == pytest.approx(0.5 * 32767 / math.sqrt(2), rel=0.02)
