@@ -41,6 +41,7 @@ class BuildOptions:
     cache_dir: str | Path | None = None
     only: tuple[str, ...] = ()  # segment ids: render just these (mix only if the episode is then complete)
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
+    allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
 
 
 class Reporter:
@@ -125,7 +126,7 @@ class BuildResult:
 def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> Prepared:
     """Validate and compile every spec; raises SpecError (exit 2) before anything is rendered."""
     root = Path(options.root or os.getcwd()).resolve()
-    loaded = load_episodes(paths, root=root)
+    loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside)
     name = options.backend or backends.default_backend_name()
     cls = backends.backend_class(name)
     compiled = tuple(compile_episode(ep, name, cls.model_for(ep.model)) for ep in loaded.episodes)

@@ -88,6 +88,12 @@ def _scheduling_options(f):
                              "0: none).")(f)
 
 
+def _outside_option(f):
+    return click.option("--allow-outside-root", "allow_outside", is_flag=True,
+                        help="Let specs name show files, sounds, artwork and outputs outside the working "
+                             "directory (refused by default, so a shared spec cannot read or write elsewhere).")(f)
+
+
 def _cache_option(f):
     return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)
@@ -109,7 +115,9 @@ def _cache_option(f):
               help="Write a JSON report of every request (attempts, seconds, tokens, cost, outcome).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every render and retry as it happens.")
-def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose):
+@_outside_option
+def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose,
+          allow_outside):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -124,7 +132,7 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
     from .report import write_report
 
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
-                           frozen=frozen, cache_dir=cache_dir, only=tuple(only))
+                           frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside)
     reporter = ClickReporter(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, reporter)
@@ -140,7 +148,8 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
 
 @cli.command()
 @SPECS
-def validate(specs):
+@_outside_option
+def validate(specs, allow_outside):
     """Check SPECS against the schema and the semantic rules; exit 2 on any error.
 
     \b
@@ -149,7 +158,7 @@ def validate(specs):
     """
     from .spec import load_episodes
 
-    result = load_episodes(specs, root=Path.cwd())
+    result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside)
     _print_warnings(result.warnings)
     n = len(result.episodes)
     click.echo(f"{n} spec{'s' if n != 1 else ''} valid")
@@ -161,7 +170,8 @@ def validate(specs):
 @_cache_option
 @click.option("--only", "only", multiple=True, metavar="SEGMENT_ID", help="Plan just these segments.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def plan(specs, backend, cache_dir, only, as_json):
+@_outside_option
+def plan(specs, backend, cache_dir, only, as_json, allow_outside):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
@@ -172,7 +182,8 @@ def plan(specs, backend, cache_dir, only, as_json):
     from .build import BuildOptions
     from .planner import make_plan
 
-    result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only)))
+    result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
+                                           allow_outside=allow_outside))
     _print_warnings(result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

@@ -342,15 +342,19 @@ def _schema_error(view: _View, error, defs: dict[int, str], misspelt: set) -> No
 class _Session:
     """One ``load_episodes`` call: files are read once, show files validated once."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, allow_outside: bool = False):
         self.root = root
         self.root_real = root.resolve()
+        self.allow_outside = allow_outside  # the user's explicit --allow-outside-root
         self.fields = segment_fields()
         self.formats = formats()
         self.diagnostics: list[Diagnostic] = []
         self._docs: dict[Path, YamlDoc | None] = {}
         self._shows_checked: set[Path] = set()
         self._outputs: dict[Path, tuple[str, str]] = {}  # output path sans suffix -> (spec file, shown path)
+
+    def inside(self, path: Path) -> bool:
+        return self.allow_outside or _inside(path, self.root_real)
 
     def read(self, path: Path, file: str) -> YamlDoc | None:
         """The document at ``path`` (absolute), named ``file`` in messages; None when unusable."""
@@ -377,7 +381,7 @@ class _Session:
                 self.diagnostics.append(Diagnostic(loc.file, loc.line, loc.column, "extends",
                                                    f"extends cycle: {cycle}; remove one of these extends"))
                 return docs, False
-            if not _inside(target, self.root_real):
+            if not self.inside(target):
                 # A show file outside the project could be any file on the machine, quoted back in messages.
                 self.diagnostics.append(Diagnostic(
                     loc.file, loc.line, loc.column, "extends",
@@ -605,7 +609,7 @@ class _Session:
         origin = view.origin(path)
         target = Path(value) if os.path.isabs(value) else origin.path.parent / value
         shown = _display_join(origin.file, value)
-        if not _inside(target, self.root_real):
+        if not self.inside(target):
             if os.path.normpath(target).startswith(str(self.root) + os.sep) and target.is_symlink():
                 message = f"{what} {value!r} is a symlink to a file outside the project root"
             else:
@@ -649,7 +653,7 @@ class _Session:
                 return None
         target = Path(shown)
         target = Path(os.path.normpath(target if target.is_absolute() else self.root / target))
-        if not _inside(target, self.root_real):
+        if not self.inside(target):
             named = (repr(value) if value is not None else
                      f"'{os.path.relpath(target, self.root)}' (the default, through a symlinked folder)")
             view.add(("output", "path"), f"output path {named} is outside the project root; write inside the "
@@ -778,16 +782,18 @@ def _artwork(view: _View) -> Path | None:
     return Path(os.path.normpath(view.origin(("artwork",)).path.parent / value))
 
 
-def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None) -> LoadResult:
+def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None,
+                  allow_outside: bool = False) -> LoadResult:
     """Load, validate and resolve every spec in ``paths``.
 
     ``root`` is the project root (default: the working directory): sound and output paths must stay
     inside it and relative output paths are relative to it. Every file is read and every problem of every
     file collected; if any is an error, raises ``SpecError`` with all of them (warnings included), sorted
-    by file, line and column. A path given twice is loaded once.
+    by file, line and column. A path given twice is loaded once. ``allow_outside`` lifts the project-root
+    confinement of show files, sounds, artwork and outputs (the CLI's explicit ``--allow-outside-root``).
     """
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    session = _Session(root)
+    session = _Session(root, allow_outside)
     episodes = []
     seen: set[Path] = set()
     for given in paths:

@@ -233,3 +233,15 @@ def test_piping_into_head_is_not_an_internal_error(project):
     proc = subprocess.run(f"{sys.executable} -m podpipe voices | head -1", shell=True, capture_output=True,
                           text=True, cwd=project)
     assert proc.stdout.startswith("Zephyr") and "internal error" not in proc.stderr
+
+
+def test_paths_outside_the_project_need_the_explicit_flag(project):
+    outside = project.parent / f"{project.name}-outside"
+    outside.mkdir()
+    spec = project / "ep01.yaml"
+    spec.write_text(spec.read_text().replace("output:\n  format: wav", f"output:\n  path: {outside / 'ep.wav'}"))
+    refused = run("build", "ep01.yaml", ok=False)
+    assert refused.exit_code == 2 and "outside the project root" in refused.output
+    assert not (outside / "ep.wav").exists()
+    run("build", "--allow-outside-root", "ep01.yaml")
+    assert (outside / "ep.wav").exists()
