@@ -21,6 +21,7 @@ from . import backends
 from .cache import FileStore, resolve_cache_dir
 from .compile import compile_episode
 from .errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
+from .episode import Episode
 from .plan import CompiledEpisode, RenderRequest, SpeechPiece
 from .render import Outcome, RenderOptions, RenderResult, Scheduler
 from .spec import load_episodes
@@ -127,9 +128,16 @@ def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions())
     """Validate and compile every spec; raises SpecError (exit 2) before anything is rendered."""
     root = Path(options.root or os.getcwd()).resolve()
     loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside)
+    return prepare_episodes(loaded.episodes, options, loaded.warnings)
+
+
+def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildOptions(),
+                     warnings: Sequence[Diagnostic] = ()) -> Prepared:
+    """Compile already validated episodes (from specs, or built in memory like ``podpipe say``'s)."""
+    root = Path(options.root or os.getcwd()).resolve()
     name = options.backend or backends.default_backend_name()
     cls = backends.backend_class(name)
-    compiled = tuple(compile_episode(ep, name, cls.model_for(ep.model)) for ep in loaded.episodes)
+    compiled = tuple(compile_episode(ep, name, cls.model_for(ep.model)) for ep in episodes)
     if options.only:
         known = {p.segment_id for c in compiled for p in c.plan.pieces if isinstance(p, SpeechPiece)}
         unknown = sorted(set(options.only) - known)
@@ -137,7 +145,7 @@ def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions())
             raise UsageError(f"--only {', '.join(unknown)}: no spoken segment has that id; spoken segment ids "
                              f"are: {', '.join(sorted(known, key=_natural)) or 'none'}")
     store = FileStore(resolve_cache_dir(options.cache_dir, cwd=root))
-    return Prepared(name, options.backend is None, compiled, tuple(loaded.warnings), store)
+    return Prepared(name, options.backend is None, compiled, tuple(warnings), store)
 
 
 def _natural(segment_id: str) -> tuple:
@@ -148,10 +156,16 @@ def _natural(segment_id: str) -> tuple:
 def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
           reporter: Reporter | None = None) -> BuildResult:
     """Build every episode in ``paths``; raises FrozenMissError or RenderError (after mixing what it can)."""
-    from . import mix  # pydub and friends load only when a build gets this far
+    return execute(prepare(paths, options), options, reporter)
+
+
+def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
+            reporter: Reporter | None = None) -> BuildResult:
+    """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
+    every front end gets the same caching, retries, rate limit and messages."""
+    from . import mix  # the audio libraries load only when a build gets this far
 
     reporter = reporter or Reporter()
-    prepared = prepare(paths, options)
     for warning in prepared.warnings:
         reporter.note(str(warning))
     stale = [c for c in prepared.episodes if options.force or not mix.is_up_to_date(c)]

@@ -231,11 +231,12 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
       podpipe say "Hello and welcome." -v Kore -o hello.mp3
       podpipe say $'Alex: Hi Sam!\\nSam: Hi Alex.' --speaker Alex:Zephyr --speaker Sam:Puck -o hi.wav
     """
+    from .progress import ClickReporter
     from .say import say as run_say
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
                   temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
-                  timeout=timeout, rpm=rpm, attempts=attempts, note=lambda m: _err(m, fg="yellow"))
+                  timeout=timeout, rpm=rpm, attempts=attempts, reporter=ClickReporter(notes_only=True))
     click.echo(f"wrote {out.output} ({out.duration:.1f} s{'' if out.rendered else ', from the cache'})")
 
 

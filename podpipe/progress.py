@@ -27,14 +27,15 @@ def _duration(seconds: float) -> str:
 
 
 class ClickReporter(Reporter):
-    def __init__(self, *, quiet: bool = False, verbose: bool = False):
-        self.quiet = quiet
+    def __init__(self, *, quiet: bool = False, verbose: bool = False, notes_only: bool = False):
+        self.quiet = quiet or notes_only  # notes_only: warnings and notices, no progress (`podpipe say`)
+        self.notes_only = notes_only
         self.verbose = verbose
         self._bar = None
         self._lock = threading.Lock()  # workers report from their threads
 
     def note(self, message: str) -> None:
-        if not self.quiet:
+        if not self.quiet or self.notes_only:
             click.secho(message, err=True, fg="yellow")
 
     def rendering(self, total: int) -> None:

@@ -1,24 +1,20 @@
 """``podpipe say``: one line (or a "Name: line" dialogue) to one audio file, through the same pipeline.
 
-It builds an in-memory episode, so the text is split, cached, retried and rate-limited exactly like a spec's.
+It builds an in-memory episode and runs it through ``build.execute``, so the text is split, cached, retried,
+rate-limited and reported exactly like a spec's.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import backends
-from .cache import FileStore, resolve_cache_dir
-from .compile import compile_episode
+from .build import BuildOptions, Reporter, execute, prepare_episodes
 from .episode import DEFAULT_MODEL, Episode, Output, Segment, Speaker, Turn
-from .errors import RenderError, UsageError
-from .build import OFFLINE_NOTICE, attempts_text
+from .errors import Diagnostic, UsageError
 from .models import model_info
-from .render import RenderOptions, Scheduler
 from .voices import GEMINI_VOICES
 
 _FORMATS = {".wav": "wav", ".mp3": "mp3"}
@@ -71,9 +67,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
         timeout: float | None = None, rpm: float | None = None, attempts: int = 5,
-        note: Callable[[str], None] = lambda message: None) -> SayResult:
-    from . import mix
-
+        reporter: Reporter | None = None) -> SayResult:
     output = Path(output).absolute()
     fmt = _FORMATS.get(output.suffix.lower())
     if fmt is None:
@@ -91,33 +85,13 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
     episode = Episode(path=output.with_suffix(".say"), title=output.stem, speakers=tuple(cast),
                       segments=(segment,), output=Output(output, fmt, 0.25), model=model or DEFAULT_MODEL,
                       language=language)
-    name = backend or backends.default_backend_name()
-    cls = backends.backend_class(name)
-    info = model_info(episode.model)
-    if name == "gemini" and info.low_temperature_fails and temperature is not None and temperature <= 0.4:
-        note(f"warning: temperature {temperature} on {episode.model} is known to fail (finishReason OTHER); "
-             f"use more than 0.4 or a 3.8 model")
-    compiled = compile_episode(episode, name, cls.model_for(episode.model))
-    store = FileStore(resolve_cache_dir(cache_dir, cwd=Path(os.getcwd())))
-    missing = [r for r in compiled.requests if not store.has(r.key)]
-    if missing:
-        if backend is None and name == "espeak":
-            note(OFFLINE_NOTICE)
-        instance = cls(timeout=timeout)
-        if rpm is None and hasattr(cls, "rpm_for"):
-            rpm = cls.rpm_for(compiled.requests[0].model)
-        try:
-            result = Scheduler(instance, store, RenderOptions(rpm=rpm, attempts=attempts)).run(missing)
-        finally:
-            instance.close()
-        if result.failed:
-            raise RenderError("; ".join(f"{o.error} (after {attempts_text(o.attempts)})" for o in result.failed))
-    mixed = mix.mix_episode(compiled, lambda key: _get(store, key))
-    return SayResult(mixed.output, mixed.duration, bool(missing))
-
-
-def _get(store: FileStore, key: str):
-    audio = store.get(key)
-    if audio is None:
-        raise RenderError(f"cache entry {key[:12]} vanished or is damaged; run the command again")
-    return audio
+    warnings = []
+    if model_info(episode.model).low_temperature_fails and temperature is not None and temperature <= 0.4:
+        warnings.append(Diagnostic("--temperature", 0, 0, "", f"{temperature} on {episode.model} is known to fail "
+                                   "(finishReason OTHER); use more than 0.4 or a 3.8 model", severity="warning"))
+    # --force: a one-off file is always written, even when an identical one already stands there.
+    options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, attempts=attempts,
+                           force=True)
+    result = execute(prepare_episodes([episode], options, warnings), options, reporter)
+    status = result.episodes[0]
+    return SayResult(status.output or output, status.duration or 0.0, bool(result.render.rendered))

@@ -201,6 +201,9 @@ def test_voices_schema_version(project):
 def test_say_single_and_multi(project):
     out = run("say", "Hello there, listener.", "-v", "Kore", "-o", "hello.wav").output
     assert "wrote" in out and (project / "hello.wav").exists()
+    assert "offline espeak voice" in out  # the same notice as build, through the same code
+    again = run("say", "Hello there, listener.", "-v", "Kore", "-o", "hello.wav").output
+    assert "from the cache" in again and "offline espeak" not in again  # nothing rendered: no notice
     run("say", "Alex: Hi Sam!\nSam: Hi Alex, good to see you.", "--speaker", "Alex:Zephyr",
         "--speaker", "Sam:Puck", "-o", "hi.mp3")
     assert (project / "hi.mp3").stat().st_size > 1000

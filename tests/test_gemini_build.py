@@ -162,3 +162,16 @@ def test_retries_from_the_environment(gemini_server, project, monkeypatch):
     result = run("build", "--rpm", "0", "panel.yaml", code=1)
     assert "after 2 attempts" in result.output
     assert len(gemini_server.generate_requests()) == 5 * 2
+
+
+def test_say_through_gemini_shares_builds_retries_and_failure_messages(gemini_server, project):
+    gemini_server.script(["500"])
+    out = run("say", "Hello from the stand-in.", "-v", "Puck", "-o", "hi.wav", "--rpm", "0").output
+    assert "wrote" in out and (project / "hi.wav").exists()
+    assert len(gemini_server.generate_requests()) == 2  # one retry after the 500
+    gemini_server.fault_fn = lambda rec: "400-key"
+    bad = run("say", "Another line.", "-v", "Puck", "-o", "x.wav", "--rpm", "0", code=1)
+    assert "GEMINI_API_KEY" in bad.output and "after 1 attempt" in bad.output
+    warned = run("say", "Low.", "-v", "Puck", "-o", "y.wav", "--model", "gemini-2.5-flash-preview-tts",
+                 "--temperature", "0.3", "--retries", "1", code=1)
+    assert "known to fail" in warned.output

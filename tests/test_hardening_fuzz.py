@@ -184,15 +184,20 @@ NASTY = {
 _VALID_BUT_BIG = {"huge-string", "many-segments"}
 
 
+def _check_measuring_memory(path, root):
+    """``check`` plus the peak Python memory it took, so unbounded growth fails the test."""
+    tracemalloc.start()
+    try:
+        exc = check(path, root)
+        return exc, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("name", sorted(NASTY))
 def test_nasty_cases_are_located_spec_errors_within_bounds(tmp_path, name):
     path = _write(tmp_path, NASTY[name].encode("utf-8"))
-    tracemalloc.start()
-    try:
-        exc = check(path, tmp_path)
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    exc, peak = _check_measuring_memory(path, tmp_path)
     if name in _VALID_BUT_BIG:
         assert exc is None or exc.diagnostics  # big but legal: accepted, within the bounds below
     else:
@@ -221,12 +226,7 @@ def test_oversized_spec_file_is_refused_before_parsing(tmp_path):
     with open(path, "wb") as f:
         f.write(b"title: t\ndescription: ")
         f.truncate(64 * 2**20)  # sparse: 64 MB of NULs after the header
-    tracemalloc.start()
-    try:
-        exc = check(path, tmp_path)
-        _current, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    exc, peak = _check_measuring_memory(path, tmp_path)
     assert exc is not None and any("too large" in d.message or "larger than" in d.message
                                    for d in exc.diagnostics), exc
     assert peak < 16 * 2**20

@@ -7,9 +7,8 @@ Output is 22.05 kHz mono 16-bit, four seconds; podpipe loops it under the segmen
 
 from __future__ import annotations
 
+import importlib.util
 import math
-import struct
-import wave
 from pathlib import Path
 
 RATE = 22_050
@@ -32,12 +31,11 @@ def pad() -> list[float]:
 
 
 def write(path: Path) -> None:
-    frames = b"".join(struct.pack("<h", round(v * 32767)) for v in pad())
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(frames)
+    # The jingle script beside this one owns the WAV writer; load it by path so this works from anywhere.
+    spec = importlib.util.spec_from_file_location("make_jingle", Path(__file__).with_name("make_jingle.py"))
+    jingle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(jingle)
+    jingle.save_wav(path, pad(), RATE)
 
 
 if __name__ == "__main__":

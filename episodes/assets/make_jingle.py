@@ -54,14 +54,18 @@ def jingle() -> list[float]:
     return [v * PEAK / peak for v in buffer]
 
 
-def write(path: Path) -> None:
-    samples = jingle()
+def save_wav(path: Path, samples, rate: int) -> None:
+    """Samples in [-1, 1] as a mono 16-bit WAV (shared with make_bed.py)."""
     frames = b"".join(struct.pack("<h", round(v * 32767)) for v in samples)
     with wave.open(str(path), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
-        out.setframerate(RATE)
+        out.setframerate(rate)
         out.writeframes(frames)
+
+
+def write(path: Path) -> None:
+    save_wav(path, jingle(), RATE)
 
 
 if __name__ == "__main__":
