@@ -2,7 +2,7 @@
 
 1. 64 requests at 200 ms latency: `podpipe build -j 8` render wall vs the ideal 64 x 0.2 / 8 s (target
    <= 1.15x), and the ratio to -j 1. The build runs as a subprocess (the product path, client and server in
-   separate processes); wall is the report's render phase, medians of 3 runs with a fresh cache each.
+   separate processes); wall is the report's render phase, median of 5 runs with a fresh cache each.
 2. --rpm 120 at zero latency: the most requests the server saw in any window never exceeds the limit, and the
    run is no slower than the limit requires. Scaled 10x: a 6 s window (120 per 6 s) over 300 requests, run
    in-process through the library's Scheduler (the CLI has no window knob by design).
@@ -45,42 +45,48 @@ def write_episodes(root: Path, episodes: int, lines: int, tag: str) -> list[str]
     return names
 
 
-def run_build(server: StandIn, root: Path, names: list[str], *args: str) -> tuple[dict, int]:
+def run_build(server: StandIn, root: Path, names: list[str], *args: str) -> tuple[dict, int, float]:
     env = {k: v for k, v in os.environ.items() if k not in ("GOOGLE_API_KEY",)}
     env.update(GOOGLE_GEMINI_BASE_URL=server.url, GEMINI_API_KEY=server.api_key)
     shutil.rmtree(root / "build", ignore_errors=True)  # an up-to-date output would skip rendering
     cache = tempfile.mkdtemp(dir=root, prefix="cache-")
     report = root / f"report-{time.monotonic_ns()}.json"
+    t = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "podpipe", "build", "-q", "--backend", "gemini", "--cache-dir",
                            cache, "--report", str(report), *args, *names], cwd=root, env=env,
                           capture_output=True, text=True)
+    process_wall = time.monotonic() - t
     if not report.exists():
         raise SystemExit(f"build failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return json.loads(report.read_text()), proc.returncode
+    return json.loads(report.read_text()), proc.returncode, process_wall
 
 
 def bench_parallel(root: Path) -> str:
     names = write_episodes(root, 1, 64, "par")
     ideal8, ideal1 = 64 * 0.2 / 8, 64 * 0.2
-    walls = {}
+    walls, whole = {}, {}
     with StandIn(latency=0.2) as server:
         for jobs in (8, 1):
-            runs = []
-            for _ in range(3 if jobs == 8 else 1):
-                report, code = run_build(server, root, names, "-j", str(jobs), "--rpm", "0")
+            runs, processes = [], []
+            for _ in range(5 if jobs == 8 else 1):
+                report, code, process_wall = run_build(server, root, names, "-j", str(jobs), "--rpm", "0")
                 assert code == 0 and report["totals"]["rendered"] == 64, report["totals"]
                 runs.append(report["totals"]["render_wall_seconds"])
-            walls[jobs] = runs
+                processes.append(process_wall)
+            walls[jobs], whole[jobs] = runs, statistics.median(processes)
     m8, m1 = statistics.median(walls[8]), statistics.median(walls[1])
     return f"""### Parallel rendering: 64 requests, 200 ms stand-in latency
 
 Command: `.venv/bin/python bench/gemini.py` (run by `make bench`); `podpipe build --backend gemini -j N --rpm 0`
-as a subprocess against the stand-in; render-phase wall from `--report`; -j 8 median of 3, -j 1 one run.
+as a subprocess against the stand-in (in the benchmark's process; each answer leaves 200 ms after its request
+arrived); render-phase wall from `--report` (first attempt to last entry stored); -j 8 median of 5, -j 1 one
+run. The whole `podpipe build` process (interpreter start, imports, client set-up, mixing the 64 lines into
+a WAV) is shown for comparison.
 
-| jobs | render wall (s) | ideal (s) | ratio to ideal |
-|---|---|---|---|
-| 8 | {m8:.2f} (runs: {", ".join(f"{w:.2f}" for w in walls[8])}) | {ideal8:.2f} | {m8 / ideal8:.3f}x |
-| 1 | {m1:.2f} | {ideal1:.2f} | {m1 / ideal1:.3f}x |
+| jobs | render wall (s) | ideal (s) | ratio to ideal | whole process (s) |
+|---|---|---|---|---|
+| 8 | {m8:.2f} (runs: {", ".join(f"{w:.2f}" for w in walls[8])}) | {ideal8:.2f} | {m8 / ideal8:.3f}x | {whole[8]:.2f} |
+| 1 | {m1:.2f} | {ideal1:.2f} | {m1 / ideal1:.3f}x | {whole[1]:.2f} |
 
 Speed-up -j 8 over -j 1: {m1 / m8:.1f}x. Target -j 8 <= 1.15x ideal: {"met" if m8 / ideal8 <= 1.15 else "NOT met"}.
 """
@@ -130,7 +136,7 @@ def bench_faults(root: Path) -> str:
     names = write_episodes(root, 4, 16, "flt")
     with StandIn(latency=0.0) as server:
         server.fail_first_attempts(0.3, kinds=("429", "500", "other"))
-        report, code = run_build(server, root, names, "-j", "8", "--rpm", "0")
+        report, code, _ = run_build(server, root, names, "-j", "8", "--rpm", "0")
         seen = server.generate_requests()
         faulted = sum(1 for r in seen if r.fault)
     totals = report["totals"]

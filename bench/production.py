@@ -1,4 +1,5 @@
-"""Production-audio benchmark: a 1 h episode of 1000 pieces from two speakers at different levels.
+"""Production-audio benchmark: a 1 h episode of 1000 pieces from two speakers 8 dB apart; every fourth piece
+is a two-speaker dialogue render (both voices in one render, a pause between them).
 
     .venv/bin/python bench/production.py [--segments 1000] [--seconds 3.6]
 
@@ -28,18 +29,32 @@ from stitch import RATE, make_segments  # noqa: E402
 
 from podpipe import mix  # noqa: E402
 from podpipe.audio import ffmpeg_exe, gain, read_wav, write_wav  # noqa: E402
+from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.episode import Episode, Output  # noqa: E402
 from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
 
 TARGET_RSS = 4.0
 
 
+def is_dialogue(i: int) -> bool:
+    return i % 4 == 3
+
+
+def dialogue(seg: Audio) -> Audio:
+    """Sam, a 0.4 s pause, then Alex 8 dB quieter: one render as long as ``seg``."""
+    pause = round(0.4 * seg.rate) * 2
+    half = (len(seg.pcm) - pause) // 4 * 2
+    alex = gain(Audio(seg.pcm[len(seg.pcm) - half:], seg.rate), -8.0).pcm
+    return Audio(seg.pcm[:len(seg.pcm) - half - pause] + bytes(pause) + alex, seg.rate)
+
+
 def compiled_episode(n: int, out: Path, fmt: str = "wav", loudness: float | None = -16.0) -> CompiledEpisode:
     pieces = []
     for i in range(n):
-        name = "Alex" if i % 2 else "Sam"
-        turn = RequestTurn(name, "Zephyr", f"Sentence number {i} of the benchmark, spoken by {name}.")
-        pieces.append(SpeechPiece(f"{i:064x}", f"s{i + 1}", i, (name,), (turn,),
+        names = ("Sam", "Alex") if is_dialogue(i) else ("Alex",) if i % 2 else ("Sam",)
+        turns = tuple(RequestTurn(name, "Zephyr", f"Sentence number {i} of the benchmark, spoken by {name}.")
+                      for name in names)
+        pieces.append(SpeechPiece(f"{i:064x}", f"s{i + 1}", i, names, turns,
                                   chapter=f"Part {i // 100 + 1}" if i % 100 == 0 else None))
     ep = Episode(path=out.parent / "bench.yaml", title="Production benchmark", speakers=(), segments=(),
                  output=Output(out, fmt, loudness=loudness, sample_rate=RATE))
@@ -55,7 +70,9 @@ def child(cache: Path, n: int, out: Path, task: str) -> None:
         result = mix.mix_episode(compiled, lambda key: read_wav((cache / f"{int(key, 16)}.wav").read_bytes()))
         seconds = time.perf_counter() - t
         report = json.loads(result.manifest.read_text())["steps"]["loudness"]
-        extra = {"duration": result.duration, "lufs": report["integrated_lufs"], "tp": report["true_peak_dbtp"]}
+        spread = max(abs(s["integrated_lufs"] - report["integrated_lufs"]) for s in report["speakers"].values())
+        extra = {"duration": result.duration, "lufs": report["integrated_lufs"], "tp": report["true_peak_dbtp"],
+                 "spread": round(spread, 2), "before": {k: v["input_lufs"] for k, v in report["speakers"].items()}}
     else:  # mp3: podpipe's exporter on the finished WAV's audio
         audio = read_wav(Path(task).read_bytes())
         compiled = compiled_episode(n, out, "mp3", loudness=None)
@@ -91,7 +108,8 @@ def main() -> None:
         cache = tmp / "cache"
         cache.mkdir()
         for i, seg in enumerate(make_segments(n, args.seconds)):
-            write_wav(gain(seg, -8.0) if i % 2 else seg, cache / f"{i}.wav")  # two speakers ~8 dB apart
+            # two speakers ~8 dB apart, alone or in one render
+            write_wav(dialogue(seg) if is_dialogue(i) else gain(seg, -8.0) if i % 2 else seg, cache / f"{i}.wav")
         pcm_bytes = int(round(args.seconds * RATE)) * 2 * n
         wav = run_child(cache, n, tmp / "out" / "ep.wav", "wav")
         mp3 = run_child(cache, n, tmp / "out" / "ep.mp3", str(tmp / "out" / "ep.wav"))
@@ -102,10 +120,13 @@ def main() -> None:
     rss = wav["peak_kib"] * 1024 / pcm_bytes
     print("## Production audio (bench/production.py)\n")
     print(f"{n} pieces, {wav['duration'] / 60:.1f} min at {RATE} Hz mono ({pcm_bytes / 1e6:.0f} MB of PCM), "
-          "two speakers 8 dB apart.\n")
+          "two speakers 8 dB apart; every fourth piece is a dialogue render holding both.\n")
     print("| Measure | Result | Target |\n|---|---|---|")
     print(f"| stitch + level + normalize + limit + WAV export + transcripts | {wav['seconds']:.1f} s "
           f"(→ {wav['lufs']} LUFS, {wav['tp']} dBTP) | – |")
+    before = ", ".join(f"{k} {v} LUFS" for k, v in sorted(wav["before"].items()))
+    print(f"| speakers as rendered → largest speaker − episode difference after leveling | {before} → "
+          f"{wav['spread']} LU | ≤ 1 LU |")
     print(f"| MP3 export vs bare ffmpeg encode | {mp3['seconds']:.1f} s vs {bare:.1f} s = "
           f"{mp3['seconds'] / bare:.2f}× | ≈ 1× |")
     print(f"| peak RSS of the WAV build | {wav['peak_kib'] / 1024:.0f} MiB = {rss:.1f}× PCM | ≤ {TARGET_RSS}× |")

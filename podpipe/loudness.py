@@ -10,10 +10,16 @@ The limiter is an offline look-ahead limiter: the gain each sample needs to stay
 for ``HOLD`` seconds after a peak and ramped in over ``LOOKAHEAD`` seconds before it (a moving average of
 the held minimum, which can never exceed what any sample needs), so the gain moves smoothly around peaks and
 does not pump between words. numpy, scipy and pyloudnorm are imported only here, only when a mix runs.
+
+Memory: the episode is never copied whole as floats. ``normalize`` describes the processed episode as a chain
+of sources (16-bit PCM → per-range speaker gains and the overall gain → limiter) whose frames are computed
+block by block whenever a pass reads them, and writes the result once into a new 16-bit buffer: the input
+and the output PCM are the only full-length arrays (2× the PCM, plus blocks).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -22,11 +28,12 @@ from .audio_types import SAMPLE_WIDTH, Audio
 
 DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
 DEFAULT_CEILING = -1.0  # dBTP
-LOUDNESS_VERSION = 1  # bump when the same settings would give different audio
+LOUDNESS_VERSION = 2  # bump when the same settings would give different audio
 LOOKAHEAD = 0.005  # seconds the gain ramps down before a peak
 HOLD = 0.060  # seconds the gain stays down after a peak before it ramps back up
 OVERSAMPLE = 4
 _BLOCK = 1 << 18  # samples per block of the true-peak estimate
+_MERGE = 4096  # frames: see _frame_peaks
 _PAD = 64  # context on each side of a block, longer than the resampling filter's half length
 # Inter-sample peaks of real audio overshoot the sample peak by well under 3 dB; a block whose sample peak is
 # 6 dB (×2) below what matters cannot matter, so its (costly) oversampling is skipped.
@@ -68,41 +75,115 @@ def to_pcm(x, rate: int) -> Audio:
     return Audio(buffer, rate, x.shape[1])
 
 
-def _k_filters(rate: int) -> list[tuple[Any, Any, float]]:
-    """BS.1770's K-weighting stages for ``rate`` (coefficients from pyloudnorm, which derives them for any
-    rate): (b, a, passband gain) per stage."""
+class _Source:
+    """Frames of an episode as float32 (frames, channels), full scale ±1, computed on demand. ``read``'s
+    result may be a view of shared data: callers never write to it."""
+
+    frames = 0
+    channels = 1
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def read(self, lo: int, hi: int):
+        raise NotImplementedError
+
+
+class _Array(_Source):
+    def __init__(self, x):
+        self.x, self.frames, self.channels = x, len(x), x.shape[1]
+
+    def read(self, lo: int, hi: int):
+        return self.x[lo:hi]
+
+
+class _Pcm(_Source):
+    """16-bit PCM, given as consecutive pieces (never joined), scaled by ``gain`` and, over frame ranges, by
+    per-range factors (speaker leveling)."""
+
+    def __init__(self, pieces: Audio | Sequence[Audio], gain: float = 1.0,
+                 ranges: Sequence[tuple[int, int, float]] = ()):
+        np = _np()
+        pieces = [pieces] if isinstance(pieces, Audio) else list(pieces)
+        self.channels = pieces[0].channels if pieces else 1
+        self.arrays = [np.frombuffer(a.pcm, dtype="<i2").reshape(-1, self.channels) for a in pieces if a.pcm]
+        self.offsets = [0]
+        for array in self.arrays:
+            self.offsets.append(self.offsets[-1] + len(array))
+        self.frames = self.offsets[-1]
+        self.gain = gain
+        self.ranges = sorted((a, b, f) for a, b, f in ranges if b > a and f != 1.0)
+        self._starts = [a for a, _, _ in self.ranges]
+
+    def _int16(self, lo: int, hi: int):
+        import bisect
+
+        np = _np()
+        i = max(0, bisect.bisect_right(self.offsets, lo) - 1)
+        parts = []
+        while i < len(self.arrays) and self.offsets[i] < hi:
+            base = self.offsets[i]
+            parts.append(self.arrays[i][max(0, lo - base):hi - base])
+            i += 1
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros((0, self.channels), dtype="<i2")
+
+    def read(self, lo: int, hi: int):
+        import bisect
+
+        np = _np()
+        y = self._int16(lo, hi).astype(np.float32)
+        y *= np.float32(self.gain / 32768)
+        i = max(0, bisect.bisect_right(self._starts, lo) - 1)
+        while i < len(self.ranges) and self.ranges[i][0] < hi:
+            a, b, factor = self.ranges[i]
+            if b > lo:
+                y[max(a, lo) - lo:min(b, hi) - lo] *= np.float32(factor)
+            i += 1
+        return y
+
+
+def _source(x) -> _Source:
+    return x if isinstance(x, _Source) else _Array(x)
+
+
+@functools.lru_cache(maxsize=8)
+def _k_weighting(rate: int) -> tuple[Any, float]:
+    """BS.1770's K-weighting for ``rate`` as second-order sections and their overall passband gain
+    (coefficients from pyloudnorm, which derives them for any rate)."""
     import pyloudnorm
 
-    meter = pyloudnorm.Meter(rate)
-    return [(f.b, f.a, f.passband_gain) for f in meter._filters.values()]
+    np = _np()
+    stages = list(pyloudnorm.Meter(rate)._filters.values())
+    sos = np.array([np.r_[np.pad(f.b, (0, 3 - len(f.b))), np.pad(f.a, (0, 3 - len(f.a)))] for f in stages])
+    return sos / sos[:, 3:4], float(np.prod([f.passband_gain for f in stages]))
 
 
 _MEASURE_CHUNK = 1 << 20  # frames filtered at a time: the meter never copies the whole episode
 
 
-def _block_powers(x, rate: int, start: int, stop: int):
+def _block_powers(x: _Source, rate: int, start: int, stop: int):
     """Mean squares of the K-weighted signal in 400 ms blocks every 100 ms over frames [start, stop),
     channel-weighted and summed (BS.1770-4 eq. 1-4). Filtered chunk by chunk with carried filter state."""
-    from scipy.signal import lfilter
+    from scipy.signal import sosfilt
 
     np = _np()
     step = max(1, round(0.1 * rate))
-    filters = _k_filters(rate)
-    channels = x.shape[1]
+    sos, gain = _k_weighting(rate)
+    channels = x.channels
     weights = [1.0, 1.0, 1.0, 1.41, 1.41]
     sums = []
-    states = [[np.zeros(max(len(a), len(b)) - 1) for b, a, _ in filters] for _ in range(channels)]
+    states = [np.zeros((len(sos), 2)) for _ in range(channels)]
     usable = (stop - start) // step * step
     chunk = _MEASURE_CHUNK // step * step or step
     for lo in range(start, start + usable, chunk):
         hi = min(start + usable, lo + chunk)
         total = np.zeros((hi - lo) // step)
+        block = x.read(lo, hi)
         for ch in range(channels):
-            y = x[lo:hi, ch].astype(np.float64)
-            for k, (b, a, g) in enumerate(filters):
-                y, states[ch][k] = lfilter(b, a, y, zi=states[ch][k])
-                y *= g
-            total += weights[min(ch, 4)] * np.square(y).reshape(-1, step).sum(axis=1)
+            y, states[ch] = sosfilt(sos, block[:, ch].astype(np.float64), zi=states[ch])
+            total += weights[min(ch, 4)] * gain * gain * np.square(y).reshape(-1, step).sum(axis=1)
         sums.append(total)
     steps = np.concatenate(sums) if sums else np.zeros(0)
     if len(steps) < 4:
@@ -125,64 +206,137 @@ def _gated(powers) -> float:
     return -0.691 + 10 * math.log10(float(kept.mean())) if len(kept) else -math.inf
 
 
+def _range_powers(x: _Source, rate: int, ranges: Sequence[tuple[int, int]]):
+    """Block powers of the frame ``ranges`` of ``x`` taken together (a range shorter than a block has none)."""
+    np = _np()
+    powers = [_block_powers(x, rate, a, b) for a, b in ranges if b - a >= round(0.4 * rate)]
+    return np.concatenate(powers) if powers else np.zeros(0)
+
+
 def integrated(x, rate: int, ranges: Sequence[tuple[int, int]] | None = None) -> float:
     """BS.1770-4 integrated loudness in LUFS of ``x`` (or of the frame ``ranges`` of it taken together, as if
-    joined); -inf for audio that is silent or shorter than one 400 ms block."""
-    np = _np()
-    ranges = [(0, len(x))] if ranges is None else ranges
-    powers = [_block_powers(x, rate, a, b) for a, b in ranges if b - a >= round(0.4 * rate)]
-    return _gated(np.concatenate(powers)) if powers else -math.inf
+    joined); -inf for audio that is silent or shorter than one 400 ms block. ``x``: an array or a source."""
+    x = _source(x)
+    return _gated(_range_powers(x, rate, [(0, len(x))] if ranges is None else ranges))
 
 
-def _frame_peaks(x):
-    """Per frame, the highest absolute value of the 4× oversampled signal around it (and the sample itself)."""
+@functools.lru_cache(maxsize=4)
+def _oversampling_filter(dtype: str):
+    """resample_poly's own low-pass for 4× (designed once instead of on every call)."""
+    from scipy.signal import firwin
+
+    half_len = 10 * OVERSAMPLE
+    return firwin(2 * half_len + 1, 1 / OVERSAMPLE, window=("kaiser", 5.0)).astype(dtype)
+
+
+def _oversampled_peaks(x):
+    """Per frame n, the highest absolute value of the 4× oversampled ``x`` in [n, n + 1)."""
     from scipy.signal import resample_poly
 
+    up = _magnitude(resample_poly(x, OVERSAMPLE, 1, axis=0, window=_oversampling_filter(x.dtype.str)))
+    return up.reshape(-1, OVERSAMPLE).max(axis=1)
+
+
+def _magnitude(x):
+    """Per frame, the largest absolute sample over the channels (1-D; reducing a (n, 1) array along its
+    channel axis is several times slower than this)."""
+    np = _np()
+    out = np.abs(x[:, 0])
+    for ch in range(1, x.shape[1]):
+        np.maximum(out, np.abs(x[:, ch]), out=out)
+    return out
+
+
+def _frame_peaks(x, floor: float = 0.0):
+    """Per frame, the highest absolute value of the 4× oversampled signal around it (and the sample itself).
+
+    Only frames at or above ``floor`` (and their neighbours) are oversampled: an inter-sample peak overshoots
+    the samples around it by well under ``_SKIP_MARGIN``, so elsewhere the sample value is the answer to
+    every question asked (is it over a ceiling at least ``floor × _SKIP_MARGIN``? can it beat a peak that
+    high?). With ``floor`` 0 every frame is oversampled.
+    """
     np = _np()
     n = len(x)
-    peaks = np.abs(x).max(axis=1)
-    for start in range(0, n, _BLOCK):
-        stop = min(n, start + _BLOCK)
-        lo, hi = max(0, start - _PAD), min(n, stop + _PAD)
-        up = np.abs(resample_poly(x[lo:hi], OVERSAMPLE, 1, axis=0)).max(axis=1)
-        up = up[(start - lo) * OVERSAMPLE:(stop - lo) * OVERSAMPLE].reshape(-1, OVERSAMPLE).max(axis=1)
-        # an inter-sample peak lies between this frame and the next: both must come down for it
-        np.maximum(peaks[start:stop], up, out=peaks[start:stop])
-        np.maximum(peaks[start + 1:stop + 1], up[:len(peaks[start + 1:stop + 1])],
-                   out=peaks[start + 1:stop + 1])
+    peaks = _magnitude(x)
+    hot = np.flatnonzero(peaks >= floor) if floor > 0 else np.arange(n)
+    if not len(hot):
+        return peaks
+    # hot frames less than _MERGE apart are oversampled in one call (a call costs as much as a few thousand
+    # frames), in pieces of at most _BLOCK
+    breaks = np.flatnonzero(np.diff(hot) > _MERGE)
+    firsts, lasts = hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, len(hot) - 1]]
+    for first, last in zip(firsts.tolist(), lasts.tolist()):
+        for start in range(max(0, first - 2), min(n, last + 3), _BLOCK):
+            stop = min(n, last + 3, start + _BLOCK)
+            lo, hi = max(0, start - _PAD), min(n, stop + _PAD)
+            up = _oversampled_peaks(x[lo:hi])[start - lo:stop - lo]
+            # an inter-sample peak lies between this frame and the next: both must come down for it
+            np.maximum(peaks[start:stop], up, out=peaks[start:stop])
+            nxt = peaks[start + 1:stop + 1]
+            np.maximum(nxt, up[:len(nxt)], out=nxt)
     return peaks
 
 
-def _region_peaks(x, lo: int, hi: int):
-    """``_frame_peaks`` for frames [lo, hi), computed with ``_PAD`` frames of context on each side."""
-    a, b = max(0, lo - _PAD), min(len(x), hi + _PAD)
-    return _frame_peaks(x[a:b])[lo - a:hi - a]
-
-
 def true_peak(x) -> float:
-    """True peak in dBTP (4× oversampling); -inf for silence."""
+    """True peak in dBTP (4× oversampling) of an array or a source; -inf for silence."""
     np = _np()
-    blocks = [(float(np.abs(x[lo:lo + _BLOCK]).max(initial=0.0)), lo) for lo in range(0, len(x), _BLOCK)]
-    peak = 0.0
-    for sample_peak, lo in sorted(blocks, reverse=True):
-        if sample_peak * _SKIP_MARGIN <= peak:
-            break  # the loudest blocks come first; a block this far under the peak found cannot beat it
-        peak = max(peak, float(_region_peaks(x, lo, min(len(x), lo + _BLOCK)).max()))
+    x = _source(x)
+    n, peak = len(x), 0.0
+    for start in range(0, n, _BLOCK):
+        stop = min(n, start + _BLOCK)
+        a, b = max(0, start - _PAD), min(n, stop + _PAD)
+        y = x.read(a, b)
+        loudest = float(np.abs(y).max(initial=0.0))
+        if loudest * _SKIP_MARGIN <= peak:
+            continue  # no inter-sample peak here can beat the one found
+        peak = max(peak, loudest)
+        peak = max(peak, float(_frame_peaks(y, peak / _SKIP_MARGIN)[start - a:stop - a].max(initial=0.0)))
     return 20 * math.log10(peak) if peak > 0 else -math.inf
 
 
-def _block_gain(x, rate: int, start: int, stop: int, ceiling: float, ahead: int, hold: int):
-    """The limiter's gain for frames [start, stop), or None when none is needed there."""
+class _Limited(_Source):
+    """``pre`` through the look-ahead limiter: each block's gain is computed from ``pre`` around it, so any
+    range can be read in any order and always gives the same frames."""
+
+    def __init__(self, pre: _Source, rate: int, ceiling_db: float):
+        self.pre, self.rate = pre, rate
+        self.frames, self.channels = pre.frames, pre.channels
+        self.ceiling = 10 ** (ceiling_db / 20)
+        self.ahead, self.hold = max(1, round(LOOKAHEAD * rate)), max(1, round(HOLD * rate))
+        self.lowest = 1.0  # deepest gain applied by any read so far
+
+    def read(self, lo: int, hi: int):
+        out = []
+        for start in range(lo, hi, _BLOCK):  # bounded temporaries, whatever the caller asks for
+            stop = min(hi, start + _BLOCK)
+            y, gain = _block_gain(self.pre, start, stop, self.ceiling, self.ahead, self.hold)
+            if gain is not None:
+                self.lowest = min(self.lowest, float(gain.min()))
+                y = y * gain[:, None]
+            out.append(y)
+        return out[0] if len(out) == 1 else _np().concatenate(out)
+
+    @property
+    def reduction_db(self) -> float:
+        return 0.0 if self.lowest >= 1.0 else round(-20 * math.log10(self.lowest), 2)
+
+
+def _block_gain(pre: _Source, start: int, stop: int, ceiling: float, ahead: int, hold: int):
+    """(``pre``'s frames [start, stop), the limiter's gain for them or None when none is needed there)."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     np = _np()
-    n = len(x)
+    n = len(pre)
     lo, hi = max(0, start - hold - ahead), min(n, stop + ahead)
-    if float(np.abs(x[lo:hi]).max(initial=0.0)) * _SKIP_MARGIN < ceiling:
-        return None  # far under the ceiling: no inter-sample peak can reach it, so skip the oversampling
-    need = np.minimum(1.0, ceiling / np.maximum(_region_peaks(x, lo, hi), 1e-9)).astype(np.float32)
+    a, b = max(0, lo - _PAD), min(n, hi + _PAD)
+    y = pre.read(a, b)
+    core = y[start - a:stop - a]
+    if float(np.abs(y[lo - a:hi - a]).max(initial=0.0)) * _SKIP_MARGIN < ceiling:
+        return core, None  # far under the ceiling: no inter-sample peak can reach it, so skip the oversampling
+    peaks = _frame_peaks(y, ceiling / _SKIP_MARGIN)[lo - a:hi - a]
+    need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-9)).astype(np.float32)
     if need.min() >= 1.0:
-        return None
+        return core, None
     # held[m] = min(need[m - hold .. m + ahead]): every frame near a peak gets that peak's gain
     padded = np.concatenate([np.ones(hold + ahead - (start - lo), np.float32), need,
                              np.ones(ahead - (hi - stop), np.float32)])
@@ -194,30 +348,40 @@ def _block_gain(x, rate: int, start: int, stop: int, ceiling: float, ahead: int,
     gain = uniform_filter1d(held, width, origin=-(width // 2))[:stop - start]
     # rounding in the running mean must never let a peak through
     np.minimum(gain, need[start - lo:stop - lo], out=gain)
-    return gain
+    return core, gain
 
 
 def limit(x, rate: int, ceiling_db: float) -> float:
-    """Limit ``x`` in place so its true peak stays at or under ``ceiling_db``; returns the deepest gain
-    reduction in dB (0.0 when nothing had to change). Works block by block; a block's gain is applied only
-    after the next block's gain is known, since that one is computed from the unlimited signal too."""
-    if not len(x):
-        return 0.0
-    ceiling = 10 ** (ceiling_db / 20)
-    ahead, hold = max(1, round(LOOKAHEAD * rate)), max(1, round(HOLD * rate))
-    lowest = 1.0
+    """Limit the float array ``x`` in place so its true peak stays at or under ``ceiling_db``; returns the
+    deepest gain reduction in dB (0.0 when nothing had to change). A block's gain is applied only after the
+    next block's gain is known, since that one is computed from the unlimited signal too."""
+    limited = _Limited(_Array(x), rate, ceiling_db)
     pending = None
     for start in range(0, len(x), _BLOCK):
         stop = min(len(x), start + _BLOCK)
-        gain = _block_gain(x, rate, start, stop, ceiling, ahead, hold)
+        _, gain = _block_gain(limited.pre, start, stop, limited.ceiling, limited.ahead, limited.hold)
         if pending is not None:
             x[pending[0]:pending[0] + len(pending[1])] *= pending[1][:, None]
         pending = None if gain is None else (start, gain)
         if gain is not None:
-            lowest = min(lowest, float(gain.min()))
+            limited.lowest = min(limited.lowest, float(gain.min()))
     if pending is not None:
         x[pending[0]:pending[0] + len(pending[1])] *= pending[1][:, None]
-    return 0.0 if lowest >= 1.0 else round(-20 * math.log10(lowest), 2)
+    return limited.reduction_db
+
+
+def _write(x: _Source, rate: int) -> Audio:
+    """Render a source into new 16-bit PCM, rounded and clipped, block by block."""
+    np = _np()
+    buffer = bytearray(x.frames * x.channels * SAMPLE_WIDTH)  # handed over as is: no second full-size copy
+    out = np.frombuffer(buffer, dtype="<i2").reshape(-1, x.channels)
+    for lo in range(0, x.frames, _BLOCK):
+        hi = min(x.frames, lo + _BLOCK)
+        y = np.rint(x.read(lo, hi) * 32768)
+        np.clip(y, -32768, 32767, out=y)
+        out[lo:hi] = y
+    del out
+    return Audio(buffer, rate, x.channels)
 
 
 def normalize(audio: Audio | list[Audio], groups: Mapping[str, Sequence[tuple[int, int]]], target: float,
@@ -225,39 +389,43 @@ def normalize(audio: Audio | list[Audio], groups: Mapping[str, Sequence[tuple[in
     """Level each group of frame ranges (a speaker's pieces) to the loudness of all of them together, then
     bring the whole to ``target`` LUFS with true peaks limited to ``ceiling - headroom`` dBTP.
 
-    ``audio`` may be handed over in a one-element list, which is emptied: then the caller's PCM is freed as
-    soon as its float copy exists. Returns the new audio and a report of the measured figures.
+    ``audio`` may also be a list of consecutive pieces (same rate and channels), processed as one without
+    ever being joined; the list is emptied, so the pieces are freed as soon as the result is written (the
+    input and the output are then the only full-length buffers). Returns the new audio and a report.
     """
     if isinstance(audio, list):
-        audio = audio.pop()
-    x = to_float(audio)
-    rate = audio.rate
-    del audio
+        audio, pieces = list(audio), audio
+        pieces.clear()
+    else:
+        audio = [audio]
+    rate = audio[0].rate if audio else 24000
+    source = _Pcm(audio)
     report: dict[str, Any] = {"target_lufs": target, "true_peak_ceiling_dbtp": ceiling,
-                              "input_lufs": _figure(integrated(x, rate)), "input_true_peak_dbtp": None}
-    report["input_true_peak_dbtp"] = _figure(true_peak(x))
-
-    measured = {}
+                              "input_lufs": _figure(integrated(source, rate)),
+                              "input_true_peak_dbtp": _figure(true_peak(source))}
+    measured, powers = {}, []
     for name, ranges in groups.items():
-        level = integrated(x, rate, ranges)
+        group_powers = _range_powers(source, rate, ranges)
+        level = _gated(group_powers)
         if math.isfinite(level):
             measured[name] = level
+            powers.append(group_powers)
     speakers: dict[str, Any] = {}
+    factors: list[tuple[int, int, float]] = []
     if len(measured) > 1:
-        every = [r for name in measured for r in groups[name]]
-        reference = integrated(x, rate, sorted(every))
+        reference = _gated(_np().concatenate(powers))  # all the speech, as if joined
         for name, level in measured.items():
             change = reference - level
-            for a, b in groups[name]:
-                x[a:b] *= 10 ** (change / 20)
+            factors += [(a, b, 10 ** (change / 20)) for a, b in groups[name]]
             speakers[name] = {"input_lufs": _figure(level), "gain_db": _figure(change)}
 
-    applied, limit_db = _reach(x, rate, target, ceiling - headroom)
-    out = to_pcm(x, rate)
-    del x
-    final = to_float(out)
-    report |= {"gain_db": _figure(applied), "limiter_max_reduction_db": limit_db,
+    applied, limited = _reach(_Pcm(audio, 1.0, factors), rate, target, ceiling - headroom)
+    out = _write(limited, rate)
+    del audio, source  # the input PCM goes once ``limited`` does
+    final = _Pcm(out)
+    report |= {"gain_db": _figure(applied), "limiter_max_reduction_db": limited.reduction_db,
                "integrated_lufs": _figure(integrated(final, rate)), "true_peak_dbtp": _figure(true_peak(final))}
+    del limited
     if speakers:
         for name in speakers:
             speakers[name]["integrated_lufs"] = _figure(integrated(final, rate, groups[name]))
@@ -272,35 +440,36 @@ def correct_encoded(fed: Audio, decoded: Audio, report: dict[str, Any], ceiling:
     return corrected audio to encode once more, or None when the file already meets target and ceiling.
     Records the decoded figures in ``report``."""
     target = report["target_lufs"]
-    heard = to_float(decoded)
+    heard = _Pcm(decoded)
     lufs, peak = integrated(heard, decoded.rate), true_peak(heard)
     del heard
     report["first_encode_lufs"], report["first_encode_true_peak_dbtp"] = _figure(lufs), _figure(peak)
     if not math.isfinite(lufs) or (abs(lufs - target) <= 0.2 and peak <= ceiling):
         return None
-    x = to_float(fed)
-    overshoot = max(0.0, peak - true_peak(x))
-    loss = integrated(x, fed.rate) - lufs  # what the encoder takes away, given back in advance
-    applied, reduction = _reach(x, fed.rate, target + loss, min(ceiling - headroom, ceiling - overshoot - 0.15))
-    report["limiter_max_reduction_db"] = max(report.get("limiter_max_reduction_db", 0.0), reduction)
+    source = _Pcm(fed)
+    overshoot = max(0.0, peak - true_peak(source))
+    loss = integrated(source, fed.rate) - lufs  # what the encoder takes away, given back in advance
+    applied, limited = _reach(source, fed.rate, target + loss, min(ceiling - headroom, ceiling - overshoot - 0.15))
+    out = _write(limited, fed.rate)
+    report["limiter_max_reduction_db"] = max(report.get("limiter_max_reduction_db", 0.0), limited.reduction_db)
     report["encoder_correction_db"] = _figure(applied)
-    return to_pcm(x, fed.rate)
+    return out
 
 
-def _reach(x, rate: int, target: float, limiter_ceiling: float) -> tuple[float, float]:
-    """Gain ``x`` (in place) to ``target`` LUFS with true peaks limited to ``limiter_ceiling``; limiting
-    lowers the loudness a little, so a few small corrections follow. Returns (gain dB, deepest limiting dB)."""
-    level = integrated(x, rate)
-    applied = limit_db = 0.0
+def _reach(pre: _Pcm, rate: int, target: float, limiter_ceiling: float) -> tuple[float, _Limited]:
+    """Set ``pre``'s gain so that it, limited to ``limiter_ceiling``, measures ``target`` LUFS; limiting
+    lowers the loudness a little, so a few small corrections follow. Returns (gain dB, the limited source)."""
+    level = integrated(pre, rate)
+    applied = 0.0
     if not math.isfinite(level):  # too short or silent to measure: the ceiling still holds
-        return applied, limit(x, rate, limiter_ceiling)
+        return applied, _Limited(pre, rate, limiter_ceiling)
     slope = 1.0  # LU of loudness gained per dB of gain, once the limiter has taken its share
     for _ in range(8):
         change = (target - level) / slope
-        x *= 10 ** (change / 20)
         applied += change
-        limit_db = max(limit_db, limit(x, rate, limiter_ceiling))
-        new_level = integrated(x, rate)
+        pre.gain = 10 ** (applied / 20)
+        limited = _Limited(pre, rate, limiter_ceiling)
+        new_level = integrated(limited, rate)
         if abs(new_level - target) <= 0.05:
             break
         # Peaky speech (the offline voice above all) loses much of each added dB to the limiter; stepping
@@ -308,7 +477,7 @@ def _reach(x, rate: int, target: float, limiter_ceiling: float) -> tuple[float, 
         if change and math.isfinite(new_level):
             slope = min(1.0, max(0.2, (new_level - level) / change))
         level = new_level
-    return applied, limit_db
+    return applied, limited
 
 
 def _figure(value: float) -> float | None:

@@ -48,6 +48,10 @@ class PlacedPiece:
     start_frame: int
     end_frame: int
     rate: int
+    # where the turns of a multi-speaker render meet, in seconds from the piece's start, and how they were
+    # found ("silence", or "text" when the render had too few pauses); see ``transcript.turn_bounds``
+    bounds: tuple[float, ...] = ()
+    bounds_method: str = "exact"
 
     @property
     def start(self) -> float:
@@ -60,6 +64,17 @@ class PlacedPiece:
     @property
     def kind(self) -> str:
         return _KINDS[type(self.piece)]
+
+    def turn_spans(self) -> list[tuple[float, float, Any]]:
+        """(start, end, turn) in episode seconds for each turn of a speech piece; [] for other pieces."""
+        turns = getattr(self.piece, "turns", ())
+        bounds = self.bounds
+        if len(bounds) != max(0, len(turns) - 1):  # never located: shared out by text length
+            from .transcript import turn_bounds
+
+            bounds = tuple(turn_bounds(0.0, self.end - self.start, [t.text for t in turns], ())[0])
+        edges = [self.start, *(self.start + b for b in bounds), self.end]
+        return list(zip(edges, edges[1:], turns))
 
 
 _KINDS = {SpeechPiece: "speech", SilencePiece: "silence", SoundPiece: "sound"}
@@ -231,16 +246,24 @@ class LoudnessStep(MixStep):
         from .loudness import ENCODER_HEADROOM, normalize
 
         groups: dict[str, list[tuple[int, int]]] = {}
-        scale = ctx.rate  # pieces were placed at the stitch rate; the audio may have been resampled since
+        rate = ctx.rate  # pieces were placed at the stitch rate; the audio may have been resampled since
         for placed in ctx.pieces:
             p = placed.piece
-            if isinstance(p, SpeechPiece):
-                a, b = round(placed.start * scale), round(placed.end * scale)
-                groups.setdefault(" & ".join(p.speakers), []).append((a, b))
-        box = [ctx.audio]
-        ctx.chunks = []  # the float copy replaces it: hand the only reference over
+            if not isinstance(p, SpeechPiece):
+                continue
+            if placed.bounds_method == "text":  # turns not found in the audio: level the render as a whole
+                groups.setdefault(" & ".join(p.speakers), []).append(
+                    (round(placed.start * rate), round(placed.end * rate)))
+                continue
+            # each turn of a dialogue render goes to its speaker: voices come out of one render at
+            # different levels too (the pause between two turns is split between them, and gated out)
+            for a, b, turn in placed.turn_spans():
+                groups.setdefault(turn.speaker, []).append((round(a * rate), round(b * rate)))
+        # the pieces go in as they are (no joined copy) and are handed over: they are freed once the result exists
+        pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks]
+        ctx.chunks = []
         ctx.audio, ctx.report[self.name] = normalize(
-            box, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
+            pieces, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
 
 
 class ChaptersStep(MixStep):
@@ -297,7 +320,7 @@ class TranscriptStep(MixStep):
     (``podpipe.transcript``)."""
 
     name = "transcript"
-    VERSION = 1
+    VERSION = 2
 
     def settings(self, compiled: CompiledEpisode) -> Any:
         from . import transcript as t
@@ -308,7 +331,7 @@ class TranscriptStep(MixStep):
     def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
         from . import transcript as t
 
-        cues, methods = t.cues(ctx.pieces, ctx.audio)
+        cues, methods = t.cues(ctx.pieces)
         if not cues:
             return []
         ctx.report[self.name] = {"cues": len(cues), "turn_boundaries": methods}
@@ -573,9 +596,14 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
 
     # each distinct render once; the episode rate is known only when all are loaded
     speech: dict[str, Audio] = {}
+    located: dict[str, tuple[tuple[float, ...], str]] = {}
     for piece in plan.pieces:
         if isinstance(piece, SpeechPiece) and piece.key not in speech:
             speech[piece.key] = audio_for(piece.key)
+            if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
+                from .transcript import locate_turns
+
+                located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
     rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
     for key in speech:  # converted one at a time so an original can be freed before the next is copied
         speech[key] = pcm.convert(speech[key], rate, CHANNELS)
@@ -610,7 +638,8 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
                 chunks[-1] = chunks[-1][:-cut]
                 data = mixed + data[cut:]
                 position -= overlap
-        placed.append(PlacedPiece(piece, position, position + n_frames, rate))
+        bounds, method = located.get(getattr(piece, "key", None), ((), "exact"))
+        placed.append(PlacedPiece(piece, position, position + n_frames, rate, bounds, method))
         chunks.append(data)
         position += n_frames
     del speech, sounds, silences  # only ``chunks`` references the audio from here on
@@ -646,8 +675,10 @@ def _manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, man
                                  "segment_id": p.segment_id, "segment_index": p.segment_index,
                                  "chapter": p.chapter}
         if isinstance(p, SpeechPiece):
-            entry |= {"speakers": list(p.speakers), "turns": [{"speaker": t.speaker, "text": t.text}
-                                                              for t in p.turns], "key": p.key}
+            entry |= {"speakers": list(p.speakers), "key": p.key, "turns": [
+                {"speaker": t.speaker, "text": t.text, "start": a, "end": b} for a, b, t in placed.turn_spans()]}
+            if len(p.turns) > 1:
+                entry["turns_located_by"] = placed.bounds_method
         elif isinstance(p, SilencePiece):
             entry |= {"reason": p.reason}
         else:

@@ -9,8 +9,10 @@ behaviour:
 - A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
   the worker that saw it: the other workers would only burn quota on more 429s.
 - Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
-- A success is written to the store at once, from the worker, so an interrupted run keeps everything that
-  finished; a failure is never stored.
+- A success goes to the store at once, through one writer thread: the worker's next request goes out while
+  the entry is fsynced (fsyncs from many threads queue up in the file system's journal and would hold
+  every worker). The key's lock is held until the entry is committed, an interrupted run waits for the
+  writer, so it keeps everything that finished; a failure is never stored.
 - Each key is rendered under the store's per-key lock (``Store.lock``), and ``has(key)`` is asked again
   once the lock is held: when another build sharing the cache rendered the key meanwhile, it is taken from
   the cache (``RenderResult.skipped``), so concurrent builds never pay twice for one render.
@@ -24,7 +26,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from .backends.base import Backend, Rendered, Usage
@@ -124,6 +126,14 @@ class Interrupted(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Success:
+    rendered: Rendered
+    attempts: int
+    seconds: float
+    failures: tuple[str, ...]
+
+
 class Scheduler:
     def __init__(self, backend: Backend, store: Store, options: RenderOptions = RenderOptions(), *,
                  on_done: Callable[[Outcome], None] | None = None,
@@ -163,8 +173,9 @@ class Scheduler:
         ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
 
-    def _render_one(self, request: RenderRequest) -> Outcome | None:
-        """Render under the key's lock; None when another process rendered it while we waited."""
+    def _render_one(self, request: RenderRequest) -> Outcome | Future | None:
+        """Render under the key's lock; None when another process rendered it while we waited, a Future of
+        the Outcome when the audio is on its way into the store (the lock goes with it)."""
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(self.store.lock(request.key, poll=self._sleep))
@@ -174,9 +185,16 @@ class Scheduler:
                 return Outcome(request, False, 0, 0.0, error=reason, failures=(reason,))
             if self.store.has(request.key):
                 return None
-            return self._attempts(request)
+            result = self._attempts(request)
+            if isinstance(result, Outcome):
+                return result
+            held = stack.pop_all()
+        try:
+            return self._writer.submit(self._commit, request, result, held)
+        except RuntimeError:  # the writer was shut down (Ctrl-C): commit here, the render is paid for
+            return self._commit(request, result, held)
 
-    def _attempts(self, request: RenderRequest) -> Outcome:
+    def _attempts(self, request: RenderRequest) -> Outcome | _Success:
         failures: list[str] = []
         started = None
         for attempt in range(1, self.options.attempts + 1):
@@ -198,17 +216,22 @@ class Scheduler:
                     self.gate.hold(exc.retry_after)
                 self._sleep(max(self._backoff(attempt), exc.retry_after or 0.0))
                 continue
-            seconds = self._clock() - started
+            return _Success(rendered, attempt, self._clock() - started, tuple(failures))
+        raise AssertionError("unreachable: attempts >= 1")
+
+    def _commit(self, request: RenderRequest, done: _Success, held: contextlib.ExitStack) -> Outcome:
+        """Store a successful render, then release its key's lock."""
+        with held:
             try:
-                self._store(request, rendered, attempt, seconds)
+                self._store(request, done.rendered, done.attempts, done.seconds)
             except (OSError, ValueError) as exc:
                 # ValueError: the store refused the audio (empty, odd length): a bad render, never cached.
                 detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 reason = f"rendered, but could not be written to the cache: {detail}"
-                return Outcome(request, False, attempt, seconds, error=reason, failures=(*failures, reason))
-            return Outcome(request, True, attempt, seconds, usage=rendered.usage, failures=tuple(failures),
-                           audio_seconds=rendered.audio.seconds)
-        raise AssertionError("unreachable: attempts >= 1")
+                return Outcome(request, False, done.attempts, done.seconds, error=reason,
+                               failures=(*done.failures, reason))
+        return Outcome(request, True, done.attempts, done.seconds, usage=done.rendered.usage,
+                       failures=done.failures, audio_seconds=done.rendered.audio.seconds)
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float) -> None:
         self.store.put(request.key, rendered.audio, {
@@ -232,6 +255,7 @@ class Scheduler:
                                           for r in requests))
         started = self._clock()
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-render")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podpipe-store")
         pending = {pool.submit(self._render_one, r): r for r in requests}
         try:
             while pending:
@@ -242,6 +266,9 @@ class Scheduler:
                         outcome = future.result()
                     except Interrupted:
                         continue
+                    if isinstance(outcome, Future):  # rendered; being stored
+                        pending[outcome] = request
+                        continue
                     if outcome is None:
                         skipped.append(request)
                         continue
@@ -251,8 +278,10 @@ class Scheduler:
         except KeyboardInterrupt:
             self._stop.set()
             pool.shutdown(wait=False, cancel_futures=True)
+            self._writer.shutdown(wait=True)  # renders already paid for reach the store
             raise
         pool.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
         return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped))
 
 

@@ -5,7 +5,9 @@ Timings are exact at piece boundaries (the mix knows where every render starts a
 Inside a multi-speaker render the turn boundaries are not known, so they are placed on silences detected in
 the audio: every pause of at least ``MIN_PAUSE`` is a candidate, and the turns' text-proportional positions
 pick the best candidates in order (a small dynamic programme that prefers long pauses near the expected
-place). Only when there are fewer pauses than boundaries does placement fall back to text proportion alone.
+place). Only when there are fewer pauses than boundaries does placement fall back to text proportion alone. The
+boundaries are found once per render, when the episode is stitched (``locate_turns``), so speaker leveling
+(``podpipe.loudness``) and the transcript agree on who speaks when.
 Long turns are split into cues of at most ``MAX_CUE_CHARS`` characters (two lines of ``LINE_CHARS``) and
 ``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only (audioop for the level).
 """
@@ -164,22 +166,28 @@ def _turn_cues(start: float, end: float, speaker: str, text: str) -> list[Cue]:
     return cues
 
 
-def cues(placed: Sequence, audio: Audio) -> tuple[list[Cue], dict[str, int]]:
-    """Cues for every speech piece of the mix (``PlacedPiece``s, ``piece.turns`` with speaker and text),
-    and how many turn boundaries were placed on silence vs by text."""
+def locate_turns(audio: Audio, texts: Sequence[str]) -> tuple[tuple[float, ...], str]:
+    """Where the turns of one render meet, in seconds from its start, and how they were found ("exact" for a
+    single turn, "silence" or "text"). Run on the render as it came from the cache, before any mixing: a
+    music bed or leveling cannot move them, and speaker leveling and the transcript use the same ones."""
+    if len(texts) < 2:
+        return (), "exact"
+    quiet = pauses(audio, 0.0, audio.seconds)
+    bounds, method = turn_bounds(0.0, audio.seconds, texts, quiet)
+    return tuple(bounds), method
+
+
+def cues(placed: Sequence) -> tuple[list[Cue], dict[str, int]]:
+    """Cues for every speech piece of the mix (``PlacedPiece``s, with ``turn_spans()``), and how many turn
+    boundaries were placed on silence vs by text."""
     out: list[Cue] = []
     methods = {"silence": 0, "text": 0}
     for p in placed:
-        turns = getattr(p.piece, "turns", None)
-        if not turns:
-            continue
-        texts = [t.text for t in turns]
-        quiet = pauses(audio, p.start, p.end) if len(turns) > 1 else []
-        bounds, method = turn_bounds(p.start, p.end, texts, quiet)
-        if method in methods:
-            methods[method] += len(bounds)
-        edges = [p.start, *bounds, p.end]
-        for turn, a, b in zip(turns, edges, edges[1:]):
+        spans = p.turn_spans()
+        if len(spans) > 1:
+            method = p.bounds_method if p.bounds_method in methods else "text"
+            methods[method] += len(spans) - 1
+        for a, b, turn in spans:
             out.extend(_turn_cues(a, b, turn.speaker, turn.text))
     return out, methods
 

@@ -13,7 +13,7 @@ Faults are injected on demand, each consumed by one request:
     server.script([Fault("429", retry_delay="53s")])
     server.fault_fn = lambda rec: Fault("503") if rec.model.startswith("gemini-2.5") else None
     server.fail_first_attempts(0.3, kinds=("429", "500", "other"))  # 30 % of distinct bodies fail once
-    server.latency = 0.2                           # seconds before every answer
+    server.latency = 0.2                           # every answer leaves 0.2 s after its request arrived
 
 Fault kinds: "429" (RESOURCE_EXHAUSTED + RetryInfo ``retry_delay``), "500", "502", "503", "504", "408",
 "400" (INVALID_ARGUMENT, ``message``), "400-key" (API_KEY_INVALID), "403", "404", "hang" (no answer for
@@ -97,6 +97,7 @@ class Recorded:
     status: int | None = None  # HTTP status sent (None: no answer, e.g. hang or close)
     t_end: float | None = None
     usage: dict | None = None  # the usageMetadata answered, for comparing with what the client reports
+    deadline: float | None = None  # monotonic time before which no answer is sent (arrival + latency)
 
     @property
     def texts(self) -> list[str]:
@@ -210,7 +211,9 @@ class StandIn:
     def __init__(self, *, api_key: str = FAKE_API_KEY, latency: float = 0.0, response_format: str | None = None,
                  low_temperature_fails: bool = True):
         self.api_key = api_key
-        self.latency = latency  # seconds to wait before every answer (faults included)
+        # seconds from a request's arrival to its answer (faults included); the stand-in's own work of building
+        # the answer happens inside this time, so at 200 ms every answer takes 200 ms, as a benchmark assumes
+        self.latency = latency
         self.response_format = response_format  # None: by model; "wav", "pcm", or "pcm-spaced"
         self.low_temperature_fails = low_temperature_fails  # 2.5 + temperature <= 0.4 → finishReason OTHER
         self.fault_fn: Callable[[Recorded], Fault | str | None] | None = None
@@ -379,8 +382,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, e.code, e.message, e.details)
         fault = s._next_fault(rec)
         rec.fault = fault.kind if fault else None
-        if s.latency and s.wait(s.latency):
-            return
+        rec.deadline = rec.t + s.latency if s.latency else None
         if fault:
             return self._fault(rec, fault, info)
         if (s.low_temperature_fails and rec.model.startswith("gemini-2.5")
@@ -409,10 +411,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, 400, f"Invalid request for key={s.api_key}: API key {s.api_key} rejected",
                                [{"@type": "type.googleapis.com/google.rpc.BadRequest", "key": s.api_key}])
         if k == "hang":
-            s.wait(f.seconds)
+            s.wait(f.seconds + (s.latency or 0))
             self.close_connection = True
             return
         if k == "close":
+            self._until_deadline(rec)
             self.close_connection = True
             return
         if k == "other":
@@ -468,11 +471,19 @@ class _Handler(BaseHTTPRequestHandler):
         return {"candidates": [candidate], "usageMetadata": usage, "modelVersion": rec.model,
                 "responseId": hashlib.sha1(repr(rec.t).encode()).hexdigest()[:20]}
 
+    def _until_deadline(self, rec: Recorded) -> bool:
+        """Wait until the request's answer is due; True when the server is stopping."""
+        left = rec.deadline - time.monotonic() if rec.deadline is not None else 0.0
+        return left > 0 and self.standin.wait(left)
+
     def _error(self, rec: Recorded, code: int, message: str, details: list | None = None) -> None:
         self._send_json(code, error_body(code, message, details), rec)
 
     def _send_json(self, code: int, payload: dict, rec: Recorded | None = None) -> None:
         data = json.dumps(payload).encode()
+        if rec is not None and self._until_deadline(rec):
+            self.close_connection = True  # stopping: no answer
+            return
         if rec is not None:
             rec.status = code  # before writing: the client may read the answer and look before we return
         self.send_response(code)
@@ -486,7 +497,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
 
     p = argparse.ArgumentParser(description="Run the Gemini TTS stand-in on 127.0.0.1 until Ctrl-C.")
-    p.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     p.add_argument("--fail-first", type=float, default=0.0, help="fraction of distinct bodies whose first "
                    "attempt fails (429/500/other)")
     p.add_argument("--api-key", default=FAKE_API_KEY)

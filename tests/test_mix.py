@@ -110,8 +110,14 @@ def test_timings_are_sample_exact(tmp_path, renders):
     first, dialogue = manifest["pieces"][0], manifest["pieces"][2]
     assert first["chapter"] == "Intro" and first["key"] == KEY_A and first["segment_id"] == "s1"
     assert dialogue["speakers"] == ["Alex", "Sam"]
-    assert dialogue["turns"] == [{"speaker": "Alex", "text": "Hello there. (Alex)"},
-                                 {"speaker": "Sam", "text": "Hello there. (Sam)"}]
+    assert [(t["speaker"], t["text"]) for t in dialogue["turns"]] == [("Alex", "Hello there. (Alex)"),
+                                                                      ("Sam", "Hello there. (Sam)")]
+    # the turns tile the piece: the first starts at its start, the last ends at its end, none overlap
+    edges = [dialogue["turns"][0]["start"], *(t["end"] for t in dialogue["turns"])]
+    assert edges[0] == dialogue["start"] and edges[-1] == dialogue["end"]
+    assert dialogue["turns"][1]["start"] == dialogue["turns"][0]["end"] and edges == sorted(edges)
+    assert first["turns"] == [{"speaker": "Alex", "text": "Hello there. (Alex)", "start": first["start"],
+                               "end": first["end"]}] and "turns_located_by" not in first
     assert manifest["pieces"][3]["reason"] == "pause" and manifest["pieces"][3]["segment_id"] == "s3"
 
 

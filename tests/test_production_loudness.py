@@ -115,6 +115,45 @@ def test_speakers_are_leveled_within_one_lu(tmp_path, renders):
         assert abs(before[name]["integrated_lufs"] - level) <= 0.5
 
 
+def test_speakers_inside_one_dialogue_render_are_leveled(tmp_path):
+    """Two voices in one multi-speaker render, ~18 dB apart: the turns are found on the pauses between
+    them and each speaker is leveled on its own turns."""
+    pause = bytes(2 * round(0.45 * RATE))
+    dialogue = Audio(voice(1, 2.0, 0.04).pcm + pause + voice(2, 2.0, 0.3).pcm + pause
+                     + voice(3, 1.5, 0.05).pcm, RATE)
+    turns = (RequestTurn("Alex", "Kore", "Welcome back to the show, everyone."),
+             RequestTurn("Sam", "Puck", "Thanks, it is good to be here again."),
+             RequestTurn("Alex", "Kore", "Let us get started."))
+    pieces = [SpeechPiece("d" * 64, "s1", 0, ("Alex", "Sam"), turns), SilencePiece(0.3, "gap"),
+              speech("b" * 64, 1, "Sam")]
+    out = tmp_path / "build" / "ep.wav"
+    ep = Episode(path=tmp_path / "ep.yaml", title="Talk", speakers=(), segments=(), output=Output(out, "wav"))
+    renders = {"d" * 64: dialogue, "b" * 64: voice(4, 3.0, 0.3)}
+    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), renders.__getitem__)
+
+    manifest = json.loads(result.manifest.read_text())
+    located = manifest["pieces"][0]
+    assert located["turns_located_by"] == "silence"
+    ends = [t["end"] for t in located["turns"][:-1]]
+    assert 2.0 < ends[0] < 2.45 and 4.45 < ends[1] < 4.9, ends  # on the pauses
+
+    audio = read_wav(result.output.read_bytes())
+    total, _ = ebur128(result.output)
+    by_speaker: dict[str, list[bytes]] = {}
+    for piece in manifest["pieces"]:
+        for turn in piece.get("turns", ()):
+            a, b = round(turn["start"] * audio.rate) * 2, round(turn["end"] * audio.rate) * 2
+            by_speaker.setdefault(turn["speaker"], []).append(audio.pcm[a:b])
+    report = manifest["steps"]["loudness"]["speakers"]
+    assert set(report) == {"Alex", "Sam"}
+    assert report["Alex"]["gain_db"] - report["Sam"]["gain_db"] > 10  # Alex was the quiet one
+    for name, parts in by_speaker.items():
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(wav_bytes(Audio(b"".join(parts), audio.rate)))
+        level, _ = ebur128(path)
+        assert abs(level - total) <= 1.0, (name, level, total)
+
+
 def test_loudness_null_leaves_the_audio_as_stitched(tmp_path, renders):
     result = mix_episode(episode(tmp_path, "wav", loudness=None), renders.__getitem__)
     audio = read_wav(result.output.read_bytes())

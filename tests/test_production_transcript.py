@@ -3,6 +3,7 @@ multi-speaker render found on the silences in the audio, and the text-proportion
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -13,7 +14,8 @@ import pytest
 
 from podpipe import transcript
 from podpipe.audio_types import Audio
-from podpipe.episode import Episode, Output
+from podpipe.audio import wav_bytes
+from podpipe.episode import Episode, MusicBed, Output
 from podpipe.mix import mix_episode
 from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
 
@@ -137,6 +139,24 @@ def test_turn_boundaries_land_on_the_silences(tmp_path, renders):
     assert [c[2] for c in inside][0] == "Alex" and len(changes) == 2
     for got, want in zip(changes, expected):
         assert abs(got - want) <= 0.06, (got, want)
+    assert manifest["steps"]["transcript"]["turn_boundaries"] == {"silence": 2, "text": 1}
+
+
+def test_turns_are_found_before_a_music_bed_fills_the_pauses(tmp_path, renders):
+    """A bed barely ducked under the dialogue leaves no quiet in the mix: the turns are located on the render
+    itself, so the transcript still switches speaker on the pauses."""
+    bed = tmp_path / "bed.wav"
+    n = 2 * RATE
+    bed.write_bytes(wav_bytes(Audio(array("h", (int(0.3 * 32767 * math.sin(2 * math.pi * 300 * i / RATE))
+                                                for i in range(n))).tobytes(), RATE)))
+    compiled = episode(tmp_path)
+    ep = dataclasses.replace(compiled.episode, music=(MusicBed(bed, gain_db=0.0, duck_db=-1.0, fade_in=0.0),))
+    result = mix_episode(dataclasses.replace(compiled, episode=ep), renders.__getitem__)
+    manifest = json.loads(result.manifest.read_text())
+    dialogue = next(p for p in manifest["pieces"] if p.get("key") == "d" * 64)
+    assert dialogue["turns_located_by"] == "silence"
+    ends = [t["end"] - dialogue["start"] for t in dialogue["turns"][:-1]]
+    assert ends == [pytest.approx(1.2, abs=0.06), pytest.approx(4.7, abs=0.06)]
     assert manifest["steps"]["transcript"]["turn_boundaries"] == {"silence": 2, "text": 1}
 
 

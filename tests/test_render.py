@@ -176,3 +176,72 @@ def test_store_write_failure_is_reported_not_lost_silently(tmp_path):
 
     result = Scheduler(ScriptedBackend(), FullStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(_requests(1))
     assert result.failed and "No space left on device" in result.failed[0].error
+
+
+class _SlowStore(FileStore):
+    """Records lock releases and puts; every put takes ``delay`` seconds (a slow fsync)."""
+
+    def __init__(self, root, delay):
+        super().__init__(root)
+        self.delay, self.events, self.guard = delay, [], threading.Lock()
+
+    def put(self, key, audio, meta):
+        time.sleep(self.delay)
+        super().put(key, audio, meta)
+        with self.guard:
+            self.events.append(("put", key, time.monotonic()))
+
+    def lock(self, key, **kwargs):
+        inner = super().lock(key, **kwargs)
+        store = self
+
+        class Tracked:
+            def __enter__(self):
+                return inner.__enter__()
+
+            def __exit__(self, *exc):
+                with store.guard:
+                    store.events.append(("unlock", key, time.monotonic()))
+                return inner.__exit__(*exc)
+
+        return Tracked()
+
+
+def test_key_lock_is_held_until_the_entry_is_committed(tmp_path):
+    store = _SlowStore(tmp_path, delay=0.05)
+    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=3, **FAST)).run(_requests(6))
+    assert len(result.rendered) == 6
+    for outcome in result.outcomes:
+        key = outcome.request.key
+        kinds = [kind for kind, k, _ in store.events if k == key]
+        assert kinds == ["put", "unlock"], kinds  # another build never sees the key unlocked and absent
+        assert store.has(key)
+
+
+def test_workers_go_on_rendering_while_entries_are_stored(tmp_path):
+    # one worker, renders of 20 ms, puts of 60 ms: if the worker waited for each put, the next render could
+    # not start before the previous put ended
+    store = _SlowStore(tmp_path, delay=0.06)
+    backend = ScriptedBackend(latency=0.02)
+    result = Scheduler(backend, store, RenderOptions(jobs=1, **FAST)).run(_requests(4))
+    assert len(result.rendered) == 4
+    first_put_end = min(t for kind, _, t in store.events if kind == "put")
+    assert sum(1 for t, _ in backend.calls if t < first_put_end) >= 2
+
+
+def test_a_write_failure_after_render_releases_the_lock_and_caches_nothing(tmp_path):
+    class Broken(_SlowStore):
+        def put(self, key, audio, meta):
+            with self.guard:
+                self.events.append(("put", key, time.monotonic()))
+            raise OSError(28, "No space left on device")
+
+    store = Broken(tmp_path, delay=0)
+    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=2, **FAST)).run(_requests(3))
+    assert len(result.failed) == 3 and not result.rendered
+    assert all("could not be written to the cache" in o.error for o in result.failed)
+    for outcome in result.failed:
+        assert [k for k, key, _ in store.events if key == outcome.request.key] == ["put", "unlock"]
+        assert not store.has(outcome.request.key)
+        with store.lock(outcome.request.key):  # released: taking it again does not block
+            pass

@@ -250,6 +250,7 @@ class GeminiBackend(Backend):
         self._lock = threading.Lock()
         self._client: Any = None
         self._types: Any = None
+        self._warm = False
         self._key: str | None = None  # kept only to scrub it from text; never put into messages
         self._key_var = KEY_VARIABLES[0]
 
@@ -277,7 +278,8 @@ class GeminiBackend(Backend):
         already taken, reach the server ~0.5 s late and bunch up with the next window's.
         Raises ``BackendError`` (not retryable) when no API key is set.
         """
-        self._ensure_client()
+        _, types = self._ensure_client()
+        self._warm_up(types)
 
     def close(self) -> None:
         with self._lock:
@@ -332,6 +334,37 @@ class GeminiBackend(Backend):
             text = text.replace(self._key, "***")
         text = _KEY_PARAM.sub(r"\1***", _KEY_LIKE.sub("***", text))
         return text if len(text) <= 300 else text[:297] + "..."
+
+    def _warm_up(self, types: Any) -> None:
+        """Build the SDK's request and response models once, before any worker starts.
+
+        pydantic builds a model's validator on first use; in google-genai that is ~50 ms of CPU inside the
+        first ``generate_content``, which holds the GIL while the other workers wait to send, so every
+        worker's first attempt would go out late. Building them here costs the same once, off the clock.
+        """
+        with self._lock:
+            if self._warm:
+                return
+            self._warm = True
+        import importlib
+        import typing
+
+        import pydantic
+
+        importlib.import_module("..audio", __package__)  # decode_audio imports it for WAV answers
+
+        seen: set[type] = set()
+        todo: list[Any] = [types.GenerateContentResponse, types.GenerateContentConfig, types.Content,
+                           getattr(types, "_GenerateContentParameters", None)]  # what generate_content validates
+        while todo:  # every model reachable through field annotations, each built once
+            node = todo.pop()
+            if isinstance(node, type) and issubclass(node, pydantic.BaseModel):
+                if node not in seen and node is not pydantic.BaseModel:
+                    seen.add(node)
+                    node.model_rebuild(raise_errors=False)
+                    todo.extend(f.annotation for f in node.model_fields.values())
+            elif node is not None:
+                todo.extend(typing.get_args(node))
 
     def _build(self, request: RenderRequest, types: Any) -> tuple[Any, Any]:
         voices = speaker_voices(request)
