@@ -86,6 +86,7 @@ class EpisodeStatus:
     detail: str = ""
     output: Path | None = None
     duration: float | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -189,6 +190,8 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     for compiled in stale:
         statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys, mix)
         reporter.episode(status)
+        for note in status.notes:
+            reporter.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
     outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings)
     if result.failed or any(e.state == "failed" for e in ordered):
@@ -242,7 +245,7 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str],
     except OSError as exc:
         where = exc.filename or compiled.plan.output
         return EpisodeStatus(compiled, "failed", f"cannot write {where}: {exc.strerror or exc}")
-    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration)
+    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration, notes=mixed.notes)
 
 
 def _where(prepared: Prepared, key: str) -> str:

@@ -141,7 +141,9 @@ class Store(ABC):
 
         A store shared by several machines may implement it with a lease; the default covers nobody, which
         is only safe for a store used by one process. ``poll(seconds)`` is called between tries while
-        another holder has it, so a caller can give up (raise) instead of waiting forever.
+        another holder has it, so a caller can give up (raise) instead of waiting forever. The lock is taken
+        on a render worker and may be released on another thread (the scheduler's writer, once the entry is
+        stored): it must not be bound to the thread that took it.
         """
         validate_key(key)
         return contextlib.nullcontext()

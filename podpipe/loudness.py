@@ -2,7 +2,7 @@
 keep true peaks under a ceiling.
 
 Loudness is measured per ITU-R BS.1770-4 (K-weighting, 400 ms blocks, absolute and relative gating) with
-pyloudnorm; mono is measured as mono (it reads 3 LU lower than the same signal as dual mono), exactly as
+pyloudnorm's filter coefficients; mono is measured as mono (it reads 3 LU lower than the same signal as dual mono), exactly as
 ffmpeg's ``ebur128`` does. True peak is estimated on a 4× oversampled copy (BS.1770 Annex 2), block by block
 so the oversampled episode never exists in memory at once.
 
@@ -10,6 +10,12 @@ The limiter is an offline look-ahead limiter: the gain each sample needs to stay
 for ``HOLD`` seconds after a peak and ramped in over ``LOOKAHEAD`` seconds before it (a moving average of
 the held minimum, which can never exceed what any sample needs), so the gain moves smoothly around peaks and
 does not pump between words. numpy, scipy and pyloudnorm are imported only here, only when a mix runs.
+
+Leveling and normalizing are solved together (``_solve``): each speaker starts at the gain that brings it to
+the loudness of all speech, then every pass limits the episode, measures it and each speaker at once, and
+corrects the overall gain and the speakers' gains, because the limiter takes more from a peaky voice than
+from a smooth one. A voice that the limiter holds at its peaks is reported (``held_by_peaks``) instead of
+being chased with ever more gain.
 
 Memory: the episode is never copied whole as floats. ``normalize`` describes the processed episode as a chain
 of sources (16-bit PCM → per-range speaker gains and the overall gain → limiter) whose frames are computed
@@ -32,6 +38,13 @@ LOUDNESS_VERSION = 2  # bump when the same settings would give different audio
 LOOKAHEAD = 0.005  # seconds the gain ramps down before a peak
 HOLD = 0.060  # seconds the gain stays down after a peak before it ramps back up
 OVERSAMPLE = 4
+# Leveling aims each speaker this close to the episode (the promise is 1 LU; lossy encoding and the exact
+# per-range measurement in the report move speakers a little), within at most _PASSES measuring passes.
+_GROUP_AIM = 0.25
+_PASSES = 10
+_STEP_DB = 6.0  # largest change of any gain from one pass to the next, after the first
+_SPREAD_DB = 12.0  # largest correction of a speaker's leveling gain
+_HELD = 0.1  # a speaker raised by 1 dB that gains less than this many LU on the others is held by its peaks
 _BLOCK = 1 << 18  # samples per block of the true-peak estimate
 _MERGE = 4096  # frames: see _frame_peaks
 _PAD = 64  # context on each side of a block, longer than the resampling filter's half length
@@ -112,7 +125,19 @@ class _Pcm(_Source):
             self.offsets.append(self.offsets[-1] + len(array))
         self.frames = self.offsets[-1]
         self.gain = gain
-        self.ranges = sorted((a, b, f) for a, b, f in ranges if b > a and f != 1.0)
+        self.set_factors(ranges)
+
+    def set_factors(self, ranges: Sequence[tuple[int, int, float]]) -> None:
+        # ranges may overlap (a crossfade overlaps two pieces): cut them into disjoint segments, each with the
+        # product of the factors covering it, so a read gives the same frames wherever it starts
+        edges = sorted({x for a, b, f in ranges if b > a and f != 1.0 for x in (a, b)})
+        scale = [1.0] * max(0, len(edges) - 1)
+        index = {x: i for i, x in enumerate(edges)}
+        for a, b, f in ranges:
+            if b > a and f != 1.0:
+                for i in range(index[a], index[b]):
+                    scale[i] *= f
+        self.ranges = [(a, b, f) for a, b, f in zip(edges, edges[1:], scale) if f != 1.0]
         self._starts = [a for a, _, _ in self.ranges]
 
     def _int16(self, lo: int, hi: int):
@@ -163,13 +188,17 @@ def _k_weighting(rate: int) -> tuple[Any, float]:
 _MEASURE_CHUNK = 1 << 20  # frames filtered at a time: the meter never copies the whole episode
 
 
+def _step_frames(rate: int) -> int:
+    return max(1, round(0.1 * rate))
+
+
 def _block_powers(x: _Source, rate: int, start: int, stop: int):
     """Mean squares of the K-weighted signal in 400 ms blocks every 100 ms over frames [start, stop),
     channel-weighted and summed (BS.1770-4 eq. 1-4). Filtered chunk by chunk with carried filter state."""
     from scipy.signal import sosfilt
 
     np = _np()
-    step = max(1, round(0.1 * rate))
+    step = _step_frames(rate)
     sos, gain = _k_weighting(rate)
     channels = x.channels
     weights = [1.0, 1.0, 1.0, 1.41, 1.41]
@@ -189,6 +218,31 @@ def _block_powers(x: _Source, rate: int, start: int, stop: int):
     if len(steps) < 4:
         return steps[:0]
     return (steps[:-3] + steps[1:-2] + steps[2:-1] + steps[3:]) / (4 * step)
+
+
+def _block_labels(frames: int, rate: int, groups: Sequence[Sequence[tuple[int, int]]]):
+    """For each block ``_block_powers(x, rate, 0, frames)`` yields, the index of the group whose ranges hold
+    all of it, else -1: one pass over the episode then measures every group too (on the episode's block
+    grid rather than from each range's own start: a few blocks at the edges of each range differ)."""
+    np = _np()
+    step = _step_frames(rate)
+    labels = np.full(frames // step, -1, dtype=np.int32)
+    for g, ranges in enumerate(groups):
+        for a, b in ranges:
+            labels[-(-a // step):b // step] = g  # the steps lying wholly inside [a, b)
+    if len(labels) < 4:
+        return labels[:0]
+    whole = (labels[:-3] == labels[1:-2]) & (labels[1:-2] == labels[2:-1]) & (labels[2:-1] == labels[3:])
+    return np.where(whole, labels[:-3], -1)
+
+
+def _measure(x: _Source, rate: int, labels=None, count: int = 0) -> tuple[float, list[float], list[float]]:
+    """Integrated loudness of ``x`` and of each of ``count`` labelled groups (``_block_labels``), and each
+    group's share of the energy of all groups, in one pass."""
+    powers = _block_powers(x, rate, 0, len(x))
+    energy = [float(powers[labels == g].sum()) for g in range(count)]
+    total = sum(energy) or 1.0
+    return _gated(powers), [_gated(powers[labels == g]) for g in range(count)], [e / total for e in energy]
 
 
 def _gated(powers) -> float:
@@ -233,8 +287,13 @@ def _oversampled_peaks(x):
     """Per frame n, the highest absolute value of the 4× oversampled ``x`` in [n, n + 1)."""
     from scipy.signal import resample_poly
 
+    np = _np()
     up = _magnitude(resample_poly(x, OVERSAMPLE, 1, axis=0, window=_oversampling_filter(x.dtype.str)))
-    return up.reshape(-1, OVERSAMPLE).max(axis=1)
+    # strided maxima: ~20× faster than reshape(-1, OVERSAMPLE).max(axis=1), which reduces along a short axis
+    out = up[0::OVERSAMPLE].copy()
+    for phase in range(1, OVERSAMPLE):
+        np.maximum(out, up[phase::OVERSAMPLE], out=out)
+    return out
 
 
 def _magnitude(x):
@@ -331,7 +390,8 @@ def _block_gain(pre: _Source, start: int, stop: int, ceiling: float, ahead: int,
     a, b = max(0, lo - _PAD), min(n, hi + _PAD)
     y = pre.read(a, b)
     core = y[start - a:stop - a]
-    if float(np.abs(y[lo - a:hi - a]).max(initial=0.0)) * _SKIP_MARGIN < ceiling:
+    # the padding counts too: a peak between the window's edge and its neighbour moves the gain at the edge
+    if float(np.abs(y).max(initial=0.0)) * _SKIP_MARGIN < ceiling:
         return core, None  # far under the ceiling: no inter-sample peak can reach it, so skip the oversampling
     peaks = _frame_peaks(y, ceiling / _SKIP_MARGIN)[lo - a:hi - a]
     need = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-9)).astype(np.float32)
@@ -387,7 +447,7 @@ def _write(x: _Source, rate: int) -> Audio:
 def normalize(audio: Audio | list[Audio], groups: Mapping[str, Sequence[tuple[int, int]]], target: float,
               ceiling: float, headroom: float = 0.05) -> tuple[Audio, dict[str, Any]]:
     """Level each group of frame ranges (a speaker's pieces) to the loudness of all of them together, then
-    bring the whole to ``target`` LUFS with true peaks limited to ``ceiling - headroom`` dBTP.
+    bring the whole to ``target`` LUFS with true peaks limited to ``ceiling - headroom`` dBTP (``_solve``).
 
     ``audio`` may also be a list of consecutive pieces (same rate and channels), processed as one without
     ever being joined; the list is emptied, so the pieces are freed as soon as the result is written (the
@@ -410,26 +470,23 @@ def normalize(audio: Audio | list[Audio], groups: Mapping[str, Sequence[tuple[in
         if math.isfinite(level):
             measured[name] = level
             powers.append(group_powers)
-    speakers: dict[str, Any] = {}
-    factors: list[tuple[int, int, float]] = []
-    if len(measured) > 1:
-        reference = _gated(_np().concatenate(powers))  # all the speech, as if joined
-        for name, level in measured.items():
-            change = reference - level
-            factors += [(a, b, 10 ** (change / 20)) for a, b in groups[name]]
-            speakers[name] = {"input_lufs": _figure(level), "gain_db": _figure(change)}
-
-    applied, limited = _reach(_Pcm(audio, 1.0, factors), rate, target, ceiling - headroom)
+    names = list(measured) if len(measured) > 1 else []
+    reference = _gated(_np().concatenate(powers)) if names else 0.0  # all the speech, as if joined
+    gains = [reference - measured[name] for name in names]
+    applied, limited, held = _solve(_Pcm(audio), rate, target, ceiling - headroom, [groups[n] for n in names],
+                                    gains)
     out = _write(limited, rate)
     del audio, source  # the input PCM goes once ``limited`` does
     final = _Pcm(out)
     report |= {"gain_db": _figure(applied), "limiter_max_reduction_db": limited.reduction_db,
                "integrated_lufs": _figure(integrated(final, rate)), "true_peak_dbtp": _figure(true_peak(final))}
     del limited
-    if speakers:
-        for name in speakers:
-            speakers[name]["integrated_lufs"] = _figure(integrated(final, rate, groups[name]))
-        report["speakers"] = speakers
+    if names:
+        report["speakers"] = {name: {"input_lufs": _figure(measured[name]), "gain_db": _figure(gain),
+                                     "integrated_lufs": _figure(integrated(final, rate, groups[name]))}
+                              for name, gain in zip(names, gains)}
+        for g in held:  # see _solve: only a compressor could bring it up further
+            report["speakers"][names[g]]["held_by_peaks"] = True
     return out, report
 
 
@@ -449,35 +506,87 @@ def correct_encoded(fed: Audio, decoded: Audio, report: dict[str, Any], ceiling:
     source = _Pcm(fed)
     overshoot = max(0.0, peak - true_peak(source))
     loss = integrated(source, fed.rate) - lufs  # what the encoder takes away, given back in advance
-    applied, limited = _reach(source, fed.rate, target + loss, min(ceiling - headroom, ceiling - overshoot - 0.15))
+    applied, limited, _ = _solve(source, fed.rate, target + loss, min(ceiling - headroom, ceiling - overshoot - 0.15))
     out = _write(limited, fed.rate)
     report["limiter_max_reduction_db"] = max(report.get("limiter_max_reduction_db", 0.0), limited.reduction_db)
     report["encoder_correction_db"] = _figure(applied)
     return out
 
 
-def _reach(pre: _Pcm, rate: int, target: float, limiter_ceiling: float) -> tuple[float, _Limited]:
-    """Set ``pre``'s gain so that it, limited to ``limiter_ceiling``, measures ``target`` LUFS; limiting
-    lowers the loudness a little, so a few small corrections follow. Returns (gain dB, the limited source)."""
-    level = integrated(pre, rate)
+def _solve(pre: _Pcm, rate: int, target: float, limiter_ceiling: float,
+           groups: Sequence[Sequence[tuple[int, int]]] = (), gains: list[float] | None = None
+           ) -> tuple[float, _Limited, list[int]]:
+    """Set ``pre``'s gain so that it, limited to ``limiter_ceiling``, measures ``target`` LUFS, and each group
+    of frame ranges (a speaker) is within ``_GROUP_AIM`` of the whole, starting from and updating the
+    groups' gains in dB (``gains``, in place). Limiting lowers the loudness a little, and a peaky voice more
+    than a smooth one, so a few corrections follow, each one pass over the episode that measures the whole
+    and every group at once.
+
+    A voice whose peaks stand far above its loudness stops getting louder once the limiter holds it at the
+    ceiling: more gain only means deeper limiting. When a voice is found so ("held"), leveling stops where
+    it is (bringing the others down to it would deepen the limiting of everything for the same loudness),
+    and every step is bounded, so the search cannot run away. The last passes only settle the whole on the
+    target. Returns (overall gain dB, the limited source, the indexes of held groups)."""
+    gains = [] if gains is None else gains
+    first = list(gains)
+    labels = _block_labels(len(pre), rate, groups) if groups else None
+
+    def regroup() -> None:
+        pre.set_factors([(a, b, 10 ** (g / 20)) for ranges, g in zip(groups, gains) for a, b in ranges])
+
+    regroup()
+    level = _measure(pre, rate)[0]
     applied = 0.0
+    limited = _Limited(pre, rate, limiter_ceiling)  # reads ``pre`` as it is when read: gains set below apply
+    held: list[int] = []
     if not math.isfinite(level):  # too short or silent to measure: the ceiling still holds
-        return applied, _Limited(pre, rate, limiter_ceiling)
+        return applied, limited, held
     slope = 1.0  # LU of loudness gained per dB of gain, once the limiter has taken its share
-    for _ in range(8):
+    before: tuple[list[float], list[float]] | None = None  # (gains, deviations) of the previous pass
+    for attempt in range(_PASSES):
         change = (target - level) / slope
+        if attempt:
+            change = max(-_STEP_DB, min(_STEP_DB, change))
         applied += change
         pre.gain = 10 ** (applied / 20)
-        limited = _Limited(pre, rate, limiter_ceiling)
-        new_level = integrated(limited, rate)
-        if abs(new_level - target) <= 0.05:
+        limited.lowest = 1.0
+        new_level, levels, share = _measure(limited, rate, labels, len(groups))
+        off = [new_level - got if math.isfinite(got) else 0.0 for got in levels]
+        # the whole also holds blocks across joins and pauses that no group has, so every group can sit a
+        # little above it: voices are moved by how far each is from that common offset
+        common = sum(w * o for w, o in zip(share, off))
+        dev = [o - common for o in off]
+        # the last passes only settle the whole on the target: the target is a promise, the spread an aim
+        moving = [g for g in range(len(groups))
+                  if abs(dev[g]) > _GROUP_AIM] if attempt < _PASSES - 3 and not held else []
+        if (abs(new_level - target) <= 0.05 and not moving) or attempt == _PASSES - 1 \
+                or not math.isfinite(new_level):
             break
         # Peaky speech (the offline voice above all) loses much of each added dB to the limiter; stepping
         # by the observed ratio converges in two or three passes instead of creeping up over eight.
-        if change and math.isfinite(new_level):
+        if change:
             slope = min(1.0, max(0.2, (new_level - level) / change))
         level = new_level
-    return applied, limited
+        if before is not None:
+            for g in range(len(groups)):
+                raised = gains[g] - before[0][g]
+                if raised > 0.05 and before[1][g] - dev[g] < _HELD * raised and g not in held:
+                    held.append(g)  # raised, and hardly louder for it: the limiter holds it at its peaks
+        before = (list(gains), dev)
+        if held:  # bringing the others down to it would only deepen the limiting of everything
+            moving = []
+        if not moving:
+            continue
+        steps = {g: max(-_STEP_DB, min(_STEP_DB, dev[g] / slope)) for g in moving}
+        # moved together, the groups would also move the whole they are measured against (each by its
+        # share): that part is taken out, so regrouping moves voices against each other and only the overall
+        # gain moves the whole
+        mean = sum(share[g] * step for g, step in steps.items())
+        for g in range(len(groups)):
+            step = steps.get(g, 0.0) - mean
+            gains[g] = max(first[g] - _SPREAD_DB, min(first[g] + _SPREAD_DB, gains[g] + step))
+        regroup()
+    return applied, limited, held
 
 
 def _figure(value: float) -> float | None:

@@ -89,6 +89,7 @@ class MixResult:
     pieces: tuple[PlacedPiece, ...]
     inputs_digest: str
     sidecars: tuple[Path, ...] = ()
+    notes: tuple[str, ...] = ()  # what the author should know about the result (e.g. a voice held by its peaks)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class MixContext:
     channels: int
     chunks: list[bytes]
     report: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
 
     @property
     def frames(self) -> int:
@@ -262,8 +264,18 @@ class LoudnessStep(MixStep):
         # the pieces go in as they are (no joined copy) and are handed over: they are freed once the result exists
         pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks]
         ctx.chunks = []
-        ctx.audio, ctx.report[self.name] = normalize(
+        ctx.audio, report = normalize(
             pieces, groups, out.loudness, out.true_peak, ENCODER_HEADROOM.get(ctx.compiled.plan.format, 0.0))
+        ctx.report[self.name] = report
+        episode = report.get("integrated_lufs")
+        for name, figures in report.get("speakers", {}).items():
+            under = None if episode is None or figures["integrated_lufs"] is None \
+                else episode - figures["integrated_lufs"]
+            if figures.get("held_by_peaks") and under is not None and under > 1.0:
+                ctx.notes.append(
+                    f"{ctx.compiled.episode.path.name}: speaker {name} ends {under:.1f} LU under the episode: "
+                    "the peaks of the voice stand too far above its loudness for the limiter to bring it up "
+                    "(see steps.loudness in the manifest); compress it before podpipe or choose another voice")
 
 
 class ChaptersStep(MixStep):
@@ -661,7 +673,7 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
 
     man_path = manifest_path(output)
     write_atomic(man_path, _manifest_json(compiled, ctx, output, man_path, digest, sha256, written))
-    return MixResult(output, man_path, ctx.seconds, ctx.rate, ctx.pieces, digest, tuple(written))
+    return MixResult(output, man_path, ctx.seconds, ctx.rate, ctx.pieces, digest, tuple(written), tuple(ctx.notes))
 
 
 def _manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, man_path: Path, digest: str,

@@ -154,6 +154,36 @@ def test_speakers_inside_one_dialogue_render_are_leveled(tmp_path):
         assert abs(level - total) <= 1.0, (name, level, total)
 
 
+def pulses(seconds: float, level: float) -> Audio:
+    """A voice made of sharp glottal-like pulses: its peaks stand ~20 dB above its loudness, so a limiter
+    with a 60 ms hold can only turn it down, never make it louder."""
+    n = round(seconds * RATE)
+    t = np.arange(n) / RATE
+    x = np.zeros(n)
+    x[::RATE // 110] = 1.0
+    x = np.convolve(x, np.exp(-np.arange(200) / 15.0) * np.cos(np.arange(200) * 0.9))[:n]
+    x *= np.clip(np.sin(2 * np.pi * 3 * t), 0, None) ** 0.5
+    return Audio((x / np.abs(x).max() * level * 32767).astype("<i2").tobytes(), RATE)
+
+
+def test_a_voice_held_by_its_peaks_does_not_send_leveling_astray(tmp_path):
+    """When one voice cannot be made louder (only a compressor could), target and ceiling still hold, the
+    gains stay bounded, and the report says which voice was held."""
+    renders = {"a" * 64: pulses(6.0, 0.9), "b" * 64: voice(2, 6.0, 0.2)}
+    pieces = [speech("a" * 64, 0, "Alex"), SilencePiece(0.3, "gap"), speech("b" * 64, 1, "Sam"),
+              SilencePiece(0.3, "gap"), speech("a" * 64, 2, "Alex")]
+    out = tmp_path / "build" / "ep.wav"
+    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, "wav"))
+    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), renders.__getitem__)
+    lufs, peak = ebur128(result.output)
+    assert abs(lufs - -16.0) <= 0.5 and peak <= -1.0
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    alex, sam = report["speakers"]["Alex"], report["speakers"]["Sam"]
+    assert alex.get("held_by_peaks") is True and "held_by_peaks" not in sam
+    assert abs(alex["gain_db"]) <= 13 and abs(sam["gain_db"]) <= 13 and report["gain_db"] < 30
+    assert len(result.notes) == 1 and "speaker Alex ends" in result.notes[0] and "ep.yaml" in result.notes[0]
+
+
 def test_loudness_null_leaves_the_audio_as_stitched(tmp_path, renders):
     result = mix_episode(episode(tmp_path, "wav", loudness=None), renders.__getitem__)
     audio = read_wav(result.output.read_bytes())
@@ -261,6 +291,31 @@ def test_blockwise_limiter_and_meter_equal_whole_signal_processing(monkeypatch):
     # a gain that changes from sample to sample can move an inter-sample peak by a few thousandths of a dB:
     # that is what normalize's headroom under the ceiling is for
     assert loudness.true_peak(small) <= -3.0 + 0.01
+
+
+def test_sources_read_the_same_frames_wherever_a_read_starts():
+    """The processed episode is computed block by block, on demand, by passes that cut it at different places:
+    a frame must not depend on where the read that computed it began."""
+    rng = np.random.default_rng(3)
+    rate = 24000
+    pcm = (rng.standard_normal(rate) * 3000).astype("<i2")
+    pcm[[5000, 5001, 12000]] = [32000, -32000, 31000]  # peaks near where reads split below
+    pieces = [Audio(pcm[:7000].tobytes(), rate), Audio(pcm[7000:].tobytes(), rate)]  # never joined
+    # overlapping ranges (a crossfade overlaps two pieces): their factors multiply where they overlap
+    source = loudness._Pcm(pieces, 1.5, [(1000, 9000, 2.0), (8000, 15000, 0.5), (20000, 21000, 1.0)])
+    whole = source.read(0, rate)
+    expected = pcm.astype(np.float32)[:, None] * np.float32(1.5 / 32768)
+    expected[1000:8000] *= 2.0
+    expected[8000:9000] *= 2.0 * 0.5
+    expected[9000:15000] *= 0.5
+    assert np.allclose(whole, expected, rtol=1e-6)
+    limited = loudness._Limited(source, rate, -1.0)
+    once = limited.read(0, rate)
+    for cut in (4990, 5001, 8500, 11999, 12000 - limited.ahead):
+        assert np.array_equal(source.read(cut, cut + 3000), whole[cut:cut + 3000])
+        parts = np.concatenate([limited.read(0, cut), limited.read(cut, rate)])
+        assert np.array_equal(parts, once), cut
+    assert loudness.true_peak(loudness._Array(once)) <= -1.0 + 0.01
 
 
 def test_meter_equals_pyloudnorm():
