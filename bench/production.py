@@ -126,6 +126,8 @@ def main() -> None:
         mp3, bare = statistics.median(ours), statistics.median(bares)
     rss = wav["peak_kib"] * 1024 / pcm_bytes
     print("## Production audio (bench/production.py)\n")
+    print("Command: `.venv/bin/python bench/production.py` (run by `make bench`); each measure in a fresh "
+          "process.\n")
     print(f"{n} pieces, {wav['duration'] / 60:.1f} min at {RATE} Hz mono ({pcm_bytes / 1e6:.0f} MB of PCM), "
           "two speakers 8 dB apart; every fourth piece is a dialogue render holding both.\n")
     print("| Measure | Result | Target |\n|---|---|---|")
