@@ -34,7 +34,7 @@ from .audio_types import SAMPLE_WIDTH, Audio
 
 DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
 DEFAULT_CEILING = -1.0  # dBTP
-LOUDNESS_VERSION = 2  # bump when the same settings would give different audio
+LOUDNESS_VERSION = 3  # bump when the same settings would give different audio
 LOOKAHEAD = 0.005  # seconds the gain ramps down before a peak
 HOLD = 0.060  # seconds the gain stays down after a peak before it ramps back up
 OVERSAMPLE = 4
@@ -44,6 +44,7 @@ _GROUP_AIM = 0.25
 _PASSES = 10
 _STEP_DB = 6.0  # largest change of any gain from one pass to the next, after the first
 _SPREAD_DB = 12.0  # largest correction of a speaker's leveling gain
+_MAX_SLOPE = 1.5
 _HELD = 0.1  # a speaker raised by 1 dB that gains less than this many LU on the others is held by its peaks
 _BLOCK = 1 << 18  # samples per block of the true-peak estimate
 _MERGE = 4096  # frames: see _frame_peaks
@@ -523,10 +524,12 @@ def _solve(pre: _Pcm, rate: int, target: float, limiter_ceiling: float,
     and every group at once.
 
     A voice whose peaks stand far above its loudness stops getting louder once the limiter holds it at the
-    ceiling: more gain only means deeper limiting. When a voice is found so ("held"), leveling stops where
-    it is (bringing the others down to it would deepen the limiting of everything for the same loudness),
-    and every step is bounded, so the search cannot run away. The last passes only settle the whole on the
-    target. Returns (overall gain dB, the limited source, the indexes of held groups)."""
+    ceiling: more gain only means deeper limiting. When a voice is found so ("held": its own and the overall
+    gain rose and it hardly got louder, or its correction reached ``_SPREAD_DB``), the raise is taken back
+    and leveling stops (bringing the others down to it would deepen the limiting of everything for the same
+    loudness). Every step is bounded, so the search cannot run away; a group with no whole block on the
+    episode's grid keeps its starting gain; the last passes only settle the whole on the target, and the
+    pass closest to it is kept. Returns (overall gain dB, the limited source, the indexes of held groups)."""
     gains = [] if gains is None else gains
     first = list(gains)
     labels = _block_labels(len(pre), rate, groups) if groups else None
@@ -542,7 +545,10 @@ def _solve(pre: _Pcm, rate: int, target: float, limiter_ceiling: float,
     if not math.isfinite(level):  # too short or silent to measure: the ceiling still holds
         return applied, limited, held
     slope = 1.0  # LU of loudness gained per dB of gain, once the limiter has taken its share
-    before: tuple[list[float], list[float]] | None = None  # (gains, deviations) of the previous pass
+    best: tuple[float, float] | None = None  # (miss in LU, overall gain) of the best pass since the last regroup
+    regrouped = False
+    last: dict[int, tuple[float, float]] = {}  # per group: (total gain dB, loudness) in the last pass
+    first_raise: dict[int, float] = {}  # per group: its gain before the first time it was raised
     for attempt in range(_PASSES):
         change = (target - level) / slope
         if attempt:
@@ -551,41 +557,65 @@ def _solve(pre: _Pcm, rate: int, target: float, limiter_ceiling: float,
         pre.gain = 10 ** (applied / 20)
         limited.lowest = 1.0
         new_level, levels, share = _measure(limited, rate, labels, len(groups))
-        off = [new_level - got if math.isfinite(got) else 0.0 for got in levels]
-        # the whole also holds blocks across joins and pauses that no group has, so every group can sit a
-        # little above it: voices are moved by how far each is from that common offset
-        common = sum(w * o for w, o in zip(share, off))
-        dev = [o - common for o in off]
+        if not math.isfinite(new_level):
+            break
+        if best is None or abs(new_level - target) < best[0]:
+            best = (abs(new_level - target), applied)
+        # a group with no whole block on the episode's grid (only very short lines) cannot be measured here:
+        # it keeps its starting gain. The whole also holds blocks across joins and pauses that no group has,
+        # so every group can sit a little above it: voices are moved by how far each is from that common offset
+        known = [g for g in range(len(groups)) if math.isfinite(levels[g])]
+        off = {g: new_level - levels[g] for g in known}
+        common = sum(share[g] * off[g] for g in known)
+        dev = {g: off[g] - common for g in known}
+        # a voice whose loudness hardly moved while its own gain and the overall gain together rose is held by
+        # its peaks: the raise bought nothing but deeper limiting, so it is taken back
+        undo = [g for g in known if g in last and g not in held and gains[g] + applied - last[g][0] > 0.5
+                and levels[g] - last[g][1] < _HELD * (gains[g] + applied - last[g][0])
+                and attempt < _PASSES - 3]
+        last = {g: (gains[g] + applied, levels[g]) for g in known}
+        if undo:
+            held += undo
+            for g in undo:
+                gains[g] = first_raise.get(g, gains[g])
+            regroup()
+            level, regrouped, best = new_level, True, None
+            continue
         # the last passes only settle the whole on the target: the target is a promise, the spread an aim
-        moving = [g for g in range(len(groups))
-                  if abs(dev[g]) > _GROUP_AIM] if attempt < _PASSES - 3 and not held else []
-        if (abs(new_level - target) <= 0.05 and not moving) or attempt == _PASSES - 1 \
-                or not math.isfinite(new_level):
+        moving = [g for g in known if abs(dev[g]) > _GROUP_AIM] if attempt < _PASSES - 3 and not held else []
+        if (abs(new_level - target) <= 0.05 and not moving) or attempt == _PASSES - 1:
             break
         # Peaky speech (the offline voice above all) loses much of each added dB to the limiter; stepping
-        # by the observed ratio converges in two or three passes instead of creeping up over eight.
-        if change:
-            slope = min(1.0, max(0.2, (new_level - level) / change))
-        level = new_level
-        if before is not None:
-            for g in range(len(groups)):
-                raised = gains[g] - before[0][g]
-                if raised > 0.05 and before[1][g] - dev[g] < _HELD * raised and g not in held:
-                    held.append(g)  # raised, and hardly louder for it: the limiter holds it at its peaks
-        before = (list(gains), dev)
-        if held:  # bringing the others down to it would only deepen the limiting of everything
-            moving = []
+        # by the observed ratio converges in two or three passes instead of creeping up over eight. After a
+        # regroup the change in level is partly the voices' doing: the ratio is not re-estimated from it.
+        if change and not regrouped:
+            slope = min(_MAX_SLOPE, max(0.2, (new_level - level) / change))
+        level, regrouped = new_level, False
         if not moving:
             continue
-        steps = {g: max(-_STEP_DB, min(_STEP_DB, dev[g] / slope)) for g in moving}
+        wanted = {g: max(-_STEP_DB, min(_STEP_DB, dev[g] / max(slope, 0.5))) for g in moving}
+        new = {g: max(first[g] - _SPREAD_DB, min(first[g] + _SPREAD_DB, gains[g] + step))
+               for g, step in wanted.items()}
+        for g in moving:  # at the end of its range and still too quiet: as good as held by its peaks
+            if new[g] == gains[g] and dev[g] > 0:
+                held.append(g)
+        if held:  # bringing the others down to it would only deepen the limiting of everything
+            continue
         # moved together, the groups would also move the whole they are measured against (each by its
         # share): that part is taken out, so regrouping moves voices against each other and only the overall
         # gain moves the whole
-        mean = sum(share[g] * step for g, step in steps.items())
+        mean = sum(share[g] * (new[g] - gains[g]) for g in new)
+        for g in new:
+            if new[g] - mean > gains[g]:
+                first_raise.setdefault(g, gains[g])
         for g in range(len(groups)):
-            step = steps.get(g, 0.0) - mean
-            gains[g] = max(first[g] - _SPREAD_DB, min(first[g] + _SPREAD_DB, gains[g] + step))
+            gains[g] = max(first[g] - _SPREAD_DB, min(first[g] + _SPREAD_DB, new.get(g, gains[g]) - mean))
         regroup()
+        regrouped, best = True, None
+    if best is not None and best[1] != applied:  # the last pass overshot one that was closer
+        applied = best[1]
+        pre.gain = 10 ** (applied / 20)
+    limited.lowest = 1.0  # the next full read (the output) finds the deepest reduction again
     return applied, limited, held
 
 

@@ -184,6 +184,25 @@ def test_a_voice_held_by_its_peaks_does_not_send_leveling_astray(tmp_path):
     assert len(result.notes) == 1 and "speaker Alex ends" in result.notes[0] and "ep.yaml" in result.notes[0]
 
 
+def test_a_speaker_of_only_short_lines_is_not_pushed_around():
+    """Lines just over 400 ms are measured on their own but may hold no whole block of the episode's grid:
+    such a speaker keeps its leveling gain instead of being raised pass after pass."""
+    rng = np.random.default_rng(1)
+    parts, groups, pos = [], {"A": [], "B": []}, 0
+    for _ in range(12):
+        for name, seconds, amp in (("A", 3.0, 0.05), ("B", 0.405, 0.02)):
+            t = np.arange(int(seconds * RATE)) / RATE
+            x = rng.standard_normal(len(t)) * amp * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+            parts += [x, np.zeros(int(0.333 * RATE))]
+            groups[name].append((pos, pos + len(x)))
+            pos += len(x) + int(0.333 * RATE)
+    pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2").tobytes()
+    _, report = loudness.normalize(Audio(pcm, RATE), groups, -16.0, -1.0, 0.2)
+    assert abs(report["integrated_lufs"] - -16.0) <= 0.1
+    for name in "AB":
+        assert abs(report["speakers"][name]["integrated_lufs"] - report["integrated_lufs"]) <= 1.0, report
+
+
 def test_loudness_null_leaves_the_audio_as_stitched(tmp_path, renders):
     result = mix_episode(episode(tmp_path, "wav", loudness=None), renders.__getitem__)
     audio = read_wav(result.output.read_bytes())
