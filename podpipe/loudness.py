@@ -75,20 +75,6 @@ def to_float(audio: Audio):
     return x.reshape(-1, audio.channels)
 
 
-def to_pcm(x, rate: int) -> Audio:
-    """Back to 16-bit PCM, rounded and clipped, in chunks."""
-    np = _np()
-    buffer = bytearray(x.size * 2)  # filled in place and handed over as is: no second full-size copy
-    out = np.frombuffer(buffer, dtype="<i2")
-    flat = x.reshape(-1)
-    for lo in range(0, len(flat), _BLOCK):
-        y = np.rint(flat[lo:lo + _BLOCK] * 32768)
-        np.clip(y, -32768, 32767, out=y)
-        out[lo:lo + _BLOCK] = y
-    del out
-    return Audio(buffer, rate, x.shape[1])
-
-
 class _Source:
     """Frames of an episode as float32 (frames, channels), full scale ±1, computed on demand. ``read``'s
     result may be a view of shared data: callers never write to it."""
@@ -624,4 +610,4 @@ def _figure(value: float) -> float | None:
 
 
 __all__ = ["DEFAULT_TARGET", "DEFAULT_CEILING", "ENCODER_HEADROOM", "integrated", "true_peak", "limit",
-           "normalize", "correct_encoded", "to_float", "to_pcm", "SAMPLE_WIDTH"]
+           "normalize", "correct_encoded", "to_float", "SAMPLE_WIDTH"]

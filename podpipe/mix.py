@@ -223,7 +223,9 @@ class MusicStep(MixStep):
                       and bed.start_segment <= p.piece.segment_index <= last]
             if inside:
                 placed.append((bed, inside[0].start, inside[-1].end))
-        ctx.audio, ctx.report[self.name] = music.mix_beds(ctx.audio, placed, music.speech_spans(ctx.pieces))
+        chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
+        ctx.audio, ctx.report[self.name] = music.mix_beds(chunks, ctx.rate, ctx.channels, placed,
+                                                          music.speech_spans(ctx.pieces))
 
 
 class LoudnessStep(MixStep):

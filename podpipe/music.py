@@ -4,8 +4,8 @@ under speech.
 Ducking follows the mix's own speech pieces, which are known to the sample, so no detector can miss a quiet
 word: the bed goes down by ``duck_db`` starting ``ATTACK`` seconds before speech begins, stays down while
 it lasts (and through pauses shorter than ``BRIDGE`` — a bed that bobs up in every gap sounds nervous), and
-comes back up over ``RELEASE`` seconds after it. Ramps are linear in amplitude. Work is done in blocks so a
-long episode never needs a second full-length float copy.
+comes back up over ``RELEASE`` seconds after it. Ramps are linear in amplitude. Work is done in blocks, in
+place on one 16-bit copy of the episode, so a long episode is never held as floats.
 """
 
 from __future__ import annotations
@@ -44,19 +44,32 @@ def duck_curve(spans: Sequence[tuple[float, float]], duck_db: float) -> tuple[li
     return xs, ys
 
 
-def mix_beds(audio: Audio, beds: Sequence[tuple[Any, float, float]], spans: Sequence[tuple[float, float]]
-             ) -> tuple[Audio, list[dict[str, Any]]]:
-    """Add each ``(MusicBed, start_s, end_s)`` to ``audio``; returns the mix and a report per bed."""
+def mix_beds(audio: Audio | Sequence[bytes], rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
+             spans: Sequence[tuple[float, float]]) -> tuple[Audio, list[dict[str, Any]]]:
+    """Add each ``(MusicBed, start_s, end_s)`` to the episode; returns the mix and a report per bed.
+
+    ``audio`` may be the episode's consecutive PCM chunks (a list is emptied: they are handed over): they
+    are copied once into the result, which is then mixed in place block by block (16-bit → float → 16-bit,
+    rounded and clipped), so the episode is never held as floats and the result is the only new
+    full-length buffer."""
     import numpy as np
 
     from . import audio as pcm
-    from .loudness import to_float, to_pcm
+    from .loudness import to_float
 
-    x = to_float(audio)
-    rate = audio.rate
+    chunks = [audio.pcm] if isinstance(audio, Audio) else audio
+    out = bytearray(sum(map(len, chunks)))
+    view, at, chunk = memoryview(out), 0, b""
+    for chunk in chunks:
+        view[at:at + len(chunk)] = chunk
+        at += len(chunk)
+    del view, chunk
+    if isinstance(chunks, list):
+        chunks.clear()  # the caller handed them over: each is freed now unless it is shared
+    x = np.frombuffer(out, dtype="<i2").reshape(-1, channels)
     report = []
     for bed, start, end in beds:
-        music = to_float(pcm.load_sound(bed.path, rate, audio.channels))
+        music = to_float(pcm.load_sound(bed.path, rate, channels))
         a = max(0, round(start * rate))
         b = min(len(x), round(end * rate))
         length = b - a if bed.loop else min(b - a, len(music))
@@ -76,7 +89,13 @@ def mix_beds(audio: Audio, beds: Sequence[tuple[Any, float, float]], spans: Sequ
                 gain *= np.clip(k / n_in, 0.0, 1.0)
             if n_out:
                 gain *= np.clip((length - k) / n_out, 0.0, 1.0)
-            x[a + lo:a + hi] += chunk * gain[:, None].astype(np.float32)
+            y = np.empty((hi - lo, channels), dtype=np.float32)
+            np.multiply(x[a + lo:a + hi], 1 / 32768, out=y, casting="unsafe")
+            y += chunk * gain[:, None].astype(np.float32)
+            y = np.rint(y * 32768)
+            np.clip(y, -32768, 32767, out=y)
+            x[a + lo:a + hi] = y
         report.append({"file": bed.path.name, "start": round(a / rate, 3), "end": round((a + length) / rate, 3),
                        "loops": round(length / len(music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db})
-    return to_pcm(x, rate), report
+    del x
+    return Audio(out, rate, channels), report

@@ -201,3 +201,18 @@ def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
     mid_jingle = rms(samples, 0.75, 0.85)
     assert 0.25 * 0.5 * 32767 / math.sqrt(2) < mid_jingle < 0.5 * 32767 / math.sqrt(2)
     assert rms(samples, 0.1, 0.5) == pytest.approx(0.5 * 32767 / math.sqrt(2), rel=0.02)
+
+
+def test_beds_mix_from_unjoined_chunks_in_place(bed_file):
+    """The episode's chunks are copied once into the result and handed over (the list is emptied); the mix
+    is the same as from the joined audio, and speech outside the bed's range is untouched."""
+    parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm]
+    bed = MusicBed(bed_file, gain_db=-6.0, duck_db=-12.0, fade_in=0.5, fade_out=0.5)
+    spans = [(0.0, 2.0), (3.0, 5.0)]
+    joined, _ = music.mix_beds(Audio(b"".join(parts), RATE), RATE, 1, [(bed, 1.0, 4.0)], spans)
+    chunks = list(parts)
+    mixed, report = music.mix_beds(chunks, RATE, 1, [(bed, 1.0, 4.0)], spans)
+    assert chunks == [] and bytes(mixed.pcm) == bytes(joined.pcm) and len(mixed.pcm) == sum(map(len, parts))
+    assert report[0]["start"] == 1.0 and report[0]["end"] == 4.0
+    assert bytes(mixed.pcm[:2 * RATE]) == SPEECH.pcm[:2 * RATE]  # before the bed: as it was
+    assert bytes(mixed.pcm[2 * RATE:4 * RATE]) != SPEECH.pcm[2 * RATE:4 * RATE]  # under the bed: mixed
