@@ -2,9 +2,9 @@
 keep true peaks under a ceiling.
 
 Loudness is measured per ITU-R BS.1770-4 (K-weighting, 400 ms blocks, absolute and relative gating) with
-pyloudnorm's filter coefficients; mono is measured as mono (it reads 3 LU lower than the same signal as dual mono), exactly as
-ffmpeg's ``ebur128`` does. True peak is estimated on a 4× oversampled copy (BS.1770 Annex 2), block by block
-so the oversampled episode never exists in memory at once.
+pyloudnorm's filter coefficients; mono is measured as mono (it reads 3 LU lower than the same signal as dual
+mono), exactly as ffmpeg's ``ebur128`` does. True peak is estimated on a 4× oversampled copy (BS.1770 Annex
+2), block by block so the oversampled episode never exists in memory at once.
 
 The limiter is an offline look-ahead limiter: the gain each sample needs to stay under the ceiling is held
 for ``HOLD`` seconds after a peak and ramped in over ``LOOKAHEAD`` seconds before it (a moving average of

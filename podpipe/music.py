@@ -44,28 +44,26 @@ def duck_curve(spans: Sequence[tuple[float, float]], duck_db: float) -> tuple[li
     return xs, ys
 
 
-def mix_beds(audio: Audio | Sequence[bytes], rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
+def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
              spans: Sequence[tuple[float, float]]) -> tuple[Audio, list[dict[str, Any]]]:
-    """Add each ``(MusicBed, start_s, end_s)`` to the episode; returns the mix and a report per bed.
+    """Add each ``(MusicBed, start_s, end_s)`` to the episode given as its consecutive PCM ``chunks``;
+    returns the mix and a report per bed.
 
-    ``audio`` may be the episode's consecutive PCM chunks (a list is emptied: they are handed over): they
-    are copied once into the result, which is then mixed in place block by block (16-bit → float → 16-bit,
-    rounded and clipped), so the episode is never held as floats and the result is the only new
-    full-length buffer."""
+    The chunks are handed over: copied once into the result and the list emptied, so each is freed unless
+    it is shared. The result is then mixed in place block by block (16-bit → float → 16-bit, rounded and
+    clipped): the episode is never held as floats, and the result is the only new full-length buffer."""
     import numpy as np
 
     from . import audio as pcm
     from .loudness import to_float
 
-    chunks = [audio.pcm] if isinstance(audio, Audio) else audio
     out = bytearray(sum(map(len, chunks)))
     view, at, chunk = memoryview(out), 0, b""
     for chunk in chunks:
         view[at:at + len(chunk)] = chunk
         at += len(chunk)
     del view, chunk
-    if isinstance(chunks, list):
-        chunks.clear()  # the caller handed them over: each is freed now unless it is shared
+    chunks.clear()
     x = np.frombuffer(out, dtype="<i2").reshape(-1, channels)
     report = []
     for bed, start, end in beds:

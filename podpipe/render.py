@@ -11,7 +11,7 @@ behaviour:
 - Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
 - A success goes to the store at once, through one writer thread: the worker's next request goes out while
   the entry is fsynced (fsyncs from many threads queue up in the file system's journal and would hold
-  every worker). The key's lock is held until the entry is committed, an interrupted run waits for the
+  every worker). The key's lock is held until the entry is committed. An interrupted run waits for the
   writer, so it keeps everything that finished; a failure is never stored.
 - Each key is rendered under the store's per-key lock (``Store.lock``), and ``has(key)`` is asked again
   once the lock is held: when another build sharing the cache rendered the key meanwhile, it is taken from

@@ -5,8 +5,8 @@ Timings are exact at piece boundaries (the mix knows where every render starts a
 Inside a multi-speaker render the turn boundaries are not known, so they are placed on silences detected in
 the audio: every pause of at least ``MIN_PAUSE`` is a candidate, and the turns' text-proportional positions
 pick the best candidates in order (a small dynamic programme that prefers long pauses near the expected
-place). Only when there are fewer pauses than boundaries does placement fall back to text proportion alone. The
-boundaries are found once per render, when the episode is stitched (``locate_turns``), so speaker leveling
+place). Only when there are fewer pauses than boundaries does placement fall back to text proportion alone.
+The boundaries are found once per render, when the episode is stitched (``locate_turns``), so speaker leveling
 (``podpipe.loudness``) and the transcript agree on who speaks when.
 Long turns are split into cues of at most ``MAX_CUE_CHARS`` characters (two lines of ``LINE_CHARS``) and
 ``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only (audioop for the level).

@@ -209,7 +209,7 @@ def test_beds_mix_from_unjoined_chunks_in_place(bed_file):
     parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm]
     bed = MusicBed(bed_file, gain_db=-6.0, duck_db=-12.0, fade_in=0.5, fade_out=0.5)
     spans = [(0.0, 2.0), (3.0, 5.0)]
-    joined, _ = music.mix_beds(Audio(b"".join(parts), RATE), RATE, 1, [(bed, 1.0, 4.0)], spans)
+    joined, _ = music.mix_beds([b"".join(parts)], RATE, 1, [(bed, 1.0, 4.0)], spans)
     chunks = list(parts)
     mixed, report = music.mix_beds(chunks, RATE, 1, [(bed, 1.0, 4.0)], spans)
     assert chunks == [] and bytes(mixed.pcm) == bytes(joined.pcm) and len(mixed.pcm) == sum(map(len, parts))
