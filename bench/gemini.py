@@ -102,7 +102,7 @@ def bench_rpm(root: Path) -> str:
     count, rpm, window = 300, 120, 6.0
     names = write_episodes(root, 1, count, "rpm")
     episode = load_episodes([root / n for n in names], root=root).episodes[0]
-    requests = compile_episode(episode, "gemini", episode.model).requests
+    requests = compile_episode(episode, GeminiBackend.target(episode.model)).requests
     with StandIn(latency=0.0) as server:
         os.environ.update(GOOGLE_GEMINI_BASE_URL=server.url, GEMINI_API_KEY=server.api_key)
         os.environ.pop("GOOGLE_API_KEY", None)

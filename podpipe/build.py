@@ -25,6 +25,7 @@ from .episode import Episode
 from .plan import CompiledEpisode, RenderRequest, SpeechPiece
 from .render import Outcome, RenderOptions, RenderResult, Scheduler
 from .spec import load_episodes
+from .voices import load_library
 
 OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                   "(set GEMINI_API_KEY, or pass --backend)")
@@ -43,6 +44,7 @@ class BuildOptions:
     only: tuple[str, ...] = ()  # segment ids: render just these (mix only if the episode is then complete)
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
+    strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
 
 
 class Reporter:
@@ -128,7 +130,9 @@ class BuildResult:
 def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> Prepared:
     """Validate and compile every spec; raises SpecError (exit 2) before anything is rendered."""
     root = Path(options.root or os.getcwd()).resolve()
-    loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside)
+    cache_root = resolve_cache_dir(options.cache_dir, cwd=root)
+    loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside, strict=options.strict,
+                           library=lambda: load_library(cache_root))
     return prepare_episodes(loaded.episodes, options, loaded.warnings)
 
 
@@ -138,7 +142,7 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
     root = Path(options.root or os.getcwd()).resolve()
     name = options.backend or backends.default_backend_name()
     cls = backends.backend_class(name)
-    compiled = tuple(compile_episode(ep, name, cls.model_for(ep.model)) for ep in episodes)
+    compiled = tuple(compile_episode(ep, cls.target(ep.model)) for ep in episodes)
     if options.only:
         known = {p.segment_id for c in compiled for p in c.plan.pieces if isinstance(p, SpeechPiece)}
         unknown = sorted(set(options.only) - known)
@@ -286,5 +290,5 @@ def attempts_text(n: int) -> str:
 
 
 def _preview(request: RenderRequest, width: int = 48) -> str:
-    text = request.turns[0].text
+    text = request.turns[0].shown
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -94,6 +94,12 @@ def _outside_option(f):
                              "directory (refused by default, so a shared spec cannot read or write elsewhere).")(f)
 
 
+def _strict_option(f):
+    return click.option("--strict", is_flag=True,
+                        help="Treat warnings as errors (exit 2), e.g. a temperature the model does not take; "
+                             "for CI.")(f)
+
+
 def _cache_option(f):
     return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)
@@ -116,8 +122,9 @@ def _cache_option(f):
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors and the summary line.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every render and retry as it happens.")
 @_outside_option
+@_strict_option
 def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose,
-          allow_outside):
+          allow_outside, strict):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -132,7 +139,8 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
     from .report import write_report
 
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
-                           frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside)
+                           frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
+                           strict=strict)
     reporter = ClickReporter(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, reporter)
@@ -149,16 +157,26 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
 @cli.command()
 @SPECS
 @_outside_option
-def validate(specs, allow_outside):
+@_strict_option
+@_cache_option
+def validate(specs, allow_outside, strict, cache_dir):
     """Check SPECS against the schema and the semantic rules; exit 2 on any error.
 
-    \b
-    Example:
-      podpipe validate episodes/*.yaml
-    """
-    from .spec import load_episodes
+    Extended Voice Library names are checked against the list `podpipe voices --backend gemini` keeps in the
+    cache directory.
 
-    result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside)
+    \b
+    Examples:
+      podpipe validate episodes/*.yaml
+      podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
+    """
+    from .cache import resolve_cache_dir
+    from .spec import load_episodes
+    from .voices import load_library
+
+    cache_root = resolve_cache_dir(cache_dir)
+    result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
+                           library=lambda: load_library(cache_root))
     _print_warnings(result.warnings)
     n = len(result.episodes)
     click.echo(f"{n} spec{'s' if n != 1 else ''} valid")
@@ -171,7 +189,8 @@ def validate(specs, allow_outside):
 @click.option("--only", "only", multiple=True, metavar="SEGMENT_ID", help="Plan just these segments.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @_outside_option
-def plan(specs, backend, cache_dir, only, as_json, allow_outside):
+@_strict_option
+def plan(specs, backend, cache_dir, only, as_json, allow_outside, strict):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
@@ -183,7 +202,7 @@ def plan(specs, backend, cache_dir, only, as_json, allow_outside):
     from .planner import make_plan
 
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
-                                           allow_outside=allow_outside))
+                                           allow_outside=allow_outside, strict=strict))
     _print_warnings(result.warnings)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -193,19 +212,77 @@ def plan(specs, backend, cache_dir, only, as_json, allow_outside):
 
 @cli.command()
 @_backend_option
-def voices(backend):
+@click.option("--refresh", is_flag=True, help="Fetch the Gemini voice list again (needs GEMINI_API_KEY).")
+@click.option("--search", metavar="TEXT", default=None,
+              help="Only the voices whose line (name, type, language, description) contains TEXT, in any case.")
+@_cache_option
+def voices(backend, refresh, search, cache_dir):
     """List the voices a spec can use, with their character (or their offline stand-in).
+
+    With an API key, the gemini backend lists every voice the API offers (the 30 prebuilt voices, the
+    Extended Voice Library and your custom voices, for 3.8 models) and keeps the list in the cache
+    directory, so `podpipe validate` knows library names offline. Without a key it shows the kept list, or
+    the 30 prebuilt voices.
 
     \b
     Examples:
       podpipe voices
-      podpipe voices --backend espeak
-    """
-    from .backends import backend_class, default_backend_name
+      podpipe voices --backend gemini --search british
+      podpipe voices --backend gemini --refresh     # fetch the library list again
+      podpipe voices --backend espeak               # the offline stand-in of each voice
 
-    name = backend or default_backend_name()
-    for voice in backend_class(name).voices():
-        click.echo(f"{voice.name:<14} {voice.description}")
+    \b
+    Output of the library listing (name, type, language, description):
+      Zephyr               prebuilt   en-US  Bright
+      Amberly              prebuilt   en-GB  Warm, mid-pitched storyteller
+      voice_3f9c1a0b       prompted   en-US  My designed narrator
+    """
+    from .backends import KEY_VARIABLES, backend_class, default_backend_name
+    from .cache import resolve_cache_dir
+    from .errors import BackendError, RenderError, UsageError
+    from .voices import load_library, save_library
+
+    name = backend or ("gemini" if refresh else default_backend_name())
+    needle = (search or "").casefold()
+    if refresh and name != "gemini":
+        raise UsageError(f"voices --refresh fetches the Gemini voice list; it has no meaning for --backend {name}")
+
+    def echo(line: str) -> None:
+        if needle in line.casefold():
+            click.echo(line.rstrip())
+
+    if name != "gemini":
+        for voice in backend_class(name).voices():
+            echo(f"{voice.name:<14} {voice.description}")
+        if name == "espeak":
+            _err("any other voice (library names, custom ids) gets a fixed stand-in drawn from its name")
+        return
+    cache_root = resolve_cache_dir(cache_dir)
+    library = None if refresh else load_library(cache_root)
+    has_key = any(os.environ.get(v) for v in KEY_VARIABLES)
+    if refresh and not has_key:
+        raise UsageError("voices --refresh needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
+    if library is None and has_key:
+        gemini = backend_class("gemini")()
+        try:
+            library = gemini.voice_library()
+        except BackendError as exc:
+            raise RenderError(str(exc)) from None
+        finally:
+            gemini.close()
+        save_library(cache_root, library)
+    if library is None:
+        for voice in backend_class("gemini").voices():
+            echo(f"{voice.name:<20} {'prebuilt':<10} {'':<6} {voice.description}")
+        _err("the 30 prebuilt voices; set GEMINI_API_KEY and run `podpipe voices --backend gemini` to list the "
+             "Extended Voice Library and your custom voices too (3.8 models)")
+        return
+    lines = [f"{v.id:<20} {v.type:<10} {v.language:<6} {v.description}" for v in library.voices]
+    shown = [line for line in lines if needle in line.casefold()]
+    for line in shown:
+        click.echo(line.rstrip())
+    _err(f"{len(shown)} of {len(library.voices)} voices (list fetched {library.fetched}; --refresh fetches it "
+         "again); library and custom voices need a 3.8 model")
 
 
 @cli.command()

@@ -8,6 +8,10 @@ Splitting rules (documented in the README):
   size cap, starts the next request.
 - ``gap`` seconds of silence go between consecutive spoken pieces; pauses and sounds are placed as written.
 
+Text: the lexicon is applied and vocal tags are put in the form the target reads (``speech_text``); each
+turn also keeps its written form for transcripts. Temperature is sent, and keyed, only where the target's
+model takes it (3.8 models reject it).
+
 Styles combine from general to specific — episode ``style``, then the speaker's, then the segment's —
 joined with "; ", so the most specific note is read last and wins where they disagree.
 """
@@ -21,7 +25,8 @@ from collections.abc import Iterable, Iterator
 
 from .episode import Episode, Segment, Turn
 from .plan import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece, SoundPiece,
-                   SpeechPiece)
+                   SpeechPiece, Target)
+from .speech_text import Lexicon, spoken, written
 
 # Bump when anything about how requests are rendered changes, so old cache entries stop matching.
 CACHE_FORMAT_VERSION = 1
@@ -95,11 +100,16 @@ def _combine_styles(*styles: str | None) -> str | None:
     return "; ".join(parts) or None
 
 
-def _request_turns(episode: Episode, segment: Segment, turn: Turn, limit: int) -> list[RequestTurn]:
+def _request_turns(episode: Episode, segment: Segment, turn: Turn, target: Target, lexicon: Lexicon,
+                   limit: int) -> list[RequestTurn]:
     speaker = episode.speaker(turn.speaker)
     style = _combine_styles(episode.style, speaker.style, segment.style)
-    return [RequestTurn(speaker=speaker.name, voice=speaker.voice, text=chunk, style=style)
-            for chunk in split_text(normalize_text(turn.text), limit)]
+    turns = []
+    for chunk in split_text(normalize_text(turn.text), limit):
+        text, shown = spoken(chunk, target.tags, lexicon), written(chunk)
+        turns.append(RequestTurn(speaker=speaker.name, voice=speaker.voice, text=text, style=style,
+                                 written=None if shown == text else shown))
+    return turns
 
 
 def _group_turns(turns: list[RequestTurn], limit: int) -> Iterator[tuple[RequestTurn, ...]]:
@@ -118,9 +128,10 @@ def _group_turns(turns: list[RequestTurn], limit: int) -> Iterator[tuple[Request
         yield tuple(group)
 
 
-def compile_episode(episode: Episode, backend: str, model: str, *,
-                    limit: int = MAX_REQUEST_CHARS) -> CompiledEpisode:
-    """Turn ``episode`` into requests for ``backend``/``model`` and the plan to mix their audio."""
+def compile_episode(episode: Episode, target: Target, *, limit: int = MAX_REQUEST_CHARS) -> CompiledEpisode:
+    """Turn ``episode`` into requests for ``target`` and the plan to mix their audio."""
+    backend, model = target.backend, target.model
+    lexicon = Lexicon(episode.lexicon)
     requests: dict[str, RenderRequest] = {}
     pieces: list[Piece] = []
     gap = episode.output.gap
@@ -139,7 +150,10 @@ def compile_episode(episode: Episode, backend: str, model: str, *,
                                      chapter=segment.chapter))
             continue
         temperature = segment.temperature if segment.temperature is not None else episode.temperature
-        turns = [rt for turn in segment.turns for rt in _request_turns(episode, segment, turn, limit)]
+        if not target.sampling:
+            temperature = None  # the model rejects it: not sent, and cannot change the audio
+        turns = [rt for turn in segment.turns
+                 for rt in _request_turns(episode, segment, turn, target, lexicon, limit)]
         for n, group in enumerate(_group_turns(turns, limit)):
             key = cache_key(backend, model, group, temperature, episode.language, segment.take)
             requests.setdefault(key, RenderRequest(

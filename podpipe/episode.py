@@ -6,10 +6,12 @@ shorthand expanded, paths absolute), so later stages never re-validate and never
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MODEL = "gemini-3.8-flash-tts"
+from .models import DEFAULT_MODEL
+from .speech_text import LexiconEntry
+
 DEFAULT_GAP = 0.25
 DEFAULT_FORMAT = "mp3"
 DEFAULT_LOUDNESS = -16.0  # LUFS integrated (Apple Podcasts)
@@ -22,7 +24,7 @@ OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 @dataclass(frozen=True)
 class Speaker:
     id: str  # the key in ``speakers:``, matches ^[a-z][a-z0-9_-]*$
-    voice: str  # a Gemini prebuilt voice name, e.g. "Zephyr"
+    voice: str  # a Gemini voice: one of the 30 prebuilt names, a library name, or a custom id (voice_…)
     name: str  # display name / dialogue label; defaults to the id capitalised
     style: str | None = None
 
@@ -105,9 +107,7 @@ class Episode:
     artwork: Path | None = None  # cover art (PNG/JPEG), absolute, checked to exist inside the project root
     date: str | None = None  # publication date, YYYY-MM-DD
     music: tuple[MusicBed, ...] = ()
-    # Every resolved top-level value (after extends), for stages that read fields this module doesn't
-    # model yet (e.g. production-audio settings) without another parse.
-    raw: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+    lexicon: tuple[LexiconEntry, ...] = ()  # show entries overridden by the episode's, by written form
 
     @property
     def stem(self) -> str:

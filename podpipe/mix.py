@@ -411,7 +411,7 @@ def _piece_record(piece: Piece, spec_dir: Path) -> dict[str, Any]:
             "chapter": piece.chapter}
     if isinstance(piece, SpeechPiece):
         return {**base, "key": piece.key, "speakers": list(piece.speakers),
-                "turns": [[t.speaker, t.text] for t in piece.turns]}
+                "turns": [[t.speaker, t.shown] for t in piece.turns]}
     if isinstance(piece, SilencePiece):
         return {**base, "seconds": piece.seconds, "reason": piece.reason}
     return {**base, "path": _relative(piece.path, spec_dir), "sha256": sound_sha256(piece.path),
@@ -690,7 +690,7 @@ def _manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, man
                                  "chapter": p.chapter}
         if isinstance(p, SpeechPiece):
             entry |= {"speakers": list(p.speakers), "key": p.key, "turns": [
-                {"speaker": t.speaker, "text": t.text, "start": a, "end": b} for a, b, t in placed.turn_spans()]}
+                {"speaker": t.speaker, "text": t.shown, "start": a, "end": b} for a, b, t in placed.turn_spans()]}
             if len(p.turns) > 1:
                 entry["turns_located_by"] = placed.bounds_method
         elif isinstance(p, SilencePiece):

@@ -1,7 +1,8 @@
-"""Known Gemini TTS models: request dialect, per-request limits, tier-1 rate defaults and prices.
+"""Known Gemini TTS models: request dialect, what each accepts, per-request limits, rate defaults and prices.
 
-Unknown model names are allowed (new models ship often): names containing ``3.8`` or later use the
-``speech_metadata`` dialect, everything else the older "Name: line" dialect.
+The table is the one place that says which models take sampling settings, which tag form they read and
+which voices they accept. Unknown model names are allowed (new models ship often): names containing ``3.8``
+or later behave like the 3.8 models, everything else like the older previews.
 """
 
 from __future__ import annotations
@@ -12,11 +13,18 @@ from dataclasses import dataclass
 DIALECT_METADATA = "metadata"  # 3.8+: one part per turn with speech_metadata {speaker, style}, text verbatim
 DIALECT_TRANSCRIPT = "transcript"  # 2.5 / 3.1: style preamble, "Name: line" lines, multi_speaker_voice_config
 
+TAGS_ANGLE = "angle"  # <laughs>: what 3.8 reads
+TAGS_SQUARE = "square"  # [laughs]: what 2.5 / 3.1 read
+SAMPLING_FIELDS = ("temperature", "topP", "topK")
+
 
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
     dialect: str
+    sampling: bool  # accepts temperature/topP/topK (3.8 rejects them with 400 INVALID_ARGUMENT)
+    tags: str  # the inline vocal tag form the model reads: TAGS_ANGLE or TAGS_SQUARE
+    voice_ids: bool  # voice_config.voice: Extended Voice Library names and custom ids (voice_…, voicekey_…)
     max_speakers: int = 2
     default_rpm: float = 10.0  # tier-1 quota seen for TTS models
     price_input_per_m: float = 0.50  # USD per 1M text input tokens
@@ -25,25 +33,33 @@ class ModelInfo:
     status: str = "ga"
 
 
+def _current(name: str, **kw) -> ModelInfo:
+    return ModelInfo(name, DIALECT_METADATA, sampling=False, tags=TAGS_ANGLE, voice_ids=True, **kw)
+
+
+def _legacy(name: str, **kw) -> ModelInfo:
+    return ModelInfo(name, DIALECT_TRANSCRIPT, sampling=True, tags=TAGS_SQUARE, voice_ids=False, **kw)
+
+
 KNOWN_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
-    ModelInfo("gemini-3.8-flash-tts", DIALECT_METADATA, price_output_per_m=9.0),
-    ModelInfo("gemini-3.8-flash-lite-tts", DIALECT_METADATA, price_output_per_m=6.0),
-    ModelInfo("gemini-3.1-flash-tts-preview", DIALECT_TRANSCRIPT, price_input_per_m=1.0,
-              price_output_per_m=20.0, status="preview"),
-    ModelInfo("gemini-2.5-flash-preview-tts", DIALECT_TRANSCRIPT, price_output_per_m=10.0,
-              low_temperature_fails=True, status="preview"),
-    ModelInfo("gemini-2.5-pro-preview-tts", DIALECT_TRANSCRIPT, price_input_per_m=1.0,
-              price_output_per_m=20.0, low_temperature_fails=True, status="preview"),
+    _current("gemini-3.8-flash-tts", price_output_per_m=9.0),
+    _current("gemini-3.8-flash-lite-tts", price_output_per_m=6.0),
+    _legacy("gemini-3.1-flash-tts-preview", price_input_per_m=1.0, price_output_per_m=20.0, status="preview"),
+    _legacy("gemini-2.5-flash-preview-tts", price_output_per_m=10.0, low_temperature_fails=True,
+            status="preview"),
+    _legacy("gemini-2.5-pro-preview-tts", price_input_per_m=1.0, price_output_per_m=20.0,
+            low_temperature_fails=True, status="preview"),
 )}
+DEFAULT_MODEL = "gemini-3.8-flash-tts"
 
 _VERSION = re.compile(r"gemini-(\d+)\.(\d+)")
 
 
 def model_info(name: str) -> ModelInfo:
-    """The table entry, or a best guess for an unknown name (newer than 3.8 → metadata dialect)."""
+    """The table entry, or a best guess for an unknown name (3.8 or newer → the 3.8 contract)."""
     if name in KNOWN_MODELS:
         return KNOWN_MODELS[name]
     m = _VERSION.search(name)
-    newer = bool(m) and (int(m.group(1)), int(m.group(2))) >= (3, 8)
-    return ModelInfo(name, DIALECT_METADATA if newer else DIALECT_TRANSCRIPT,
-                     low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")
+    if m and (int(m.group(1)), int(m.group(2))) >= (3, 8):
+        return _current(name, status="unknown")
+    return _legacy(name, low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")

@@ -14,11 +14,28 @@ from .episode import Episode
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where a compile's requests go, and what that voice makes of a spec's text and settings."""
+
+    backend: str  # backend name, part of every key
+    model: str  # the model string requests carry ("espeak-ng" for the offline voice)
+    sampling: bool = True  # temperature reaches the audio; if not, it is neither sent nor part of the key
+    tags: str | None = None  # the vocal tag form the voice reads (models.TAGS_*); None: tags are left out
+
+
+@dataclass(frozen=True)
 class RequestTurn:
     speaker: str  # speaker label as sent to the model (the speaker's display name)
-    voice: str  # Gemini prebuilt voice name
-    text: str  # exactly the words to speak
+    voice: str  # a Gemini voice: prebuilt or library name, or a custom id (voice_…, voicekey_…)
+    text: str  # exactly what the voice receives: lexicon applied, tags in the model's form
     style: str | None = None  # combined episode + speaker + segment style for this turn
+    # The words as the author wrote them (tags as [cue]), for transcripts and manifests; None: the same as
+    # ``text``. Not part of the key: it cannot change the audio.
+    written: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.text if self.written is None else self.written
 
 
 @dataclass(frozen=True)

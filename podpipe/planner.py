@@ -172,5 +172,5 @@ def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
     for name in backends.names():
         cls = backends.backend_class(name)
         for episode in loaded.episodes:
-            keys.update(r.key for r in compile_episode(episode, name, cls.model_for(episode.model)).requests)
+            keys.update(r.key for r in compile_episode(episode, cls.target(episode.model)).requests)
     return keys

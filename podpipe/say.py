@@ -7,7 +7,8 @@ rate-limited and reported exactly like a spec's.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from .build import BuildOptions, Reporter, execute, prepare_episodes
 from .episode import DEFAULT_MODEL, Episode, Output, Segment, Speaker, Turn
 from .errors import Diagnostic, UsageError
 from .models import model_info
-from .voices import GEMINI_VOICES
+from .cache import resolve_cache_dir
+from .voices import GEMINI_VOICES, VoiceLibrary, is_custom, load_library
 
 _FORMATS = {".wav": "wav", ".mp3": "mp3"}
 
@@ -27,20 +29,27 @@ class SayResult:
     rendered: bool  # False when the audio came from the cache
 
 
-def _voice(voice: str, where: str) -> str:
+def _voice(voice: str, where: str, model: str, library: Callable[[], VoiceLibrary | None]) -> str:
+    voice = voice.strip()
     for name in GEMINI_VOICES:
-        if name.lower() == voice.strip().lower():
+        if name.lower() == voice.lower():
             return name
-    raise UsageError(f"{where}: unknown voice {voice!r}; `podpipe voices` lists the 30 voices")
+    stored = None if is_custom(voice) else library()
+    if is_custom(voice) or (stored and voice in stored.names):
+        if not model_info(model).voice_ids:
+            raise UsageError(f"{where}: {model} takes only the 30 prebuilt voices; use --model gemini-3.8-flash-tts "
+                             f"for {voice!r}")
+        return voice
+    raise UsageError(f"{where}: unknown voice {voice!r}; `podpipe voices` lists the voices")
 
 
-def _speakers(specs: Sequence[str]) -> list[Speaker]:
+def _speakers(specs: Sequence[str], model: str, library: Callable[[], VoiceLibrary | None]) -> list[Speaker]:
     speakers = []
     for n, spec in enumerate(specs):
         name, sep, voice = spec.rpartition(":")
         if not sep or not name.strip():
             raise UsageError(f"--speaker {spec!r}: write it as Name:Voice, e.g. --speaker Alex:Zephyr")
-        speakers.append(Speaker(f"s{n}", _voice(voice, f"--speaker {spec}"), name.strip()))
+        speakers.append(Speaker(f"s{n}", _voice(voice, f"--speaker {spec}", model, library), name.strip()))
     if len({s.name for s in speakers}) != len(speakers):
         raise UsageError("--speaker: each speaker needs a different name")
     return speakers
@@ -74,18 +83,24 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         raise UsageError(f"-o {output.name}: the file name must end in .wav or .mp3")
     if speakers and voice:
         raise UsageError("give either -v VOICE (one speaker) or --speaker Name:Voice (several), not both")
+    model = model or DEFAULT_MODEL
+    cache_root = resolve_cache_dir(cache_dir)
+    library = cache(lambda: load_library(cache_root))
     if speakers:
-        cast = _speakers(speakers)
+        cast = _speakers(speakers, model, library)
         segment = Segment(0, "s1", "dialogue", turns=_dialogue(text, cast), style=style, temperature=temperature)
     else:
         if not text.strip():
             raise UsageError("TEXT is empty")
-        cast = [Speaker("narrator", _voice(voice or "Kore", "-v"), "Narrator")]
+        cast = [Speaker("narrator", _voice(voice or "Kore", "-v", model, library), "Narrator")]
         segment = Segment(0, "s1", "speech", turns=(Turn("narrator", text),), style=style, temperature=temperature)
     episode = Episode(path=output.with_suffix(".say"), title=output.stem, speakers=tuple(cast),
-                      segments=(segment,), output=Output(output, fmt, 0.25), model=model or DEFAULT_MODEL,
+                      segments=(segment,), output=Output(output, fmt, 0.25), model=model,
                       language=language)
     warnings = []
+    if temperature is not None and not model_info(model).sampling:
+        warnings.append(Diagnostic("--temperature", 0, 0, "", f"{model} does not take temperature, so it is not "
+                                   "sent; use --style for another delivery", severity="warning"))
     if model_info(episode.model).low_temperature_fails and temperature is not None and temperature <= 0.4:
         warnings.append(Diagnostic("--temperature", 0, 0, "", f"{temperature} on {episode.model} is known to fail "
                                    "(finishReason OTHER); use more than 0.4 or a 3.8 model", severity="warning"))

@@ -18,7 +18,7 @@ Check = Callable[[Any], bool]
 
 # Keywords that never affect validity.
 _ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "$defs", "title", "description", "examples", "default",
-                          "patternErrorMessage", "deprecated", "readOnly", "writeOnly"})
+                          "patternErrorMessage", "errorMessage", "deprecated", "readOnly", "writeOnly"})
 
 
 class Unsupported(Exception):

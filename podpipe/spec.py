@@ -14,8 +14,8 @@ import difflib
 import json
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -23,11 +23,13 @@ from typing import Any
 
 from .episode import (DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_LOUDNESS, DEFAULT_MODEL, DEFAULT_TRUE_PEAK,
                       OPUS_RATES, Episode, MusicBed, Output, Segment, Sound, Speaker, Turn)
+from . import lexicon
 from .errors import Diagnostic, SpecError
 from .models import KNOWN_MODELS, model_info
 from .schemacheck import Unsupported, compile_schema
-from .voices import GEMINI_VOICES
-from .yamlload import DocPath, Loc, YamlDoc, format_path, load_yaml
+from .speech_text import LexiconEntry
+from .voices import GEMINI_VOICES, VoiceLibrary, is_custom
+from .yamlload import SPEC_TOP, DocPath, Loc, YamlDoc, format_path, load_yaml
 
 # Below this, models whose ModelInfo says so are known to answer without audio.
 LOW_TEMPERATURE = 0.4
@@ -330,6 +332,15 @@ def _schema_error(view: _View, error, defs: dict[int, str], misspelt: set) -> No
         names = ", ".join(map(repr, instance))
         view.add(path, f"a dialogue turn is one `<speaker>: text` pair, found {len(instance)} ({names}): "
                        "start each turn on its own line with '- '")
+    elif keyword == "anyOf":
+        # a value that is the right kind but wrong inside: report that, not "matches none of the forms"
+        deepest = max((len(e.absolute_path) for e in error.context), default=0)
+        keys = [e for e in error.context if "propertyNames" in e.absolute_schema_path]
+        if keys or deepest > len(path):
+            for sub in keys or [e for e in error.context if len(e.absolute_path) == deepest]:
+                _schema_error(view, sub, defs, misspelt)
+        else:
+            view.add(path, f"{schema.get('errorMessage', 'has the wrong form')}; got {_describe(view, path, instance)}")
     elif keyword == "pattern":
         message = schema.get("patternErrorMessage") or f"does not match {value}"
         view.add(path, f"{instance!r} {message}" if message.startswith("is ") else message)
@@ -342,8 +353,11 @@ def _schema_error(view: _View, error, defs: dict[int, str], misspelt: set) -> No
 class _Session:
     """One ``load_episodes`` call: files are read once, show files validated once."""
 
-    def __init__(self, root: Path, allow_outside: bool = False):
+    def __init__(self, root: Path, allow_outside: bool = False,
+                 library: Callable[[], VoiceLibrary | None] | None = None):
         self.root = root
+        self._library_source = library
+        self._library: tuple[VoiceLibrary | None] | None = None
         self.root_real = root.resolve()
         self.allow_outside = allow_outside  # the user's explicit --allow-outside-root
         self.fields = segment_fields()
@@ -356,11 +370,17 @@ class _Session:
     def inside(self, path: Path) -> bool:
         return self.allow_outside or _inside(path, self.root_real)
 
-    def read(self, path: Path, file: str) -> YamlDoc | None:
+    def library(self) -> VoiceLibrary | None:
+        """The stored Extended Voice Library list, read once and only when a voice needs it."""
+        if self._library is None:
+            self._library = (self._library_source() if self._library_source else None,)
+        return self._library[0]
+
+    def read(self, path: Path, file: str, top: str = SPEC_TOP) -> YamlDoc | None:
         """The document at ``path`` (absolute), named ``file`` in messages; None when unusable."""
         real = path.resolve()
         if real not in self._docs:
-            doc, problems = load_yaml(path, file)
+            doc, problems = load_yaml(path, file, top)
             self._docs[real] = doc
             self.diagnostics.extend(problems)
         return self._docs[real]
@@ -433,6 +453,8 @@ class _Session:
         for show in docs[1:]:
             data = _merge(show.data, data)
         view = _View(data, docs)
+        placed = lexicon.resolve(docs, lambda p, shown: self.read(p, shown, lexicon.TOP), self.inside,
+                                 view.diagnostics)
         skip = self.check_speakers(view)
         self.schema_check(view, show=False, skip=skip)
         segment_ids = self.check_segments(view)
@@ -445,7 +467,9 @@ class _Session:
         files = {d.file for d in docs}  # a problem anywhere in the chain (even one the merge hides) means
         if view.failed or any(d.severity == "error" and d.file in files for d in self.diagnostics):
             return None  # the data is not known to be sound: resolving it could only go wrong
-        return _episode(view, doc, segment_ids, output, self)
+        episode = _episode(view, doc, segment_ids, output, self, tuple(p.entry for p in placed))
+        self.diagnostics.extend(lexicon.unused(placed, [t.text for s in episode.segments for t in s.turns]))
+        return episode
 
     # ------------------------------------------------------------------------------------ semantic checks
 
@@ -465,14 +489,7 @@ class _Session:
                 continue
             voice = spec.get("voice")
             if isinstance(voice, str) and voice.strip() and voice not in GEMINI_VOICES:
-                suggestion = _suggest(voice, GEMINI_VOICES)
-                if suggestion and suggestion.lower() == voice.lower():
-                    hint = f"; did you mean {suggestion!r}? (voice names are case-sensitive)"
-                elif suggestion:
-                    hint = f"; did you mean {suggestion!r}?"
-                else:
-                    hint = "; `podpipe voices` lists the 30 voices"
-                view.add(("speakers", sid, "voice"), f"unknown voice {voice!r}{hint}")
+                self.check_voice(view, ("speakers", sid, "voice"), voice)
             name = spec.get("name")
             if name is not None and not isinstance(name, str):
                 continue
@@ -536,6 +553,29 @@ class _Session:
                                                        "into one segment per line", key=True)
         return frozenset(skip)
 
+    def check_voice(self, view: _View, path: DocPath, voice: str) -> None:
+        """A voice beyond the 30 prebuilt ones: a custom id or a library name, on a model that takes it."""
+        model = view.data.get("model") if isinstance(view.data.get("model"), str) else DEFAULT_MODEL
+        library = None if is_custom(voice) else self.library()
+        if is_custom(voice) or (library and voice in library.names):
+            if not model_info(model).voice_ids:
+                what = "custom voice ids" if is_custom(voice) else "Extended Voice Library voices"
+                view.add(path, f"{model} cannot use {what} (only the 3.8 models and later take them); use one "
+                               "of the 30 prebuilt voices (`podpipe voices`), or model: gemini-3.8-flash-tts")
+            return
+        known = set(GEMINI_VOICES) | (library.names if library else set())
+        suggestion = _suggest(voice, known)
+        if suggestion and suggestion.lower() == voice.lower():
+            hint = f"; did you mean {suggestion!r}? (voice names are case-sensitive)"
+        elif suggestion:
+            hint = f"; did you mean {suggestion!r}?"
+        elif library:
+            hint = "; `podpipe voices --backend gemini` lists the voices"
+        else:
+            hint = ("; `podpipe voices` lists the 30 prebuilt voices (to use Extended Voice Library voices, "
+                    "fetch their list once with `podpipe voices --backend gemini --refresh` and a key)")
+        view.add(path, f"unknown voice {voice!r}{hint}")
+
     def check_segments(self, view: _View) -> list[str]:
         """Segment ids unique, sound files real and inside the root, temperature warnings; returns ids."""
         data = view.data
@@ -544,6 +584,8 @@ class _Session:
         fragile = model_info(model).low_temperature_fails
         if fragile:
             self.warn_temperature(view, ("temperature",), data.get("temperature"), model)
+        if not model_info(model).sampling:
+            self.warn_sampling(view, segments, model)
         ids: dict[str, tuple[int, bool]] = {}
         result = []
         for i, seg in enumerate(segments):
@@ -571,6 +613,19 @@ class _Session:
             elif fragile and kind != "pause":
                 self.warn_temperature(view, ("segments", i, "temperature"), seg.get("temperature"), model)
         return result
+
+    @staticmethod
+    def warn_sampling(view: _View, segments: list, model: str) -> None:
+        """One warning per spec, at the first temperature, for a model that rejects sampling settings."""
+        paths = [("temperature",)] if _is_number(view.data.get("temperature")) else []
+        paths += [("segments", i, "temperature") for i, seg in enumerate(segments)
+                  if isinstance(seg, dict) and _is_number(seg.get("temperature"))]
+        if not paths:
+            return
+        more = f" (set in {len(paths)} places in this spec)" if len(paths) > 1 else ""
+        view.warn(paths[0], f"{model} does not take temperature (3.8 models reject sampling settings), so "
+                            f"podpipe does not send it{more}: remove it; for another reading of a line bump its "
+                            "`take:`, for another delivery write a `style:`")
 
     @staticmethod
     def warn_temperature(view: _View, path: DocPath, value: Any, model: str) -> None:
@@ -696,7 +751,7 @@ def _float(value: Any, default: float | None = None) -> float | None:
 
 
 def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path, str] | None,
-             session: _Session) -> Episode:
+             session: _Session, entries: tuple[LexiconEntry, ...]) -> Episode:
     data = view.data
     if output is None:  # no errors means check_output produced one
         raise AssertionError("output unresolved in a spec without errors")
@@ -757,7 +812,7 @@ def _episode(view: _View, doc: YamlDoc, segment_ids: list[str], output: tuple[Pa
         artwork=_artwork(view),
         music=_music(view, segment_ids),
         date=_text(data.get("date")),
-        raw={k: v for k, v in data.items() if k != "extends"},  # applied: nothing left to extend
+        lexicon=entries,
     )
 
 
@@ -782,8 +837,8 @@ def _artwork(view: _View) -> Path | None:
     return Path(os.path.normpath(view.origin(("artwork",)).path.parent / value))
 
 
-def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None,
-                  allow_outside: bool = False) -> LoadResult:
+def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allow_outside: bool = False,
+                  library: Callable[[], VoiceLibrary | None] | None = None, strict: bool = False) -> LoadResult:
     """Load, validate and resolve every spec in ``paths``.
 
     ``root`` is the project root (default: the working directory): sound and output paths must stay
@@ -791,9 +846,11 @@ def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None,
     file collected; if any is an error, raises ``SpecError`` with all of them (warnings included), sorted
     by file, line and column. A path given twice is loaded once. ``allow_outside`` lifts the project-root
     confinement of show files, sounds, artwork and outputs (the CLI's explicit ``--allow-outside-root``).
+    ``library`` returns the stored Extended Voice Library list (called only when a voice is not one of the
+    30 prebuilt names or a custom id). ``strict`` turns every warning into an error (``--strict``, for CI).
     """
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    session = _Session(root, allow_outside)
+    session = _Session(root, allow_outside, library)
     episodes = []
     seen: set[Path] = set()
     for given in paths:
@@ -806,6 +863,9 @@ def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None,
             episodes.append(episode)
     diagnostics = sorted(dict.fromkeys(session.diagnostics),
                          key=lambda d: (d.file, d.line, d.column, d.severity != "error", d.field, d.message))
+    if strict:
+        diagnostics = [replace(d, severity="error", message=f"{d.message} (an error under --strict)")
+                       if d.severity == "warning" else d for d in diagnostics]
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     return LoadResult(tuple(episodes), tuple(diagnostics))

@@ -188,7 +188,7 @@ def cues(placed: Sequence) -> tuple[list[Cue], dict[str, int]]:
             method = p.bounds_method if p.bounds_method in methods else "text"
             methods[method] += len(spans) - 1
         for a, b, turn in spans:
-            out.extend(_turn_cues(a, b, turn.speaker, turn.text))
+            out.extend(_turn_cues(a, b, turn.speaker, turn.shown))  # as written: tags as [cue]
     return out, methods
 
 

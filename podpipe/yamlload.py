@@ -256,9 +256,13 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
                       f"invalid YAML: {what}")
 
 
-def load_yaml(path: Path, file: str) -> tuple[YamlDoc | None, list[Diagnostic]]:
+SPEC_TOP = "a mapping of fields (title:, speakers:, segments:, ...)"
+
+
+def load_yaml(path: Path, file: str, top: str = SPEC_TOP) -> tuple[YamlDoc | None, list[Diagnostic]]:
     """Read and compose ``path`` (named ``file`` in messages). Never raises for bad input: returns
-    ``(None, problems)`` when nothing usable was read, else the document and any problems in it."""
+    ``(None, problems)`` when nothing usable was read, else the document and any problems in it. ``top``
+    says what the top level must be (a spec's fields; a lexicon's entries)."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_SPEC_BYTES + 1)
@@ -284,7 +288,8 @@ def load_yaml(path: Path, file: str) -> tuple[YamlDoc | None, list[Diagnostic]]:
         return None, [Diagnostic(file, 0, 0, "", "invalid YAML: nested too deeply")]
     if node is None:
         return None, [Diagnostic(file, 0, 0, "", "the file is empty: a spec needs at least title:, "
-                                                  "speakers: and segments:")]
+                                                  "speakers: and segments:" if top == SPEC_TOP else
+                                 f"the file is empty: it must hold {top}")]
     builder = _Builder(file)
     try:
         data = builder.build(node, ())
@@ -299,6 +304,6 @@ def load_yaml(path: Path, file: str) -> tuple[YamlDoc | None, list[Diagnostic]]:
             kind = {list: "a list", str: "a text"}.get(type(data), "a single value")
             loc = builder.loc(node)
             builder.problems.append(Diagnostic(file, loc.line, loc.column, "", (
-                f"the top level must be a mapping of fields (title:, speakers:, segments:, ...), not {kind}")))
+                f"the top level must be {top}, not {kind}")))
         return None, builder.problems
     return YamlDoc(file, path, data, builder.marks, builder.key_marks, builder.sources, builder.broken), builder.problems

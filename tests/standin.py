@@ -1,17 +1,50 @@
 """A loopback stand-in for the Gemini REST endpoint, so the real google-genai client can be tested offline.
 
-It speaks what google-genai 3.x sends (``POST /{v1,v1beta}/models/{model}:generateContent`` with an
+It speaks what google-genai 3.x sends (``POST /{v1,v1beta,v1alpha}/models/{model}:generateContent`` with an
 ``x-goog-api-key`` header, camelCase outer keys and snake_case or camelCase keys inside ``speechConfig``),
-checks requests the way the service does (key, model, response modality, voices, at most two speakers,
-speaker labels that match), and answers like the service: a WAV for 3.8+ models, raw little-endian
-``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in ``inlineData``, with ``usageMetadata``. The audio
-is a tone whose length follows the text (``CHARS_PER_SECOND``), so it passes a backend's sanity checks.
+checks requests the way the Gemini 3.8 service does (key, model, response modality, sampling settings,
+voices, at most two speakers, speaker labels that match), and answers like the service: a whole WAV
+(``audio/wav``) for 3.8 models, raw little-endian ``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in
+``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text
+(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Unknown model names get 404.
+
+Model rules (checked 2026-12):
+
+* Sampling: 3.8 models (the ``"wav"`` entries of ``MODELS``) reject ``temperature``, ``topP``/``top_p`` and
+  ``topK``/``top_k`` in ``generationConfig`` with 400 INVALID_ARGUMENT "<field> is not supported for this
+  model" (the first one present). 2.5 and 3.1 accept them; on 2.5 a temperature <= 0.4 ends with
+  finishReason OTHER and no audio (``StandIn(low_temperature_fails=False)`` turns that off).
+* Voices: ``voice_config.prebuilt_voice_config.voice_name`` takes only the 30 prebuilt voices (``VOICES``)
+  on every model. 3.8 models also take ``voice_config.voice`` (single speaker and in each multi-speaker
+  ``voice_config``): a prebuilt name, a name from the Extended Voice Library (``LIBRARY``, ``LIBRARY_NAMES``)
+  or a custom voice id (``voice_...`` stored voice, ``voicekey_...`` replication key) registered in
+  ``server.custom_voices``. Unknown names: 400 "Voice name X is not supported."; ``voice`` together with
+  ``prebuilt_voice_config``: 400; ``voice`` on 2.5/3.1: 400 "voice_config.voice is not supported by
+  models/X; use prebuilt_voice_config.voice_name". "Uranus" is never a voice.
+
+Voices API, as google-genai 3.6.1's ``client.voices.list(...)`` / ``client.voices.get(id)`` call it (same
+key check as generateContent: 401 without a key, 400 API_KEY_INVALID with a wrong one):
+
+* ``GET /{v1,v1beta,v1alpha}/voices?page_size=N&page_token=T&search=S&type=prebuilt&type=prompted
+  &language_code=en-US&gender=female&accent=..&persona=..&pitch=..&region_code=..&context=..`` (list filters
+  repeat the parameter, OR within a filter, case-insensitive exact match; ``search`` is a substring of
+  ``display_name`` or ``description``) answers ``{"voices": [...], "next_page_token": "..."}`` in snake_case
+  (the key is left out on the last page). Order: custom stored voices (``voice_...``, newest first, i.e. the
+  reverse of ``custom_voices`` insertion order; ``voicekey_...`` keys are never listed), then the 30
+  prebuilt voices, then ``LIBRARY``. Page size defaults to 50, values above 1000 count as 1000; a page
+  token is opaque and tied to the filters, a bad one is a 400.
+* ``GET /{version}/voices/{id}`` answers one custom stored voice, or 404 (prebuilt and library voices are
+  only listed, as the service documents; so are ``voicekey_...`` keys).
+
+Custom voices: ``StandIn(custom_voices={"voice_abc123": "My narrator"})`` (a value is a display name or a
+dict of voice fields such as ``type``, ``description``, ``language_code``) replaces the defaults
+(``DEFAULT_CUSTOM_VOICES``); ``server.custom_voices`` may be changed while the server runs.
 
 Faults are injected on demand, each consumed by one request:
 
     server.script(["429", "500", None])           # next three requests: 429, 500, then a normal answer
     server.script([Fault("429", retry_delay="53s")])
-    server.fault_fn = lambda rec: Fault("503") if rec.model.startswith("gemini-2.5") else None
+    server.fault_fn = lambda rec: Fault("503") if (rec.model or "").startswith("gemini-2.5") else None
     server.fail_first_attempts(0.3, kinds=("429", "500", "other"))  # 30 % of distinct bodies fail once
     server.latency = 0.2                           # every answer leaves 0.2 s after its request arrived
 
@@ -23,9 +56,18 @@ Fault kinds: "429" (RESOURCE_EXHAUSTED + RetryInfo ``retry_delay``), "500", "502
 labelled ``mime``), "silence" (full-length digital silence), "close" (drop the connection, no answer),
 "echo-key" (a 400 whose message quotes the API key back, as some proxies do), "ok" / None (normal).
 
-Every request is recorded (``server.requests``): arrival time (``time.monotonic``), path, headers without
-the API key, parsed body, the fault injected and the status sent. Run it standalone for manual tests or
-benchmarks: ``python -m tests.standin --latency 0.2 --fail-first 0.3`` prints the base URL to export as
+Voices requests (valid ones, like generateContent) take faults too: scripted ones and ``fault_fn`` (whose
+``rec.model`` is None for them). The HTTP-error kinds, "hang" and "close" apply; the kinds that shape an
+audio answer ("other", "text", "garbled", ...) do not, so the voices request is answered normally and its
+``rec.fault`` stays None. ``server.voices_faults = False`` keeps voices requests away from faults entirely
+(they then consume no scripted fault). Note that google-genai retries voices requests on 408/429/5xx
+(``HttpOptions(retry_options=HttpRetryOptions(attempts=1))`` turns that off).
+
+Every request is recorded (``server.requests``; ``server.generate_requests()`` and
+``server.voices_requests()`` split them): arrival time (``time.monotonic``), method, path, query
+(``parse_qs`` lists, API key removed), headers without the API key, parsed body, the fault injected, the
+status sent, and for voices requests the ids answered (``voice_ids``). Run it standalone for manual tests
+or benchmarks: ``python -m tests.standin --latency 0.2 --fail-first 0.3`` prints the base URL to export as
 ``GOOGLE_GEMINI_BASE_URL``.
 """
 
@@ -40,10 +82,11 @@ import re
 import struct
 import threading
 import time
+import urllib.parse
 import wave
 from collections import deque
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -53,13 +96,157 @@ CHARS_PER_SECOND = 15.0  # speech runs at ~14-15 characters per second
 MIN_SECONDS = 0.5
 MAX_BODY = 2_000_000  # bytes; larger requests get 413 (the real limit is tokens, far below this)
 DEFAULT_HANG = 30.0  # seconds a "hang" fault holds the connection at most
-VOICES = frozenset({
-    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
-    "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
-    "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi",
-    "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
-})
-# model -> response shape; "wav" models also take per-part speechMetadata (the 3.8 dialect)
+
+
+@dataclass(frozen=True)
+class CatalogVoice:
+    """A catalog voice (prebuilt or Extended Voice Library) as ``GET /voices`` lists it."""
+
+    name: str
+    description: str
+    language_code: str
+    gender: str
+    accent: str
+    pitch: str = "medium"
+    persona: str | None = None
+    context: str | None = None
+
+    def resource(self) -> dict:
+        out = {"type": "prebuilt", "id": self.name, "display_name": self.name, "description": self.description,
+               "language_code": self.language_code, "region_code": self.language_code.rpartition("-")[2],
+               "gender": self.gender, "accent": self.accent, "pitch": self.pitch}
+        if self.persona:
+            out["persona"] = self.persona
+        if self.context:
+            out["context"] = self.context
+        return out
+
+
+def _catalog(rows: str) -> tuple[CatalogVoice, ...]:
+    """One voice a line: name | language | gender | accent | pitch | persona | context | description."""
+    out = []
+    for line in rows.strip().splitlines():
+        name, lang, gender, accent, pitch, persona, context, description = (x.strip() for x in line.split("|"))
+        out.append(CatalogVoice(name, description, lang, gender, accent, pitch, persona or None, context or None))
+    return tuple(out)
+
+
+# The 30 prebuilt voices, in the order the service lists them (style words as Google documents them).
+PREBUILT = _catalog("""
+Zephyr | en-US | female | American | high | Bright | Conversational | Bright
+Puck | en-US | male | American | medium | Upbeat | Conversational | Upbeat
+Charon | en-US | male | American | low | Informative | News | Informative
+Kore | en-US | female | American | medium | Firm | Narration | Firm
+Fenrir | en-US | male | American | medium | Excitable | Conversational | Excitable
+Leda | en-US | female | American | high | Youthful | Conversational | Youthful
+Orus | en-US | male | American | low | Firm | Narration | Firm
+Aoede | en-US | female | American | medium | Breezy | Conversational | Breezy
+Callirrhoe | en-US | female | American | medium | Easy-going | Conversational | Easy-going
+Autonoe | en-US | female | American | high | Bright | Conversational | Bright
+Enceladus | en-US | male | American | low | Breathy | Narration | Breathy
+Iapetus | en-US | male | American | medium | Clear | News | Clear
+Umbriel | en-US | male | American | medium | Easy-going | Conversational | Easy-going
+Algieba | en-US | male | American | low | Smooth | Narration | Smooth
+Despina | en-US | female | American | medium | Smooth | Narration | Smooth
+Erinome | en-US | female | American | medium | Clear | News | Clear
+Algenib | en-US | male | American | low | Gravelly | Narration | Gravelly
+Rasalgethi | en-US | male | American | medium | Informative | News | Informative
+Laomedeia | en-US | female | American | high | Upbeat | Conversational | Upbeat
+Achernar | en-US | female | American | medium | Soft | Narration | Soft
+Alnilam | en-US | male | American | low | Firm | News | Firm
+Schedar | en-US | male | American | medium | Even | Narration | Even
+Gacrux | en-US | female | American | low | Mature | Narration | Mature
+Pulcherrima | en-US | female | American | medium | Forward | Commercial | Forward
+Achird | en-US | male | American | medium | Friendly | Conversational | Friendly
+Zubenelgenubi | en-US | male | American | medium | Casual | Conversational | Casual
+Vindemiatrix | en-US | female | American | medium | Gentle | Narration | Gentle
+Sadachbia | en-US | male | American | high | Lively | Commercial | Lively
+Sadaltager | en-US | male | American | medium | Knowledgeable | News | Knowledgeable
+Sulafat | en-US | female | American | medium | Warm | Conversational | Warm
+""")
+VOICES = frozenset(v.name for v in PREBUILT)
+
+# The Extended Voice Library (3.8 models, ``voice_config.voice`` only): made-up but realistic voices, in
+# listing order. Names may have several words and non-ASCII letters.
+LIBRARY = _catalog("""
+Amberly | en-US | female | American | medium | Warm, Friendly | Podcast | Warm, bright, conversational podcast host
+Brisbane Kate | en-AU | female | Australian | high | Cheerful | Conversational | Sunny, quick-witted storyteller
+Marcus Hale | en-US | male | American | low | Authoritative | News | Deep, measured newsreader with calm authority
+Dorothea | en-GB | female | British | medium | Gentle | Audiobook | Gentle and unhurried; made for bedtime stories
+Océane | fr-FR | female | French | medium | Warm, Friendly | Narration | Soft, airy narrator with a smile
+Søren | da-DK | male | Danish | low | Calm | News | Dry, precise delivery, calm and trustworthy
+Zoë Whitfield | en-GB | female | British | high | Lively | Podcast | Crisp, lively and articulate co-host
+José Luis | es-ES | male | Castilian | medium | Friendly | Conversational | Friendly, relaxed Castilian speaker
+Renée Moreau | fr-CA | female | Canadian French | medium | Elegant | Commercial | Poised, with a Québécois lilt
+Björn Lindqvist | sv-SE | male | Swedish | low | Calm | Documentary | Calm, deep and woody documentary voice
+Uncle Ray | en-US | male | Southern US | low | Folksy | Storytelling | Folksy, gravelly Southern raconteur
+Grandma Pearl | en-US | female | Southern US | medium | Warm, Friendly | Storytelling | Sweet, slow and grandmotherly
+Priya Raman | en-IN | female | Indian | medium | Professional | Education | Clear, professional explainer
+Rahul Menon | en-IN | male | Indian | medium | Friendly | Conversational | Bright, friendly and fast-paced
+Siobhán | en-IE | female | Irish | medium | Warm, Friendly | Podcast | Lilting, warm Irish host
+Callum Fraser | en-GB | male | Scottish | low | Narrator | Audiobook | Rich Scottish narrator with a steady pace
+Tomasz | pl-PL | male | Polish | medium | Professional | News | Neutral, professional Polish presenter
+Łucja | pl-PL | female | Polish | high | Youthful | Conversational | Youthful and quick, with a playful edge
+Matías | es-AR | male | Argentine | medium | Charismatic | Commercial | Charismatic Rioplatense voice with swing
+Ximena | es-MX | female | Mexican | medium | Warm, Friendly | Podcast | Warm, expressive Mexican host
+Luana Rocha | pt-BR | female | Brazilian | medium | Cheerful | Commercial | Sunny and rhythmic Brazilian voice
+João Pedro | pt-BR | male | Brazilian | low | Calm | Narration | Laid-back, velvety Brazilian narrator
+Giulia | it-IT | female | Italian | medium | Expressive | Conversational | Expressive and musical Italian speaker
+Lorenzo Bassi | it-IT | male | Italian | low | Authoritative | Documentary | Resonant documentary voice
+Annika | de-DE | female | German | medium | Professional | Education | Clear, patient German teacher
+Jürgen | de-DE | male | German | low | Authoritative | News | Firm, precise German anchor
+Henrike | de-AT | female | Austrian | medium | Warm, Friendly | Conversational | Warm Viennese charm
+Daan | nl-NL | male | Dutch | medium | Casual | Podcast | Easygoing Dutch podcaster
+Femke | nl-NL | female | Dutch | high | Lively | Commercial | Energetic, upbeat Dutch voice
+Haruto | ja-JP | male | Japanese | medium | Calm | Narration | Calm, polite Japanese narrator
+Yui Tanaka | ja-JP | female | Japanese | high | Cheerful | Conversational | Bright and friendly Japanese voice
+Min-jun | ko-KR | male | Korean | medium | Professional | News | Crisp Korean presenter
+Seo-yeon | ko-KR | female | Korean | medium | Gentle | Audiobook | Gentle, soothing Korean storyteller
+Wei Chen | zh-CN | male | Mandarin | medium | Professional | Education | Measured Mandarin lecturer
+Mei Lin | zh-TW | female | Taiwanese Mandarin | high | Warm, Friendly | Conversational | Soft, friendly Taiwanese voice
+Nadia Haddad | ar-EG | female | Egyptian | medium | Expressive | Storytelling | Expressive Cairo storyteller
+Omar Farouk | ar-SA | male | Gulf | low | Authoritative | News | Deep, formal Gulf Arabic anchor
+Elif | tr-TR | female | Turkish | medium | Warm, Friendly | Podcast | Warm and curious Turkish host
+Chidi Okafor | en-NG | male | Nigerian | low | Charismatic | Podcast | Confident Lagos radio voice
+Amara | en-ZA | female | South African | medium | Professional | Commercial | Polished South African presenter
+Jasper Cole | en-US | male | American | low | Relaxed | Radio | Relaxed late-night radio voice
+Harper | en-US | female | American | high | Upbeat | Education | Upbeat, clear explainer
+Theo Banks | en-GB | male | British | medium | Witty | Podcast | Brisk, witty London presenter
+Winnie | en-NZ | female | New Zealand | medium | Casual | Conversational | Casual, friendly Kiwi voice
+Lachlan | en-AU | male | Australian | medium | Casual | Sports | Laid-back Australian commentator
+Rosalind Pike | en-GB | female | British | low | Narrator | Audiobook | Mature, velvety audiobook narrator
+Eddie Marsh | en-US | male | American | high | Excitable | Sports | Fast-talking sports commentator
+Sunny Delgado | en-US | female | American | high | Cheerful | Commercial | Bubbly commercial voice
+Walter Brooks | en-US | male | American | low | Narrator | Documentary | Elderly, warm documentary narrator
+Ingrid | nb-NO | female | Norwegian | medium | Calm | Narration | Cool, calm Norwegian narrator
+Helmi | fi-FI | female | Finnish | medium | Gentle | Audiobook | Quiet, gentle Finnish reader
+Mihai | ro-RO | male | Romanian | medium | Friendly | Conversational | Friendly Romanian speaker
+Nikolai Petrov | ru-RU | male | Russian | low | Authoritative | Documentary | Deep, deliberate Russian narrator
+Dasha | ru-RU | female | Russian | medium | Lively | Podcast | Lively Russian co-host
+Ananya | hi-IN | female | Hindi | medium | Warm, Friendly | Conversational | Warm Hindi speaker
+Rohan Mehta | hi-IN | male | Hindi | medium | Professional | News | Crisp Hindi newsreader
+Linh Nguyễn | vi-VN | female | Vietnamese | high | Gentle | Narration | Gentle Vietnamese narrator
+Kofi Mensah | en-GH | male | Ghanaian | medium | Warm, Friendly | Storytelling | Warm Accra storyteller
+Maëlle | fr-BE | female | Belgian French | medium | Playful | Conversational | Playful Belgian French voice
+Gustavo | pt-PT | male | European Portuguese | low | Calm | Narration | Calm European Portuguese narrator
+Ciarán Doyle | en-IE | male | Irish | medium | Witty | Podcast | Quick, witty Dublin co-host
+Beatriz | es-CO | female | Colombian | medium | Professional | Education | Clear, warm Colombian presenter
+""")
+LIBRARY_NAMES = frozenset(v.name for v in LIBRARY)
+# Custom voices a new StandIn knows (id -> display name or voice fields); ``voicekey_`` ids are replication keys.
+DEFAULT_CUSTOM_VOICES: dict[str, str | dict] = {
+    "voice_podpipe0001": {"type": "prompted", "display_name": "Podpipe narrator",
+                          "description": "A calm, warm mid-range narrator for long-form podcasts."},
+    "voice_podpipe0002": {"type": "replicated", "display_name": "Podpipe host (replica)",
+                          "description": "Replica of the podpipe test host's own voice."},
+    "voicekey_podpipe0001": {"type": "replicated", "display_name": "Client-held replica key"},
+}
+CUSTOM_MODEL = "gemini-3.8-flash-tts"  # what a custom voice says it was designed with
+CUSTOM_EXPIRE = "2027-12-01T00:00:00Z"
+assert len(VOICES) == 30 and len(LIBRARY_NAMES) == len(LIBRARY) and not VOICES & LIBRARY_NAMES
+assert "Uranus" not in VOICES | LIBRARY_NAMES  # a name clients like to guess; never a valid voice
+# model -> response shape; "wav" models speak the 3.8 dialect: per-part speechMetadata, voice_config.voice,
+# and no temperature/topP/topK
 MODELS = {
     "gemini-3.8-flash-tts": "wav",
     "gemini-3.8-flash-lite-tts": "wav",
@@ -69,6 +256,14 @@ MODELS = {
 }
 PCM_MIME = "audio/L16;codec=pcm;rate=24000"
 _PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:?]+):generateContent$")
+_VOICES_PATH = re.compile(r"^/(v1|v1beta|v1alpha)/voices(?:/(.+))?$")
+SAMPLING_FIELDS = (("temperature", "temperature"), ("topP", "top_p"), ("topK", "top_k"))  # 3.8 rejects these
+_SAMPLING_NAMES = frozenset(n for pair in SAMPLING_FIELDS for n in pair)
+LIST_FILTERS = ("type", "language_code", "region_code", "gender", "accent", "persona", "pitch", "context")
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+# the fault kinds a voices request can take; the rest shape an audio answer
+_VOICES_FAULTS = frozenset({"429", "500", "502", "503", "504", "408", "400", "400-key", "403", "404", "hang",
+                            "close", "echo-key"})
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            408: "DEADLINE_EXCEEDED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
            502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -98,6 +293,12 @@ class Recorded:
     t_end: float | None = None
     usage: dict | None = None  # the usageMetadata answered, for comparing with what the client reports
     deadline: float | None = None  # monotonic time before which no answer is sent (arrival + latency)
+    query: dict[str, list[str]] = field(default_factory=dict)  # parse_qs of the query string, key removed
+    voice_ids: list[str] | None = None  # voices requests: the ids answered (a list page, or the one voice)
+
+    @property
+    def is_voices(self) -> bool:
+        return bool(_VOICES_PATH.match(self.path))
 
     @property
     def texts(self) -> list[str]:
@@ -142,8 +343,44 @@ def _voice_name(voice_config: Any) -> str | None:
     return _pick(prebuilt, "voiceName", "voice_name")
 
 
-def check_request(model: str, body: Any) -> dict:
-    """Validate a generateContent body like the service; returns what the answer needs."""
+def is_38(model: str) -> bool:
+    """Whether a model speaks the 3.8 dialect: the "wav" entries of MODELS; for other names, version >= 3.8
+    (names without a version count as new, as the stand-in always assumed)."""
+    if model in MODELS:
+        return MODELS[model] == "wav"
+    v = re.match(r"gemini-(\d+)\.(\d+)", model or "")
+    return not v or (int(v.group(1)), int(v.group(2))) >= (3, 8)
+
+
+def _resolve_voice(model: str, voice_config: Any, custom: Collection[str]) -> str | None:
+    """The voice a voice_config selects, checked like the service (see the module docstring)."""
+    if not isinstance(voice_config, dict):
+        name = _voice_name(voice_config)
+        raise _BadRequest(400, f"Voice name {name} is not supported.")
+    voice = voice_config.get("voice")
+    prebuilt = _pick(voice_config, "prebuiltVoiceConfig", "prebuilt_voice_config")
+    if voice is None or voice == "":
+        name = _voice_name(voice_config)
+        if name not in VOICES:  # prebuilt_voice_config takes the 30 prebuilt voices only, on every model
+            raise _BadRequest(400, f"Voice name {name} is not supported.")
+        return name
+    if prebuilt:
+        raise _BadRequest(400, "voice_config: set either voice or prebuilt_voice_config, not both")
+    if not is_38(model):
+        raise _BadRequest(400, f"voice_config.voice is not supported by models/{model}; use "
+                               "prebuilt_voice_config.voice_name")
+    if not isinstance(voice, str):
+        raise _BadRequest(400, "Invalid value at 'generation_config.speech_config.voice_config.voice' "
+                               f"(TYPE_STRING), {json.dumps(voice)}")
+    if voice not in VOICES and voice not in LIBRARY_NAMES and voice not in custom:
+        raise _BadRequest(400, f"Voice name {voice} is not supported.")
+    return voice
+
+
+def check_request(model: str, body: Any, custom_voices: Collection[str] | None = None) -> dict:
+    """Validate a generateContent body like the service; returns what the answer needs. ``custom_voices``:
+    the custom voice ids ``voice_config.voice`` may name (default: those of DEFAULT_CUSTOM_VOICES)."""
+    custom = DEFAULT_CUSTOM_VOICES if custom_voices is None else custom_voices
     if not isinstance(body, dict):
         raise _BadRequest(400, "Invalid JSON payload received.")
     contents = body.get("contents")
@@ -158,25 +395,27 @@ def check_request(model: str, body: Any) -> dict:
         raise _BadRequest(400, "The requested combination of response modalities is not supported by the "
                                "model. models/%s accepts the following combination of response "
                                "modalities:\n* AUDIO" % model)
+    if is_38(model):
+        for key in gen:
+            if key in _SAMPLING_NAMES and gen[key] is not None:
+                raise _BadRequest(400, f"{key} is not supported for this model")
     speech = _pick(gen, "speechConfig", "speech_config") or {}
     single = _pick(speech, "voiceConfig", "voice_config")
     multi = _pick(speech, "multiSpeakerVoiceConfig", "multi_speaker_voice_config")
     if single and multi:
         raise _BadRequest(400, "speech_config: set either voice_config or multi_speaker_voice_config, not both")
-    speakers: dict[str, str] = {}
+    speakers: dict[str, Any] = {}
     if multi:
         configs = _pick(multi, "speakerVoiceConfigs", "speaker_voice_configs") or []
         for c in configs:
-            speakers[c.get("speaker") or ""] = _voice_name(_pick(c, "voiceConfig", "voice_config"))
+            speakers[c.get("speaker") or ""] = _pick(c, "voiceConfig", "voice_config")
         if len(configs) != 2 or len(speakers) != 2 or "" in speakers:
             raise _BadRequest(400, "multi_speaker_voice_config must have exactly 2 distinct named speakers, "
                                    f"got {len(configs)}")
-    voices = list(speakers.values()) if multi else [_voice_name(single)] if single else []
-    for v in voices:
-        if v not in VOICES:
-            raise _BadRequest(400, f"Voice name {v} is not supported.")
+        speakers = {label: _resolve_voice(model, vc, custom) for label, vc in speakers.items()}
+    voices = list(speakers.values()) if multi else [_resolve_voice(model, single, custom)] if single else []
     metadata = [_pick(p, "speechMetadata", "speech_metadata") for p in parts]
-    if any(metadata) and MODELS.get(model, "wav") != "wav":
+    if any(metadata) and not is_38(model):
         raise _BadRequest(400, "speech_metadata is not supported by models/%s" % model)
     for m in metadata:
         label = (m or {}).get("speaker")
@@ -197,7 +436,93 @@ def check_request(model: str, body: Any) -> dict:
         "prompt_chars": spoken + style_chars,
         "temperature": gen.get("temperature"),
         "language": _pick(speech, "languageCode", "language_code"),
+        "voices": voices,
     }
+
+
+# -- the voices API ------------------------------------------------------------------------------------------
+
+def custom_voice_resource(voice_id: str, value: str | Mapping | None) -> dict:
+    """The voice resource of a custom voice entry (``custom_voices[voice_id] = value``)."""
+    if not voice_id.startswith(("voice_", "voicekey_")):
+        raise ValueError(f"custom voice ids start with voice_ or voicekey_, not {voice_id!r}")
+    fields = {"display_name": value} if isinstance(value, str) else dict(value or {})
+    kind = fields.pop("type", "replicated" if voice_id.startswith("voicekey_") else "prompted")
+    out: dict[str, Any] = {"type": kind, "key" if voice_id.startswith("voicekey_") else "id": voice_id,
+                           "display_name": voice_id, "description": f"Custom {kind} voice",
+                           "language_code": "en-US", "model": CUSTOM_MODEL, "expire_time": CUSTOM_EXPIRE}
+    out.update(fields)
+    if kind == "prompted":
+        out.setdefault("prompted", {"input": out["description"]})
+    return out
+
+
+def catalog(custom_voices: Mapping[str, str | Mapping | None] | None = None) -> list[dict]:
+    """Every listable voice in listing order: stored custom voices newest (last added) first, PREBUILT, LIBRARY."""
+    custom = DEFAULT_CUSTOM_VOICES if custom_voices is None else custom_voices
+    stored = [custom_voice_resource(k, v) for k, v in reversed(list(custom.items())) if k.startswith("voice_")]
+    return stored + [v.resource() for v in PREBUILT] + [v.resource() for v in LIBRARY]
+
+
+def _page_token(offset: int, filters_digest: str) -> str:
+    payload = json.dumps({"o": offset, "f": filters_digest}, separators=(",", ":"))
+    sig = hashlib.sha256(b"standin-voices" + payload.encode()).hexdigest()[:8]
+    return base64.urlsafe_b64encode(f"{sig}{payload}".encode()).decode().rstrip("=")
+
+
+def _read_page_token(token: str, filters_digest: str, total: int) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        sig, payload = raw[:8], raw[8:]
+        data = json.loads(payload)
+        ok = isinstance(data, dict) and sig == hashlib.sha256(b"standin-voices" + payload.encode()).hexdigest()[:8]
+        offset = data.get("o") if ok else None
+    except (ValueError, TypeError, UnicodeDecodeError):
+        ok, offset, data = False, None, {}
+    if not ok or not isinstance(offset, int) or not 0 <= offset <= total:
+        raise _BadRequest(400, "Invalid page_token.")
+    if data.get("f") != filters_digest:
+        raise _BadRequest(400, "page_token does not match the filter parameters of the request that returned "
+                               "it; all filters must match between pages")
+    return offset
+
+
+def list_voices(query: Mapping[str, list[str]], custom_voices: Mapping | None = None) -> dict:
+    """Answer a ``GET /voices`` query (``parse_qs`` form) like the service; raises _BadRequest."""
+    size_s = ((query.get("page_size") or ["0"])[-1] or "0").strip()
+    if not re.fullmatch(r"-?\d+", size_s):
+        raise _BadRequest(400, f"Invalid value at 'page_size' (TYPE_INT32), \"{size_s}\"")
+    size = int(size_s)
+    if size < 0:
+        raise _BadRequest(400, "page_size must not be negative")
+    size = min(size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    filters = {k: sorted(v.strip().lower() for v in query.get(k, []) if v.strip()) for k in LIST_FILTERS}
+    for k, allowed in (("type", {"prebuilt", "prompted", "replicated"}), ("pitch", {"low", "medium", "high"})):
+        bad = [v for v in filters[k] if v not in allowed]
+        if bad:
+            raise _BadRequest(400, f"Invalid {k} filter {bad[0]!r}; accepts " + ", ".join(sorted(allowed)))
+    search = (query.get("search") or [""])[-1]
+    if len(search.encode()) > 2048:
+        raise _BadRequest(400, "search must be at most 2048 bytes")
+    digest = hashlib.sha256(json.dumps([filters, search.lower()]).encode()).hexdigest()[:16]
+    needle = search.lower()
+    voices = [v for v in catalog(custom_voices)
+              if all(not want or str(v.get(k, "")).lower() in want for k, want in filters.items())
+              and needle in (str(v.get("display_name", "")) + "\n" + str(v.get("description", ""))).lower()]
+    token = (query.get("page_token") or [""])[-1]
+    offset = _read_page_token(token, digest, len(voices)) if token else 0
+    out: dict[str, Any] = {"voices": voices[offset:offset + size]}
+    if offset + size < len(voices):
+        out["next_page_token"] = _page_token(offset + size, digest)
+    return out
+
+
+def get_voice(voice_id: str, custom_voices: Mapping | None = None) -> dict:
+    """Answer ``GET /voices/{id}``: a stored custom voice; raises _BadRequest(404) for anything else."""
+    custom = DEFAULT_CUSTOM_VOICES if custom_voices is None else custom_voices
+    if voice_id.startswith("voice_") and voice_id in custom:
+        return custom_voice_resource(voice_id, custom[voice_id])
+    raise _BadRequest(404, f"Voice voices/{voice_id} not found.")
 
 
 def error_body(code: int, message: str, details: list | None = None, status: str | None = None) -> dict:
@@ -209,8 +534,15 @@ class StandIn:
     """The server. Use as a context manager or call start()/stop(); every wait it does is bounded."""
 
     def __init__(self, *, api_key: str = FAKE_API_KEY, latency: float = 0.0, response_format: str | None = None,
-                 low_temperature_fails: bool = True):
+                 low_temperature_fails: bool = True, custom_voices: Mapping[str, str | Mapping] | None = None):
         self.api_key = api_key
+        # custom voice id (voice_... stored, voicekey_... replication key) -> display name or voice fields;
+        # what voice_config.voice may name besides VOICES and LIBRARY, and what GET /voices lists first
+        self.custom_voices: dict[str, str | Mapping] = dict(
+            DEFAULT_CUSTOM_VOICES if custom_voices is None else custom_voices)
+        for voice_id, value in self.custom_voices.items():
+            custom_voice_resource(voice_id, value)  # fail early on a malformed id
+        self.voices_faults = True  # False: voices requests take no fault (scripted or fault_fn)
         # seconds from a request's arrival to its answer (faults included); the stand-in's own work of building
         # the answer happens inside this time, so at 200 ms every answer takes 200 ms, as a benchmark assumes
         self.latency = latency
@@ -292,6 +624,11 @@ class StandIn:
         with self._lock:
             return [r for r in self.requests if r.model]
 
+    def voices_requests(self) -> list[Recorded]:
+        """The requests to ``/{version}/voices[/{id}]`` (list and get), in arrival order."""
+        with self._lock:
+            return [r for r in self.requests if r.is_voices]
+
     def max_in_window(self, window: float = 60.0) -> int:
         """The most requests that arrived within any ``window`` seconds (for rate-limit assertions)."""
         times = sorted(r.t for r in self.generate_requests())
@@ -350,34 +687,74 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         headers = {k.lower(): v for k, v in self.headers.items() if k.lower() != "x-goog-api-key"}
         m = _PATH.match(path)
+        params = {k: v for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items() if k != "key"}
         rec = Recorded(time.monotonic(), self.command, path, headers, body, m.group(2) if m else None,
-                       key_ok=given == s.api_key)
+                       key_ok=given == s.api_key, query=params)
         with s._lock:
             s.requests.append(rec)
         try:
-            self._answer(rec, m, raw, given)
+            voices = _VOICES_PATH.match(path)
+            if voices and self.command == "GET":
+                self._answer_voices(rec, voices, given)
+            else:
+                self._answer(rec, m, raw, given)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timeout): nothing to answer to
         finally:
             rec.t_end = time.monotonic()
 
+    def _key_refused(self, rec: Recorded, given: str | None) -> bool:
+        """Answer a missing (401) or wrong (400 API_KEY_INVALID) key; True when it did."""
+        if not given:
+            self._error(rec, 401, "Method doesn't allow unregistered callers (callers without established "
+                                  "identity). Please use API Key or other form of API consumer identity to call "
+                                  "this API.")
+            return True
+        if given != self.standin.api_key:
+            self._error(rec, 400, "API key not valid. Please pass a valid API key.", [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                 "domain": "googleapis.com"}])
+            return True
+        return False
+
+    def _answer_voices(self, rec: Recorded, m: re.Match, given: str | None) -> None:
+        s = self.standin
+        if self._key_refused(rec, given):
+            return
+        with s._lock:
+            custom = dict(s.custom_voices)
+        try:
+            if m.group(2) is None:
+                payload = list_voices(rec.query, custom)
+                rec.voice_ids = [v.get("id") or v.get("key") for v in payload["voices"]]
+            else:
+                payload = get_voice(urllib.parse.unquote(m.group(2)), custom)
+                rec.voice_ids = [payload["id"]]
+        except _BadRequest as e:
+            return self._error(rec, e.code, e.message, e.details)
+        fault = s._next_fault(rec) if s.voices_faults else None
+        if fault and fault.kind not in _VOICES_FAULTS:
+            fault = None  # kinds that shape an audio answer do not apply: answer normally
+        rec.fault = fault.kind if fault else None
+        rec.deadline = rec.t + s.latency if s.latency else None
+        if fault:
+            rec.voice_ids = None
+            return self._fault(rec, fault, {})
+        self._send_json(200, payload, rec)
+
     def _answer(self, rec: Recorded, m: re.Match | None, raw: bytes | None, given: str | None) -> None:
         s = self.standin
         if self.command != "POST" or not m:
             return self._error(rec, 404, f"Method not found: {self.command} {rec.path}")
-        if not given:
-            return self._error(rec, 401, "Method doesn't allow unregistered callers (callers without "
-                                         "established identity). Please use API Key or other form of API "
-                                         "consumer identity to call this API.")
-        if given != s.api_key:
-            return self._error(rec, 400, "API key not valid. Please pass a valid API key.", [
-                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-                 "domain": "googleapis.com"}])
+        if self._key_refused(rec, given):
+            return
         if rec.model not in MODELS:
             return self._error(rec, 404, f"models/{rec.model} is not found for API version "
                                          f"{m.group(1)}, or is not supported for generateContent.")
+        with s._lock:
+            custom = list(s.custom_voices)
         try:
-            info = check_request(rec.model, rec.body if raw else None)
+            info = check_request(rec.model, rec.body if raw else None, custom)
         except _BadRequest as e:
             return self._error(rec, e.code, e.message, e.details)
         fault = s._next_fault(rec)
@@ -501,8 +878,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fail-first", type=float, default=0.0, help="fraction of distinct bodies whose first "
                    "attempt fails (429/500/other)")
     p.add_argument("--api-key", default=FAKE_API_KEY)
+    p.add_argument("--custom-voice", action="append", default=[], metavar="ID=NAME",
+                   help="a custom voice (voice_... or voicekey_...) instead of the defaults; repeatable")
     args = p.parse_args(argv)
-    with StandIn(api_key=args.api_key, latency=args.latency) as server:
+    custom = dict(v.partition("=")[::2] for v in args.custom_voice) or None
+    with StandIn(api_key=args.api_key, latency=args.latency, custom_voices=custom) as server:
         if args.fail_first:
             server.fail_first_attempts(args.fail_first)
         print(f"GOOGLE_GEMINI_BASE_URL={server.url}\nGEMINI_API_KEY={server.api_key}", flush=True)

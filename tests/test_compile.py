@@ -11,7 +11,7 @@ import pytest
 
 from podpipe.compile import MAX_REQUEST_CHARS, compile_episode, split_text
 from podpipe.episode import Output
-from podpipe.plan import SilencePiece, SpeechPiece
+from podpipe.plan import SilencePiece, SpeechPiece, Target
 
 from .helpers import dialogue, episode, line, pause
 
@@ -19,7 +19,11 @@ GOLDEN = Path(__file__).parent / "golden" / "compile"
 
 
 def _compile(ep, backend="gemini", model="gemini-3.8-flash-tts"):
-    return compile_episode(ep, backend, model)
+    if backend == "gemini":
+        from podpipe.backends.gemini import GeminiBackend
+
+        return compile_episode(ep, GeminiBackend.target(model))
+    return compile_episode(ep, Target(backend, model))
 
 
 def _keys(ep, **kw):
@@ -145,8 +149,11 @@ def test_every_audio_input_changes_the_key(change):
         ep = dataclasses.replace(ep, speakers=(Speaker("host", "Zephyr", "Alexa", "bright"), *ep.speakers[1:]))
     elif change == "style":
         ep = episode(line(0, "host", "Hello.", style="sad"))
-    elif change == "temperature":
-        ep = episode(line(0, "host", "Hello.", temperature=1.3))
+    elif change == "temperature":  # a model that takes it (3.8 does not: see below)
+        kw["model"] = "gemini-3.1-flash-tts-preview"
+        assert _keys(episode(line(0, "host", "Hello.", temperature=1.3)), **kw) != _keys(
+            episode(line(0, "host", "Hello.")), **kw)
+        return
     elif change == "language":
         ep = episode(line(0, "host", "Hello."), language="en-GB")
     elif change == "take":
@@ -158,13 +165,63 @@ def test_every_audio_input_changes_the_key(change):
     assert _keys(ep, **kw) != _keys(episode(line(0, "host", "Hello.")))
 
 
+LEGACY = "gemini-3.1-flash-tts-preview"
+
+
 def test_int_and_float_temperature_share_a_key():
-    assert _keys(episode(line(0, "host", "Hi."), temperature=1)) == _keys(episode(line(0, "host", "Hi."), temperature=1.0))
+    assert (_keys(episode(line(0, "host", "Hi."), temperature=1), model=LEGACY)
+            == _keys(episode(line(0, "host", "Hi."), temperature=1.0), model=LEGACY))
 
 
 def test_segment_temperature_overrides_episode():
-    compiled = _compile(episode(line(0, "host", "Hi.", temperature=0.7), line(1, "host", "Yo."), temperature=1.1))
+    compiled = _compile(episode(line(0, "host", "Hi.", temperature=0.7), line(1, "host", "Yo."), temperature=1.1),
+                        model=LEGACY)
     assert [r.temperature for r in compiled.requests] == [0.7, 1.1]
+
+
+@pytest.mark.parametrize("model", ["gemini-3.8-flash-tts", "gemini-3.8-flash-lite-tts", "gemini-4.1-flash-tts"])
+def test_models_without_sampling_neither_get_nor_key_temperature(model):
+    with_t = _compile(episode(line(0, "host", "Hi.", temperature=0.7), temperature=1.1), model=model)
+    assert [r.temperature for r in with_t.requests] == [None]
+    assert _keys(episode(line(0, "host", "Hi.", temperature=0.7), temperature=1.1), model=model) == _keys(
+        episode(line(0, "host", "Hi.")), model=model)
+
+
+def test_offline_voice_keys_ignore_temperature_and_get_no_tags():
+    from podpipe.backends.espeak import EspeakBackend
+
+    target = EspeakBackend.target("gemini-3.8-flash-tts")
+    a = compile_episode(episode(line(0, "host", "Hi <laughs> there.", temperature=0.7)), target)
+    b = compile_episode(episode(line(0, "host", "Hi [laughs] there.")), target)
+    assert a.requests[0].key == b.requests[0].key
+    assert a.requests[0].turns[0].text == "Hi there." and a.requests[0].turns[0].shown == "Hi [laughs] there."
+
+
+@pytest.mark.parametrize("model, sent", [
+    ("gemini-3.8-flash-tts", "Well <sigh> it was [1] year. <short pause> Okay. Brackets: sic."),
+    ("gemini-2.5-flash-preview-tts", "Well [sigh] it was [1] year. [short pause] Okay. Brackets: <sic>."),
+])
+def test_vocal_tags_are_sent_in_the_form_the_model_reads(model, sent):
+    text = r"Well [sigh] it was [1] year. <short pause> Okay. Brackets: \<sic\>."
+    turn = _compile(episode(line(0, "host", text)), model=model).requests[0].turns[0]
+    assert turn.text == sent
+    assert turn.shown == "Well [sigh] it was [1] year. [short pause] Okay. Brackets: <sic>."
+    # the same cue written in either form is the same request
+    other = text.replace("[sigh]", "<sigh>").replace("<short pause>", "[short pause]")
+    assert _keys(episode(line(0, "host", other)), model=model) == _keys(episode(line(0, "host", text)), model=model)
+
+
+def test_lexicon_changes_the_speech_not_the_written_text():
+    from podpipe.speech_text import LexiconEntry
+
+    lexicon = (LexiconEntry("SQL", "sequel"), LexiconEntry("nguyen", "win", ignore_case=True))
+    ep = episode(line(0, "host", "Ask Nguyen about SQL <laughs> and SQLite."), line(1, "host", "No names."),
+                 lexicon=lexicon)
+    first, second = _compile(ep).requests
+    assert first.turns[0].text == "Ask win about sequel <laughs> and SQLite."  # whole words only
+    assert first.turns[0].shown == "Ask Nguyen about SQL [laughs] and SQLite."
+    plain = _compile(episode(line(0, "host", "Ask Nguyen about SQL <laughs> and SQLite."), line(1, "host", "No names.")))
+    assert first.key != plain.requests[0].key and second.key == plain.requests[1].key
 
 
 def test_identical_lines_share_one_request():

@@ -7,6 +7,7 @@ the diff.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ from podpipe.audio_types import Audio
 from podpipe.backends.gemini import GeminiBackend, check_audio, decode_audio, parse_retry_delay, transcript_text
 from podpipe.errors import BackendError
 from podpipe.models import KNOWN_MODELS
+from podpipe.compile import compile_episode
 from podpipe.plan import RenderRequest, RequestTurn
 
 from .standin import CHARS_PER_SECOND, Fault, StandIn, tone, wav_bytes
@@ -78,6 +80,26 @@ CASES = {
 }
 
 
+def compiled(model: str, temperature: float | None = None) -> RenderRequest:
+    """A dialogue as a spec writes it (tags in both forms, a lexicon word, library and custom voices),
+    compiled for ``model``: the golden bodies pin what tags and the lexicon become on the wire."""
+    from podpipe.episode import Speaker
+    from podpipe.speech_text import LexiconEntry
+
+    from .helpers import dialogue, episode
+
+    voices = (("Brisbane Kate", "voice_podpipe0001") if model.startswith("gemini-3.8") else ("Zephyr", "Puck"))
+    ep = episode(dialogue(0, ("host", "So, SQL <laughs> again?"), ("guest", "[sighs] Yes, SQL. \\<sic\\>")),
+                 lexicon=(LexiconEntry("SQL", "sequel"),), temperature=temperature, style="playful")
+    ep = dataclasses.replace(ep, speakers=(Speaker("host", voices[0], "Alex"), Speaker("guest", voices[1], "Sam")))
+    [request] = compile_episode(ep, GeminiBackend.target(model)).requests
+    return request
+
+
+CASES["metadata_tags_lexicon_voices"] = compiled("gemini-3.8-flash-tts", temperature=1.3)
+CASES["transcript_tags_lexicon"] = compiled("gemini-3.1-flash-tts-preview", temperature=1.3)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_request_body_matches_golden(case, gemini_server, backend):
     request = CASES[case]
@@ -105,7 +127,7 @@ def test_dialect_placement_details(gemini_server, backend):
     assert parts[1]["speechMetadata"]["style"] == "Warm; playful"
     speech = meta["generationConfig"]["speechConfig"]
     assert [c["speaker"] for c in speech["multi_speaker_voice_config"]["speaker_voice_configs"]] == ["Alex", "Sam"]
-    assert meta["generationConfig"]["temperature"] == 0.9
+    assert "temperature" not in meta["generationConfig"]  # 3.8 rejects it: never sent, even when asked
     assert meta["generationConfig"]["responseModalities"] == ["AUDIO"]
     [tpart] = transcript["contents"][0]["parts"]
     assert "speechMetadata" not in tpart
@@ -115,8 +137,23 @@ def test_dialect_placement_details(gemini_server, backend):
     assert transcript["generationConfig"]["speechConfig"]["language_code"] == "en-GB"
     spart = single["contents"][0]["parts"][0]
     assert spart["speechMetadata"] == {"style": "Warm, relaxed radio show; bright"}  # no speaker: single voice
-    assert single["generationConfig"]["speechConfig"]["voice_config"]["prebuilt_voice_config"] == {
-        "voice_name": "Zephyr"}
+    assert single["generationConfig"]["speechConfig"]["voice_config"] == {"voice": "Zephyr"}  # 3.8: one field
+    assert transcript["generationConfig"]["temperature"] == 1.1
+    assert transcript["generationConfig"]["speechConfig"]["multi_speaker_voice_config"]["speaker_voice_configs"][0][
+        "voice_config"] == {"prebuilt_voice_config": {"voice_name": "Zephyr"}}
+
+
+def test_tags_lexicon_and_voices_on_the_wire(gemini_server, backend):
+    backend.render(CASES["metadata_tags_lexicon_voices"])
+    backend.render(CASES["transcript_tags_lexicon"])
+    new, old = (r.body for r in gemini_server.requests)
+    assert [p["text"] for p in new["contents"][0]["parts"]] == ["So, sequel <laughs> again?", "<sighs> Yes, sequel. sic"]
+    assert [c["voice_config"] for c in new["generationConfig"]["speechConfig"]["multi_speaker_voice_config"][
+        "speaker_voice_configs"]] == [{"voice": "Brisbane Kate"}, {"voice": "voice_podpipe0001"}]
+    assert "temperature" not in new["generationConfig"]
+    assert old["contents"][0]["parts"][0]["text"].splitlines()[1:] == [
+        "Alex: So, sequel [laughs] again?", "Sam: [sighs] Yes, sequel. <sic>"]
+    assert old["generationConfig"]["temperature"] == 1.3
 
 
 def test_transcript_preamble_forms():
@@ -388,7 +425,7 @@ def _panel_requests(model: str) -> list[RenderRequest]:
                  dialogue(1, ("host", "Kim, you first."), ("third", "Thanks, Alex."), ("guest", "And me?"),
                           ("host", "Then Sam."), ("third", "Agreed.")),
                  *(line(i, "guest", f"Point number {i} is worth making.") for i in range(2, 8)))
-    return list(compile_episode(ep, "gemini", model).requests)
+    return list(compile_episode(ep, GeminiBackend.target(model)).requests)
 
 
 @pytest.mark.parametrize("model", ["gemini-3.8-flash-tts", "gemini-2.5-flash-preview-tts"])

@@ -175,3 +175,97 @@ def test_say_through_gemini_shares_builds_retries_and_failure_messages(gemini_se
     warned = run("say", "Low.", "-v", "Puck", "-o", "y.wav", "--model", "gemini-2.5-flash-preview-tts",
                  "--temperature", "0.3", "--retries", "1", code=1)
     assert "known to fail" in warned.output
+
+
+SAMPLED = """\
+title: Sampled
+model: {model}
+temperature: 1.3
+lexicon: {{SQL: sequel, Nguyen: win}}
+speakers:
+  host: {{voice: {voice}, name: Alex}}
+  guest: {{voice: Puck, name: Sam}}
+segments:
+  - host: Welcome. Today, SQL <laughs> for beginners.
+  - guest: Thanks. I learnt SQL from Nguyen.
+    temperature: 0.9
+  - host: And nothing else today.
+output: {{format: wav}}
+"""
+
+
+def test_temperature_on_the_default_model_is_not_sent_and_the_build_succeeds(gemini_server, project):
+    (project / "ep.yaml").write_text(SAMPLED.format(model="gemini-3.8-flash-tts", voice="Zephyr"), encoding="utf-8")
+    result = run("build", "--rpm", "0", "ep.yaml")  # the stand-in answers 400 to any temperature on 3.8
+    assert "ep.yaml:3:14: warning: temperature: gemini-3.8-flash-tts does not take temperature" in result.output
+    assert "(set in 2 places in this spec)" in result.output and "1 up to date" not in result.output
+    sent = gemini_server.generate_requests()
+    assert len(sent) == 3 and all(r.status == 200 for r in sent)
+    assert not any("temperature" in r.body["generationConfig"] for r in sent)
+    assert "warning" in run("plan", "ep.yaml").output
+    assert run("build", "--strict", "ep.yaml", code=2).output.count("an error under --strict") == 1
+
+
+def test_temperature_on_a_3_1_model_is_sent(gemini_server, project):
+    (project / "ep.yaml").write_text(SAMPLED.format(model="gemini-3.1-flash-tts-preview", voice="Zephyr"),
+                                     encoding="utf-8")
+    result = run("build", "--rpm", "0", "ep.yaml")
+    assert "warning" not in result.output
+    sent = sorted(r.body["generationConfig"]["temperature"] for r in gemini_server.generate_requests())
+    assert sent == [0.9, 1.3, 1.3]
+    texts = [r.texts[0] for r in gemini_server.generate_requests()]
+    assert "Welcome. Today, sequel [laughs] for beginners." in texts  # square tags, lexicon applied
+
+
+def test_lexicon_edits_pay_for_exactly_the_lines_that_use_them(gemini_server, project):
+    spec = SAMPLED.format(model="gemini-3.8-flash-tts", voice="Zephyr")
+    (project / "ep.yaml").write_text(spec, encoding="utf-8")
+    run("build", "--rpm", "0", "ep.yaml")
+    assert len(gemini_server.generate_requests()) == 3
+    gemini_server.reset()
+    (project / "ep.yaml").write_text(spec.replace("Nguyen: win", "Nguyen: nwen"), encoding="utf-8")
+    run("build", "--rpm", "0", "ep.yaml")
+    [again] = gemini_server.generate_requests()
+    assert again.texts == ["Thanks. I learnt sequel from nwen."]
+    vtt = (project / "build" / "ep.vtt").read_text(encoding="utf-8")
+    assert "I learnt SQL from Nguyen." in vtt and "[laughs]" in vtt and "<laughs>" not in vtt
+
+
+def test_voice_library_is_listed_stored_and_used_offline(gemini_server, project, monkeypatch):
+    from podpipe.backends import gemini
+
+    monkeypatch.setattr(gemini, "VOICE_PAGE_SIZE", 40)  # several pages from the stand-in's ~95 voices
+    listed = run("voices", "--backend", "gemini")
+    pages = gemini_server.voices_requests()
+    assert len(pages) == 3 and pages[0].query.get("page_size") == ["40"]
+    names = [line.split("  ")[0].strip() for line in listed.stdout.splitlines()]
+    assert names[:2] == ["voice_podpipe0002", "voice_podpipe0001"] and "Brisbane Kate" in names
+    assert len(names) == len(set(names)) and "Uranus" not in names and "Zephyr" in names
+    assert run("voices", "--backend", "gemini").stdout == listed.stdout  # from the stored list: no new request
+    assert len(gemini_server.voices_requests()) == 3
+    run("voices", "--backend", "gemini", "--refresh")
+    assert len(gemini_server.voices_requests()) == 6
+
+    (project / "ep.yaml").write_text(SAMPLED.format(model="gemini-3.8-flash-tts", voice="Brisbane Kate"),
+                                     encoding="utf-8")
+    monkeypatch.delenv("GEMINI_API_KEY")
+    assert run("validate", "ep.yaml").output.endswith("1 spec valid\n")  # offline, from the stored list
+    run("build", "--backend", "espeak", "ep.yaml")  # the offline voice has a stand-in for any voice
+    monkeypatch.setenv("GEMINI_API_KEY", gemini_server.api_key)
+    run("build", "--rpm", "0", "--force", "ep.yaml")
+    voices = {c["voice"] for r in gemini_server.generate_requests()
+              for c in [r.body["generationConfig"]["speechConfig"].get("voice_config")] if c}
+    assert voices == {"Brisbane Kate", "Puck"}
+    (project / "ep.yaml").write_text(SAMPLED.format(model="gemini-2.5-flash-preview-tts", voice="Brisbane Kate"),
+                                     encoding="utf-8")
+    assert "gemini-2.5-flash-preview-tts cannot use Extended Voice Library voices" in run(
+        "validate", "ep.yaml", code=2).output
+
+
+def test_voice_listing_failures_name_the_fix(gemini_server, project, monkeypatch):
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza" "SyWrongKey-0123456789abcdefghij")
+    result = run("voices", "--backend", "gemini", code=1)
+    assert "listing Gemini voices failed" in result.output and "check GEMINI_API_KEY" in result.output
+    assert "SyWrongKey" not in result.output
+    monkeypatch.delenv("GEMINI_API_KEY")
+    assert "needs an API key" in run("voices", "--backend", "gemini", "--refresh", code=2).output

@@ -20,6 +20,7 @@ from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore, prune
 from podpipe.compile import compile_episode
+from podpipe.plan import Target
 from podpipe.render import RenderOptions, Scheduler
 
 from .helpers import episode, line
@@ -105,7 +106,7 @@ class CountingBackend(Backend):
 
 def _requests(n):
     ep = episode(*(line(i, "host", f"Line {i}.") for i in range(n)))
-    return list(compile_episode(ep, "counting", "m").requests)
+    return list(compile_episode(ep, Target("counting", "m")).requests)
 
 
 def test_two_schedulers_on_one_store_render_each_key_once(tmp_path):

@@ -15,6 +15,7 @@ from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore
 from podpipe.compile import compile_episode
+from podpipe.plan import Target
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
 
@@ -58,7 +59,7 @@ class ScriptedBackend(Backend):
 
 def _requests(n):
     ep = episode(*(line(i, "host", f"Line number {i}.") for i in range(n)))
-    return list(compile_episode(ep, "scripted", "m").requests)
+    return list(compile_episode(ep, Target("scripted", "m")).requests)
 
 
 FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from ..audio_types import Audio
-from ..plan import RenderRequest
+from ..plan import RenderRequest, Target
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,13 @@ class Backend(ABC):
     def model_for(cls, spec_model: str) -> str:
         """The model string that goes into requests and cache keys for a spec's ``model:``."""
         return spec_model
+
+    @classmethod
+    def target(cls, spec_model: str) -> Target:
+        """What ``compile`` needs to know for a spec's ``model:``: the model string, whether temperature
+        reaches the audio, and which vocal tag form the voice reads. The default: temperature counts and
+        tags are left out (a voice that reads none must not say "laughs")."""
+        return Target(cls.name, cls.model_for(spec_model))
 
     def prepare(self) -> None:
         """Load clients and native libraries before the scheduler starts its clock, so the first attempts

@@ -1,9 +1,10 @@
 """The offline draft voice: libespeak-ng from the ``espeakng-loader`` wheel, driven through ctypes.
 
-No system packages and no network: the wheel bundles the library and its data. Each of the 30 Gemini voice
-names maps to its own espeak (variant, pitch, rate factor) so speakers stay distinguishable in drafts; the
+No system packages and no network: the wheel bundles the library and its data. Each of the 30 prebuilt
+Gemini voice names maps to its own espeak (variant, pitch, rate factor) so speakers stay distinguishable in drafts; the
 feminine/masculine register follows ``podpipe.voices.FEMININE`` and the pitch/rate lean on each voice's
-documented character. The mapping is a fixed table, so a voice always sounds the same; the samples are not
+documented character. Any other voice (a library name, a custom id) gets a (variant, pitch, rate) drawn
+from a hash of its name. The mapping is fixed, so a voice always sounds the same; the samples are not
 bit-identical from one render to the next (espeak's pitch flutter and breath noise carry state across
 utterances, and the library offers no reset), which the content-addressed cache makes irrelevant.
 
@@ -23,6 +24,7 @@ first render (importing this module loads nothing), and every synthesis holds on
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import re
 import threading
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 from ..audio_types import SAMPLE_WIDTH, Audio
 from ..errors import BackendError
-from ..plan import RenderRequest, RequestTurn
+from ..plan import RenderRequest, RequestTurn, Target
 from ..voices import GEMINI_VOICES
 from .base import Backend, Rendered, Usage, VoiceInfo
 
@@ -97,11 +99,22 @@ VOICE_MAP: dict[str, EspeakVoice] = {
 }
 
 _WORD = re.compile(r"[a-z]+")
+_VARIANTS = tuple(f"f{n}" for n in range(1, 6)) + tuple(f"m{n}" for n in range(1, 9))
+
+
+def espeak_voice(voice: str) -> EspeakVoice:
+    """The stand-in for ``voice``: the table for the 30 prebuilt names; for any other name (library voices,
+    custom ids) a variant, pitch and rate drawn from a hash of the name, so it never changes between runs."""
+    if voice in VOICE_MAP:
+        return VOICE_MAP[voice]
+    digest = hashlib.sha256(voice.encode("utf-8")).digest()
+    return EspeakVoice(_VARIANTS[digest[0] % len(_VARIANTS)], 30 + digest[1] % 45,
+                       round(0.92 + (digest[2] % 17) / 100, 2))
 
 
 def words_per_minute(voice: str, style: str | None) -> int:
     """The espeak rate for ``voice`` reading a turn with ``style`` (see the module docstring)."""
-    factor = VOICE_MAP[voice].rate
+    factor = espeak_voice(voice).rate
     words = set(_WORD.findall((style or "").lower()))
     if words & SLOW_WORDS:
         factor *= SLOW_FACTOR
@@ -260,11 +273,7 @@ class EspeakBackend(Backend):
 
     @staticmethod
     def _speak(turn: RequestTurn, language: str | None) -> tuple[bytes, int]:
-        try:
-            voice = VOICE_MAP[turn.voice]
-        except KeyError:
-            raise BackendError(f"unknown voice {turn.voice!r}: choose one of {', '.join(VOICE_MAP)}",
-                               retryable=False) from None
+        voice = espeak_voice(turn.voice)
         wpm = words_per_minute(turn.voice, turn.style)
         with _lock:
             engine = _get_engine()
@@ -284,3 +293,8 @@ class EspeakBackend(Backend):
     @classmethod
     def model_for(cls, spec_model: str) -> str:
         return MODEL  # the spec's Gemini model does not change espeak audio
+
+    @classmethod
+    def target(cls, spec_model: str) -> Target:
+        # espeak has no sampling, and reads no vocal tags (it would say "laughs")
+        return Target(cls.name, MODEL, sampling=False, tags=None)

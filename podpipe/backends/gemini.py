@@ -24,8 +24,11 @@ Request dialects (chosen by ``podpipe.models.model_info(model).dialect``):
       Sam: It's a long story.
 
 Both: one voice → ``speech_config.voice_config``; two → ``multi_speaker_voice_config`` with the labels
-used in the request; ``temperature`` → ``generation_config.temperature``; ``language`` →
-``speech_config.language_code``; ``response_modalities = ["AUDIO"]``.
+used in the request; ``language`` → ``speech_config.language_code``; ``response_modalities = ["AUDIO"]``.
+A voice goes in ``voice_config.voice`` on models that take library voices and custom ids (3.8+), else in
+``prebuilt_voice_config.voice_name``. ``temperature`` → ``generation_config.temperature`` only on models
+that take sampling settings (3.8 rejects them with 400 INVALID_ARGUMENT). Vocal tags and the lexicon are
+already in the turn text in the model's form (``podpipe.compile``).
 
 Responses are parsed by mime type, not by model: ``audio/L16`` PCM (``rate``/``channels`` parameters;
 little-endian, as Gemini sends it despite RFC 2586) or WAV (``audio/wav``, ``audio/x-wav``, ``audio/wave``).
@@ -53,15 +56,14 @@ from urllib.parse import urlsplit
 
 from ..audio_types import SAMPLE_WIDTH, Audio
 from ..errors import BackendError
-from ..models import DIALECT_METADATA, KNOWN_MODELS, model_info
-from ..plan import RenderRequest, RequestTurn
-from ..voices import GEMINI_VOICES
+from ..models import DEFAULT_MODEL, DIALECT_METADATA, KNOWN_MODELS, model_info
+from ..plan import RenderRequest, RequestTurn, Target
+from ..voices import GEMINI_VOICES, LibraryVoice, VoiceLibrary
 from . import KEY_VARIABLES
 from .base import Backend, Rendered, Usage, VoiceInfo
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "gemini-3.8-flash-tts"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
 # Seconds per attempt when none is given: a 4-minute request can take a couple of minutes to generate.
@@ -71,6 +73,8 @@ DEFAULT_TIMEOUT = 300.0
 MIN_SECONDS = 0.25
 MAX_CHARS_PER_SECOND = 40.0
 SILENCE_PEAK = 16  # |sample| at or below this everywhere (about -66 dBFS) counts as digital silence
+VOICE_PAGE_SIZE = 1000  # the most the Voices API answers per page
+MAX_VOICE_PAGES = 100  # far more than the library holds; bounds a looping page token
 RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
 
 _KEY_LIKE = re.compile(r"AIza[0-9A-Za-z_\-]{8,}")
@@ -267,6 +271,12 @@ class GeminiBackend(Backend):
         return spec_model or DEFAULT_MODEL
 
     @classmethod
+    def target(cls, spec_model: str) -> Target:
+        model = cls.model_for(spec_model)
+        info = model_info(model)
+        return Target(cls.name, model, sampling=info.sampling, tags=info.tags)
+
+    @classmethod
     def rpm_for(cls, model: str) -> float:
         """Requests per minute suited to a tier-1 quota for this model (from ``podpipe.models``)."""
         return model_info(model).default_rpm
@@ -307,6 +317,35 @@ class GeminiBackend(Backend):
             log.debug("gemini attempt failed: %s", error)
             raise error from None
         return self._read(response, request)
+
+    def voice_library(self) -> VoiceLibrary:
+        """The live voice list (custom voices, the prebuilt ones, the Extended Voice Library) through the
+        SDK's Voices API, every page. Raises BackendError with the cause and the fix."""
+        from datetime import datetime, timezone
+
+        client, _ = self._ensure_client()
+        found: dict[str, LibraryVoice] = {}
+        token = None
+        for _ in range(MAX_VOICE_PAGES):
+            try:
+                page = client.voices.list(page_size=VOICE_PAGE_SIZE, page_token=token)
+            except Exception as exc:  # noqa: BLE001 - every failure becomes one message with the fix
+                code = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+                fix = (f": check {self._key_var}" if code in (400, 401, 403) else
+                       f"; check {BASE_URL_VARIABLE}" if code == 404 and os.environ.get(BASE_URL_VARIABLE) else
+                       "; try again later" if code is None or int(code) >= 429 else "")
+                raise BackendError(f"listing Gemini voices failed ({type(exc).__name__}"
+                                   f"{f' {code}' if code else ''}: {self.scrub(str(exc))}){fix}",
+                                   retryable=False) from None
+            for v in page.voices or ():
+                name = v.id or v.display_name
+                if name:  # a replication key has no id and is never listed
+                    found.setdefault(name, LibraryVoice(name, str(v.type or ""), v.description or "",
+                                                        v.language_code or "", v.gender or "", v.accent or ""))
+            token = page.next_page_token
+            if not token:
+                break
+        return VoiceLibrary(tuple(found.values()), datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     # -- internals -----------------------------------------------------------------------------------------
     def _ensure_client(self) -> tuple[Any, Any]:
@@ -368,8 +407,11 @@ class GeminiBackend(Backend):
 
     def _build(self, request: RenderRequest, types: Any) -> tuple[Any, Any]:
         voices = speaker_voices(request)
+        info = model_info(request.model)
 
         def voice(name: str) -> Any:
+            if info.voice_ids:  # 3.8+: one field for prebuilt, library and custom voices alike
+                return types.VoiceConfig(voice=name)
             return types.VoiceConfig(prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=name))
 
         if request.multi_speaker:
@@ -380,13 +422,15 @@ class GeminiBackend(Backend):
         else:
             speech = types.SpeechConfig(voice_config=voice(next(iter(voices.values()))),
                                         language_code=request.language)
-        if model_info(request.model).dialect == DIALECT_METADATA:
+        if info.dialect == DIALECT_METADATA:
             parts = [types.Part(text=p["text"], speech_metadata=types.SpeechMetadata(**p["speech_metadata"])
                                 if "speech_metadata" in p else None) for p in metadata_parts(request)]
         else:
             parts = [types.Part(text=transcript_text(request))]
         config = types.GenerateContentConfig(
-            response_modalities=["AUDIO"], temperature=request.temperature, speech_config=speech,
+            response_modalities=["AUDIO"], speech_config=speech,
+            # compile drops it for these models already; the wire is where a 400 would come from
+            temperature=request.temperature if info.sampling else None,
             # one HTTP request per attempt: no continuation hops, no function-calling loop
             automatic_continuation=False,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
