@@ -1,3 +1,3 @@
-from .cli import main
+from podpipe.cli import main
 
 main()

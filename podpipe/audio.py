@@ -17,8 +17,8 @@ import shutil
 import struct
 from pathlib import Path
 
-from .audio_types import SAMPLE_WIDTH, Audio
-from .errors import UsageError
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.errors import UsageError
 
 __all__ = [
     "Audio", "ffmpeg_exe", "wav_header", "wav_bytes", "write_wav", "read_wav", "resample", "to_channels", "convert", "silence",

@@ -1,4 +1,4 @@
-"""The ``podpipe`` command: a thin click layer over ``podpipe.build`` and friends.
+"""The ``podpipe`` command: a thin click layer over ``podpipe.commands.build`` and friends.
 
 Exit codes (the one table; the README repeats it):
   0 ok · 1 a render failed · 2 invalid input (specs, options) · 3 ``--frozen`` and something is not cached ·
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .errors import EXIT_INTERRUPTED, PodpipeError, SpecError
+from podpipe import __version__
+from podpipe.errors import EXIT_INTERRUPTED, PodpipeError, SpecError
 
 EXIT_INTERNAL = 70
 SPECS = click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -71,7 +71,7 @@ def _print_warnings(warnings) -> None:
 
 
 def _backend_option(f):
-    from .backends import names
+    from podpipe.backends import names
     return click.option("--backend", type=click.Choice(names()), default=None,
                         help="Render with this backend (default: gemini when GEMINI_API_KEY or GOOGLE_API_KEY "
                              "is set, else the offline espeak voice).")(f)
@@ -133,10 +133,10 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
       podpipe build -j 8 --report build/report.json episodes/ep01.yaml
       podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
     """
-    from .build import BuildOptions, build as run_build
-    from .errors import RenderError
-    from .progress import ClickReporter
-    from .report import write_report
+    from podpipe.commands import BuildOptions, build as run_build
+    from podpipe.errors import RenderError
+    from podpipe.commands.progress import ClickReporter
+    from podpipe.commands.report import write_report
 
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
                            frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
@@ -170,9 +170,9 @@ def validate(specs, allow_outside, strict, cache_dir):
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
     """
-    from .cache import resolve_cache_dir
-    from .spec import load_episodes
-    from .voices import load_library
+    from podpipe.cache import resolve_cache_dir
+    from podpipe.spec import load_episodes
+    from podpipe.cache import load_library
 
     cache_root = resolve_cache_dir(cache_dir)
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
@@ -198,8 +198,8 @@ def plan(specs, backend, cache_dir, only, as_json, allow_outside, strict):
       podpipe plan episodes/ep01.yaml
       podpipe plan --json episodes/*.yaml > plan.json
     """
-    from .build import BuildOptions
-    from .planner import make_plan
+    from podpipe.commands import BuildOptions
+    from podpipe.commands.plan import make_plan
 
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
                                            allow_outside=allow_outside, strict=strict))
@@ -237,10 +237,10 @@ def voices(backend, refresh, search, cache_dir):
       Amberly              prebuilt   en-GB  Warm, mid-pitched storyteller
       voice_3f9c1a0b       prompted   en-US  My designed narrator
     """
-    from .backends import KEY_VARIABLES, backend_class, default_backend_name
-    from .cache import resolve_cache_dir
-    from .errors import BackendError, RenderError, UsageError
-    from .voices import load_library, save_library
+    from podpipe.backends import KEY_VARIABLES, backend_class, default_backend_name
+    from podpipe.cache import resolve_cache_dir
+    from podpipe.errors import BackendError, RenderError, UsageError
+    from podpipe.cache import load_library, save_library
 
     name = backend or ("gemini" if refresh else default_backend_name())
     needle = (search or "").casefold()
@@ -308,8 +308,8 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
       podpipe say "Hello and welcome." -v Kore -o hello.mp3
       podpipe say $'Alex: Hi Sam!\\nSam: Hi Alex.' --speaker Alex:Zephyr --speaker Sam:Puck -o hi.wav
     """
-    from .progress import ClickReporter
-    from .say import say as run_say
+    from podpipe.commands.progress import ClickReporter
+    from podpipe.commands.say import say as run_say
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
                   temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
@@ -325,7 +325,7 @@ def schema():
     Example:
       podpipe schema > episode.schema.json
     """
-    from .spec import load_schema
+    from podpipe.spec import load_schema
 
     click.echo(json.dumps(load_schema(), indent=2, ensure_ascii=False))
 
@@ -351,7 +351,7 @@ def cache_info_cmd(cache_dir):
     Example:
       podpipe cache info --cache-dir ci-cache
     """
-    from .cache import FileStore, cache_info, resolve_cache_dir
+    from podpipe.cache import FileStore, cache_info, resolve_cache_dir
 
     info = cache_info(FileStore(resolve_cache_dir(cache_dir)))
     click.echo(f"cache:   {info.root}")
@@ -371,7 +371,7 @@ def cache_verify_cmd(cache_dir, remove):
       podpipe cache verify
       podpipe cache verify --remove    # delete damaged entries: the next build renders them again
     """
-    from .cache import FileStore, resolve_cache_dir, verify
+    from podpipe.cache import FileStore, resolve_cache_dir, verify
 
     result = verify(FileStore(resolve_cache_dir(cache_dir)), remove=remove)
     for name, reason in result.problems:
@@ -398,9 +398,9 @@ def cache_prune_cmd(specs, older_than, dry_run, cache_dir):
       podpipe cache prune episodes/*.yaml --dry-run
       podpipe cache prune --older-than 30d
     """
-    from .cache import FileStore, prune, resolve_cache_dir
-    from .errors import UsageError
-    from .planner import referenced_keys
+    from podpipe.cache import FileStore, prune, resolve_cache_dir
+    from podpipe.errors import UsageError
+    from podpipe.commands.plan import referenced_keys
 
     if not specs and not older_than:
         raise UsageError("cache prune: give SPECS (keep what they reference), --older-than AGE, or both")
@@ -413,7 +413,7 @@ def cache_prune_cmd(specs, older_than, dry_run, cache_dir):
 
 
 def _parse_age(text: str) -> float:
-    from .errors import UsageError
+    from podpipe.errors import UsageError
 
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from podpipe.episode import Episode, Output, Segment, Speaker, Turn
+from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
 SPEAKERS = (
     Speaker("host", "Zephyr", "Alex", "bright"),

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from podpipe import cache
+from podpipe.cache import store as cache
 from podpipe.audio_types import Audio
 from podpipe.cache import FileStore, cache_info, prune, resolve_cache_dir, verify
 from podpipe.errors import UsageError

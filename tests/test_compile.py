@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from podpipe.compile import MAX_REQUEST_CHARS, compile_episode, split_text
-from podpipe.episode import Output
-from podpipe.plan import SilencePiece, SpeechPiece, Target
+from podpipe.spec import Output
+from podpipe.compile import SilencePiece, SpeechPiece, Target
 
 from .helpers import dialogue, episode, line, pause
 
@@ -137,7 +137,7 @@ def test_mix_settings_do_not_change_keys():
 @pytest.mark.parametrize("change", ["text", "voice", "style", "temperature", "language", "take", "model",
                                     "backend", "speaker_name"])
 def test_every_audio_input_changes_the_key(change):
-    from podpipe.episode import Speaker
+    from podpipe.spec import Speaker
 
     ep = episode(line(0, "host", "Hello."))
     kw = dict(backend="gemini", model="gemini-3.8-flash-tts")
@@ -212,7 +212,7 @@ def test_vocal_tags_are_sent_in_the_form_the_model_reads(model, sent):
 
 
 def test_lexicon_changes_the_speech_not_the_written_text():
-    from podpipe.speech_text import LexiconEntry
+    from podpipe.spec import LexiconEntry
 
     lexicon = (LexiconEntry("SQL", "sequel"), LexiconEntry("nguyen", "win", ignore_case=True))
     ep = episode(line(0, "host", "Ask Nguyen about SQL <laughs> and SQLite."), line(1, "host", "No names."),

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from podpipe import cost
+from podpipe.commands import cost
 from podpipe.audio_types import Audio
 from podpipe.backends.gemini import GeminiBackend, check_audio, decode_audio, parse_retry_delay, transcript_text
 from podpipe.errors import BackendError
-from podpipe.models import KNOWN_MODELS
+from podpipe.catalog import KNOWN_MODELS
 from podpipe.compile import compile_episode
-from podpipe.plan import RenderRequest, RequestTurn
+from podpipe.compile import RenderRequest, RequestTurn
 
 from .standin import CHARS_PER_SECOND, Fault, StandIn, tone, wav_bytes
 
@@ -83,8 +83,8 @@ CASES = {
 def compiled(model: str, temperature: float | None = None) -> RenderRequest:
     """A dialogue as a spec writes it (tags in both forms, a lexicon word, library and custom voices),
     compiled for ``model``: the golden bodies pin what tags and the lexicon become on the wire."""
-    from podpipe.episode import Speaker
-    from podpipe.speech_text import LexiconEntry
+    from podpipe.spec import Speaker
+    from podpipe.spec import LexiconEntry
 
     from .helpers import dialogue, episode
 
@@ -408,7 +408,7 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = ("import sys, podpipe.backends.gemini, podpipe.cost; "
+    code = ("import sys, podpipe.backends.gemini, podpipe.commands.cost; "
             "print([m for m in sys.modules if m.split('.')[0] in ('google', 'httpx', 'httpx2', 'pydantic')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

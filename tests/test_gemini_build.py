@@ -143,7 +143,7 @@ def test_price_file_overrides_the_table(gemini_server, project, monkeypatch):
     base = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]
     (project / "prices.json").write_text(json.dumps({"gemini-3.8-flash-tts": {"input": 5.0, "output": 90.0}}))
     monkeypatch.setenv("PODPIPE_PRICES", str(project / "prices.json"))
-    from podpipe.cost import _file_prices
+    from podpipe.commands.cost import _file_prices
 
     _file_prices.cache_clear()
     tenfold = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]

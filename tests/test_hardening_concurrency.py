@@ -20,7 +20,7 @@ from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore, prune
 from podpipe.compile import compile_episode
-from podpipe.plan import Target
+from podpipe.compile import Target
 from podpipe.render import RenderOptions, Scheduler
 
 from .helpers import episode, line

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from podpipe.cache import FileStore, _scan, verify
+from podpipe.cache.store import FileStore, _scan, verify
 from podpipe.cli import cli
 
 from .standin import StandIn

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from podpipe import __version__, mix
+from podpipe import __version__
+
+from podpipe.mix import mixer as mix
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.episode import Episode, Output
+from podpipe.spec import Episode, Output
 from podpipe.errors import PodpipeError, UsageError
-from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, inputs_digest, is_up_to_date,
-                         manifest_path, mix_episode)
-from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, inputs_digest, is_up_to_date, manifest_path, mix_episode)
+from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
 
@@ -405,7 +406,7 @@ def test_up_to_date_check_imports_no_audio_library(tmp_path, renders, jingle):
     compiled = make(tmp_path, [speech(KEY_A, 0), gap(), SoundPiece(jingle, "s2", 1)])
     mix_episode(compiled, renders.__getitem__)
     (tmp_path / "compiled.pickle").write_bytes(pickle.dumps(compiled))
-    code = ("import pickle, sys; from podpipe.mix import is_up_to_date; "
+    code = ("import pickle, sys; from podpipe.mix.mixer import is_up_to_date; "
             f"c = pickle.loads(open({str(tmp_path / 'compiled.pickle')!r}, 'rb').read()); "
             "assert is_up_to_date(c); "
             "heavy = sorted({'pydub', 'numpy', 'audioop', 'podpipe.audio'} & set(sys.modules)); "

@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podpipe import loudness, mix
+from podpipe.mix.steps import loudness
+
+from podpipe.mix import mixer as mix
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.episode import Episode, Output
+from podpipe.spec import Episode, Output
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
 
 RATE = 24000
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from podpipe import music
+from podpipe.mix.steps import music
 from podpipe.audio import read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.episode import Episode, MusicBed, Output
+from podpipe.spec import Episode, MusicBed, Output
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
 
 RATE = 24000
 
@@ -176,7 +176,7 @@ def test_example_bed_is_made_by_its_script_and_used_by_an_example(tmp_path, monk
 
 
 def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
-    from podpipe.plan import SoundPiece
+    from podpipe.compile import SoundPiece
 
     jingle = SoundPiece(bed_file, "s1", 0)  # 1 s of a 500 Hz tone
     pieces = [jingle, speech(1), SilencePiece(0.5, "gap"), speech(2), SoundPiece(bed_file, "s4", 3)]

@@ -17,10 +17,10 @@ from mutagen.flac import Picture
 from mutagen.id3 import ID3, CTOCFlags
 
 from podpipe.audio import ffmpeg_exe
-from podpipe.episode import Episode, Output
+from podpipe.spec import Episode, Output
 from podpipe.errors import UsageError
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.plan import CompiledEpisode, MixPlan, SilencePiece
+from podpipe.compile import CompiledEpisode, MixPlan, SilencePiece
 
 from .test_production_loudness import speech, voice
 

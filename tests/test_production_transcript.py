@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from podpipe import transcript
+from podpipe.mix.steps import transcript
 from podpipe.audio_types import Audio
 from podpipe.audio import wav_bytes
-from podpipe.episode import Episode, MusicBed, Output
+from podpipe.spec import Episode, MusicBed, Output
 from podpipe.mix import mix_episode
-from podpipe.plan import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
 
 RATE = 24000
 

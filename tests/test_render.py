@@ -15,7 +15,7 @@ from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore
 from podpipe.compile import compile_episode
-from podpipe.plan import Target
+from podpipe.compile import Target
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
 

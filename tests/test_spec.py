@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from podpipe import spec
-from podpipe.episode import Episode
+from podpipe.spec import load as spec
+from podpipe.spec import Episode
 from podpipe.errors import Diagnostic, SpecError
-from podpipe.schemacheck import Unsupported, compile_schema
+from podpipe.spec.schemacheck import Unsupported, compile_schema
 from podpipe.spec import LoadResult, load_episodes, load_schema
-from podpipe.yamlload import format_path, load_yaml
+from podpipe.spec.yamldoc import format_path, load_yaml
 
 TESTS = Path(__file__).resolve().parent
 SPECS = TESTS / "specs"
@@ -528,7 +528,7 @@ def test_without_the_fast_checker_the_results_are_the_same(monkeypatch):
 
 
 def test_valid_specs_import_nothing_heavy():
-    code = ("import sys; from podpipe.spec import load_episodes; "
+    code = ("import sys; from podpipe.spec.load import load_episodes; "
             "r = load_episodes(['valid/full.yaml', 'valid/extends_merge.yaml']); assert len(r.episodes) == 2; "
             "heavy = [m for m in ('jsonschema', 'pydub', 'numpy', 'google.genai', 'click') if m in sys.modules]; "
             "print(heavy)")

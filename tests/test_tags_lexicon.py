@@ -14,7 +14,7 @@ from podpipe.cache import FileStore
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
-from podpipe.speech_text import Lexicon, LexiconEntry, overlaps, spoken, tags, written
+from podpipe.spec.text import Lexicon, LexiconEntry, overlaps, spoken, tags, written
 
 SPEC = """\
 title: Tags and words

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
-from podpipe.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
+from podpipe.cache.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
 
 LIBRARY = VoiceLibrary((LibraryVoice("Zephyr", "prebuilt", "Bright"),
                         LibraryVoice("Amberly", "prebuilt", "Warm storyteller", "en-GB", "female", "British"),

@@ -1,7 +1,7 @@
 """The one small interface every TTS backend implements.
 
 A backend turns one ``RenderRequest`` into PCM. It does not retry, rate-limit or cache: the scheduler in
-``podpipe.render`` does that uniformly, driven by the ``BackendError.retryable`` / ``retry_after`` a backend
+``podpipe.render.scheduler`` does that uniformly, driven by the ``BackendError.retryable`` / ``retry_after`` a backend
 raises. Heavy imports (SDKs, native libraries) belong inside ``__init__`` or ``render``, never at module
 top, so that ``validate`` and no-op builds never pay for them.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from ..audio_types import Audio
-from ..plan import RenderRequest, Target
+from podpipe.audio_types import Audio
+from podpipe.compile import RenderRequest, Target
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 No system packages and no network: the wheel bundles the library and its data. Each of the 30 prebuilt
 Gemini voice names maps to its own espeak (variant, pitch, rate factor) so speakers stay distinguishable in drafts; the
-feminine/masculine register follows ``podpipe.voices.FEMININE`` and the pitch/rate lean on each voice's
+feminine/masculine register follows ``podpipe.cache.voices.FEMININE`` and the pitch/rate lean on each voice's
 documented character. Any other voice (a library name, a custom id) gets a (variant, pitch, rate) drawn
 from a hash of its name. The mapping is fixed, so a voice always sounds the same; the samples are not
 bit-identical from one render to the next (espeak's pitch flutter and breath noise carry state across
@@ -30,11 +30,11 @@ import re
 import threading
 from dataclasses import dataclass
 
-from ..audio_types import SAMPLE_WIDTH, Audio
-from ..errors import BackendError
-from ..plan import RenderRequest, RequestTurn, Target
-from ..voices import GEMINI_VOICES
-from .base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.errors import BackendError
+from podpipe.compile import RenderRequest, RequestTurn, Target
+from podpipe.catalog import GEMINI_VOICES
+from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 
 MODEL = "espeak-ng"
 BASE_WPM = 165

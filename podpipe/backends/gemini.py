@@ -1,11 +1,11 @@
 """Gemini text-to-speech through google-genai: one attempt per ``render()``, every failure classified.
 
-The scheduler (``podpipe.render``) owns retries, backoff and rate limiting, so the SDK's own retries are
+The scheduler (``podpipe.render.scheduler``) owns retries, backoff and rate limiting, so the SDK's own retries are
 off and this module never sleeps. It turns each outcome into audio or a ``BackendError`` whose
 ``retryable`` / ``retry_after`` / ``status`` drive the scheduler, and whose message names the cause and
 the fix. ``google.genai`` is imported on first use, never at module import.
 
-Request dialects (chosen by ``podpipe.models.model_info(model).dialect``):
+Request dialects (chosen by ``podpipe.catalog.model_info(model).dialect``):
 
 - ``metadata`` (3.8+): one user content, one part per turn, text verbatim; the turn's style goes in the
   part's ``speech_metadata.style``. Multi-speaker parts also carry ``speech_metadata.speaker`` (the label
@@ -28,7 +28,7 @@ used in the request; ``language`` → ``speech_config.language_code``; ``respons
 A voice goes in ``voice_config.voice`` on models that take library voices and custom ids (3.8+), else in
 ``prebuilt_voice_config.voice_name``. ``temperature`` → ``generation_config.temperature`` only on models
 that take sampling settings (3.8 rejects them with 400 INVALID_ARGUMENT). Vocal tags and the lexicon are
-already in the turn text in the model's form (``podpipe.compile``).
+already in the turn text in the model's form (``podpipe.compile.compiler``).
 
 Responses are parsed by mime type, not by model: ``audio/L16`` PCM (``rate``/``channels`` parameters;
 little-endian, as Gemini sends it despite RFC 2586) or WAV (``audio/wav``, ``audio/x-wav``, ``audio/wave``).
@@ -54,13 +54,14 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..audio_types import SAMPLE_WIDTH, Audio
-from ..errors import BackendError
-from ..models import DEFAULT_MODEL, DIALECT_METADATA, KNOWN_MODELS, model_info
-from ..plan import RenderRequest, RequestTurn, Target
-from ..voices import GEMINI_VOICES, LibraryVoice, VoiceLibrary
-from . import KEY_VARIABLES
-from .base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.errors import BackendError
+from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, KNOWN_MODELS, model_info
+from podpipe.compile import RenderRequest, RequestTurn, Target
+from podpipe.cache import LibraryVoice, VoiceLibrary
+from podpipe.catalog import GEMINI_VOICES
+from podpipe.backends import KEY_VARIABLES
+from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def decode_audio(mime: str, data: bytes) -> Audio:
         frame = SAMPLE_WIDTH * channels
         return Audio(data[: len(data) // frame * frame], rate, channels)
     if kind in ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"):
-        from ..audio import read_wav  # ValueError when truncated or garbled; tolerates streaming headers
+        from podpipe.audio import read_wav  # ValueError when truncated or garbled; tolerates streaming headers
 
         return read_wav(data)
     raise ValueError(f"unsupported mime type {mime!r}")
@@ -278,7 +279,7 @@ class GeminiBackend(Backend):
 
     @classmethod
     def rpm_for(cls, model: str) -> float:
-        """Requests per minute suited to a tier-1 quota for this model (from ``podpipe.models``)."""
+        """Requests per minute suited to a tier-1 quota for this model (from ``podpipe.catalog``)."""
         return model_info(model).default_rpm
 
     def prepare(self) -> None:
@@ -390,7 +391,7 @@ class GeminiBackend(Backend):
 
         import pydantic
 
-        importlib.import_module("..audio", __package__)  # decode_audio imports it for WAV answers
+        importlib.import_module("podpipe.audio")  # decode_audio imports it for WAV answers
 
         seen: set[type] = set()
         todo: list[Any] = [types.GenerateContentResponse, types.GenerateContentConfig, types.Content,

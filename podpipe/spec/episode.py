@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .models import DEFAULT_MODEL
-from .speech_text import LexiconEntry
+from podpipe.catalog import DEFAULT_MODEL
+from podpipe.spec.text import LexiconEntry
 
 DEFAULT_GAP = 0.25
 DEFAULT_FORMAT = "mp3"

@@ -1,7 +1,8 @@
-"""Known Gemini TTS models: request dialect, what each accepts, per-request limits, rate defaults and prices.
+"""The vendor facts in one place: Gemini's TTS models (request dialect, what each accepts, per-request
+limits, rate defaults, prices) and its voices (the 30 prebuilt ones, the form of custom voice ids).
 
-The table is the one place that says which models take sampling settings, which tag form they read and
-which voices they accept. Unknown model names are allowed (new models ship often): names containing ``3.8``
+The model table is the one place that says which models take sampling settings, which tag form they read
+and which voices they accept. Unknown model names are allowed (new models ship often): names containing ``3.8``
 or later behave like the 3.8 models, everything else like the older previews.
 """
 
@@ -63,3 +64,30 @@ def model_info(name: str) -> ModelInfo:
     if m and (int(m.group(1)), int(m.group(2))) >= (3, 8):
         return _current(name, status="unknown")
     return _legacy(name, low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")
+
+
+# -- voices ------------------------------------------------------------------------------------------------
+
+# Gemini's 30 prebuilt voices and their documented character: every model and backend knows these names.
+GEMINI_VOICES: dict[str, str] = {
+    "Zephyr": "bright", "Puck": "upbeat", "Charon": "informative", "Kore": "firm", "Fenrir": "excitable",
+    "Leda": "youthful", "Orus": "firm", "Aoede": "breezy", "Callirrhoe": "easy-going", "Autonoe": "bright",
+    "Enceladus": "breathy", "Iapetus": "clear", "Umbriel": "easy-going", "Algieba": "smooth",
+    "Despina": "smooth", "Erinome": "clear", "Algenib": "gravelly", "Rasalgethi": "informative",
+    "Laomedeia": "upbeat", "Achernar": "soft", "Alnilam": "firm", "Schedar": "even", "Gacrux": "mature",
+    "Pulcherrima": "forward", "Achird": "friendly", "Zubenelgenubi": "casual", "Vindemiatrix": "gentle",
+    "Sadachbia": "lively", "Sadaltager": "knowledgeable", "Sulafat": "warm",
+}
+
+# Perceived voice register, used by the offline backend to pick a matching espeak variant.
+FEMININE = frozenset({
+    "Zephyr", "Kore", "Leda", "Aoede", "Callirrhoe", "Autonoe", "Despina", "Erinome", "Laomedeia",
+    "Achernar", "Gacrux", "Pulcherrima", "Vindemiatrix", "Sulafat",
+})
+
+# Designed voices (voice_…) and replication keys (voicekey_…): 3.8 models take them in voice_config.voice.
+CUSTOM_VOICE = re.compile(r"voice(?:key)?_[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def is_custom(voice: str) -> bool:
+    return CUSTOM_VOICE.fullmatch(voice) is not None

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import UsageError
+from podpipe.errors import UsageError
 
 COVER_FRONT = 3  # the APIC / FLAC picture type for the front cover
 

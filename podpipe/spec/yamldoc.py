@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from .errors import Diagnostic
+from podpipe.errors import Diagnostic
 
 _Loader = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 

@@ -6,7 +6,7 @@ Estimates, not bills: the service reports real counts in ``usageMetadata`` after
   spoken text, styles, speaker labels and the 2.5/3.1 preambles (``gemini.prompt_chars``).
 - Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` (25) × estimated seconds of speech, and speech runs at
   ≈ ``CHARS_PER_SECOND`` (14) characters of spoken text per second.
-- Prices, USD per 1M tokens (text in / audio out), from ``podpipe.models`` (checked 2026-11):
+- Prices, USD per 1M tokens (text in / audio out), from ``podpipe.catalog`` (checked 2026-11):
 
   ============================  =====  =====
   model                         input  output
@@ -33,8 +33,8 @@ import math
 import os
 from collections.abc import Mapping
 
-from .models import KNOWN_MODELS, model_info
-from .plan import RenderRequest
+from podpipe.catalog import KNOWN_MODELS, model_info
+from podpipe.compile import RenderRequest
 
 CHARS_PER_TOKEN = 4.0
 CHARS_PER_SECOND = 14.0
@@ -50,7 +50,7 @@ def estimate_seconds(request: RenderRequest) -> float:
 
 def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
     """(input text tokens, output audio tokens) one render of ``request`` will use, estimated."""
-    from .backends.gemini import prompt_chars  # pure functions; google-genai is not imported
+    from podpipe.backends.gemini import prompt_chars  # pure functions; google-genai is not imported
 
     prompt = math.ceil(prompt_chars(request) / CHARS_PER_TOKEN)
     output = math.ceil(estimate_seconds(request) * AUDIO_TOKENS_PER_SECOND)
@@ -62,7 +62,7 @@ PRICES_VARIABLE = "PODPIPE_PRICES"
 
 @functools.lru_cache(maxsize=4)
 def _file_prices(path: str) -> Prices:
-    from .errors import UsageError
+    from podpipe.errors import UsageError
 
     try:
         data = json.loads(open(path, encoding="utf-8").read())

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .atomic import atomic_path, write_atomic  # noqa: F401  (re-exported)
-from .audio_types import SAMPLE_WIDTH, Audio
-from .errors import PodpipeError, UsageError
-from .plan import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+from podpipe import __version__
+from podpipe.cache import atomic_path, write_atomic  # noqa: F401  (re-exported)
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.errors import PodpipeError, UsageError
+from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
 
 # Bump when the stitched audio or the manifest changes for the same inputs: every output becomes stale.
 MIX_VERSION = 1
@@ -70,7 +70,7 @@ class PlacedPiece:
         turns = getattr(self.piece, "turns", ())
         bounds = self.bounds
         if len(bounds) != max(0, len(turns) - 1):  # never located: shared out by text length
-            from .transcript import turn_bounds
+            from podpipe.mix.steps.transcript import turn_bounds
 
             bounds = tuple(turn_bounds(0.0, self.end - self.start, [t.text for t in turns], ())[0])
         edges = [self.start, *(self.start + b for b in bounds), self.end]
@@ -181,7 +181,7 @@ class FormatStep(MixStep):
         return settings
 
     def process(self, ctx: MixContext) -> None:
-        from . import audio as pcm
+        from podpipe import audio as pcm
 
         rate = output_rate(ctx.compiled) or ctx.rate
         channels = getattr(_output(ctx.compiled), "channels", 1)
@@ -190,7 +190,7 @@ class FormatStep(MixStep):
 
 
 class MusicStep(MixStep):
-    """Music beds under ranges of segments, ducked under speech (``podpipe.music``)."""
+    """Music beds under ranges of segments, ducked under speech (``podpipe.mix.steps.music``)."""
 
     name = "music"
     VERSION = 1
@@ -199,7 +199,7 @@ class MusicStep(MixStep):
         beds = getattr(compiled.episode, "music", ())
         if not beds:
             return None
-        from . import music
+        from podpipe.mix.steps import music
 
         here = compiled.episode.path.parent
         return {"version": self.VERSION, "attack": music.ATTACK, "release": music.RELEASE,
@@ -213,7 +213,7 @@ class MusicStep(MixStep):
         beds = getattr(ctx.compiled.episode, "music", ())
         if not beds:
             return
-        from . import music
+        from podpipe.mix.steps import music
 
         placed = []
         for bed in beds:
@@ -229,7 +229,7 @@ class MusicStep(MixStep):
 
 
 class LoudnessStep(MixStep):
-    """Speaker leveling, loudness normalization and true-peak limiting (``podpipe.loudness``)."""
+    """Speaker leveling, loudness normalization and true-peak limiting (``podpipe.mix.steps.loudness``)."""
 
     name = "loudness"
 
@@ -238,7 +238,7 @@ class LoudnessStep(MixStep):
         target = getattr(out, "loudness", None)
         if target is None:
             return None
-        from .loudness import ENCODER_HEADROOM, LOUDNESS_VERSION  # stdlib-only at import time
+        from podpipe.mix.steps.loudness import ENCODER_HEADROOM, LOUDNESS_VERSION  # stdlib-only at import time
 
         return {"version": LOUDNESS_VERSION, "target": target, "true_peak": out.true_peak,
                 "headroom": ENCODER_HEADROOM.get(compiled.plan.format, 0.0)}
@@ -247,7 +247,7 @@ class LoudnessStep(MixStep):
         out = _output(ctx.compiled)
         if getattr(out, "loudness", None) is None:
             return
-        from .loudness import ENCODER_HEADROOM, normalize
+        from podpipe.mix.steps.loudness import ENCODER_HEADROOM, normalize
 
         groups: dict[str, list[tuple[int, int]]] = {}
         rate = ctx.rate  # pieces were placed at the stitch rate; the audio may have been resampled since
@@ -287,12 +287,12 @@ class ChaptersStep(MixStep):
     name = "chapters"
 
     def settings(self, compiled: CompiledEpisode) -> Any:
-        from .chapters import JSON_VERSION
+        from podpipe.mix.steps.chapters import JSON_VERSION
 
         return {"json": JSON_VERSION}  # the marks themselves are in every piece record
 
     def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
-        from .chapters import chapters, podcasting20_json
+        from podpipe.mix.steps.chapters import chapters, podcasting20_json
 
         marks = chapters(ctx.pieces, ctx.seconds)
         if not marks:
@@ -303,7 +303,7 @@ class ChaptersStep(MixStep):
 
 
 class TagsStep(MixStep):
-    """Finishes the tags ffmpeg wrote (``podpipe.tags.finish``): cover art from ``artwork:`` (ID3 APIC,
+    """Finishes the tags ffmpeg wrote (``podpipe.mix.steps.tags.finish``): cover art from ``artwork:`` (ID3 APIC,
     MP4 ``covr``, FLAC picture, Opus METADATA_BLOCK_PICTURE), the description as an ID3 COMM frame, and
     CHAPTERxxx comments in ogg and flac. WAV carries none of these."""
 
@@ -321,8 +321,8 @@ class TagsStep(MixStep):
         fmt = ctx.compiled.plan.format
         if fmt == "wav":
             return
-        from .chapters import chapters
-        from .tags import finish
+        from podpipe.mix.steps.chapters import chapters
+        from podpipe.mix.steps.tags import finish
 
         art = getattr(ctx.compiled.episode, "artwork", None)
         finish(path, fmt, artwork=None if art is None else Path(art),
@@ -331,19 +331,19 @@ class TagsStep(MixStep):
 
 class TranscriptStep(MixStep):
     """``<stem>.vtt`` (WebVTT, ``<v Speaker>`` voice spans) and ``<stem>.srt`` beside the output
-    (``podpipe.transcript``)."""
+    (``podpipe.mix.steps.transcript``)."""
 
     name = "transcript"
     VERSION = 2
 
     def settings(self, compiled: CompiledEpisode) -> Any:
-        from . import transcript as t
+        from podpipe.mix.steps import transcript as t
 
         return {"version": self.VERSION, "min_pause": t.MIN_PAUSE, "quiet_db": t.QUIET_DB,
                 "line": t.LINE_CHARS, "max_seconds": t.MAX_CUE_SECONDS}
 
     def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
-        from . import transcript as t
+        from podpipe.mix.steps import transcript as t
 
         cues, methods = t.cues(ctx.pieces)
         if not cues:
@@ -462,7 +462,7 @@ def is_up_to_date(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_
 def _export_wav(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
     import threading
 
-    from .audio import wav_header
+    from podpipe.audio import wav_header
 
     header = wav_header(ctx.frames, ctx.rate, ctx.channels)
     digest = hashlib.sha256(header)
@@ -497,8 +497,8 @@ def _encode(fmt: str, ctx: MixContext, path: Path, tags: dict[str, str]) -> str 
     """Pipe the episode's PCM through ffmpeg's encoder for ``fmt`` into ``path``, with the chapters."""
     import tempfile
 
-    from . import audio as pcm
-    from .chapters import chapters, ffmetadata
+    from podpipe import audio as pcm
+    from podpipe.mix.steps.chapters import chapters, ffmetadata
 
     cmd = [pcm.ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
            "-f", "s16le", "-ar", str(ctx.rate), "-ac", str(ctx.channels), "-i", "pipe:0"]
@@ -553,8 +553,8 @@ def _encode_lossy(fmt: str, ctx: MixContext, path: Path, tags: dict[str, str]) -
     report = ctx.report.get(LoudnessStep.name)
     if report is None:
         return None
-    from . import audio as pcm
-    from .loudness import ENCODER_HEADROOM, correct_encoded
+    from podpipe import audio as pcm
+    from podpipe.mix.steps.loudness import ENCODER_HEADROOM, correct_encoded
 
     out = _output(ctx.compiled)
     decoded = pcm.load_sound(path, ctx.rate, ctx.channels)
@@ -599,7 +599,7 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
                 steps: Sequence[MixStep] = DEFAULT_STEPS) -> MixResult:
     """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
     whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written."""
-    from . import audio as pcm
+    from podpipe import audio as pcm
 
     plan = compiled.plan
     exporter = EXPORTERS.get(plan.format)
@@ -615,7 +615,7 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
         if isinstance(piece, SpeechPiece) and piece.key not in speech:
             speech[piece.key] = audio_for(piece.key)
             if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
-                from .transcript import locate_turns
+                from podpipe.mix.steps.transcript import locate_turns
 
                 located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
     rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)

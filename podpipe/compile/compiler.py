@@ -23,10 +23,10 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
-from .episode import Episode, Segment, Turn
-from .plan import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece, SoundPiece,
+from podpipe.spec import Episode, Segment, Turn
+from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece, SoundPiece,
                    SpeechPiece, Target)
-from .speech_text import Lexicon, spoken, written
+from podpipe.spec.text import Lexicon, spoken, written
 
 # Bump when anything about how requests are rendered changes, so old cache entries stop matching.
 CACHE_FORMAT_VERSION = 1

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import backends
-from .build import BuildOptions, Prepared, prepare
-from .compile import compile_episode, key_material
-from .cost import cost_usd, estimate_tokens
-from .plan import CompiledEpisode, RenderRequest, SpeechPiece
-from .spec import load_episodes
+from podpipe import backends
+from podpipe.commands.build import BuildOptions, Prepared, prepare
+from podpipe.compile import compile_episode, key_material
+from podpipe.commands.cost import cost_usd, estimate_tokens
+from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece
+from podpipe.spec import load_episodes
 
 _FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),
            ("language", "language"), ("take", "take"))
@@ -96,7 +96,7 @@ class PlanResult:
 
 def _previous_keys(compiled: CompiledEpisode) -> dict[str, list[str]] | None:
     """Segment id → keys in the last build's manifest, or None when there was no (readable) build."""
-    from .mix import manifest_path  # light: the mix module imports its audio libraries lazily
+    from podpipe.mix import manifest_path  # light: the mix module imports its audio libraries lazily
 
     try:
         manifest = json.loads(manifest_path(compiled.plan.output).read_text(encoding="utf-8"))
@@ -137,7 +137,7 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
 
 
 def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
-    from . import mix
+    from podpipe.mix import mixer as mix
 
     prepared = prepare(paths, options)
     episodes = []

@@ -1,6 +1,6 @@
 """The library API behind ``podpipe build`` and ``podpipe plan``: specs in, episodes out.
 
-    from podpipe.build import BuildOptions, build
+    from podpipe.commands.build import BuildOptions, build
     result = build(["episodes/ep01.yaml"], BuildOptions(jobs=4))
     print(result.summary())
 
@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import backends
-from .cache import FileStore, resolve_cache_dir
-from .compile import compile_episode
-from .errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
-from .episode import Episode
-from .plan import CompiledEpisode, RenderRequest, SpeechPiece
-from .render import Outcome, RenderOptions, RenderResult, Scheduler
-from .spec import load_episodes
-from .voices import load_library
+from podpipe import backends
+from podpipe.cache import FileStore, resolve_cache_dir
+from podpipe.compile import compile_episode
+from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
+from podpipe.spec import Episode
+from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece
+from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
+from podpipe.spec import load_episodes
+from podpipe.cache import load_library
 
 OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                   "(set GEMINI_API_KEY, or pass --backend)")
@@ -117,7 +117,7 @@ class BuildResult:
                 f"{failed} failed")
         tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
         if tokens:
-            from .cost import cost_usd
+            from podpipe.commands.cost import cost_usd
 
             usd = sum(cost_usd(o.request.model, o.usage.prompt_tokens, o.usage.output_tokens)
                       for o in self.render.outcomes)
@@ -168,7 +168,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             reporter: Reporter | None = None) -> BuildResult:
     """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
     every front end gets the same caching, retries, rate limit and messages."""
-    from . import mix  # the audio libraries load only when a build gets this far
+    from podpipe.mix import mixer as mix  # the audio libraries load only when a build gets this far
 
     reporter = reporter or Reporter()
     for warning in prepared.warnings:

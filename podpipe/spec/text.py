@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .models import TAGS_ANGLE, TAGS_SQUARE
+from podpipe.catalog import TAGS_ANGLE, TAGS_SQUARE
 
 _NAME = r"[A-Za-z](?:[A-Za-z' -]{0,38}[A-Za-z])?"
 _TOKEN = re.compile(rf"\\([\[\]<>\\])|\[({_NAME})\]|<({_NAME})>")

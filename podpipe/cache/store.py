@@ -38,8 +38,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .audio_types import SAMPLE_WIDTH, Audio
-from .errors import UsageError
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.errors import UsageError
 
 try:  # POSIX: serialise commits between processes sharing a cache. Windows has no fcntl (see _commit_lock).
     import fcntl

@@ -12,12 +12,14 @@ from functools import cache
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import BuildOptions, Reporter, execute, prepare_episodes
-from .episode import DEFAULT_MODEL, Episode, Output, Segment, Speaker, Turn
-from .errors import Diagnostic, UsageError
-from .models import model_info
-from .cache import resolve_cache_dir
-from .voices import GEMINI_VOICES, VoiceLibrary, is_custom, load_library
+from podpipe.commands.build import BuildOptions, Reporter, execute, prepare_episodes
+from podpipe.catalog import DEFAULT_MODEL
+from podpipe.spec import Episode, Output, Segment, Speaker, Turn
+from podpipe.errors import Diagnostic, UsageError
+from podpipe.catalog import model_info
+from podpipe.cache import resolve_cache_dir
+from podpipe.cache import VoiceLibrary, load_library
+from podpipe.catalog import GEMINI_VOICES, is_custom
 
 _FORMATS = {".wav": "wav", ".mp3": "mp3"}
 

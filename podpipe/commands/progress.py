@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from .build import EpisodeStatus, Reporter
-from .plan import RenderRequest
-from .render import Outcome
+from podpipe.commands.build import EpisodeStatus, Reporter
+from podpipe.compile import RenderRequest
+from podpipe.render import Outcome
 
 
 def _shown(path) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .audio_types import Audio
+from podpipe.audio_types import Audio
 
 ATTACK = 0.25  # seconds
 RELEASE = 0.8
@@ -54,8 +54,8 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
     clipped): the episode is never held as floats, and the result is the only new full-length buffer."""
     import numpy as np
 
-    from . import audio as pcm
-    from .loudness import to_float
+    from podpipe import audio as pcm
+    from podpipe.mix.steps.loudness import to_float
 
     out = bytearray(sum(map(len, chunks)))
     view, at, chunk = memoryview(out), 0, b""

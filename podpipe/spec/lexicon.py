@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import Diagnostic
-from .speech_text import Lexicon, LexiconEntry, overlaps
-from .yamlload import DocPath, Loc, YamlDoc, format_path
+from podpipe.errors import Diagnostic
+from podpipe.spec.text import Lexicon, LexiconEntry, overlaps
+from podpipe.spec.yamldoc import DocPath, Loc, YamlDoc, format_path
 
 TOP = "a mapping of lexicon entries (written form: spoken form), e.g. `SQL: sequel`"
 _SHAPE = "write `written: spoken` or `written: {say: spoken, ignore_case: true}`"

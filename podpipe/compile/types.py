@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .episode import Episode
+from podpipe.spec import Episode
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .audio_types import SAMPLE_WIDTH, Audio
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
 
 DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
 DEFAULT_CEILING = -1.0  # dBTP

@@ -29,11 +29,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from .backends.base import Backend, Rendered, Usage
-from .cache import Store
-from .compile import key_material
-from .errors import BackendError
-from .plan import RenderRequest
+from podpipe.backends.base import Backend, Rendered, Usage
+from podpipe.cache import Store
+from podpipe.compile import key_material
+from podpipe.errors import BackendError
+from podpipe.compile import RenderRequest
 
 WINDOW = 60.0
 

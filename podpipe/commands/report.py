@@ -7,11 +7,11 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from . import __version__
-from .build import BuildResult
-from .atomic import write_atomic
-from .cost import cost_usd
-from .plan import SpeechPiece
+from podpipe import __version__
+from podpipe.commands.build import BuildResult
+from podpipe.cache import write_atomic
+from podpipe.commands.cost import cost_usd
+from podpipe.compile import SpeechPiece
 
 REPORT_VERSION = 1
 

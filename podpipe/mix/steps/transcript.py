@@ -7,7 +7,7 @@ the audio: every pause of at least ``MIN_PAUSE`` is a candidate, and the turns' 
 pick the best candidates in order (a small dynamic programme that prefers long pauses near the expected
 place). Only when there are fewer pauses than boundaries does placement fall back to text proportion alone.
 The boundaries are found once per render, when the episode is stitched (``locate_turns``), so speaker leveling
-(``podpipe.loudness``) and the transcript agree on who speaks when.
+(``podpipe.mix.steps.loudness``) and the transcript agree on who speaks when.
 Long turns are split into cues of at most ``MAX_CUE_CHARS`` characters (two lines of ``LINE_CHARS``) and
 ``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only (audioop for the level).
 """
@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .audio_types import SAMPLE_WIDTH, Audio
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
 
 WINDOW = 0.010  # seconds per level measurement
 MIN_PAUSE = 0.12  # seconds of quiet that may separate two turns

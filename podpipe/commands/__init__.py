@@ -1,0 +1,6 @@
+"""What the CLI runs: ``build`` (also the library API), ``plan``, ``say``, with their cost estimates,
+reports and progress output."""
+
+from podpipe.commands.build import BuildOptions, BuildResult, build
+
+__all__ = ["BuildOptions", "BuildResult", "build"]

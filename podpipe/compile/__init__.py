@@ -1,0 +1,11 @@
+"""The ``compile`` stage: an ``Episode`` in, render requests (each with its cache key) and a mix plan out.
+
+Pure: no I/O, no clock. ``Target`` says where the requests go (backend, model, what that voice takes).
+"""
+
+from podpipe.compile.compiler import MAX_REQUEST_CHARS, compile_episode, key_material, split_text
+from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
+                                   SoundPiece, SpeechPiece, Target)
+
+__all__ = ["MAX_REQUEST_CHARS", "CompiledEpisode", "MixPlan", "Piece", "RenderRequest", "RequestTurn",
+           "SilencePiece", "SoundPiece", "SpeechPiece", "Target", "compile_episode", "key_material", "split_text"]
