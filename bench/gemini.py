@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.standin import StandIn  # noqa: E402
+from tests.support.standin import StandIn  # noqa: E402
 
 VOICES = ["Zephyr", "Puck", "Kore", "Charon"]
 

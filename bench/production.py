@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stitch import RATE, make_segments  # noqa: E402
 
-from podpipe.mix import mixer as mix  # noqa: E402
 from podpipe.audio import ffmpeg_exe, gain, read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
-from podpipe.spec import Episode, MusicBed, Output  # noqa: E402
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
+from podpipe.mix import mixer as mix  # noqa: E402
+from podpipe.spec import Episode, MusicBed, Output  # noqa: E402
 
 TARGET_RSS = 4.0
 RUNS = 3

@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from podpipe.audio import gain, read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
-from podpipe.spec import Episode, Output  # noqa: E402
 from podpipe.mix import mix_episode  # noqa: E402
+from podpipe.spec import Episode, Output  # noqa: E402
 
 # Issue 2's target is the stitch itself (join + WAV export + manifest); the production steps (loudness,
 # transcripts, ...) on top of it are measured by bench/production.py.

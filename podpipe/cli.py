@@ -133,10 +133,11 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
       podpipe build -j 8 --report build/report.json episodes/ep01.yaml
       podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
     """
-    from podpipe.commands import BuildOptions, build as run_build
-    from podpipe.errors import RenderError
+    from podpipe.commands import BuildOptions
+    from podpipe.commands import build as run_build
     from podpipe.commands.progress import ClickReporter
     from podpipe.commands.report import write_report
+    from podpipe.errors import RenderError
 
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
                            frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
@@ -170,9 +171,8 @@ def validate(specs, allow_outside, strict, cache_dir):
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
     """
-    from podpipe.cache import resolve_cache_dir
+    from podpipe.cache import load_library, resolve_cache_dir
     from podpipe.spec import load_episodes
-    from podpipe.cache import load_library
 
     cache_root = resolve_cache_dir(cache_dir)
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
@@ -238,9 +238,8 @@ def voices(backend, refresh, search, cache_dir):
       voice_3f9c1a0b       prompted   en-US  My designed narrator
     """
     from podpipe.backends import KEY_VARIABLES, backend_class, default_backend_name
-    from podpipe.cache import resolve_cache_dir
+    from podpipe.cache import load_library, resolve_cache_dir, save_library
     from podpipe.errors import BackendError, RenderError, UsageError
-    from podpipe.cache import load_library, save_library
 
     name = backend or ("gemini" if refresh else default_backend_name())
     needle = (search or "").casefold()
@@ -399,8 +398,8 @@ def cache_prune_cmd(specs, older_than, dry_run, cache_dir):
       podpipe cache prune --older-than 30d
     """
     from podpipe.cache import FileStore, prune, resolve_cache_dir
-    from podpipe.errors import UsageError
     from podpipe.commands.plan import referenced_keys
+    from podpipe.errors import UsageError
 
     if not specs and not older_than:
         raise UsageError("cache prune: give SPECS (keep what they reference), --older-than AGE, or both")

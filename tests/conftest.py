@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .standin import StandIn
+from tests.support.standin import StandIn
 
 # Environment the SDK or podpipe reads that must not leak in from the developer's shell.
 _GEMINI_ENV = ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE",

@@ -6,8 +6,8 @@ import importlib
 import os
 from collections.abc import Mapping
 
-from podpipe.errors import UsageError
 from podpipe.backends.base import Backend
+from podpipe.errors import UsageError
 
 _REGISTRY = {
     "espeak": "podpipe.backends.espeak:EspeakBackend",

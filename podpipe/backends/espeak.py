@@ -31,10 +31,10 @@ import threading
 from dataclasses import dataclass
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.errors import BackendError
-from podpipe.compile import RenderRequest, RequestTurn, Target
-from podpipe.catalog import GEMINI_VOICES
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.catalog import GEMINI_VOICES
+from podpipe.compile import RenderRequest, RequestTurn, Target
+from podpipe.errors import BackendError
 
 MODEL = "espeak-ng"
 BASE_WPM = 165

@@ -55,13 +55,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.errors import BackendError
-from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, KNOWN_MODELS, model_info
-from podpipe.compile import RenderRequest, RequestTurn, Target
-from podpipe.cache import LibraryVoice, VoiceLibrary
-from podpipe.catalog import GEMINI_VOICES
 from podpipe.backends import KEY_VARIABLES
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.cache import LibraryVoice, VoiceLibrary
+from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, model_info
+from podpipe.compile import RenderRequest, RequestTurn, Target
+from podpipe.errors import BackendError
 
 log = logging.getLogger(__name__)
 

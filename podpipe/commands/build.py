@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from podpipe import backends
-from podpipe.cache import FileStore, resolve_cache_dir
-from podpipe.compile import compile_episode
+from podpipe.cache import FileStore, load_library, resolve_cache_dir
+from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
-from podpipe.spec import Episode
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
-from podpipe.spec import load_episodes
-from podpipe.cache import load_library
+from podpipe.spec import Episode, load_episodes
 
 OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                   "(set GEMINI_API_KEY, or pass --backend)")

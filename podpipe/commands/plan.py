@@ -14,9 +14,8 @@ from pathlib import Path
 
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, prepare
-from podpipe.compile import compile_episode, key_material
 from podpipe.commands.cost import cost_usd, estimate_tokens
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece
+from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode, key_material
 from podpipe.spec import load_episodes
 
 _FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),

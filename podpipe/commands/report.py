@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 from podpipe import __version__
-from podpipe.commands.build import BuildResult
 from podpipe.cache import write_atomic
+from podpipe.commands.build import BuildResult
 from podpipe.commands.cost import cost_usd
 from podpipe.compile import SpeechPiece
 

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from functools import cache
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from podpipe.cache import VoiceLibrary, load_library, resolve_cache_dir
+from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, is_custom, model_info
 from podpipe.commands.build import BuildOptions, Reporter, execute, prepare_episodes
-from podpipe.catalog import DEFAULT_MODEL
-from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 from podpipe.errors import Diagnostic, UsageError
-from podpipe.catalog import model_info
-from podpipe.cache import resolve_cache_dir
-from podpipe.cache import VoiceLibrary, load_library
-from podpipe.catalog import GEMINI_VOICES, is_custom
+from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
 _FORMATS = {".wav": "wav", ".mp3": "mp3"}
 

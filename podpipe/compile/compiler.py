@@ -23,9 +23,9 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
+from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
+                                   SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
-from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece, SoundPiece,
-                   SpeechPiece, Target)
 from podpipe.spec.text import Lexicon, spoken, written
 
 # Bump when anything about how requests are rendered changes, so old cache entries stop matching.

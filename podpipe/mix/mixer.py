@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from podpipe import __version__
-from podpipe.cache import atomic_path, write_atomic  # noqa: F401  (re-exported)
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.errors import PodpipeError, UsageError
+from podpipe.cache import atomic_path, write_atomic  # noqa: F401  (re-exported)
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.errors import PodpipeError, UsageError
 
 # Bump when the stitched audio or the manifest changes for the same inputs: every output becomes stale.
 MIX_VERSION = 1

@@ -31,9 +31,8 @@ from dataclasses import dataclass, field
 
 from podpipe.backends.base import Backend, Rendered, Usage
 from podpipe.cache import Store
-from podpipe.compile import key_material
+from podpipe.compile import RenderRequest, key_material
 from podpipe.errors import BackendError
-from podpipe.compile import RenderRequest
 
 WINDOW = 60.0
 

@@ -21,15 +21,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from podpipe.spec.episode import (DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_LOUDNESS, DEFAULT_MODEL, DEFAULT_TRUE_PEAK,
-                      OPUS_RATES, Episode, MusicBed, Output, Segment, Sound, Speaker, Turn)
-from podpipe.spec import lexicon
+from podpipe.cache import VoiceLibrary
+from podpipe.catalog import GEMINI_VOICES, KNOWN_MODELS, is_custom, model_info
 from podpipe.errors import Diagnostic, SpecError
-from podpipe.catalog import KNOWN_MODELS, model_info
+from podpipe.spec import lexicon
+from podpipe.spec.episode import (DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_LOUDNESS, DEFAULT_MODEL, DEFAULT_TRUE_PEAK,
+                                  OPUS_RATES, Episode, MusicBed, Output, Segment, Sound, Speaker, Turn)
 from podpipe.spec.schemacheck import Unsupported, compile_schema
 from podpipe.spec.text import LexiconEntry
-from podpipe.cache import VoiceLibrary
-from podpipe.catalog import GEMINI_VOICES, is_custom
 from podpipe.spec.yamldoc import SPEC_TOP, DocPath, Loc, YamlDoc, format_path, load_yaml
 
 # Below this, models whose ModelInfo says so are known to answer without audio.

@@ -14,12 +14,10 @@ import pytest
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore
-from podpipe.compile import compile_episode
-from podpipe.compile import Target
+from podpipe.compile import Target, compile_episode
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
-
-from .helpers import episode, line
+from tests.support.episodes import episode, line
 
 
 class ScriptedBackend(Backend):

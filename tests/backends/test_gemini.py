@@ -1,6 +1,6 @@
-"""The Gemini backend with the real google-genai client against the loopback stand-in (tests/standin.py).
+"""The Gemini backend with the real google-genai client against the loopback stand-in (tests/support/standin.py).
 
-Golden request bodies live in tests/golden/gemini/<case>.json. After an intended change to what is sent,
+Golden request bodies live in tests/backends/golden/<case>.json. After an intended change to what is sent,
 regenerate them with ``PODPIPE_REGEN_GOLDEN=1 python -m pytest tests/test_gemini_backend.py`` and review
 the diff.
 """
@@ -20,17 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.commands import cost
 from podpipe.audio_types import Audio
 from podpipe.backends.gemini import GeminiBackend, check_audio, decode_audio, parse_retry_delay, transcript_text
-from podpipe.errors import BackendError
 from podpipe.catalog import KNOWN_MODELS
-from podpipe.compile import compile_episode
-from podpipe.compile import RenderRequest, RequestTurn
+from podpipe.commands import cost
+from podpipe.compile import RenderRequest, RequestTurn, compile_episode
+from podpipe.errors import BackendError
+from tests.support.standin import CHARS_PER_SECOND, Fault, StandIn, tone, wav_bytes
 
-from .standin import CHARS_PER_SECOND, Fault, StandIn, tone, wav_bytes
-
-GOLDEN = Path(__file__).parent / "golden" / "gemini"
+GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("PODPIPE_REGEN_GOLDEN") == "1"
 CANARY = "AIza" "CANARY-podpipe-0123456789abcdefXYZ"  # split: a key-shaped literal trips secret scanners
 
@@ -83,10 +81,8 @@ CASES = {
 def compiled(model: str, temperature: float | None = None) -> RenderRequest:
     """A dialogue as a spec writes it (tags in both forms, a lexicon word, library and custom voices),
     compiled for ``model``: the golden bodies pin what tags and the lexicon become on the wire."""
-    from podpipe.spec import Speaker
-    from podpipe.spec import LexiconEntry
-
-    from .helpers import dialogue, episode
+    from podpipe.spec import LexiconEntry, Speaker
+    from tests.support.episodes import dialogue, episode
 
     voices = (("Brisbane Kate", "voice_podpipe0001") if model.startswith("gemini-3.8") else ("Zephyr", "Puck"))
     ep = episode(dialogue(0, ("host", "So, SQL <laughs> again?"), ("guest", "[sighs] Yes, SQL. \\<sic\\>")),
@@ -418,8 +414,7 @@ def test_import_is_light():
 
 def _panel_requests(model: str) -> list[RenderRequest]:
     from podpipe.compile import compile_episode
-
-    from .helpers import dialogue, episode, line
+    from tests.support.episodes import dialogue, episode, line
 
     ep = episode(line(0, "host", "Welcome to the panel."),
                  dialogue(1, ("host", "Kim, you first."), ("third", "Thanks, Alex."), ("guest", "And me?"),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_hardening_support import assert_cache_clean, assert_outputs_whole, child_env, run_podpipe, write_specs
+from tests.support.hardening import assert_cache_clean, assert_outputs_whole, child_env, run_podpipe, write_specs
 
 
 def _can_mount() -> bool:

@@ -1,7 +1,7 @@
 """The spec stage: YAML loading, schema + semantic validation, extends, resolution into Episode objects.
 
-Golden files: every ``tests/specs/invalid/NAME.yaml`` has ``NAME.expected`` with the exact diagnostics
-(errors and warnings, sorted), every ``tests/specs/valid/NAME.yaml`` has ``NAME.json`` with the resolved
+Golden files: every ``tests/spec/specs/invalid/NAME.yaml`` has ``NAME.expected`` with the exact diagnostics
+(errors and warnings, sorted), every ``tests/spec/specs/valid/NAME.yaml`` has ``NAME.json`` with the resolved
 episode. Regenerate after an intended change with ``PODPIPE_UPDATE_GOLDEN=1 pytest tests/test_spec.py``
 and review the diff.
 """
@@ -22,16 +22,16 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from podpipe.spec import load as spec
-from podpipe.spec import Episode
 from podpipe.errors import Diagnostic, SpecError
+from podpipe.spec import LoadResult
+from podpipe.spec import load as spec
+from podpipe.spec import load_episodes, load_schema
 from podpipe.spec.schemacheck import Unsupported, compile_schema
-from podpipe.spec import LoadResult, load_episodes, load_schema
 from podpipe.spec.yamldoc import format_path, load_yaml
 
 TESTS = Path(__file__).resolve().parent
 SPECS = TESTS / "specs"
-REPO = TESTS.parent
+REPO = TESTS.parents[1]
 UPDATE = os.environ.get("PODPIPE_UPDATE_GOLDEN") == "1"
 
 INVALID = sorted(p.stem for p in (SPECS / "invalid").glob("*.yaml"))

@@ -67,7 +67,7 @@ Every request is recorded (``server.requests``; ``server.generate_requests()`` a
 ``server.voices_requests()`` split them): arrival time (``time.monotonic``), method, path, query
 (``parse_qs`` lists, API key removed), headers without the API key, parsed body, the fault injected, the
 status sent, and for voices requests the ids answered (``voice_ids``). Run it standalone for manual tests
-or benchmarks: ``python -m tests.standin --latency 0.2 --fail-first 0.3`` prints the base URL to export as
+or benchmarks: ``python -m tests.support.standin --latency 0.2 --fail-first 0.3`` prints the base URL to export as
 ``GOOGLE_GEMINI_BASE_URL``.
 """
 

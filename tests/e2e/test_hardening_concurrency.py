@@ -19,16 +19,12 @@ import pytest
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore, prune
-from podpipe.compile import compile_episode
-from podpipe.compile import Target
+from podpipe.compile import Target, compile_episode
 from podpipe.render import RenderOptions, Scheduler
-
-from .helpers import episode, line
-from .standin import StandIn
-from .test_hardening_support import (assert_cache_clean, assert_outputs_whole, body_counts, child_env,
-                                     record_figure,
+from tests.support.episodes import episode, line
+from tests.support.hardening import (assert_cache_clean, assert_outputs_whole, body_counts, child_env, record_figure,
                                      spawn_podpipe, write_specs)
-
+from tests.support.standin import StandIn
 
 
 @pytest.mark.parametrize("processes", [3])

@@ -15,9 +15,8 @@ import urllib.parse
 from click.testing import CliRunner
 
 from podpipe.cli import cli
-
-from .standin import StandIn
-from .test_hardening_support import child_env, run_podpipe, write_specs
+from tests.support.hardening import child_env, run_podpipe, write_specs
+from tests.support.standin import StandIn
 
 CANARY = "AIza" "SyCANARY-hardening-never-write-0123"  # split: a key-shaped literal trips secret scanners
 

@@ -1,4 +1,4 @@
-"""The Gemini stand-in (tests/standin.py) against the real google-genai client: it must hold a client to what
+"""The Gemini stand-in (tests/support/standin.py) against the real google-genai client: it must hold a client to what
 the Gemini 3.8 service accepts (sampling settings, ``voice_config.voice``, the voices API).
 
 No SDK mocking: every test talks HTTP to the loopback stand-in.
@@ -14,14 +14,10 @@ import urllib.request
 import pytest
 from google import genai
 from google.genai import errors, types
-from google.genai._interactions import (  # the error classes client.voices.* raises
-    APIStatusError,
-    BadRequestError,
-    InternalServerError,
-    NotFoundError,
-)
+from google.genai._interactions import (APIStatusError, BadRequestError,  # the error classes client.voices.* raises
+                                        InternalServerError, NotFoundError)
 
-from .standin import DEFAULT_CUSTOM_VOICES, FAKE_API_KEY, LIBRARY, LIBRARY_NAMES, PREBUILT, VOICES, StandIn
+from tests.support.standin import DEFAULT_CUSTOM_VOICES, FAKE_API_KEY, LIBRARY, LIBRARY_NAMES, PREBUILT, VOICES, StandIn
 
 M38, M38_LITE, M31, M25 = ("gemini-3.8-flash-tts", "gemini-3.8-flash-lite-tts", "gemini-3.1-flash-tts-preview",
                            "gemini-2.5-flash-preview-tts")

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
-
-from .test_hardening_support import SPEC_A, record_figure
+from tests.support.hardening import SPEC_A, record_figure
 
 FUZZ = settings(max_examples=120, deadline=2000, derandomize=True, print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

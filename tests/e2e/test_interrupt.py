@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from .standin import StandIn
+from tests.support.standin import StandIn
 
 SPEC = "title: Interrupted\nspeakers:\n  host: {voice: Kore, name: Alex}\noutput: {format: wav}\nsegments:\n" + \
     "".join(f"  - host: Sentence number {i} of a long episode.\n" for i in range(12))

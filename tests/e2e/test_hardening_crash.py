@@ -26,11 +26,9 @@ from click.testing import CliRunner
 
 from podpipe.cache.store import FileStore, _scan, verify
 from podpipe.cli import cli
-
-from .standin import StandIn
-from .test_hardening_support import (assert_cache_clean, assert_outputs_whole, child_env, podpipe_cmd,
-                                     record_figure,
+from tests.support.hardening import (assert_cache_clean, assert_outputs_whole, child_env, podpipe_cmd, record_figure,
                                      run_podpipe, write_specs)
+from tests.support.standin import StandIn
 
 SOAK_KILLS = int(os.environ.get("PODPIPE_SOAK_KILLS", "2"))
 

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.compile import MAX_REQUEST_CHARS, compile_episode, split_text
+from podpipe.compile import MAX_REQUEST_CHARS, SilencePiece, SpeechPiece, Target, compile_episode, split_text
 from podpipe.spec import Output
-from podpipe.compile import SilencePiece, SpeechPiece, Target
+from tests.support.episodes import dialogue, episode, line, pause
 
-from .helpers import dialogue, episode, line, pause
-
-GOLDEN = Path(__file__).parent / "golden" / "compile"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def _compile(ep, backend="gemini", model="gemini-3.8-flash-tts"):

@@ -17,12 +17,11 @@ from mutagen.flac import Picture
 from mutagen.id3 import ID3, CTOCFlags
 
 from podpipe.audio import ffmpeg_exe
-from podpipe.spec import Episode, Output
+from podpipe.compile import CompiledEpisode, MixPlan, SilencePiece
 from podpipe.errors import UsageError
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.compile import CompiledEpisode, MixPlan, SilencePiece
-
-from .test_production_loudness import speech, voice
+from podpipe.spec import Episode, Output
+from tests.support.audio import speech, voice
 
 
 def png(width: int = 4, height: int = 4) -> bytes:

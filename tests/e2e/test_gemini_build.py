@@ -6,11 +6,9 @@ import json
 import logging
 
 import pytest
-from click.testing import CliRunner
 
-from podpipe.cli import cli
-
-from .standin import StandIn
+from tests.support.cli import run
+from tests.support.standin import StandIn
 
 CANARY = "AIza" "SyCANARY-podpipe-must-never-write-this-0"  # split: a key-shaped literal trips secret scanners
 
@@ -46,12 +44,6 @@ def project(tmp_path, monkeypatch):
 
 def _write(project, model="gemini-3.8-flash-tts"):
     (project / "panel.yaml").write_text(PANEL.format(model=model), encoding="utf-8")
-
-
-def run(*args, code=0):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert result.exit_code == code, result.output
-    return result
 
 
 @pytest.mark.parametrize("model", ["gemini-3.8-flash-tts", "gemini-2.5-flash-preview-tts"])

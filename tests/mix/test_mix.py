@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 
 from podpipe import __version__
-
-from podpipe.mix import mixer as mix
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.spec import Episode, Output
-from podpipe.errors import PodpipeError, UsageError
-from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, inputs_digest, is_up_to_date, manifest_path, mix_episode)
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.errors import PodpipeError, UsageError
+from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, inputs_digest, is_up_to_date, manifest_path,
+                         mix_episode)
+from podpipe.mix import mixer as mix
+from podpipe.spec import Episode, Output
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
 

@@ -12,36 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podpipe.mix.steps import loudness
-
-from podpipe.mix import mixer as mix
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.spec import Episode, Output
-from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
+from podpipe.mix.steps import loudness
+from podpipe.spec import Episode, Output
+from tests.support import REPO
+from tests.support.audio import speech, voice
 
 RATE = 24000
-
-
-def voice(seed: int, seconds: float, level: float, rate: int = RATE, clicks: bool = False) -> Audio:
-    """Speech-like test audio: a harmonic-rich buzz in syllable-sized bursts, optionally with sharp clicks
-    (the transients that push true peaks over the ceiling)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(round(seconds * rate)) / rate
-    f0 = 110 + 40 * seed
-    buzz = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) / k for k in range(1, 12))
-    envelope = np.clip(np.sin(2 * np.pi * 3.5 * t + rng.uniform(0, 6)), 0, None) ** 0.5
-    x = buzz * envelope
-    x = x / np.abs(x).max() * level
-    if clicks:
-        for at in rng.integers(0, len(x) - 10, 12):
-            x[at:at + 3] = [0.99, -0.99, 0.99]
-    return Audio((x * 32767).astype("<i2").tobytes(), rate)
-
-
-def speech(key: str, index: int, name: str) -> SpeechPiece:
-    return SpeechPiece(key, f"s{index + 1}", index, (name,), (RequestTurn(name, "Zephyr", f"line {index}"),))
 
 
 @pytest.fixture
@@ -292,7 +272,7 @@ def test_no_op_build_imports_no_numpy(tmp_path, renders):
     import sys
 
     subprocess.run([sys.executable, "-c", code], input=pickle.dumps(compiled), check=True,
-                   cwd=Path(mix.__file__).parent.parent)
+                   cwd=REPO)
 
 
 def test_blockwise_limiter_and_meter_equal_whole_signal_processing(monkeypatch):

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.mix.steps import music
 from podpipe.audio import read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.spec import Episode, MusicBed, Output
-from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
+from podpipe.mix.steps import music
+from podpipe.spec import Episode, MusicBed, Output
 
 RATE = 24000
 
@@ -148,7 +148,7 @@ def test_music_spec_fields(tmp_path):
     assert any("music[1].file" in m and "not found" in m for m in messages), messages
 
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_example_bed_is_made_by_its_script_and_used_by_an_example(tmp_path, monkeypatch):

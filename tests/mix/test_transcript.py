@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.mix.steps import transcript
-from podpipe.audio_types import Audio
 from podpipe.audio import wav_bytes
-from podpipe.spec import Episode, MusicBed, Output
-from podpipe.mix import mix_episode
+from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.mix import mix_episode
+from podpipe.mix.steps import transcript
+from podpipe.spec import Episode, MusicBed, Output
 
 RATE = 24000
 

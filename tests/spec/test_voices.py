@@ -8,10 +8,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from podpipe.cache.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
-from podpipe.cache.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
 
 LIBRARY = VoiceLibrary((LibraryVoice("Zephyr", "prebuilt", "Bright"),
                         LibraryVoice("Amberly", "prebuilt", "Warm storyteller", "en-GB", "female", "British"),

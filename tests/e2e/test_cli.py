@@ -7,10 +7,9 @@ import shutil
 import wave
 
 import pytest
-from click.testing import CliRunner
 
 from podpipe import __version__
-from podpipe.cli import cli
+from tests.support.cli import run
 
 EPISODE = """\
 title: "Episode 1: Hello"
@@ -41,13 +40,6 @@ def project(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     (tmp_path / "ep01.yaml").write_text(EPISODE, encoding="utf-8")
     return tmp_path
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def summary(result) -> str:
@@ -109,7 +101,7 @@ def test_damaged_cache_entry_is_a_miss_and_rerendered(project):
 
 
 def test_frozen_fails_with_exit_3_and_renders_nothing(project):
-    result = run("build", "--frozen", "ep01.yaml", ok=False)
+    result = run("build", "--frozen", "ep01.yaml", code=None)
     assert result.exit_code == 3
     assert "not in the cache" in result.output and "ep01.yaml segment" in result.output
     assert not list((project).rglob("*.wav"))
@@ -119,12 +111,12 @@ def test_frozen_fails_with_exit_3_and_renders_nothing(project):
 
 def test_invalid_spec_exits_2_and_writes_nothing(project):
     (project / "bad.yaml").write_text(EPISODE.replace("speaker: host", "speaker: hots"))
-    result = run("build", "ep01.yaml", "bad.yaml", ok=False)
+    result = run("build", "ep01.yaml", "bad.yaml", code=None)
     assert result.exit_code == 2
     assert "bad.yaml:8:14: segments[0].speaker:" in result.output and "hots" in result.output and "host" in result.output
     assert not (project / "build").exists() and not (project / ".podpipe-cache").exists()
-    assert run("validate", "ep01.yaml", ok=False).exit_code == 0
-    assert run("validate", "bad.yaml", ok=False).exit_code == 2
+    assert run("validate", "ep01.yaml", code=None).exit_code == 0
+    assert run("validate", "bad.yaml", code=None).exit_code == 2
 
 
 def test_only_renders_just_that_segment(project):
@@ -134,7 +126,7 @@ def test_only_renders_just_that_segment(project):
     assert not (project / "build" / "ep01.wav").exists()
     full = run("build", "ep01.yaml")
     assert summary(full).startswith("3 segments rendered, 1 cached")
-    bad = run("build", "--only", "nope", "ep01.yaml", ok=False)
+    bad = run("build", "--only", "nope", "ep01.yaml", code=None)
     assert bad.exit_code == 2 and "story" in bad.output
 
 
@@ -177,7 +169,7 @@ def test_cache_commands(project):
     assert "4 entries ok, 0 problems" in run("cache", "verify").output
     victim = next((project / ".podpipe-cache").rglob("*.wav"))
     victim.write_bytes(b"RIFF garbage")
-    assert run("cache", "verify", ok=False).exit_code == 1
+    assert run("cache", "verify", code=None).exit_code == 1
     assert "3 entries ok" in run("cache", "verify", "--remove").output
     spec = project / "ep01.yaml"
     spec.write_text(spec.read_text().replace("That's all for today.", "Bye."))
@@ -185,7 +177,7 @@ def test_cache_commands(project):
     dry = run("cache", "prune", "ep01.yaml", "--dry-run").output
     assert "would remove 1 entry" in dry
     assert "removed 1 entry" in run("cache", "prune", "ep01.yaml").output
-    assert run("cache", "prune", ok=False).exit_code == 2
+    assert run("cache", "prune", code=None).exit_code == 2
 
 
 def test_voices_schema_version(project):
@@ -208,7 +200,7 @@ def test_say_single_and_multi(project):
     run("say", "Alex: Hi Sam!\nSam: Hi Alex, good to see you.", "--speaker", "Alex:Zephyr",
         "--speaker", "Sam:Puck", "-o", "hi.mp3")
     assert (project / "hi.mp3").stat().st_size > 1000
-    bad = run("say", "Hi", "-v", "Zephir", "-o", "x.wav", ok=False)
+    bad = run("say", "Hi", "-v", "Zephir", "-o", "x.wav", code=None)
     assert bad.exit_code == 2 and "unknown voice" in bad.output
 
 
@@ -222,7 +214,7 @@ def test_every_command_has_help_with_an_example():
 def test_one_episodes_bad_sound_does_not_cost_the_others_their_mix(project):
     (project / "noise.wav").write_bytes(b"this is not audio at all" * 40)
     (project / "z.yaml").write_text(EPISODE.replace("  - pause: 0.5", "  - sound: noise.wav"))
-    result = run("build", "ep01.yaml", "z.yaml", ok=False)
+    result = run("build", "ep01.yaml", "z.yaml", code=None)
     assert result.exit_code == 1
     assert "ep01: built" in result.output and "z: failed" in result.output
     assert "z.yaml: could not be mixed" in result.output and "noise.wav" in result.output
@@ -244,7 +236,7 @@ def test_paths_outside_the_project_need_the_explicit_flag(project):
     outside.mkdir()
     spec = project / "ep01.yaml"
     spec.write_text(spec.read_text().replace("output:\n  format: wav", f"output:\n  path: {outside / 'ep.wav'}"))
-    refused = run("build", "ep01.yaml", ok=False)
+    refused = run("build", "ep01.yaml", code=None)
     assert refused.exit_code == 2 and "outside the project root" in refused.output
     assert not (outside / "ep.wav").exists()
     run("build", "--allow-outside-root", "ep01.yaml")

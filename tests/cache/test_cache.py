@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.cache import store as cache
 from podpipe.audio_types import Audio
-from podpipe.cache import FileStore, cache_info, prune, resolve_cache_dir, verify
+from podpipe.cache import FileStore, cache_info, prune, resolve_cache_dir
+from podpipe.cache import store as cache
+from podpipe.cache import verify
 from podpipe.errors import UsageError
 
 SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def key(n: object) -> str:

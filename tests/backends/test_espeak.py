@@ -10,12 +10,11 @@ import warnings
 
 import pytest
 
-from podpipe.backends import backend_class
-from podpipe.backends import espeak
+from podpipe.backends import backend_class, espeak
 from podpipe.backends.espeak import VOICE_MAP, EspeakBackend, words_per_minute
-from podpipe.errors import BackendError
-from podpipe.compile import RenderRequest, RequestTurn
 from podpipe.catalog import FEMININE, GEMINI_VOICES
+from podpipe.compile import RenderRequest, RequestTurn
+from podpipe.errors import BackendError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -8,13 +8,12 @@ import re
 
 import pytest
 import webvtt
-from click.testing import CliRunner
 
 from podpipe.cache import FileStore
-from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
 from podpipe.spec.text import Lexicon, LexiconEntry, overlaps, spoken, tags, written
+from tests.support.cli import run
 
 SPEC = """\
 title: Tags and words
@@ -35,13 +34,6 @@ output: {format: wav}
 """
 SHOW = "lexicon: lexicon.yaml\n"
 LEXICON = "Nguyen: win\ngemini: {say: JEM-in-eye, ignore_case: true}\n"
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def rendered(result) -> int:
@@ -183,9 +175,9 @@ def test_strict_turns_warnings_into_exit_2(project):
     spec = SPEC.replace("  SQL: sequel\n", "  SQL: sequel\n  Unused: never\n")
     (project / "ep.yaml").write_text(spec, encoding="utf-8")
     assert "warning: lexicon.Unused" in run("validate", "ep.yaml").output
-    strict = run("validate", "--strict", "ep.yaml", ok=False)
+    strict = run("validate", "--strict", "ep.yaml", code=None)
     assert strict.exit_code == 2 and "lexicon.Unused: lexicon entry 'Unused' matches nothing" in strict.output
     assert "(an error under --strict)" in strict.output
-    assert run("build", "--strict", "--backend", "espeak", "ep.yaml", ok=False).exit_code == 2
-    assert run("plan", "--strict", "ep.yaml", ok=False).exit_code == 2
+    assert run("build", "--strict", "--backend", "espeak", "ep.yaml", code=None).exit_code == 2
+    assert run("plan", "--strict", "ep.yaml", code=None).exit_code == 2
     assert not (project / "build").exists() and not (project / ".podpipe-cache").exists()
