@@ -17,6 +17,7 @@ DIALECT_TRANSCRIPT = "transcript"  # 2.5 / 3.1: style preamble, "Name: line" lin
 TAGS_ANGLE = "angle"  # <laughs>: what 3.8 reads
 TAGS_SQUARE = "square"  # [laughs]: what 2.5 / 3.1 read
 SAMPLING_FIELDS = ("temperature", "topP", "topK")
+LOW_TEMPERATURE = 0.4  # at or below this the 2.5 models answer without audio (seen in the wild)
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,12 @@ class ModelInfo:
     default_rpm: float = 10.0  # tier-1 quota seen for TTS models
     price_input_per_m: float = 0.50  # USD per 1M text input tokens
     price_output_per_m: float = 10.0  # USD per 1M audio output tokens
-    low_temperature_fails: bool = False  # temperature <= 0.4 is known to fail with finishReason OTHER
+    low_temperature_fails: bool = False  # temperature <= LOW_TEMPERATURE answers finishReason OTHER, no audio
     status: str = "ga"
+
+    def fails_at(self, temperature: float | None) -> bool:
+        """Whether this temperature is known to make the model answer without audio."""
+        return self.low_temperature_fails and temperature is not None and temperature <= LOW_TEMPERATURE
 
 
 def _current(name: str, **kw) -> ModelInfo:

@@ -58,7 +58,8 @@ from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.backends import KEY_VARIABLES
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import LibraryVoice, VoiceLibrary
-from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, model_info
+from podpipe.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE,
+                             model_info)
 from podpipe.compile import RenderRequest, RequestTurn, Target
 from podpipe.errors import BackendError
 
@@ -454,12 +455,10 @@ class GeminiBackend(Backend):
         blobs = [p.inline_data for p in parts if p.inline_data is not None]
         texts = [p.text for p in parts if p.text]
         if finish not in (None, "STOP"):
-            low_temperature = (finish == "OTHER" and model_info(model).low_temperature_fails
-                               and request.temperature is not None and request.temperature <= 0.4)
-            if low_temperature:
+            if finish == "OTHER" and model_info(model).fails_at(request.temperature):
                 # Deterministic on these models: retrying would only spend quota.
                 raise BackendError(f"{model} stopped with finishReason OTHER at temperature {request.temperature}"
-                                   f"; this model fails at temperature <= 0.4: raise it, or use a 3.8 model",
+                                   f"; this model fails at temperature <= {LOW_TEMPERATURE}: raise it, or use a 3.8 model",
                                    retryable=False)
             hint = "; the audio hit the output limit: split long text" if finish == "MAX_TOKENS" else ""
             raise BackendError(f"{model} stopped with finishReason {finish} "

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 
 from podpipe.cache import VoiceLibrary, load_library, resolve_cache_dir
-from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, is_custom, model_info
+from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, LOW_TEMPERATURE, is_custom, model_info
 from podpipe.commands.build import BuildOptions, Reporter, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
@@ -100,9 +100,9 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
     if temperature is not None and not model_info(model).sampling:
         warnings.append(Diagnostic("--temperature", 0, 0, "", f"{model} does not take temperature, so it is not "
                                    "sent; use --style for another delivery", severity="warning"))
-    if model_info(episode.model).low_temperature_fails and temperature is not None and temperature <= 0.4:
+    if model_info(episode.model).fails_at(temperature):
         warnings.append(Diagnostic("--temperature", 0, 0, "", f"{temperature} on {episode.model} is known to fail "
-                                   "(finishReason OTHER); use more than 0.4 or a 3.8 model", severity="warning"))
+                                   f"(finishReason OTHER); use more than {LOW_TEMPERATURE} or a 3.8 model", severity="warning"))
     # --force: a one-off file is always written, even when an identical one already stands there.
     options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, attempts=attempts,
                            force=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.cache import VoiceLibrary
-from podpipe.catalog import GEMINI_VOICES, KNOWN_MODELS, is_custom, model_info
+from podpipe.catalog import GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom, model_info
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import lexicon
 from podpipe.spec.episode import (DEFAULT_FORMAT, DEFAULT_GAP, DEFAULT_LOUDNESS, DEFAULT_MODEL, DEFAULT_TRUE_PEAK,
@@ -31,8 +31,6 @@ from podpipe.spec.schemacheck import Unsupported, compile_schema
 from podpipe.spec.text import LexiconEntry
 from podpipe.spec.yamldoc import SPEC_TOP, DocPath, Loc, YamlDoc, format_path, load_yaml
 
-# Below this, models whose ModelInfo says so are known to answer without audio.
-LOW_TEMPERATURE = 0.4
 _SPEAKER_ID = re.compile(r"[a-z][a-z0-9_-]*")
 _TTS_MODEL_NAME = re.compile(r"gemini-[0-9][\w.-]*-tts(-[\w.-]+)?")
 
@@ -629,7 +627,7 @@ class _Session:
 
     @staticmethod
     def warn_temperature(view: _View, path: DocPath, value: Any, model: str) -> None:
-        if _is_number(value) and value <= LOW_TEMPERATURE:
+        if _is_number(value) and model_info(model).fails_at(value):
             view.warn(path, f"temperature {view.source(path, value)} is known to fail with {model} (it "
                             f"answers without audio at {LOW_TEMPERATURE} or lower); use 0.5 or higher")
 
