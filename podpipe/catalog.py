@@ -17,6 +17,12 @@ DIALECT_TRANSCRIPT = "transcript"  # 2.5 / 3.1: style preamble, "Name: line" lin
 TAGS_ANGLE = "angle"  # <laughs>: what 3.8 reads
 TAGS_SQUARE = "square"  # [laughs]: what 2.5 / 3.1 read
 SAMPLING_FIELDS = ("temperature", "topP", "topK")
+MAX_SPEAKERS = 2  # voices per request, every TTS model so far
+# Rules of thumb for estimates (plan, request sizes): speech runs at ~14 characters a second, text is ~4
+# characters a token, audio ~25 tokens a second.
+SPEECH_CHARS_PER_SECOND = 14
+CHARS_PER_TOKEN = 4.0
+AUDIO_TOKENS_PER_SECOND = 25.0
 LOW_TEMPERATURE = 0.4  # at or below this the 2.5 models answer without audio (seen in the wild)
 
 
@@ -27,7 +33,7 @@ class ModelInfo:
     sampling: bool  # accepts temperature/topP/topK (3.8 rejects them with 400 INVALID_ARGUMENT)
     tags: str  # the inline vocal tag form the model reads: TAGS_ANGLE or TAGS_SQUARE
     voice_ids: bool  # voice_config.voice: Extended Voice Library names and custom ids (voice_…, voicekey_…)
-    max_speakers: int = 2
+    max_speakers: int = MAX_SPEAKERS
     default_rpm: float = 10.0  # tier-1 quota seen for TTS models
     price_input_per_m: float = 0.50  # USD per 1M text input tokens
     price_output_per_m: float = 10.0  # USD per 1M audio output tokens

@@ -1,8 +1,7 @@
-"""The ``podpipe`` command: a thin click layer over ``podpipe.commands.build`` and friends.
+"""The ``podpipe`` command: a thin click layer over ``podpipe.commands``.
 
-Exit codes (the one table; the README repeats it):
-  0 ok · 1 a render failed · 2 invalid input (specs, options) · 3 ``--frozen`` and something is not cached ·
-  70 internal error (a bug: rerun with --debug and report it) · 130 interrupted (finished renders are cached)
+Every error a user can act on is a ``PodpipeError`` and leaves with its ``ExitCode`` (``podpipe.errors``);
+anything else is a bug (exit 70), with a traceback only behind ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,9 +14,8 @@ from pathlib import Path
 import click
 
 from podpipe import __version__
-from podpipe.errors import EXIT_INTERRUPTED, PodpipeError, SpecError
+from podpipe.errors import ExitCode, PodpipeError, SpecError
 
-EXIT_INTERNAL = 70
 SPECS = click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 
 
@@ -42,7 +40,7 @@ class PodpipeGroup(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             _err("\ninterrupted: renders that finished are cached; run the same command to continue", fg="yellow")
-            ctx.exit(EXIT_INTERRUPTED)
+            ctx.exit(ExitCode.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, BrokenPipeError):
             raise  # click's own handling (a closed pipe: `podpipe voices | head`) is right for these
         except Exception as exc:
@@ -50,7 +48,7 @@ class PodpipeGroup(click.Group):
                 raise
             _err(f"internal error: {type(exc).__name__}: {exc}\n"
                  "This is a bug in podpipe. Rerun with --debug for a traceback and report it.", fg="red")
-            ctx.exit(EXIT_INTERNAL)
+            ctx.exit(ExitCode.INTERNAL)
 
 
 @click.group(cls=PodpipeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -237,51 +235,16 @@ def voices(backend, refresh, search, cache_dir):
       Amberly              prebuilt   en-GB  Warm, mid-pitched storyteller
       voice_3f9c1a0b       prompted   en-US  My designed narrator
     """
-    from podpipe.backends import KEY_VARIABLES, backend_class, default_backend_name
-    from podpipe.cache import load_library, resolve_cache_dir, save_library
-    from podpipe.errors import BackendError, RenderError, UsageError
+    from podpipe.backends import backend_class, default_backend_name
+    from podpipe.cache import resolve_cache_dir
 
     name = backend or ("gemini" if refresh else default_backend_name())
+    listing = backend_class(name).listing(resolve_cache_dir(cache_dir), refresh=refresh)
     needle = (search or "").casefold()
-    if refresh and name != "gemini":
-        raise UsageError(f"voices --refresh fetches the Gemini voice list; it has no meaning for --backend {name}")
-
-    def echo(line: str) -> None:
-        if needle in line.casefold():
-            click.echo(line.rstrip())
-
-    if name != "gemini":
-        for voice in backend_class(name).voices():
-            echo(f"{voice.name:<14} {voice.description}")
-        if name == "espeak":
-            _err("any other voice (library names, custom ids) gets a fixed stand-in drawn from its name")
-        return
-    cache_root = resolve_cache_dir(cache_dir)
-    library = None if refresh else load_library(cache_root)
-    has_key = any(os.environ.get(v) for v in KEY_VARIABLES)
-    if refresh and not has_key:
-        raise UsageError("voices --refresh needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
-    if library is None and has_key:
-        gemini = backend_class("gemini")()
-        try:
-            library = gemini.voice_library()
-        except BackendError as exc:
-            raise RenderError(str(exc)) from None
-        finally:
-            gemini.close()
-        save_library(cache_root, library)
-    if library is None:
-        for voice in backend_class("gemini").voices():
-            echo(f"{voice.name:<20} {'prebuilt':<10} {'':<6} {voice.description}")
-        _err("the 30 prebuilt voices; set GEMINI_API_KEY and run `podpipe voices --backend gemini` to list the "
-             "Extended Voice Library and your custom voices too (3.8 models)")
-        return
-    lines = [f"{v.id:<20} {v.type:<10} {v.language:<6} {v.description}" for v in library.voices]
-    shown = [line for line in lines if needle in line.casefold()]
+    shown = [line for line in listing.lines if needle in line.casefold()]
     for line in shown:
-        click.echo(line.rstrip())
-    _err(f"{len(shown)} of {len(library.voices)} voices (list fetched {library.fetched}; --refresh fetches it "
-         "again); library and custom voices need a 3.8 model")
+        click.echo(line)
+    _err(f"{len(shown)} of {len(listing.lines)} voices" + (f"; {listing.note}" if listing.note else ""))
 
 
 @cli.command()
@@ -378,7 +341,7 @@ def cache_verify_cmd(cache_dir, remove):
     click.echo(f"{result.ok} entries ok, {len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}"
                + (f", {result.in_progress} write(s) in progress" if result.in_progress else ""))
     if result.problems and not remove:
-        sys.exit(1)
+        sys.exit(ExitCode.FAILED)
 
 
 @cache.command("prune")
@@ -427,11 +390,11 @@ def main() -> None:
     except BrokenPipeError:
         # `podpipe voices | head`: the reader left; that is not an error worth a message.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        sys.exit(ExitCode.OK)
     except SystemExit as exc:
-        if exc.code == EXIT_INTERRUPTED:
+        if exc.code == ExitCode.INTERRUPTED:
             # Worker threads may be stuck in a network call; everything finished is already cached.
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(EXIT_INTERRUPTED)
+            os._exit(ExitCode.INTERRUPTED)
         raise

@@ -8,19 +8,24 @@ them is usually looking at a CI log, not at our code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-# The one place exit codes are defined (the README's table is generated from this docstring's contract).
-EXIT_OK = 0
-EXIT_RENDER_FAILED = 1
-EXIT_INVALID = 2
-EXIT_FROZEN_MISS = 3
-EXIT_INTERRUPTED = 130
+
+class ExitCode(IntEnum):
+    """The one place exit codes are defined; the README's table documents them."""
+
+    OK = 0
+    FAILED = 1  # a render failed after retries, or an episode could not be mixed or written
+    INVALID = 2  # invalid input: a spec, an option, a path; nothing was rendered or written
+    FROZEN_MISS = 3  # --frozen and some request is not cached; nothing was rendered
+    INTERNAL = 70  # a bug: rerun with --debug and report it
+    INTERRUPTED = 130  # Ctrl-C; renders that finished are cached
 
 
 class PodpipeError(Exception):
     """Base of every error whose message is meant for the user."""
 
-    exit_code = EXIT_INVALID
+    exit_code = ExitCode.INVALID
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Diagnostic:
 class SpecError(PodpipeError):
     """One or more specs are invalid; carries every diagnostic of every file."""
 
-    exit_code = EXIT_INVALID
+    exit_code = ExitCode.INVALID
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = [d for d in diagnostics if d.severity == "error"]
@@ -60,13 +65,13 @@ class SpecError(PodpipeError):
 class UsageError(PodpipeError):
     """Bad command-line usage or configuration outside the specs (bad --cache-dir, unknown backend)."""
 
-    exit_code = EXIT_INVALID
+    exit_code = ExitCode.INVALID
 
 
 class FrozenMissError(PodpipeError):
     """``--frozen`` was given and some requests are not cached; nothing was rendered."""
 
-    exit_code = EXIT_FROZEN_MISS
+    exit_code = ExitCode.FROZEN_MISS
 
 
 class RenderError(PodpipeError):
@@ -75,7 +80,7 @@ class RenderError(PodpipeError):
     ``result`` is the build's full result (what was rendered, mixed and failed), for reports.
     """
 
-    exit_code = EXIT_RENDER_FAILED
+    exit_code = ExitCode.FAILED
 
     def __init__(self, message: str, result: object = None):
         super().__init__(message)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, Target
+from podpipe.errors import UsageError
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,14 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class VoiceListing:
+    """What ``podpipe voices`` prints for a backend: one line per voice, and a note for the reader."""
+
+    lines: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class VoiceInfo:
     name: str  # the name a spec uses (always a Gemini prebuilt voice name)
     description: str  # character, or what it maps to for offline backends
@@ -45,6 +55,10 @@ class Backend(ABC):
     default_jobs: int = 4
     #: requests per minute when the user gives no --rpm (None: unlimited)
     default_rpm: float | None = None
+    #: renders cost money: ``plan`` prices them and the summary reports tokens and cost
+    paid: bool = False
+    #: said when a build picked this backend because nothing else was configured (None: nothing to say)
+    default_notice: str | None = None
 
     def __init__(self, *, timeout: float | None = None):
         self.timeout = timeout  # seconds per request attempt; None: the backend's own default
@@ -57,6 +71,14 @@ class Backend(ABC):
     @abstractmethod
     def voices(cls) -> list[VoiceInfo]:
         """The voices a spec may use with this backend."""
+
+    @classmethod
+    def listing(cls, cache_root: Path, *, refresh: bool = False) -> VoiceListing:
+        """What ``podpipe voices`` shows; ``refresh`` asks for a live list again, which only some backends
+        have. ``cache_root`` is where a backend may keep what it fetched."""
+        if refresh:
+            raise UsageError(f"voices --refresh fetches a live voice list; --backend {cls.name} has none")
+        return VoiceListing(tuple(f"{v.name:<14} {v.description}" for v in cls.voices()))
 
     @classmethod
     def model_for(cls, spec_model: str) -> str:

@@ -29,9 +29,10 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
+from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
 from podpipe.catalog import GEMINI_VOICES
 from podpipe.compile import RenderRequest, RequestTurn, Target
 from podpipe.errors import BackendError
@@ -258,6 +259,8 @@ class EspeakBackend(Backend):
     name = "espeak"
     default_jobs = 2
     default_rpm = None
+    default_notice = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
+                      "(set GEMINI_API_KEY, or pass --backend)")
 
     def render(self, request: RenderRequest) -> Rendered:
         if not request.turns:
@@ -289,6 +292,12 @@ class EspeakBackend(Backend):
         return [VoiceInfo(name, f"{GEMINI_VOICES[name]}; offline: en-us+{v.variant}, pitch {v.pitch}"
                           + (f", rate ×{v.rate:.2f}" if v.rate != 1.0 else ""))
                 for name, v in VOICE_MAP.items()]
+
+    @classmethod
+    def listing(cls, cache_root: Path, *, refresh: bool = False) -> VoiceListing:
+        listing = super().listing(cache_root, refresh=refresh)
+        return VoiceListing(listing.lines, "any other voice (library names, custom ids) gets a fixed stand-in "
+                                           "drawn from its name")
 
     @classmethod
     def model_for(cls, spec_model: str) -> str:

@@ -2,23 +2,12 @@
 
 Estimates, not bills: the service reports real counts in ``usageMetadata`` after each render.
 
-- Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN`` (4), counting everything the request sends:
+- Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN``, counting everything the request sends:
   spoken text, styles, speaker labels and the 2.5/3.1 preambles (``gemini.prompt_chars``).
-- Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` (25) × estimated seconds of speech, and speech runs at
-  ≈ ``CHARS_PER_SECOND`` (14) characters of spoken text per second.
-- Prices, USD per 1M tokens (text in / audio out), from ``podpipe.catalog`` (checked 2026-11):
-
-  ============================  =====  =====
-  model                         input  output
-  ============================  =====  =====
-  gemini-3.8-flash-tts           0.50   9.00  (launch price until 2026-12-31)
-  gemini-3.8-flash-lite-tts      0.50   6.00
-  gemini-3.1-flash-tts-preview   1.00  20.00
-  gemini-2.5-flash-preview-tts   0.50  10.00
-  gemini-2.5-pro-preview-tts     1.00  20.00
-  other ``gemini-*`` names       0.50  10.00  (a guess; override it)
-  anything else (offline)        0      0
-  ============================  =====  =====
+- Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` × estimated seconds of speech, at
+  ``SPEECH_CHARS_PER_SECOND`` characters of spoken text per second.
+- Prices: the model table in ``podpipe.catalog`` (other ``gemini-*`` names get a guess: override it;
+  offline models cost nothing).
 
   Override with ``prices={"model": {"input": x, "output": y}}`` (per 1M tokens; either key may be left
   out to keep the table's value), or without code: point ``PODPIPE_PRICES`` at a JSON file of that shape
@@ -33,19 +22,15 @@ import math
 import os
 from collections.abc import Mapping
 
-from podpipe.catalog import KNOWN_MODELS, model_info
+from podpipe.catalog import AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, KNOWN_MODELS, SPEECH_CHARS_PER_SECOND, model_info
 from podpipe.compile import RenderRequest
-
-CHARS_PER_TOKEN = 4.0
-CHARS_PER_SECOND = 14.0
-AUDIO_TOKENS_PER_SECOND = 25.0
 
 Prices = Mapping[str, Mapping[str, float]]
 
 
 def estimate_seconds(request: RenderRequest) -> float:
     """Seconds of speech the request will produce, from its spoken characters."""
-    return request.characters / CHARS_PER_SECOND
+    return request.characters / SPEECH_CHARS_PER_SECOND
 
 
 def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
@@ -61,7 +46,8 @@ PRICES_VARIABLE = "PODPIPE_PRICES"
 
 
 @functools.lru_cache(maxsize=4)
-def _file_prices(path: str) -> Prices:
+def file_prices(path: str) -> Prices:
+    """The price overrides in ``path`` (read once per process)."""
     from podpipe.errors import UsageError
 
     try:
@@ -76,7 +62,7 @@ def _file_prices(path: str) -> Prices:
 def prices_for(model: str, prices: Prices | None = None) -> tuple[float, float]:
     """(input, output) USD per 1M tokens: the override, else the model table, else 0 for non-Gemini models."""
     if prices is None and os.environ.get(PRICES_VARIABLE):
-        prices = _file_prices(os.environ[PRICES_VARIABLE])
+        prices = file_prices(os.environ[PRICES_VARIABLE])
     if model in KNOWN_MODELS or model.startswith("gemini"):
         info = model_info(model)
         base = (info.price_input_per_m, info.price_output_per_m)
@@ -91,7 +77,3 @@ def cost_usd(model: str, prompt_tokens: int, output_tokens: int, prices: Prices 
     price_in, price_out = prices_for(model, prices)
     return (prompt_tokens * price_in + output_tokens * price_out) / 1_000_000
 
-
-def estimate_cost(request: RenderRequest, prices: Prices | None = None) -> float:
-    """Estimated USD for one render of ``request``."""
-    return cost_usd(request.model, *estimate_tokens(request), prices=prices)

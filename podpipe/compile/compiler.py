@@ -23,6 +23,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 
+from podpipe.catalog import MAX_SPEAKERS, SPEECH_CHARS_PER_SECOND
 from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
@@ -30,11 +31,8 @@ from podpipe.spec.text import Lexicon, spoken, written
 
 # Bump when anything about how requests are rendered changes, so old cache entries stop matching.
 CACHE_FORMAT_VERSION = 1
-MAX_SPEAKERS = 2
-# Speech runs at ~14 characters per second; 3,360 characters is ~4 minutes, under the ~5.5-minute cap
-# after which Gemini cuts audio off.
-CHARS_PER_SECOND = 14
-MAX_REQUEST_CHARS = 240 * CHARS_PER_SECOND
+# 3,360 characters is ~4 minutes of speech, under the ~5.5-minute cap after which Gemini cuts audio off.
+MAX_REQUEST_CHARS = 240 * SPEECH_CHARS_PER_SECOND
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 _SPACE = re.compile(r"\s+")

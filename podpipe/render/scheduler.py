@@ -20,7 +20,6 @@ behaviour:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import random
 import threading
@@ -33,8 +32,7 @@ from podpipe.backends.base import Backend, Rendered, Usage
 from podpipe.cache import Store
 from podpipe.compile import RenderRequest, key_material
 from podpipe.errors import BackendError
-
-WINDOW = 60.0
+from podpipe.render.limiter import WINDOW, PauseGate, RateLimiter, backoff
 
 
 @dataclass(frozen=True)
@@ -75,52 +73,6 @@ class RenderResult:
         return tuple(o for o in self.outcomes if o.ok)
 
 
-class RateLimiter:
-    """At most ``rpm`` acquisitions in any ``window``-second span, shared by all workers."""
-
-    def __init__(self, rpm: float | None, *, window: float = WINDOW, clock: Callable[[], float] = time.monotonic):
-        self.limit = int(rpm) if rpm else 0
-        if rpm and self.limit < 1:
-            # A fractional rpm below 1 still means "some": one request per 60/rpm seconds.
-            self.limit, window = 1, window / rpm
-        # A request reaches the server a few ms after we count its start; a 1-second-per-minute margin
-        # keeps a burst that begins exactly one window later from landing inside the server's window.
-        self.window = window * (1 + 1 / 60)
-        self._clock = clock
-        self._starts: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
-
-    def delay(self) -> float:
-        """Reserve a slot if one is free now (returns 0), else return how long to wait before asking again."""
-        if not self.limit:
-            return 0.0
-        with self._lock:
-            now = self._clock()
-            while self._starts and now - self._starts[0] >= self.window:
-                self._starts.popleft()
-            if len(self._starts) < self.limit:
-                self._starts.append(now)
-                return 0.0
-            return self._starts[0] + self.window - now
-
-
-class _Gate:
-    """A pool-wide "nobody starts before T" set by server back-pressure (429 + RetryInfo)."""
-
-    def __init__(self, clock: Callable[[], float]):
-        self._until = 0.0
-        self._clock = clock
-        self._lock = threading.Lock()
-
-    def hold(self, seconds: float) -> None:
-        with self._lock:
-            self._until = max(self._until, self._clock() + seconds)
-
-    def remaining(self) -> float:
-        with self._lock:
-            return max(0.0, self._until - self._clock())
-
-
 class Interrupted(Exception):
     pass
 
@@ -144,7 +96,7 @@ class Scheduler:
         self.jobs = max(1, options.jobs or backend.default_jobs)
         rpm = backend.default_rpm if options.rpm is None else options.rpm
         self.limiter = RateLimiter(rpm, window=options.rate_window, clock=clock)
-        self.gate = _Gate(clock)
+        self.gate = PauseGate(clock)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
         self._stop = threading.Event()
@@ -169,8 +121,7 @@ class Scheduler:
             self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(ceiling / 2, ceiling)
+        return backoff(attempt, self.options.backoff_base, self.options.backoff_max, self._rng)
 
     def _render_one(self, request: RenderRequest) -> Outcome | Future | None:
         """Render under the key's lock; None when another process rendered it while we waited, a Future of
@@ -283,7 +234,3 @@ class Scheduler:
         self._writer.shutdown(wait=True)
         return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped))
 
-
-def render_all(requests: Sequence[RenderRequest], backend: Backend, store: Store,
-               options: RenderOptions = RenderOptions(), **kwargs) -> RenderResult:
-    return Scheduler(backend, store, options, **kwargs).run(requests)

@@ -241,3 +241,13 @@ def test_paths_outside_the_project_need_the_explicit_flag(project):
     assert not (outside / "ep.wav").exists()
     run("build", "--allow-outside-root", "ep01.yaml")
     assert (outside / "ep.wav").exists()
+
+
+def test_readme_documents_every_exit_code():
+    from podpipe.errors import ExitCode
+    from tests.support import REPO
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    documented = {int(row.split("|")[1]) for row in table.splitlines()[2:] if row.startswith("|")}
+    assert documented == {int(code) for code in ExitCode}

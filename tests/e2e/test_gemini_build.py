@@ -135,13 +135,13 @@ def test_price_file_overrides_the_table(gemini_server, project, monkeypatch):
     base = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]
     (project / "prices.json").write_text(json.dumps({"gemini-3.8-flash-tts": {"input": 5.0, "output": 90.0}}))
     monkeypatch.setenv("PODPIPE_PRICES", str(project / "prices.json"))
-    from podpipe.commands.cost import _file_prices
+    from podpipe.commands.cost import file_prices
 
-    _file_prices.cache_clear()
+    file_prices.cache_clear()
     tenfold = json.loads(run("plan", "--json", "panel.yaml").output)["totals"]["cost_usd"]
     assert tenfold == pytest.approx(base * 10, rel=0.01)
     (project / "prices.json").write_text("not json")
-    _file_prices.cache_clear()
+    file_prices.cache_clear()
     bad = run("plan", "panel.yaml", code=2)
     assert "PODPIPE_PRICES" in bad.output
 
@@ -224,7 +224,7 @@ def test_lexicon_edits_pay_for_exactly_the_lines_that_use_them(gemini_server, pr
 
 
 def test_voice_library_is_listed_stored_and_used_offline(gemini_server, project, monkeypatch):
-    from podpipe.backends import gemini
+    from podpipe.backends.gemini import backend as gemini
 
     monkeypatch.setattr(gemini, "VOICE_PAGE_SIZE", 40)  # several pages from the stand-in's ~95 voices
     listed = run("voices", "--backend", "gemini")

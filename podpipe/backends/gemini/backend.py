@@ -44,195 +44,30 @@ SDK's own exception text (which quotes whole error bodies). ``GOOGLE_GEMINI_BASE
 points the client at a proxy or a test server; plain ``http://127.0.0.1:PORT`` works.
 """
 
+
 from __future__ import annotations
 
-import json
 import logging
 import os
-import re
 import threading
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.audio_types import Audio
 from podpipe.backends import KEY_VARIABLES
-from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
-from podpipe.cache import LibraryVoice, VoiceLibrary
-from podpipe.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE,
-                             model_info)
-from podpipe.compile import RenderRequest, RequestTurn, Target
-from podpipe.errors import BackendError
+from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
+from podpipe.backends.gemini.failures import KEY_LIKE, KEY_PARAM, classify
+from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, api_key
+from podpipe.backends.gemini.wire import (check_audio, decode_audio, metadata_parts, mime_params, speaker_voices,
+                                          transcript_text)
+from podpipe.cache import LibraryVoice, VoiceLibrary, load_library, save_library
+from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, model_info
+from podpipe.compile import RenderRequest, Target
+from podpipe.errors import BackendError, RenderError, UsageError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
-# Seconds per attempt when none is given: a 4-minute request can take a couple of minutes to generate.
-DEFAULT_TIMEOUT = 300.0
-# Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
-# (~3x faster than real speech, so only truncated or empty audio fails).
-MIN_SECONDS = 0.25
-MAX_CHARS_PER_SECOND = 40.0
-SILENCE_PEAK = 16  # |sample| at or below this everywhere (about -66 dBFS) counts as digital silence
 VOICE_PAGE_SIZE = 1000  # the most the Voices API answers per page
 MAX_VOICE_PAGES = 100  # far more than the library holds; bounds a looping page token
-RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
-
-_KEY_LIKE = re.compile(r"AIza[0-9A-Za-z_\-]{8,}")
-_KEY_PARAM = re.compile(r"(?i)(key=)[^&\s'\"]+")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
-
-
-# -- request building (pure data, no SDK) ---------------------------------------------------------------
-
-def _clean_style(style: str) -> str:
-    return style.strip().rstrip(".;:, ").strip()
-
-
-def _styles(turns: tuple[RequestTurn, ...] | list[RequestTurn]) -> str | None:
-    """Distinct styles of these turns, in order, joined with "; " (one speaker's turns share one style)."""
-    found = [_clean_style(t.style) for t in turns if t.style and _clean_style(t.style)]
-    return "; ".join(dict.fromkeys(found)) or None
-
-
-def transcript_text(request: RenderRequest) -> str:
-    """The one text part of the ``transcript`` dialect (2.5 / 3.1 models)."""
-    if not request.multi_speaker:
-        text = "\n".join(t.text for t in request.turns)
-        style = _styles(request.turns)
-        return f"Say in this style ({style}): {text}" if style else text
-    labels = request.speakers
-    names = ", ".join(labels[:-1]) + f" and {labels[-1]}"
-    head = [f"TTS the following conversation between {names}."]
-    for label in labels:
-        style = _styles([t for t in request.turns if t.speaker == label])
-        if style:
-            head.append(f"Style for {label}: {style}.")
-    lines = [f"{t.speaker}: {' '.join(t.text.split())}" for t in request.turns]
-    return "\n".join([" ".join(head), *lines])
-
-
-def metadata_parts(request: RenderRequest) -> list[dict[str, Any]]:
-    """The parts of the ``metadata`` dialect (3.8+) as plain dicts: ``{"text", "speech_metadata"?}``."""
-    multi = request.multi_speaker
-    parts: list[dict[str, Any]] = []
-    for turn in request.turns:
-        meta = {}
-        if multi:
-            meta["speaker"] = turn.speaker
-        style = turn.style.strip() if turn.style else None
-        if style:
-            meta["style"] = style
-        parts.append({"text": turn.text, **({"speech_metadata": meta} if meta else {})})
-    return parts
-
-
-def speaker_voices(request: RenderRequest) -> dict[str, str]:
-    """Speaker label → voice, in order of first appearance."""
-    voices: dict[str, str] = {}
-    for turn in request.turns:
-        voices.setdefault(turn.speaker, turn.voice)
-    return voices
-
-
-def prompt_chars(request: RenderRequest) -> int:
-    """Characters of text the request sends (spoken text, styles, labels and preambles): for estimates."""
-    if model_info(request.model).dialect == DIALECT_METADATA:
-        return sum(len(p["text"]) + sum(len(v) for v in p.get("speech_metadata", {}).values())
-                   for p in metadata_parts(request))
-    return len(transcript_text(request))
-
-
-# -- response parsing (pure, no SDK) ----------------------------------------------------------------------
-
-def _mime_params(mime: str) -> tuple[str, dict[str, str]]:
-    kind, *params = [p.strip() for p in mime.split(";")]
-    values = {}
-    for p in params:
-        name, _, value = p.partition("=")
-        values[name.strip().lower()] = value.strip().strip('"')
-    return kind.lower(), values
-
-
-def decode_audio(mime: str, data: bytes) -> Audio:
-    """Audio from one inline blob, by mime type. ValueError for anything that is not PCM or WAV audio."""
-    kind, params = _mime_params(mime)
-    if kind in ("audio/l16", "audio/pcm"):
-        try:
-            rate = int(params.get("rate", 24000))
-            channels = int(params.get("channels", 1))
-        except ValueError:
-            raise ValueError(f"bad rate/channels in mime type {mime!r}") from None
-        if rate <= 0 or channels <= 0:
-            raise ValueError(f"bad rate/channels in mime type {mime!r}")
-        frame = SAMPLE_WIDTH * channels
-        return Audio(data[: len(data) // frame * frame], rate, channels)
-    if kind in ("audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"):
-        from podpipe.audio import read_wav  # ValueError when truncated or garbled; tolerates streaming headers
-
-        return read_wav(data)
-    raise ValueError(f"unsupported mime type {mime!r}")
-
-
-def check_audio(audio: Audio, characters: int) -> str | None:
-    """Why this audio cannot be right for ``characters`` of text, or None when it is plausible."""
-    need = max(MIN_SECONDS, characters / MAX_CHARS_PER_SECOND)
-    if audio.seconds < need:
-        return (f"audio implausibly short: {audio.seconds:.2f}s ({len(audio.pcm)} bytes of PCM) for "
-                f"{characters} characters (expected at least {need:.2f}s)")
-    # every 97th sample is plenty to tell speech from zeros, and keeps minutes of audio cheap to check
-    if max(map(abs, memoryview(audio.pcm).cast("h")[::97]), default=0) <= SILENCE_PEAK:
-        return f"audio is digital silence ({audio.seconds:.2f}s)"
-    return None
-
-
-def _dicts(node: Any):
-    """Every dict nested anywhere in a decoded JSON error body."""
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            yield node
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-
-
-def parse_retry_delay(details: Any) -> float | None:
-    """``RetryInfo.retryDelay`` ("53s", "1.5s" or {"seconds", "nanos"}) anywhere in an error body."""
-    for node in _dicts(details):
-        if str(node.get("@type", "")).endswith("google.rpc.RetryInfo"):
-            delay = node.get("retryDelay", node.get("retry_delay"))
-            if isinstance(delay, dict):
-                return float(delay.get("seconds", 0)) + float(delay.get("nanos", 0)) / 1e9
-            m = _DURATION.match(str(delay)) if delay is not None else None
-            if m:
-                return float(m.group(1))
-    return None
-
-
-def _quota_ids(details: Any) -> list[str]:
-    return [str(n["quotaId"]) for n in _dicts(details) if "quotaId" in n]
-
-
-# -- the backend -----------------------------------------------------------------------------------------
-
-def api_key(environ: dict[str, str] | None = None) -> tuple[str, str]:
-    """(key, variable it came from): GEMINI_API_KEY first, then GOOGLE_API_KEY."""
-    env = os.environ if environ is None else environ
-    for var in KEY_VARIABLES:
-        value = (env.get(var) or "").strip()
-        if value:
-            return value, var
-    raise BackendError("no Gemini API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or render offline draft "
-                       "audio with --backend espeak", retryable=False)
-
-
-def base_url() -> str:
-    """Where requests go (without any user:password part), for messages."""
-    url = os.environ.get(BASE_URL_VARIABLE) or DEFAULT_BASE_URL
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 class _DropKeyPreferenceWarning(logging.Filter):
@@ -249,6 +84,7 @@ class GeminiBackend(Backend):
     name = "gemini"
     default_jobs = 4
     default_rpm = KNOWN_MODELS[DEFAULT_MODEL].default_rpm
+    paid = True
 
     def __init__(self, *, timeout: float | None = None):
         super().__init__(timeout=timeout)
@@ -314,10 +150,36 @@ class GeminiBackend(Backend):
         try:
             response = client.models.generate_content(model=request.model, contents=contents, config=config)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a classified BackendError
-            error = self._classify(exc, request)
+            error = classify(exc, request.model, scrub=self.scrub, timeout=self.timeout, key_var=self._key_var)
             log.debug("gemini attempt failed: %s", error)
             raise error from None
         return self._read(response, request)
+
+    @classmethod
+    def listing(cls, cache_root: Path, *, refresh: bool = False) -> VoiceListing:
+        """Every voice the API offers, from the list kept in ``cache_root`` or, with a key, fetched (and
+        kept) when there is none or ``refresh``; without either, the 30 prebuilt voices."""
+        library = None if refresh else load_library(cache_root)
+        has_key = any(os.environ.get(v) for v in KEY_VARIABLES)
+        if refresh and not has_key:
+            raise UsageError("voices --refresh needs an API key: set GEMINI_API_KEY (or GOOGLE_API_KEY)")
+        if library is None and has_key:
+            backend = cls()
+            try:
+                library = backend.voice_library()
+            except BackendError as exc:
+                raise RenderError(str(exc)) from None
+            finally:
+                backend.close()
+            save_library(cache_root, library)
+        if library is None:
+            return VoiceListing(tuple(f"{v.name:<20} {'prebuilt':<10} {'':<6} {v.description}" for v in cls.voices()),
+                                "the 30 prebuilt voices; set GEMINI_API_KEY and run `podpipe voices --backend "
+                                "gemini` to list the Extended Voice Library and your custom voices too (3.8 models)")
+        return VoiceListing(tuple(f"{v.id:<20} {v.type:<10} {v.language:<6} {v.description}".rstrip()
+                                  for v in library.voices),
+                            f"list fetched {library.fetched}; --refresh fetches it again; library and custom "
+                            "voices need a 3.8 model")
 
     def voice_library(self) -> VoiceLibrary:
         """The live voice list (custom voices, the prebuilt ones, the Extended Voice Library) through the
@@ -372,7 +234,7 @@ class GeminiBackend(Backend):
         """Text from the SDK or the server with the API key (and anything key-shaped) replaced by ***."""
         if self._key:
             text = text.replace(self._key, "***")
-        text = _KEY_PARAM.sub(r"\1***", _KEY_LIKE.sub("***", text))
+        text = KEY_PARAM.sub(r"\1***", KEY_LIKE.sub("***", text))
         return text if len(text) <= 300 else text[:297] + "..."
 
     def _warm_up(self, types: Any) -> None:
@@ -471,7 +333,7 @@ class GeminiBackend(Backend):
         pieces = []
         for blob in blobs:
             mime = blob.mime_type or ""
-            kind, _ = _mime_params(mime)
+            kind, _ = mime_params(mime)
             if not kind.startswith("audio/"):
                 raise BackendError(f"{model} returned {self.scrub(mime) or 'data without a mime type'!s} instead "
                                    "of audio", retryable=True)
@@ -496,83 +358,3 @@ class GeminiBackend(Backend):
         output = (getattr(usage, "candidates_token_count", None) or 0) if usage else 0
         total = (getattr(usage, "total_token_count", None) or prompt + output) if usage else 0
         return Rendered(audio, Usage(prompt, output, total))
-
-    def _classify(self, exc: Exception, request: RenderRequest) -> BackendError:
-        from google.genai import errors
-
-        model = request.model
-        if isinstance(exc, errors.APIError):
-            return self._classify_api_error(exc, model)
-        names = {(c.__module__.split(".")[0], c.__name__) for c in type(exc).__mro__}
-        httpx = {n for m, n in names if m in ("httpx", "httpx2", "httpcore")}
-        where = base_url()
-        if "TimeoutException" in httpx or "TimeoutError" in {n for _, n in names}:
-            seconds = DEFAULT_TIMEOUT if self.timeout is None else self.timeout
-            return BackendError(f"no answer from Gemini ({model}) within {seconds:g}s ({type(exc).__name__}); "
-                                "long requests can take minutes: raise the request timeout if this persists",
-                                retryable=True)
-        if "UnsupportedProtocol" in httpx:
-            return BackendError(f"cannot reach Gemini at {where}: {self.scrub(str(exc))}; check "
-                                f"{BASE_URL_VARIABLE}", retryable=False)
-        if "TransportError" in httpx or isinstance(exc, ConnectionError):
-            fix = f" (set by {BASE_URL_VARIABLE})" if os.environ.get(BASE_URL_VARIABLE) else ""
-            return BackendError(f"connection to Gemini at {where}{fix} failed: {type(exc).__name__}: "
-                                f"{self.scrub(str(exc))}", retryable=True)
-        bad_response = (isinstance(exc, (errors.UnknownApiResponseError, json.JSONDecodeError))
-                        or (("pydantic_core", "ValidationError") in names
-                            and getattr(exc, "title", "") == "GenerateContentResponse"))
-        if bad_response:
-            first = str(exc).splitlines()
-            detail = self.scrub(" ".join(first[:3]))
-            return BackendError(f"{model} sent a response podpipe cannot decode (truncated or garbled data): "
-                                f"{detail}", retryable=True)
-        return BackendError(f"unexpected {type(exc).__name__} from google-genai: {self.scrub(str(exc))}",
-                            retryable=False)
-
-    def _classify_api_error(self, exc: Any, model: str) -> BackendError:
-        code = int(exc.code or 0)
-        status = exc.status or ""
-        message = self.scrub(str(exc.message or "").strip()) or "(no message)"
-        what = f"{code} {status}".strip()
-        var = self._key_var
-        if code == 429:
-            delay = parse_retry_delay(exc.details)
-            if delay is None:
-                delay = _retry_after_header(exc)
-            daily = [q for q in _quota_ids(exc.details) if "PerDay" in q]
-            if daily:
-                return BackendError(f"Gemini daily quota exhausted for {model} ({what}: {message}); wait for the "
-                                    "quota to reset or raise your tier", retryable=False, status=code)
-            wait = f"; the server asks to wait {delay:g}s" if delay is not None else ""
-            return BackendError(f"Gemini rate limit hit for {model} ({what}: {message}){wait}; lower --rpm or -j "
-                                "if this keeps happening", retryable=True, retry_after=delay, status=code)
-        if code in RETRYABLE_STATUS or code >= 500:
-            return BackendError(f"Gemini server error for {model} ({what}: {message})", retryable=True,
-                                status=code)
-        key_problem = code in (401, 403) or "API_KEY" in repr(exc.details) or "api key" in message.lower()
-        if key_problem:
-            fix = f"check {var}" + (" (or GOOGLE_API_KEY)" if var == "GEMINI_API_KEY" else "")
-            access = f" and that the key may use {model}" if code == 403 else ""
-            return BackendError(f"Gemini rejected the API key ({what}: {message}): {fix}{access}",
-                                retryable=False, status=code)
-        if code == 404:
-            known = ", ".join(KNOWN_MODELS)
-            proxy = (f"; or {BASE_URL_VARIABLE}={base_url()} does not serve the Gemini API"
-                     if os.environ.get(BASE_URL_VARIABLE) else "")
-            return BackendError(f"unknown model {model!r} ({what}: {message}): use one of the known TTS "
-                                f"models: {known}{proxy}", retryable=False, status=code)
-        return BackendError(f"Gemini rejected the request for {model} ({what}: {message})", retryable=False,
-                            status=code)
-
-
-def _retry_after_header(exc: Any) -> float | None:
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-__all__ = ["GeminiBackend", "DEFAULT_MODEL", "api_key", "transcript_text", "metadata_parts", "speaker_voices",
-           "prompt_chars", "decode_audio", "check_audio", "parse_retry_delay"]
