@@ -15,7 +15,7 @@ from pathlib import Path
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, prepare
 from podpipe.commands.cost import cost_usd, estimate_tokens
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode, key_material
+from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode, request_material
 from podpipe.spec import load_episodes
 
 _FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),
@@ -116,7 +116,7 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
         return "new segment"
     if request.key in old_keys:
         return "was built before, but its cache entry is gone or damaged"
-    new = key_material(request)
+    new = request_material(request)
     olds = [m.get("request") for k in old_keys if (m := prepared.store.meta(k)) and m.get("request")]
     if not olds:
         return "changed since the last build (its old render is no longer cached)"

@@ -3,9 +3,11 @@
 Pure: no I/O, no clock. ``Target`` says where the requests go (backend, model, what that voice takes).
 """
 
-from podpipe.compile.compiler import MAX_REQUEST_CHARS, compile_episode, key_material, split_text
+from podpipe.compile.compiler import MAX_REQUEST_CHARS, compile_episode, split_text
+from podpipe.compile.keys import cache_key, key_material, request_material
 from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 
 __all__ = ["MAX_REQUEST_CHARS", "CompiledEpisode", "MixPlan", "Piece", "RenderRequest", "RequestTurn",
-           "SilencePiece", "SoundPiece", "SpeechPiece", "Target", "compile_episode", "key_material", "split_text"]
+           "SilencePiece", "SoundPiece", "SpeechPiece", "Target", "cache_key", "compile_episode", "key_material",
+           "request_material", "split_text"]

@@ -18,19 +18,16 @@ joined with "; ", so the most specific note is read last and wins where they dis
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from podpipe.catalog import MAX_SPEAKERS, SPEECH_CHARS_PER_SECOND
+from podpipe.compile.keys import cache_key, key_material
 from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
 from podpipe.spec.text import Lexicon, spoken, written
 
-# Bump when anything about how requests are rendered changes, so old cache entries stop matching.
-CACHE_FORMAT_VERSION = 1
 # 3,360 characters is ~4 minutes of speech, under the ~5.5-minute cap after which Gemini cuts audio off.
 MAX_REQUEST_CHARS = 240 * SPEECH_CHARS_PER_SECOND
 
@@ -41,34 +38,6 @@ _SPACE = re.compile(r"\s+")
 def normalize_text(text: str) -> str:
     """Whitespace is layout in YAML, not speech: re-wrapping a paragraph must not cost a render."""
     return _SPACE.sub(" ", text).strip()
-
-
-def cache_key(backend: str, model: str, turns: Iterable[RequestTurn], temperature: float | None,
-              language: str | None, take: int) -> str:
-    material = {
-        "v": CACHE_FORMAT_VERSION,
-        "backend": backend,
-        "model": model,
-        "turns": [[t.speaker, t.voice, t.text, t.style] for t in turns],
-        "temperature": None if temperature is None else float(temperature),
-        "language": language,
-        "take": take,
-    }
-    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def key_material(request: RenderRequest) -> dict:
-    """The inputs behind a key, as recorded in cache metadata so ``plan`` can say what changed."""
-    return {
-        "backend": request.backend,
-        "model": request.model,
-        "turns": [{"speaker": t.speaker, "voice": t.voice, "text": t.text, "style": t.style}
-                  for t in request.turns],
-        "temperature": request.temperature,
-        "language": request.language,
-        "take": request.take,
-    }
 
 
 def split_text(text: str, limit: int = MAX_REQUEST_CHARS) -> list[str]:
@@ -153,7 +122,7 @@ def compile_episode(episode: Episode, target: Target, *, limit: int = MAX_REQUES
         turns = [rt for turn in segment.turns
                  for rt in _request_turns(episode, segment, turn, target, lexicon, limit)]
         for n, group in enumerate(_group_turns(turns, limit)):
-            key = cache_key(backend, model, group, temperature, episode.language, segment.take)
+            key = cache_key(key_material(backend, model, group, temperature, episode.language, segment.take))
             requests.setdefault(key, RenderRequest(
                 key=key, backend=backend, model=model, turns=group,
                 temperature=None if temperature is None else float(temperature),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from podpipe.backends.base import Backend, Rendered, Usage
 from podpipe.cache import Store
-from podpipe.compile import RenderRequest, key_material
+from podpipe.compile import RenderRequest, request_material
 from podpipe.errors import BackendError
 from podpipe.render.limiter import WINDOW, PauseGate, RateLimiter, backoff
 
@@ -185,7 +185,7 @@ class Scheduler:
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float) -> None:
         self.store.put(request.key, rendered.audio, {
-            "request": key_material(request),
+            "request": request_material(request),
             "usage": {"prompt_tokens": rendered.usage.prompt_tokens,
                       "output_tokens": rendered.usage.output_tokens,
                       "total_tokens": rendered.usage.total_tokens},

@@ -239,3 +239,13 @@ def test_chapter_marks_land_on_the_first_piece_of_their_segment():
     speech = [p for p in compiled.plan.pieces if isinstance(p, SpeechPiece)]
     assert speech[0].chapter == "Intro"
     assert [p.chapter for p in speech[1:]] == [None, None]
+
+
+def test_the_key_is_the_hash_of_the_recorded_material():
+    from podpipe.compile import cache_key, request_material
+
+    compiled = _compile(episode(*BASE, style="Warm radio show", language="en-US"), model=LEGACY)
+    for request in compiled.requests:
+        material = request_material(request)
+        assert cache_key(material) == request.key
+        assert cache_key({**material, "take": 2}) != request.key
