@@ -301,8 +301,7 @@ class GeminiBackend(Backend):
 
     def _read(self, response: Any, request: RenderRequest) -> Rendered:
         model = request.model
-        feedback = getattr(response, "prompt_feedback", None)
-        blocked = getattr(feedback, "block_reason", None)
+        blocked = response.prompt_feedback.block_reason if response.prompt_feedback else None
         if blocked:
             reason = getattr(blocked, "value", blocked)
             raise BackendError(f"{model} refused the text ({reason}); rephrase the text of this request",
@@ -354,7 +353,7 @@ class GeminiBackend(Backend):
         if problem:
             raise BackendError(f"{model}: {problem}", retryable=True)
         usage = response.usage_metadata
-        prompt = (getattr(usage, "prompt_token_count", None) or 0) if usage else 0
-        output = (getattr(usage, "candidates_token_count", None) or 0) if usage else 0
-        total = (getattr(usage, "total_token_count", None) or prompt + output) if usage else 0
+        prompt = (usage.prompt_token_count or 0) if usage else 0
+        output = (usage.candidates_token_count or 0) if usage else 0
+        total = (usage.total_token_count or prompt + output) if usage else 0
         return Rendered(audio, Usage(prompt, output, total))
