@@ -24,8 +24,8 @@ from jsonschema import Draft202012Validator
 
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import LoadResult
-from podpipe.spec import load as spec
-from podpipe.spec import load_episodes, load_schema
+from podpipe.spec import load_episodes, load_schema, schema
+from podpipe.spec.messages import suggest
 from podpipe.spec.schemacheck import Unsupported, compile_schema
 from podpipe.spec.yamldoc import format_path, load_yaml
 
@@ -385,8 +385,8 @@ def test_schema_examples_are_valid():
 
 
 def test_segment_fields_and_formats_come_from_the_schema():
-    assert {"speaker", "text", "dialogue", "pause", "sound", "id", "chapter"} <= spec.segment_fields()
-    assert spec.formats() == ("wav", "mp3", "m4a", "ogg", "flac")
+    assert {"speaker", "text", "dialogue", "pause", "sound", "id", "chapter"} <= schema.segment_fields()
+    assert schema.formats() == ("wav", "mp3", "m4a", "ogg", "flac")
 
 
 # -------------------------------------------------------------------- fast checker vs jsonschema verdicts
@@ -523,7 +523,7 @@ def test_without_the_fast_checker_the_results_are_the_same(monkeypatch):
         except SpecError as err:
             return [str(d) for d in _sorted(err)]
     with_fast = run()
-    monkeypatch.setattr(spec, "_fast_checks", lambda: None)
+    monkeypatch.setattr(schema, "fast_checks", lambda: None)
     assert run() == with_fast and len(with_fast) > 100
 
 
@@ -549,7 +549,7 @@ def test_format_path():
     ("zephyr", ["Zephyr", "Puck"], "Zephyr"), ("Puk", ["Zephyr", "Puck"], "Puck"),
     ("gust", ["host", "guest"], "guest"), ("narrator", ["host", "guest"], None), ("host", ["host"], None)])
 def test_did_you_mean(word, candidates, expected):
-    assert spec._suggest(word, candidates) == expected
+    assert suggest(word, candidates) == expected
 
 
 # ------------------------------------------------------------------------------------------- examples
