@@ -197,11 +197,11 @@ class Checker:
         ids: dict[str, tuple[int, bool]] = {}
         result = []
         for i, seg in enumerate(segments):
+            explicit = isinstance(seg, dict) and isinstance(seg.get("id"), str)
+            seg_id = seg["id"] if explicit else f"s{i + 1}"  # the default id, the schema's "s<1-based position>"
             if not isinstance(seg, dict):
-                result.append(f"s{i + 1}")
+                result.append(seg_id)
                 continue
-            explicit = isinstance(seg.get("id"), str)
-            seg_id = seg["id"] if explicit else f"s{i + 1}"
             result.append(seg_id)
             if seg_id in ids:
                 first, first_explicit = ids[seg_id]

@@ -245,7 +245,6 @@ class _Compiler:
         return lambda v: then(v) if test(v) else other(v)
 
 
-def compile_schema(schema: dict, definition: str | None = None) -> Check:
-    """A function telling whether a value is valid against ``schema`` (or one of its ``$defs``)."""
-    compiler = _Compiler(schema)
-    return compiler.ref(f"#/$defs/{definition}") if definition else compiler.compile(schema)
+def compile_schema(schema: dict) -> Check:
+    """A function telling whether a value is valid against ``schema``."""
+    return _Compiler(schema).compile(schema)
