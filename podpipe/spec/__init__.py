@@ -6,7 +6,8 @@ the semantic rules, and resolves defaults; ``Episode`` and its parts are what th
 """
 
 from podpipe.spec.episode import Episode, MusicBed, Output, Segment, Sound, Speaker, Turn
-from podpipe.spec.load import LoadResult, load_episodes, load_schema
+from podpipe.spec.load import LoadResult, load_episodes
+from podpipe.spec.schema import load_schema
 from podpipe.spec.text import Lexicon, LexiconEntry
 
 __all__ = ["Episode", "Lexicon", "LexiconEntry", "LoadResult", "MusicBed", "Output", "Segment", "Sound",

@@ -2,6 +2,10 @@
 
 Everything here is already checked (schema + semantics) and resolved (``extends`` merged, defaults applied,
 shorthand expanded, paths absolute), so later stages never re-validate and never touch YAML.
+
+The field defaults below are the defaults of the spec: resolution passes only the values a spec writes,
+so changing a default here changes it everywhere. The schema's ``default`` annotations document them for
+editors, and a test holds the two to the same values.
 """
 
 from __future__ import annotations
@@ -12,20 +16,19 @@ from pathlib import Path
 from podpipe.catalog import DEFAULT_MODEL
 from podpipe.spec.text import LexiconEntry
 
-DEFAULT_GAP = 0.25
-DEFAULT_FORMAT = "mp3"
-DEFAULT_LOUDNESS = -16.0  # LUFS integrated (Apple Podcasts)
-DEFAULT_TRUE_PEAK = -1.0  # dBTP
-FORMATS = ("wav", "mp3", "m4a", "ogg", "flac")
-LOSSY_FORMATS = ("mp3", "m4a", "ogg")
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+DEFAULT_FORMAT = "mp3"  # a constant, not only a field default: the default output path is named after it
+
+
+def default_name(speaker_id: str) -> str:
+    """A speaker's display name when the spec gives none."""
+    return speaker_id.capitalize()
 
 
 @dataclass(frozen=True)
 class Speaker:
     id: str  # the key in ``speakers:``, matches ^[a-z][a-z0-9_-]*$
     voice: str  # a Gemini voice: one of the 30 prebuilt names, a library name, or a custom id (voice_…)
-    name: str  # display name / dialogue label; defaults to the id capitalised
+    name: str  # display name / dialogue label; default_name(id) when the spec gives none
     style: str | None = None
 
 
@@ -77,11 +80,11 @@ class Segment:
 
 @dataclass(frozen=True)
 class Output:
-    path: Path  # absolute; default <cwd>/build/<spec stem>.<format>
-    format: str = DEFAULT_FORMAT  # one of FORMATS
-    gap: float = DEFAULT_GAP  # seconds of silence between spoken segments
-    loudness: float | None = DEFAULT_LOUDNESS  # integrated target in LUFS; None: leave the level alone
-    true_peak: float = DEFAULT_TRUE_PEAK  # ceiling in dBTP (only with loudness)
+    path: Path  # absolute; default <project root>/build/<spec stem>.<format>
+    format: str = DEFAULT_FORMAT  # one of the schema's output formats
+    gap: float = 0.25  # seconds of silence between spoken segments
+    loudness: float | None = -16.0  # integrated target in LUFS (Apple Podcasts'); None: leave the level alone
+    true_peak: float = -1.0  # ceiling in dBTP (only with loudness)
     bitrate: int | None = None  # kbit/s for lossy formats; None: the format's default
     sample_rate: int | None = None  # None: 44100 for mp3/m4a, 48000 for ogg, the speech rate for wav/flac
     channels: int = 1  # 1 (mono) or 2 (the same signal on both channels)

@@ -13,7 +13,6 @@ a lexicon file never are (those serve many episodes).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +102,7 @@ def _inline(doc: YamlDoc, path: DocPath, item: dict, *, own: bool) -> list[Place
 
 def _from_file(doc: YamlDoc, path: DocPath, name: str, read: Reader, inside: Callable[[Path], bool],
                diagnostics: list[Diagnostic]) -> list[Placed]:
-    target = Path(name) if os.path.isabs(name) else doc.path.parent / name
-    shown = name if os.path.isabs(name) else os.path.normpath(os.path.join(os.path.dirname(doc.file), name))
+    target, shown = doc.target(name), doc.shown(name)
     where = doc.loc(path) or Loc(doc.file, 1, 1)
 
     def problem(message: str) -> list[Placed]:

@@ -25,7 +25,8 @@ class Unsupported(Exception):
     """The schema uses a keyword (or a form of one) this checker does not implement."""
 
 
-def _is_number(v: Any) -> bool:
+def is_number(v: Any) -> bool:
+    """A JSON number: an int or a float, never a bool (which Python counts as an int)."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
@@ -33,7 +34,7 @@ _TYPES: dict[str, Check] = {
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
     "string": lambda v: isinstance(v, str),
-    "number": _is_number,
+    "number": is_number,
     "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float)
                                                                             and v.is_integer()),
     "boolean": lambda v: isinstance(v, bool),
@@ -49,7 +50,7 @@ def _equal(a: Any, b: Any) -> bool:
         return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if _is_number(a) and _is_number(b):
+    if is_number(a) and is_number(b):
         return a == b
     return type(a) is type(b) and a == b
 
@@ -71,7 +72,7 @@ def _only(kind: type | tuple, checks: list[Check]) -> list[Check]:
         return []
     inner = _all(checks)
     if kind is float:  # numbers: int or float, never bool
-        return [lambda v: not _is_number(v) or inner(v)]
+        return [lambda v: not is_number(v) or inner(v)]
     return [lambda v: not isinstance(v, kind) or inner(v)]
 
 
@@ -244,7 +245,6 @@ class _Compiler:
         return lambda v: then(v) if test(v) else other(v)
 
 
-def compile_schema(schema: dict, definition: str | None = None) -> Check:
-    """A function telling whether a value is valid against ``schema`` (or one of its ``$defs``)."""
-    compiler = _Compiler(schema)
-    return compiler.ref(f"#/$defs/{definition}") if definition else compiler.compile(schema)
+def compile_schema(schema: dict) -> Check:
+    """A function telling whether a value is valid against ``schema``."""
+    return _Compiler(schema).compile(schema)

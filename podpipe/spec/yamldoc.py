@@ -10,6 +10,7 @@ checked for duplicates, and every value's and key's position is kept by its path
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,20 @@ class YamlDoc:
         """Where the mapping key of the value at ``path`` starts."""
         mark = self.key_marks.get(path)
         return Loc(self.file, mark.line + 1, mark.column + 1) if mark is not None else None
+
+    # A path written in a document (a show file, a sound, a lexicon file) is relative to that document, so
+    # a show file can be shared by episodes in other folders; messages spell it the way the user spelled
+    # the document's own name, so it can be pasted into a shell where the user is.
+
+    def target(self, name: str) -> Path:
+        """The file a path written in this document names (absolute names stay as they are)."""
+        return self.path.parent / name
+
+    def shown(self, name: str) -> str:
+        """A path written in this document, as messages show it."""
+        if os.path.isabs(name):
+            return name
+        return os.path.normpath(os.path.join(os.path.dirname(self.file), name))
 
 
 def format_path(path: DocPath) -> str:
