@@ -65,6 +65,12 @@ KNOWN_MODELS: dict[str, ModelInfo] = {m.name: m for m in (
 DEFAULT_MODEL = "gemini-3.8-flash-tts"
 
 _VERSION = re.compile(r"gemini-(\d+)\.(\d+)")
+_TTS_MODEL_NAME = re.compile(r"gemini-[0-9][\w.-]*-tts(-[\w.-]+)?")
+
+
+def looks_like_tts_model(name: str) -> bool:
+    """Whether ``name`` is spelled like a Gemini TTS model (a newer one podpipe does not know yet)."""
+    return _TTS_MODEL_NAME.fullmatch(name) is not None
 
 
 def model_info(name: str) -> ModelInfo:

@@ -94,7 +94,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         cast = [Speaker("narrator", _voice(voice or "Kore", "-v", model, library), "Narrator")]
         segment = Segment(0, "s1", "speech", turns=(Turn("narrator", text),), style=style, temperature=temperature)
     episode = Episode(path=output.with_suffix(".say"), title=output.stem, speakers=tuple(cast),
-                      segments=(segment,), output=Output(output, fmt, 0.25), model=model,
+                      segments=(segment,), output=Output(output, fmt), model=model,
                       language=language)
     warnings = []
     if temperature is not None and not model_info(model).sampling:

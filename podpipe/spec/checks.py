@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom, model_info
+from podpipe.catalog import (DEFAULT_MODEL, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom,
+                             looks_like_tts_model, model_info)
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
 from podpipe.spec.messages import report_schema_errors, suggest
 from podpipe.spec.schema import formats, is_speaker_id, segment_fields, segment_kind
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from podpipe.cache import VoiceLibrary
 
 # New models ship often: a name of this form is passed on without a warning even if the catalog lacks it.
-_TTS_MODEL_NAME = re.compile(r"gemini-[0-9][\w.-]*-tts(-[\w.-]+)?")
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the only sample rates the Opus codec runs at
 _PREBUILT = len(GEMINI_VOICES)
 # What to suggest when a voice needs a model that takes voice ids: the first such model in the catalog.
@@ -328,7 +328,7 @@ def check_model(view: View) -> None:
     """A model name the catalog does not know and that does not look like a TTS model: likely a typo."""
     model = view.data.get("model")
     if (not isinstance(model, str) or not model.strip() or model in KNOWN_MODELS
-            or _TTS_MODEL_NAME.fullmatch(model)):
+            or looks_like_tts_model(model)):
         return
     suggestion = suggest(model, KNOWN_MODELS)
     hint = f"did you mean {suggestion!r}?" if suggestion else f"known TTS models: {', '.join(KNOWN_MODELS)}"

@@ -27,7 +27,7 @@ def pause(index: int, seconds: float, **kw) -> Segment:
 
 
 def episode(*segments: Segment, tmp: Path = Path("/project"), **kw) -> Episode:
-    gap = kw.pop("gap", 0.25)
     fmt = kw.pop("format", "wav")
+    gap = {"gap": kw.pop("gap")} if "gap" in kw else {}  # else Output's own default
     return Episode(path=tmp / "ep.yaml", title=kw.pop("title", "Test"), speakers=SPEAKERS,
-                   segments=tuple(segments), output=Output(tmp / "build" / f"ep.{fmt}", fmt, gap), **kw)
+                   segments=tuple(segments), output=Output(tmp / "build" / f"ep.{fmt}", fmt, **gap), **kw)
