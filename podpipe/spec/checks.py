@@ -10,7 +10,6 @@ rejects, so a problem is reported once, by whichever knows more about it.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
