@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from podpipe.cache.atomic import write_atomic
+
 LIBRARY_FILE = Path("voices") / "gemini.json"
 LIBRARY_FORMAT = 1
 
@@ -43,8 +45,6 @@ def load_library(cache_root: Path) -> VoiceLibrary | None:
 
 
 def save_library(cache_root: Path, library: VoiceLibrary) -> Path:
-    from podpipe.cache.atomic import write_atomic
-
     path = cache_root / LIBRARY_FILE
     data = {"format": LIBRARY_FORMAT, "fetched": library.fetched, "voices": [asdict(v) for v in library.voices]}
     write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"))

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from podpipe.cache.store import FileStore, _scan, verify
+from podpipe.cache import FileStore, verify
+from podpipe.cache.maintenance import scan as _scan
 from podpipe.cli import cli
 from tests.support.hardening import (assert_cache_clean, assert_outputs_whole, child_env, podpipe_cmd, record_figure,
                                      run_podpipe, write_specs)
