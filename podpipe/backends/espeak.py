@@ -2,7 +2,7 @@
 
 No system packages and no network: the wheel bundles the library and its data. Each of the 30 prebuilt
 Gemini voice names maps to its own espeak (variant, pitch, rate factor) so speakers stay distinguishable in drafts; the
-feminine/masculine register follows ``podpipe.cache.voices.FEMININE`` and the pitch/rate lean on each voice's
+feminine/masculine register follows ``podpipe.catalog.FEMININE`` and the pitch/rate lean on each voice's
 documented character. Any other voice (a library name, a custom id) gets a (variant, pitch, rate) drawn
 from a hash of its name. The mapping is fixed, so a voice always sounds the same; the samples are not
 bit-identical from one render to the next (espeak's pitch flutter and breath noise carry state across

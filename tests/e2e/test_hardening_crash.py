@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from podpipe.cache import FileStore, verify
-from podpipe.cache.maintenance import scan as _scan
+from podpipe.cache.maintenance import scan
 from podpipe.cli import cli
 from tests.support.hardening import (assert_cache_clean, assert_outputs_whole, child_env, podpipe_cmd, record_figure,
                                      run_podpipe, write_specs)
@@ -93,7 +93,7 @@ def _check_rerun(project: Path, env, entries: int = 6) -> None:
     assert verify_cli.exit_code == 0 and "0 problems" in verify_cli.output, verify_cli.output
     assert assert_cache_clean(project / ".podpipe-cache") == entries
     assert len(assert_outputs_whole(project)) == 2
-    assert _scan(FileStore(project / ".podpipe-cache")).temps == []  # the rerun cleaned what the kill left
+    assert scan(FileStore(project / ".podpipe-cache")).temps == []  # the rerun cleaned what the kill left
 
 
 @pytest.fixture(scope="module")
