@@ -121,8 +121,10 @@ def _cache_option(f):
 @click.option("-v", "--verbose", is_flag=True, help="Print every render and retry as it happens.")
 @_outside_option
 @_strict_option
+@click.option("--shard", metavar="K/N", default=None,
+              help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose,
-          allow_outside, strict):
+          allow_outside, strict, shard):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -130,6 +132,7 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
       podpipe build episodes/*.yaml
       podpipe build -j 8 --report build/report.json episodes/ep01.yaml
       podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
+      podpipe build --shard 2/4 episodes/*.yaml  # CI matrix job 2 of 4
     """
     from podpipe.commands import BuildOptions
     from podpipe.commands import build as run_build
@@ -137,6 +140,12 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
     from podpipe.commands.report import write_report
     from podpipe.errors import RenderError
 
+    if shard:
+        from podpipe.commands.shard import parse_shard, select
+
+        picked = select(specs, parse_shard(shard))
+        _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
+        specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
                            frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
                            strict=strict)
