@@ -195,15 +195,17 @@ def validate(specs, allow_outside, strict, cache_dir):
 @_cache_option
 @click.option("--only", "only", multiple=True, metavar="SEGMENT_ID", help="Plan just these segments.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--frozen", is_flag=True, help="Exit 3 (after printing the plan) when anything would be rendered.")
 @_outside_option
 @_strict_option
-def plan(specs, backend, cache_dir, only, as_json, allow_outside, strict):
+def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
     Examples:
       podpipe plan episodes/ep01.yaml
       podpipe plan --json episodes/*.yaml > plan.json
+      podpipe plan --frozen episodes/*.yaml   # CI on pull requests: fail if a build would spend quota
     """
     from podpipe.commands import BuildOptions
     from podpipe.commands.plan import make_plan
@@ -211,10 +213,17 @@ def plan(specs, backend, cache_dir, only, as_json, allow_outside, strict):
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
                                            allow_outside=allow_outside, strict=strict))
     _print_warnings(result.warnings)
+    summary = result.to_json()
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         click.echo(result.to_text())
+    if frozen and summary["totals"]["render"]:
+        from podpipe.errors import FrozenMissError
+
+        n = summary["totals"]["render"]
+        raise FrozenMissError(f"--frozen: {n} request{'s are' if n != 1 else ' is'} not in the cache; build them "
+                              "where renders may be paid for (and persist or share the cache)")
 
 
 @cli.command()
