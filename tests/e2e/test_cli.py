@@ -251,3 +251,11 @@ def test_readme_documents_every_exit_code():
     table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
     documented = {int(row.split("|")[1]) for row in table.splitlines()[2:] if row.startswith("|")}
     assert documented == {int(code) for code in ExitCode}
+
+
+def test_plan_frozen_fails_only_when_something_would_be_rendered(project):
+    frozen = run("plan", "--frozen", "ep01.yaml", code=3)
+    assert "to render" in frozen.output and "--frozen: 4 requests are not in the cache" in frozen.output
+    run("build", "ep01.yaml")
+    assert "0 to render" in run("plan", "--frozen", "ep01.yaml").output
+    assert not list((project / ".podpipe-cache").glob("**/*.tmp"))
