@@ -34,12 +34,9 @@ output:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    (tmp_path / "ep01.yaml").write_text(EPISODE, encoding="utf-8")
-    return tmp_path
+def project(workdir):
+    (workdir / "ep01.yaml").write_text(EPISODE, encoding="utf-8")
+    return workdir
 
 
 def summary(result) -> str:

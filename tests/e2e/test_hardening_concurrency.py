@@ -16,12 +16,9 @@ import time
 
 import pytest
 
-from podpipe.audio_types import Audio
-from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore, prune
-from podpipe.compile import Target, compile_episode
 from podpipe.render import RenderOptions, Scheduler
-from tests.support.episodes import episode, line
+from tests.support.backends import ScriptedBackend, scripted_requests
 from tests.support.hardening import (assert_cache_clean, assert_outputs_whole, body_counts, child_env, record_figure,
                                      spawn_podpipe, write_specs)
 from tests.support.standin import StandIn
@@ -80,34 +77,9 @@ def test_concurrent_builds_in_one_project_write_whole_outputs(tmp_path):
 # -- the lock itself, in-process and across processes --------------------------------------------------------
 
 
-class CountingBackend(Backend):
-    name = "counting"
-
-    def __init__(self, latency=0.05):
-        super().__init__()
-        self.latency = latency
-        self.calls: list[str] = []
-        self.lock = threading.Lock()
-
-    def render(self, request):
-        with self.lock:
-            self.calls.append(request.key)
-        time.sleep(self.latency)
-        return Rendered(Audio(b"\x01\x00" * 2400, 24000), Usage(1, 2, 3))
-
-    @classmethod
-    def voices(cls):
-        return [VoiceInfo("Zephyr", "test")]
-
-
-def _requests(n):
-    ep = episode(*(line(i, "host", f"Line {i}.") for i in range(n)))
-    return list(compile_episode(ep, Target("counting", "m")).requests)
-
-
 def test_two_schedulers_on_one_store_render_each_key_once(tmp_path):
-    requests = _requests(8)
-    backends = [CountingBackend(), CountingBackend()]
+    requests = scripted_requests(8)
+    backends = [ScriptedBackend(latency=0.05), ScriptedBackend(latency=0.05)]
     results = [None, None]
 
     def go(i):
@@ -118,7 +90,7 @@ def test_two_schedulers_on_one_store_render_each_key_once(tmp_path):
         t.start()
     for t in threads:
         t.join(timeout=30)
-    calls = backends[0].calls + backends[1].calls
+    calls = backends[0].keys + backends[1].keys
     assert sorted(calls) == sorted(r.key for r in requests)  # each key exactly once in total
     for res in results:
         assert len(res.outcomes) + len(res.skipped) == 8 and not res.failed
@@ -147,33 +119,33 @@ def _hold(tmp_path, key, seconds, then):
 
 
 def test_waits_for_another_process_then_takes_its_render(tmp_path):
-    request = _requests(1)[0]
+    request = scripted_requests(1)[0]
     holder = _hold(tmp_path, request.key, 0.5, "put")
-    backend = CountingBackend()
+    backend = ScriptedBackend(latency=0.05)
     result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, rpm=0)).run([request])
     assert holder.wait(timeout=10) == 0
-    assert backend.calls == [] and result.skipped == (request,) and result.outcomes == ()
+    assert backend.keys == [] and result.skipped == (request,) and result.outcomes == ()
     assert FileStore(tmp_path).meta(request.key)["by"] == "holder"
 
 
 def test_stale_lock_of_a_killed_process_is_recovered_at_once(tmp_path):
-    request = _requests(1)[0]
+    request = scripted_requests(1)[0]
     holder = _hold(tmp_path, request.key, 60, "none")
     holder.send_signal(signal.SIGKILL)
     holder.wait(timeout=10)
     assert FileStore(tmp_path).lock_path(request.key).exists()  # the file stays; the flock died with it
-    backend = CountingBackend()
+    backend = ScriptedBackend(latency=0.05)
     started = time.monotonic()
     result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, rpm=0)).run([request])
     assert time.monotonic() - started < 10
-    assert backend.calls == [request.key] and len(result.rendered) == 1
+    assert backend.keys == [request.key] and len(result.rendered) == 1
 
 
 def test_interrupt_while_waiting_for_a_lock_does_not_hang(tmp_path):
-    request = _requests(1)[0]
+    request = scripted_requests(1)[0]
     holder = _hold(tmp_path, request.key, 30, "none")
     try:
-        scheduler = Scheduler(CountingBackend(), FileStore(tmp_path), RenderOptions(jobs=1, rpm=0))
+        scheduler = Scheduler(ScriptedBackend(latency=0.05), FileStore(tmp_path), RenderOptions(jobs=1, rpm=0))
         timer = threading.Timer(0.3, scheduler._stop.set)
         timer.start()
         started = time.monotonic()
@@ -187,7 +159,7 @@ def test_interrupt_while_waiting_for_a_lock_does_not_hang(tmp_path):
 
 def test_prune_removes_free_lock_files_but_never_a_held_one(tmp_path):
     store = FileStore(tmp_path)
-    held_req, free_req = _requests(2)
+    held_req, free_req = scripted_requests(2)
     with store.lock(free_req.key):
         pass
     holder = _hold(tmp_path, held_req.key, 30, "none")
@@ -210,7 +182,7 @@ def test_prune_removes_free_lock_files_but_never_a_held_one(tmp_path):
 def test_lock_file_deleted_while_waiting_is_not_a_second_lock(tmp_path):
     """A waiter that locked a file prune has since unlinked must notice and lock the new file instead."""
     store = FileStore(tmp_path)
-    key = _requests(1)[0].key
+    key = scripted_requests(1)[0].key
     inside = threading.Event()
     overlap = []
     active = [0]

@@ -31,10 +31,8 @@ def test_bad_shards_are_usage_errors(text):
     assert parse_shard(" 2 / 4 ") == (2, 4)
 
 
-def test_build_builds_only_its_shard(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
-        monkeypatch.delenv(var, raising=False)
+def test_build_builds_only_its_shard(workdir):
+    tmp_path = workdir
     names = [f"ep{n}.yaml" for n in range(6)]
     for n, name in enumerate(names):
         (tmp_path / name).write_text(SPEC.format(n=n), encoding="utf-8")

@@ -42,14 +42,11 @@ def rendered(result) -> int:
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    (tmp_path / "ep.yaml").write_text(SPEC, encoding="utf-8")
-    (tmp_path / "show.yaml").write_text(SHOW, encoding="utf-8")
-    (tmp_path / "lexicon.yaml").write_text(LEXICON, encoding="utf-8")
-    return tmp_path
+def project(workdir):
+    (workdir / "ep.yaml").write_text(SPEC, encoding="utf-8")
+    (workdir / "show.yaml").write_text(SHOW, encoding="utf-8")
+    (workdir / "lexicon.yaml").write_text(LEXICON, encoding="utf-8")
+    return workdir
 
 
 # ------------------------------------------------------------------------------------------ pure rules

@@ -11,53 +11,10 @@ import time
 
 import pytest
 
-from podpipe.audio_types import Audio
-from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.cache import FileStore
-from podpipe.compile import Target, compile_episode
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
-from tests.support.episodes import episode, line
-
-
-class ScriptedBackend(Backend):
-    """Fails each request per ``script[text]`` (a list of BackendErrors, consumed in order), then succeeds."""
-
-    name = "scripted"
-
-    def __init__(self, script=None, latency=0.0):
-        super().__init__()
-        self.script = {k: list(v) for k, v in (script or {}).items()}
-        self.latency = latency
-        self.calls: list[tuple[float, str]] = []
-        self.lock = threading.Lock()
-        self.active = 0
-        self.max_active = 0
-
-    def render(self, request):
-        text = request.turns[0].text
-        with self.lock:
-            self.calls.append((time.monotonic(), text))
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-            failure = self.script.get(text, []).pop(0) if self.script.get(text) else None
-        try:
-            time.sleep(self.latency)
-            if failure is not None:
-                raise failure
-            return Rendered(Audio(b"\x01\x00" * 2400, 24000), Usage(10, 20, 30))
-        finally:
-            with self.lock:
-                self.active -= 1
-
-    @classmethod
-    def voices(cls):
-        return [VoiceInfo("Zephyr", "test")]
-
-
-def _requests(n):
-    ep = episode(*(line(i, "host", f"Line number {i}.") for i in range(n)))
-    return list(compile_episode(ep, Target("scripted", "m")).requests)
+from tests.support.backends import ScriptedBackend, scripted_requests
 
 
 FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)
@@ -66,7 +23,7 @@ FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)
 def test_all_rendered_and_cached_in_parallel(tmp_path):
     store = FileStore(tmp_path)
     backend = ScriptedBackend(latency=0.05)
-    result = Scheduler(backend, store, RenderOptions(jobs=4, **FAST)).run(_requests(12))
+    result = Scheduler(backend, store, RenderOptions(jobs=4, **FAST)).run(scripted_requests(12))
     assert len(result.rendered) == 12 and not result.failed
     assert backend.max_active == 4
     for outcome in result.outcomes:
@@ -77,7 +34,7 @@ def test_all_rendered_and_cached_in_parallel(tmp_path):
 
 
 def test_transient_failures_are_retried_and_counted(tmp_path):
-    requests = _requests(3)
+    requests = scripted_requests(3)
     script = {"Line number 1.": [BackendError("HTTP 500", retryable=True, status=500)] * 2}
     backend = ScriptedBackend(script)
     result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=2, **FAST)).run(requests)
@@ -90,7 +47,7 @@ def test_transient_failures_are_retried_and_counted(tmp_path):
 
 
 def test_persistent_failure_stops_at_the_attempt_limit_and_caches_nothing(tmp_path):
-    requests = _requests(2)
+    requests = scripted_requests(2)
     script = {"Line number 0.": [BackendError("no audio (finishReason OTHER)", retryable=True)] * 10}
     store = FileStore(tmp_path)
     result = Scheduler(ScriptedBackend(script), store, RenderOptions(jobs=2, attempts=3, **FAST)).run(requests)
@@ -104,20 +61,20 @@ def test_persistent_failure_stops_at_the_attempt_limit_and_caches_nothing(tmp_pa
 def test_permanent_failure_is_not_retried(tmp_path):
     script = {"Line number 0.": [BackendError("API key invalid", retryable=False, status=400)]}
     backend = ScriptedBackend(script)
-    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(_requests(1))
+    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(scripted_requests(1))
     assert result.failed[0].attempts == 1 and len(backend.calls) == 1
 
 
 def test_unexpected_backend_exception_is_a_failed_request_not_a_crash(tmp_path):
     script = {"Line number 0.": [ZeroDivisionError("boom")]}
-    result = Scheduler(ScriptedBackend(script), FileStore(tmp_path), RenderOptions(jobs=2, **FAST)).run(_requests(2))
+    result = Scheduler(ScriptedBackend(script), FileStore(tmp_path), RenderOptions(jobs=2, **FAST)).run(scripted_requests(2))
     assert len(result.failed) == 1 and "ZeroDivisionError" in result.failed[0].error
     assert len(result.rendered) == 1
 
 
 def test_retry_after_pauses_the_whole_pool(tmp_path):
     """A 429 with RetryInfo on one request holds back every worker's next start, not only its own."""
-    requests = _requests(6)
+    requests = scripted_requests(6)
     script = {"Line number 0.": [BackendError("429", retryable=True, retry_after=0.6, status=429)]}
     backend = ScriptedBackend(script, latency=0.05)
     t0 = time.monotonic()
@@ -136,7 +93,7 @@ def test_rate_limit_never_exceeded_in_any_window(tmp_path):
     window = 0.5
     backend = ScriptedBackend()
     options = RenderOptions(jobs=4, rpm=5, rate_window=window, backoff_base=0.01)
-    result = Scheduler(backend, FileStore(tmp_path), options).run(_requests(12))
+    result = Scheduler(backend, FileStore(tmp_path), options).run(scripted_requests(12))
     assert not result.failed
     starts = sorted(t for t, _ in backend.calls)
     for i, t in enumerate(starts):
@@ -173,7 +130,7 @@ def test_store_write_failure_is_reported_not_lost_silently(tmp_path):
         def put(self, key, audio, meta):
             raise OSError(28, "No space left on device")
 
-    result = Scheduler(ScriptedBackend(), FullStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(_requests(1))
+    result = Scheduler(ScriptedBackend(), FullStore(tmp_path), RenderOptions(jobs=1, **FAST)).run(scripted_requests(1))
     assert result.failed and "No space left on device" in result.failed[0].error
 
 
@@ -208,7 +165,7 @@ class _SlowStore(FileStore):
 
 def test_key_lock_is_held_until_the_entry_is_committed(tmp_path):
     store = _SlowStore(tmp_path, delay=0.05)
-    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=3, **FAST)).run(_requests(6))
+    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=3, **FAST)).run(scripted_requests(6))
     assert len(result.rendered) == 6
     for outcome in result.outcomes:
         key = outcome.request.key
@@ -222,7 +179,7 @@ def test_workers_go_on_rendering_while_entries_are_stored(tmp_path):
     # not start before the previous put ended
     store = _SlowStore(tmp_path, delay=0.06)
     backend = ScriptedBackend(latency=0.02)
-    result = Scheduler(backend, store, RenderOptions(jobs=1, **FAST)).run(_requests(4))
+    result = Scheduler(backend, store, RenderOptions(jobs=1, **FAST)).run(scripted_requests(4))
     assert len(result.rendered) == 4
     first_put_end = min(t for kind, _, t in store.events if kind == "put")
     assert sum(1 for t, _ in backend.calls if t < first_put_end) >= 2
@@ -236,7 +193,7 @@ def test_a_write_failure_after_render_releases_the_lock_and_caches_nothing(tmp_p
             raise OSError(28, "No space left on device")
 
     store = Broken(tmp_path, delay=0)
-    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=2, **FAST)).run(_requests(3))
+    result = Scheduler(ScriptedBackend(), store, RenderOptions(jobs=2, **FAST)).run(scripted_requests(3))
     assert len(result.failed) == 3 and not result.rendered
     assert all("could not be written to the cache" in o.error for o in result.failed)
     for outcome in result.failed:
