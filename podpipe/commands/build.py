@@ -165,12 +165,12 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             reporter: Reporter | None = None) -> BuildResult:
     """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
     every front end gets the same caching, retries, rate limit and messages."""
-    from podpipe.mix import mixer as mix  # the audio libraries load only when a build gets this far
+    from podpipe.mix import is_up_to_date  # the mix stage loads only when a build gets this far
 
     reporter = reporter or Reporter()
     for warning in prepared.warnings:
         reporter.note(str(warning))
-    stale = [c for c in prepared.episodes if options.force or not mix.is_up_to_date(c)]
+    stale = [c for c in prepared.episodes if options.force or not is_up_to_date(c)]
     stale_ids = {id(c) for c in stale}
     statuses: dict[Path, EpisodeStatus] = {
         c.episode.path: EpisodeStatus(c, "up to date") for c in prepared.episodes if id(c) not in stale_ids}
@@ -189,7 +189,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     failed_keys = {o.request.key for o in result.failed}
 
     for compiled in stale:
-        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys, mix)
+        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys)
         reporter.episode(status)
         for note in status.notes:
             reporter.note(note)
@@ -218,7 +218,9 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         backend.close()
 
 
-def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str], mix) -> EpisodeStatus:
+def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str]) -> EpisodeStatus:
+    from podpipe.mix import mix_episode
+
     keys = compiled.plan.keys
     if failed := [k for k in keys if k in failed_keys]:
         return EpisodeStatus(compiled, "failed", f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
@@ -236,7 +238,7 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str],
         return audio
 
     try:
-        mixed = mix.mix_episode(compiled, audio_for)
+        mixed = mix_episode(compiled, audio_for)
     except LookupError:
         return EpisodeStatus(compiled, "not mixed",
                              f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")

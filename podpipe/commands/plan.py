@@ -7,7 +7,6 @@ names the keys; the cache metadata of those keys records their inputs), so an au
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, prepare
 from podpipe.commands.cost import cost_usd, estimate_tokens
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode, key_material
+from podpipe.compile import RenderRequest, SpeechPiece, compile_episode, key_material
 from podpipe.spec import load_episodes
 
 _FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),
@@ -93,21 +92,6 @@ class PlanResult:
         return "\n".join(lines)
 
 
-def _previous_keys(compiled: CompiledEpisode) -> dict[str, list[str]] | None:
-    """Segment id → keys in the last build's manifest, or None when there was no (readable) build."""
-    from podpipe.mix import manifest_path  # light: the mix module imports its audio libraries lazily
-
-    try:
-        manifest = json.loads(manifest_path(compiled.plan.output).read_text(encoding="utf-8"))
-        previous: dict[str, list[str]] = {}
-        for piece in manifest["pieces"]:
-            if piece.get("key"):
-                previous.setdefault(str(piece["segment_id"]), []).append(piece["key"])
-        return previous
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: dict | None) -> str:
     if previous is None:
         return "never built"
@@ -136,12 +120,13 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
 
 
 def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
-    from podpipe.mix import mixer as mix
+    from podpipe.mix import is_up_to_date
+    from podpipe.mix.manifest import segment_keys
 
     prepared = prepare(paths, options)
     episodes = []
     for compiled in prepared.episodes:
-        previous = _previous_keys(compiled)
+        previous = segment_keys(compiled.plan.output)
         planned = []
         seen: set[str] = set()
         by_key = {r.key: r for r in compiled.requests}
@@ -160,7 +145,7 @@ def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(
                 tokens_in, tokens_out,
                 0.0 if cached or request.backend != "gemini" else cost_usd(request.model, tokens_in, tokens_out)))
         episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output),
-                                    mix.is_up_to_date(compiled), tuple(planned)))
+                                    is_up_to_date(compiled), tuple(planned)))
     return PlanResult(prepared.backend, tuple(episodes), prepared.warnings)
 
 
