@@ -274,8 +274,9 @@ def run_ffmpeg(args: Sequence[str], what: str, *, feed: Iterable[bytes] | None =
     feeding = feed is not None
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg can never block on it
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feeding else subprocess.DEVNULL,  # nosec B603  # fixed argv
-                                    stdout=subprocess.PIPE if capture else subprocess.DEVNULL, stderr=errors)
+            stdin = subprocess.PIPE if feeding else subprocess.DEVNULL
+            stdout = subprocess.PIPE if capture else subprocess.DEVNULL
+            proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=errors)  # nosec B603  # fixed argv
         except OSError as exc:
             raise FfmpegError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
                               "or put ffmpeg on PATH") from None

@@ -64,7 +64,8 @@ def replace_plan(compiled: CompiledEpisode, **changes) -> CompiledEpisode:
 
 @pytest.fixture
 def renders():
-    return {KEY_A: tone(440, 1.0, 24000, amp=0.4), KEY_B: tone(330, 0.5, 24000, amp=0.4), KEY_C: tone(550, 1.0, 22050, amp=0.4)}
+    return {KEY_A: tone(440, 1.0, 24000, amp=0.4), KEY_B: tone(330, 0.5, 24000, amp=0.4),
+            KEY_C: tone(550, 1.0, 22050, amp=0.4)}
 
 
 @pytest.fixture
