@@ -6,7 +6,7 @@ is a two-speaker dialogue render (both voices in one render, a pause between the
 Measures, each in a fresh process started before anything is allocated (so ru_maxrss is its own):
 - stitch + speaker leveling + loudness normalization + true-peak limiting + WAV export + transcripts
   (the whole ``mix_episode`` to WAV, default steps): wall time and peak RSS as a multiple of the PCM size;
-- MP3 export of the finished audio (``mix.EXPORTERS["mp3"]``, no loudness re-check) as a ratio to a bare
+- MP3 export of the finished audio (``export.export``; loudness off, so no re-check) as a ratio to a bare
   ``ffmpeg`` encode of the same WAV with the same encoder settings (the encoder is the floor): medians of
   three runs of each, interleaved.
 Prints a Markdown section for BENCHMARKS.md.
@@ -32,7 +32,7 @@ from stitch import RATE, make_segments  # noqa: E402
 from podpipe.audio import ffmpeg_exe, gain, read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
-from podpipe.mix import mixer as mix  # noqa: E402
+from podpipe.mix import MixContext, episode_tags, export, mix_episode  # noqa: E402
 from podpipe.spec import Episode, MusicBed, Output  # noqa: E402
 
 TARGET_RSS = 4.0
@@ -72,7 +72,7 @@ def child(cache: Path, n: int, out: Path, task: str) -> None:
     if task in ("wav", "bed"):
         compiled = compiled_episode(n, out, bed=cache / "bed.wav" if task == "bed" else None)
         t = time.perf_counter()
-        result = mix.mix_episode(compiled, lambda key: read_wav((cache / f"{int(key, 16)}.wav").read_bytes()))
+        result = mix_episode(compiled, lambda key: read_wav((cache / f"{int(key, 16)}.wav").read_bytes()))
         seconds = time.perf_counter() - t
         report = json.loads(result.manifest.read_text())["steps"]["loudness"]
         spread = max(abs(s["integrated_lufs"] - report["integrated_lufs"]) for s in report["speakers"].values())
@@ -81,9 +81,9 @@ def child(cache: Path, n: int, out: Path, task: str) -> None:
     else:  # mp3: podpipe's exporter on the finished WAV's audio
         audio = read_wav(Path(task).read_bytes())
         compiled = compiled_episode(n, out, "mp3", loudness=None)
-        ctx = mix.MixContext(compiled, (), audio.rate, audio.channels, [audio.pcm])
+        ctx = MixContext(compiled, (), audio.rate, audio.channels, [audio.pcm])
         t = time.perf_counter()
-        mix.EXPORTERS["mp3"](ctx, out, mix.episode_tags(compiled))
+        export.export(ctx, out, episode_tags(compiled))
         seconds = time.perf_counter() - t
         extra = {}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -4,17 +4,20 @@ Everything works on ``Audio`` (signed 16-bit little-endian PCM bytes) with the s
 ``audioop`` and the ffmpeg binary; no pydub or numpy, so importing this module costs nothing and a long
 episode is never copied more often than necessary. ffmpeg is only needed for compressed files: WAV is read
 and written with ``wave``. imageio-ffmpeg ships no ffprobe, so every ffmpeg call names its formats
-explicitly and nothing here probes.
+explicitly and nothing here probes. Every ffmpeg run of podpipe goes through ``run_ffmpeg``, so a missing
+binary or a failure reads the same wherever it happens.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
 import os
 import shutil
 import struct
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
@@ -22,7 +25,7 @@ from podpipe.errors import UsageError
 
 __all__ = [
     "Audio", "ffmpeg_exe", "wav_header", "wav_bytes", "write_wav", "read_wav", "resample", "to_channels", "convert", "silence",
-    "load_sound", "gain", "fade", "rms_dbfs", "ffmpeg_convert",
+    "load_sound", "gain", "fade", "rms_dbfs", "ffmpeg_convert", "FfmpegError", "run_ffmpeg", "ffmpeg_failure",
 ]
 
 
@@ -167,21 +170,14 @@ def load_sound(path: str | os.PathLike, rate: int, channels: int = 1) -> Audio:
     ffmpeg resamples with its own filtered resampler. The output format is given explicitly, so no ffprobe
     is needed. Raises ``UsageError`` naming the file when it cannot be decoded.
     """
-    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
-
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"{path}: sound file not found")
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", os.fspath(path),
-           "-vn", "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels),
-           "-ar", str(rate), "pipe:1"]
-    proc = _run_ffmpeg(cmd, stdin=subprocess.DEVNULL)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = detail[-1] if detail else f"ffmpeg exit code {proc.returncode}"
-        raise UsageError(f"{path}: cannot decode sound file: {reason}")
+    out = run_ffmpeg(["-i", os.fspath(path), "-vn", "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le",
+                      "-ac", str(channels), "-ar", str(rate), "pipe:1"],
+                     f"{path}: cannot decode sound file", capture=True)
     frame = SAMPLE_WIDTH * channels
-    pcm = proc.stdout[: len(proc.stdout) // frame * frame]
+    pcm = out[: len(out) // frame * frame]
     if not pcm:
         raise UsageError(f"{path}: sound file has no audio")
     return Audio(pcm, rate, channels)
@@ -240,30 +236,77 @@ def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
         audio = to_channels(audio, channels)
         if audio.rate == rate:
             return audio
-    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-           "-f", "s16le", "-ar", str(audio.rate), "-ac", str(channels), "-i", "pipe:0",
-           "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate), "pipe:1"]
-    proc = _run_ffmpeg(cmd, input=audio.pcm)
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UsageError(f"ffmpeg could not resample to {rate} Hz: {detail[-1] if detail else proc.returncode}")
+    out = run_ffmpeg(["-f", "s16le", "-ar", str(audio.rate), "-ac", str(channels), "-i", "pipe:0",
+                      "-f", "s16le", "-acodec", "pcm_s16le", "-ac", str(channels), "-ar", str(rate), "pipe:1"],
+                     f"ffmpeg could not resample to {rate} Hz", feed=[audio.pcm], capture=True)
     frame = SAMPLE_WIDTH * channels
     want = (audio.frames * rate + audio.rate // 2) // audio.rate
-    pcm = proc.stdout[: want * frame]
+    pcm = out[: want * frame]
     if len(pcm) < want * frame:  # the resampler's flush may end a few frames short: pad with silence
         pcm += bytes(want * frame - len(pcm))
     return Audio(pcm, rate, channels)
 
 
-def _run_ffmpeg(cmd: list[str], **kwargs):
-    """Run ffmpeg to completion; a binary that cannot be started is a ``UsageError`` naming it."""
-    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
+class FfmpegError(UsageError):
+    """ffmpeg could not be started, or failed on a file; the message says what was being done and ends with
+    ffmpeg's own last line, which names the cause."""
 
-    try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # nosec B603  # fixed argv
-    except OSError as exc:
-        raise UsageError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
-                         "or put ffmpeg on PATH") from None
+
+def ffmpeg_failure(what: str, code: int, stderr: bytes | str) -> FfmpegError:
+    """The one form of an ffmpeg failure: ``<what> (exit N): <ffmpeg's last line>``."""
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    lines = text.strip().splitlines()
+    return FfmpegError(f"{what} (exit {code}): {lines[-1] if lines else 'no message'}")
+
+
+def run_ffmpeg(args: Sequence[str], what: str, *, feed: Iterable[bytes] | None = None, capture: bool = False) -> bytes:
+    """Run ``ffmpeg args`` (quietly, never reading the terminal) to completion: ``feed``'s chunks go to its
+    stdin one after the other (never joined), and its stdout is returned when ``capture`` (else b"").
+
+    A binary that cannot be started, or a non-zero exit, is an ``FfmpegError``; ``what`` says what was being
+    done ("ffmpeg failed to encode MP3", "<path>: cannot decode sound file"). Interrupted, ffmpeg is killed.
+    """
+    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
+    import tempfile
+    import threading
+
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", *args]
+    feeding = feed is not None
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg can never block on it
+        try:
+            stdin = subprocess.PIPE if feeding else subprocess.DEVNULL
+            stdout = subprocess.PIPE if capture else subprocess.DEVNULL
+            proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=errors)  # nosec B603  # fixed argv
+        except OSError as exc:
+            raise FfmpegError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
+                              "or put ffmpeg on PATH") from None
+
+        def write() -> None:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg quit early: its exit code and message say why
+                for chunk in feed or ():
+                    proc.stdin.write(chunk)
+                proc.stdin.close()
+
+        try:
+            out = b""
+            if capture:  # reading and writing at once: a full stdout pipe must never block the feeding
+                writer = threading.Thread(target=write, daemon=True) if feeding else None
+                if writer:
+                    writer.start()
+                out = proc.stdout.read()
+                if writer:
+                    writer.join()
+            elif feeding:
+                write()
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:  # interrupted while feeding or reading it
+                proc.kill()
+                proc.wait()
+        if code != 0:
+            errors.seek(0)
+            raise ffmpeg_failure(what, code, errors.read())
+    return out
 
 
 def crossfade_join(tail: bytes, head: bytes, rate: int, channels: int = 1) -> bytes:

@@ -5,9 +5,9 @@
     print(result.summary())
 
 Order of work: load + validate every spec (nothing happens if any is invalid) → compile → skip episodes whose
-output is up to date → render the requests not in the cache, each key once across all episodes → mix every
-episode whose audio is complete. Heavy modules (pydub, google-genai) are imported only when there is
-something to render or mix.
+output is up to date (``mix.freshness``: the state ``podpipe plan`` prints) → render the requests not in the
+cache, each key once across all episodes → mix every episode whose audio is complete. Heavy modules (pydub,
+google-genai) are imported only when there is something to render or mix.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podpipe import backends
 from podpipe.cache import FileStore, load_library, resolve_cache_dir
@@ -23,6 +24,9 @@ from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
+
+if TYPE_CHECKING:  # the mix stage is imported only when a build gets that far
+    from podpipe.mix.freshness import Freshness
 
 OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                   "(set GEMINI_API_KEY, or pass --backend)")
@@ -65,6 +69,13 @@ class Prepared:
     episodes: tuple[CompiledEpisode, ...]
     warnings: tuple[Diagnostic, ...]
     store: FileStore
+
+    def freshness(self, force: bool = False) -> dict[Path, Freshness]:
+        """Each episode's ``mix.freshness`` (spec path → state), renders looked up in this cache: what a build
+        acts on and ``podpipe plan`` prints."""
+        from podpipe.mix.freshness import freshness  # the mix stage loads only when a build gets this far
+
+        return {c.episode.path: freshness(c, has=self.store.has, force=force) for c in self.episodes}
 
     def needed(self, episodes: Sequence[CompiledEpisode], only: Sequence[str] = ()) -> list[RenderRequest]:
         """Unique requests of ``episodes`` (restricted to segment ids in ``only``), in first-use order."""
@@ -165,19 +176,19 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             reporter: Reporter | None = None) -> BuildResult:
     """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
     every front end gets the same caching, retries, rate limit and messages."""
-    from podpipe.mix import mixer as mix  # the audio libraries load only when a build gets this far
-
     reporter = reporter or Reporter()
     for warning in prepared.warnings:
         reporter.note(str(warning))
-    stale = [c for c in prepared.episodes if options.force or not mix.is_up_to_date(c)]
-    stale_ids = {id(c) for c in stale}
-    statuses: dict[Path, EpisodeStatus] = {
-        c.episode.path: EpisodeStatus(c, "up to date") for c in prepared.episodes if id(c) not in stale_ids}
-    for status in statuses.values():
-        reporter.episode(status)
+    states = prepared.freshness(options.force)
+    stale = [c for c in prepared.episodes if not states[c.episode.path].up_to_date]
+    statuses: dict[Path, EpisodeStatus] = {}
+    for compiled in prepared.episodes:
+        if states[compiled.episode.path].up_to_date:
+            statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
+            reporter.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
-    missing = [r for r in prepared.needed(stale, options.only) if not prepared.store.has(r.key)]
+    absent = {key for c in stale for key in states[c.episode.path].missing}
+    missing = [r for r in prepared.needed(stale, options.only) if r.key in absent]
     if options.frozen and missing:
         raise FrozenMissError(_frozen_message(prepared, missing))
 
@@ -189,7 +200,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     failed_keys = {o.request.key for o in result.failed}
 
     for compiled in stale:
-        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys, mix)
+        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys)
         reporter.episode(status)
         for note in status.notes:
             reporter.note(note)
@@ -218,7 +229,9 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         backend.close()
 
 
-def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str], mix) -> EpisodeStatus:
+def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str]) -> EpisodeStatus:
+    from podpipe.mix import mix_episode
+
     keys = compiled.plan.keys
     if failed := [k for k in keys if k in failed_keys]:
         return EpisodeStatus(compiled, "failed", f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
@@ -236,7 +249,7 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str],
         return audio
 
     try:
-        mixed = mix.mix_episode(compiled, audio_for)
+        mixed = mix_episode(compiled, audio_for)
     except LookupError:
         return EpisodeStatus(compiled, "not mixed",
                              f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")

@@ -1,25 +1,35 @@
 """``podpipe plan``: what a build would render, what it would take from the cache, and why.
 
-The "why" compares each request with what the last build of the same segment used (the output's manifest
-names the keys; the cache metadata of those keys records their inputs), so an author sees "text changed" or
-"take 2" instead of an opaque hash.
+Whether an episode is mixed again, and why, is printed from the very status a build acts on
+(``Prepared.freshness``, i.e. ``mix.freshness``), so plan and build cannot disagree: a render missing from the
+cache is rendered only for an output that must be mixed again; for an up-to-date output it is not needed.
+
+The "why" of a render compares each request with what the last build of the same segment used (the output's
+manifest names the keys; the cache metadata of those keys records their inputs), so an author sees "text
+changed" or "take 2" instead of an opaque hash.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, prepare
 from podpipe.commands.cost import cost_usd, estimate_tokens
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode, request_material
+from podpipe.compile import RenderRequest, SpeechPiece, compile_episode, request_material
 from podpipe.spec import load_episodes
+
+if TYPE_CHECKING:  # the mix stage is imported only when a plan is made
+    from podpipe.mix.freshness import Freshness
 
 _FIELDS = (("backend", "backend"), ("model", "model"), ("temperature", "temperature"),
            ("language", "language"), ("take", "take"))
+
+
+CACHED, RENDER, SKIP = "cached", "render", "skip"  # skip: not in the cache, and its output is up to date
 
 
 @dataclass(frozen=True)
@@ -27,19 +37,27 @@ class PlannedRequest:
     request: RenderRequest
     episode: str
     segment: str
-    cached: bool
+    action: str  # CACHED, RENDER or SKIP
     reason: str
     input_tokens: int
     output_tokens: int
     cost_usd: float
+
+    @property
+    def cached(self) -> bool:
+        return self.action == CACHED
 
 
 @dataclass(frozen=True)
 class EpisodePlan:
     spec: str
     output: str
-    up_to_date: bool
+    freshness: Freshness  # what a build does with the output, and why
     requests: tuple[PlannedRequest, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.freshness.up_to_date
 
 
 @dataclass(frozen=True)
@@ -48,26 +66,29 @@ class PlanResult:
     episodes: tuple[EpisodePlan, ...]
     warnings: tuple = ()
 
-    def _unique(self, cached: bool) -> dict[str, PlannedRequest]:
-        return {r.request.key: r for e in self.episodes for r in e.requests if r.cached == cached}
+    def _unique(self, action: str) -> dict[str, PlannedRequest]:
+        return {r.request.key: r for e in self.episodes for r in e.requests if r.action == action}
 
     def to_json(self) -> dict:
-        to_render = self._unique(False)
+        to_render = self._unique(RENDER)
+        skipped = self._unique(SKIP).keys() - to_render.keys()  # a request shared with a stale episode is rendered
         return {
             "backend": self.backend,
             "totals": {
                 "render": len(to_render),
-                "cached": len(self._unique(True)),
+                "cached": len(self._unique(CACHED)),
+                "skip": len(skipped),
                 "characters": sum(r.request.characters for r in to_render.values()),
                 "input_tokens": sum(r.input_tokens for r in to_render.values()),
                 "output_tokens": sum(r.output_tokens for r in to_render.values()),
                 "cost_usd": round(sum(r.cost_usd for r in to_render.values()), 4),
             },
             "episodes": [{
-                "spec": e.spec, "output": e.output, "up_to_date": e.up_to_date,
+                "spec": e.spec, "output": e.output, "up_to_date": e.up_to_date, "state": e.freshness.state,
+                "reasons": list(e.freshness.reasons),
                 "requests": [{
                     "key": r.request.key, "segment": r.segment, "speakers": list(r.request.speakers),
-                    "characters": r.request.characters, "action": "cached" if r.cached else "render",
+                    "characters": r.request.characters, "action": r.action,
                     "reason": r.reason, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
                     "cost_usd": round(r.cost_usd, 6),
                 } for r in e.requests],
@@ -77,35 +98,20 @@ class PlanResult:
     def to_text(self) -> str:
         lines = []
         for e in self.episodes:
-            state = "up to date" if e.up_to_date else f"→ {e.output}"
+            state = e.freshness.describe() if e.up_to_date else f"→ {e.output} ({e.freshness.describe()})"
             lines.append(f"{e.spec}: {state}")
             for r in e.requests:
-                action = "cached" if r.cached else "render"
                 who = "+".join(r.request.speakers)
-                lines.append(f"  {r.segment:<8} {action:<6} {who:<20} {r.request.characters:>6} chars  {r.reason}")
+                lines.append(f"  {r.segment:<8} {r.action:<6} {who:<20} {r.request.characters:>6} chars  {r.reason}")
         t = self.to_json()["totals"]
         if self.backend == "gemini":
             cost = (f", ~{t['input_tokens']:,} input + ~{t['output_tokens']:,} audio tokens, "
                     f"~${t['cost_usd']:.4f}")
         else:
             cost = f", offline with {self.backend}: no API cost"
-        lines.append(f"{t['render']} to render ({t['characters']:,} characters{cost}), {t['cached']} cached")
+        skip = f", {t['skip']} not needed (their outputs are up to date)" if t["skip"] else ""
+        lines.append(f"{t['render']} to render ({t['characters']:,} characters{cost}), {t['cached']} cached{skip}")
         return "\n".join(lines)
-
-
-def _previous_keys(compiled: CompiledEpisode) -> dict[str, list[str]] | None:
-    """Segment id → keys in the last build's manifest, or None when there was no (readable) build."""
-    from podpipe.mix import manifest_path  # light: the mix module imports its audio libraries lazily
-
-    try:
-        manifest = json.loads(manifest_path(compiled.plan.output).read_text(encoding="utf-8"))
-        previous: dict[str, list[str]] = {}
-        for piece in manifest["pieces"]:
-            if piece.get("key"):
-                previous.setdefault(str(piece["segment_id"]), []).append(piece["key"])
-        return previous
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: dict | None) -> str:
@@ -136,12 +142,14 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
 
 
 def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
-    from podpipe.mix import mixer as mix
+    from podpipe.mix.manifest import segment_keys
 
     prepared = prepare(paths, options)
+    states = prepared.freshness(options.force)
     episodes = []
     for compiled in prepared.episodes:
-        previous = _previous_keys(compiled)
+        state = states[compiled.episode.path]
+        previous = segment_keys(compiled.plan.output)
         planned = []
         seen: set[str] = set()
         by_key = {r.key: r for r in compiled.requests}
@@ -152,15 +160,19 @@ def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(
                 continue
             seen.add(piece.key)
             request = by_key[piece.key]
-            cached = prepared.store.has(request.key)
+            if prepared.store.has(request.key):
+                action, reason = CACHED, "cached"
+            elif state.up_to_date:
+                action, reason = SKIP, "not in the cache, and not needed: the output is up to date"
+            else:
+                action, reason = RENDER, _reason(prepared, request, piece.segment_id, previous)
             tokens_in, tokens_out = estimate_tokens(request)
+            paid = action == RENDER and request.backend == "gemini"
             planned.append(PlannedRequest(
-                request, compiled.episode.path.name, piece.segment_id, cached,
-                "cached" if cached else _reason(prepared, request, piece.segment_id, previous),
-                tokens_in, tokens_out,
-                0.0 if cached or request.backend != "gemini" else cost_usd(request.model, tokens_in, tokens_out)))
-        episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output),
-                                    mix.is_up_to_date(compiled), tuple(planned)))
+                request, compiled.episode.path.name, piece.segment_id, action, reason, tokens_in, tokens_out,
+                cost_usd(request.model, tokens_in, tokens_out) if paid else 0.0))
+        episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output), state,
+                                    tuple(planned)))
     return PlanResult(prepared.backend, tuple(episodes), prepared.warnings)
 
 

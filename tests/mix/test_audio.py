@@ -18,16 +18,7 @@ from podpipe import audio as pcm
 from podpipe.audio import (Audio, fade, ffmpeg_exe, gain, load_sound, read_wav, resample, rms_dbfs, silence,
                            to_channels, wav_bytes)
 from podpipe.errors import UsageError
-
-
-def tone(freq: float, seconds: float, rate: int, amp: float = 0.5, channels: int = 1) -> Audio:
-    n = round(seconds * rate)
-    samples = array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)))
-    if channels == 2:  # left: the tone, right: silence, so channel mix-ups show
-        stereo = array("h", bytes(4 * n))
-        stereo[0::2] = samples
-        samples = stereo
-    return Audio(samples.tobytes(), rate, channels)
+from tests.mix.helpers import tone
 
 
 def samples_of(audio: Audio, channel: int = 0) -> array:

@@ -14,10 +14,10 @@ import pytest
 
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.mix.steps import loudness
-from podpipe.spec import Episode, Output
+from podpipe.mix.steps.loudness import blocks, limiter, meter, solve
+from tests.mix.helpers import compiled_episode
 from tests.support import REPO
 from tests.support.audio import speech, voice
 
@@ -34,10 +34,7 @@ def episode(tmp_path: Path, fmt: str = "wav", **output_kw) -> CompiledEpisode:
     pieces = [speech("a" * 64, 0, "Alex"), SilencePiece(0.3, "gap"), speech("b" * 64, 1, "Sam"),
               SilencePiece(0.3, "gap"), speech("c" * 64, 2, "Alex"), SilencePiece(0.3, "gap"),
               speech("b" * 64, 3, "Sam")]
-    out = tmp_path / "build" / f"ep.{fmt}"
-    ep = Episode(path=tmp_path / "ep.yaml", title="Loud", speakers=(), segments=(),
-                 output=Output(out, fmt, **output_kw))
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+    return compiled_episode(tmp_path, pieces, fmt, title="Loud", **output_kw)
 
 
 def ebur128(path: Path, start: float | None = None, end: float | None = None) -> tuple[float, float]:
@@ -97,7 +94,7 @@ def test_speakers_are_leveled_within_one_lu(tmp_path, renders):
         assert abs(before[name]["integrated_lufs"] - level) <= 0.5
 
 
-def test_speakers_inside_one_dialogue_render_are_leveled(tmp_path):
+def test_speakers_inside_one_dialogue_render_are_leveled(tmp_path, episode_of):
     """Two voices in one multi-speaker render, ~18 dB apart: the turns are found on the pauses between
     them and each speaker is leveled on its own turns."""
     pause = bytes(2 * round(0.45 * RATE))
@@ -108,10 +105,8 @@ def test_speakers_inside_one_dialogue_render_are_leveled(tmp_path):
              RequestTurn("Alex", "Kore", "Let us get started."))
     pieces = [SpeechPiece("d" * 64, "s1", 0, ("Alex", "Sam"), turns), SilencePiece(0.3, "gap"),
               speech("b" * 64, 1, "Sam")]
-    out = tmp_path / "build" / "ep.wav"
-    ep = Episode(path=tmp_path / "ep.yaml", title="Talk", speakers=(), segments=(), output=Output(out, "wav"))
     renders = {"d" * 64: dialogue, "b" * 64: voice(4, 3.0, 0.3)}
-    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), renders.__getitem__)
+    result = mix_episode(episode_of(pieces, title="Talk"), renders.__getitem__)
 
     manifest = json.loads(result.manifest.read_text())
     located = manifest["pieces"][0]
@@ -148,15 +143,13 @@ def pulses(seconds: float, level: float) -> Audio:
     return Audio((x / np.abs(x).max() * level * 32767).astype("<i2").tobytes(), RATE)
 
 
-def test_a_voice_held_by_its_peaks_does_not_send_leveling_astray(tmp_path):
+def test_a_voice_held_by_its_peaks_does_not_send_leveling_astray(episode_of):
     """When one voice cannot be made louder (only a compressor could), target and ceiling still hold, the
     gains stay bounded, and the report says which voice was held."""
     renders = {"a" * 64: pulses(6.0, 0.9), "b" * 64: voice(2, 6.0, 0.2)}
     pieces = [speech("a" * 64, 0, "Alex"), SilencePiece(0.3, "gap"), speech("b" * 64, 1, "Sam"),
               SilencePiece(0.3, "gap"), speech("a" * 64, 2, "Alex")]
-    out = tmp_path / "build" / "ep.wav"
-    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, "wav"))
-    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), renders.__getitem__)
+    result = mix_episode(episode_of(pieces), renders.__getitem__)
     lufs, peak = ebur128(result.output)
     assert abs(lufs - -16.0) <= 0.5 and peak <= -1.0
     report = json.loads(result.manifest.read_text())["steps"]["loudness"]
@@ -179,7 +172,7 @@ def test_a_speaker_of_only_short_lines_is_not_pushed_around():
             groups[name].append((pos, pos + len(x)))
             pos += len(x) + int(0.333 * RATE)
     pcm = (np.clip(np.concatenate(parts), -1, 1) * 32767).astype("<i2").tobytes()
-    _, report = loudness.normalize(Audio(pcm, RATE), groups, -16.0, -1.0, 0.2)
+    _, report = solve.normalize(Audio(pcm, RATE), groups, -16.0, -1.0, 0.2)
     assert abs(report["integrated_lufs"] - -16.0) <= 0.1
     for name in "AB":
         assert abs(report["speakers"][name]["integrated_lufs"] - report["integrated_lufs"]) <= 1.0, report
@@ -236,11 +229,11 @@ def test_limiter_catches_inter_sample_peaks_and_leaves_the_rest_alone():
     # a quarter-rate sine sampled at ±45°: samples at 0.99·√½, true peak 0.99 — only oversampling sees it
     burst = 0.99 * np.sin(2 * np.pi * (rate / 4) * np.arange(200) / rate + np.pi / 4)
     x[rate: rate + 200, 0] = burst
-    assert np.abs(x).max() < 0.71 and loudness.true_peak(x) > -0.2
+    assert np.abs(x).max() < 0.71 and meter.true_peak(x) > -0.2
     original = x.copy()
-    reduction = loudness.limit(x, rate, -1.0)
-    assert loudness.true_peak(x) <= -1.0 and reduction > 0
-    far = round((loudness.HOLD + loudness.LOOKAHEAD) * rate) + 2
+    reduction = limiter.limit(x, rate, -1.0)
+    assert meter.true_peak(x) <= -1.0 and reduction > 0
+    far = round((limiter.HOLD + limiter.LOOKAHEAD) * rate) + 2
     untouched = np.r_[0:rate - far, rate + 200 + far:len(x)]
     assert np.array_equal(x[untouched], original[untouched])  # no pumping away from the peak
 
@@ -248,17 +241,17 @@ def test_limiter_catches_inter_sample_peaks_and_leaves_the_rest_alone():
 def test_limiter_is_a_no_op_under_the_ceiling():
     x = (0.3 * np.sin(np.arange(24000) / 10)).astype(np.float32)[:, None]
     before = x.copy()
-    assert loudness.limit(x, 24000, -1.0) == 0.0 and np.array_equal(x, before)
+    assert limiter.limit(x, 24000, -1.0) == 0.0 and np.array_equal(x, before)
 
 
 def test_meter_agrees_with_ffmpeg(tmp_path, renders):
     audio = renders["a" * 64]
     path = tmp_path / "a.wav"
     path.write_bytes(wav_bytes(audio))
-    ours = loudness.integrated(loudness.to_float(audio), audio.rate)
+    ours = meter.integrated(blocks.to_float(audio), audio.rate)
     theirs, peak = ebur128(path)
     assert abs(ours - theirs) <= 0.3
-    assert abs(loudness.true_peak(loudness.to_float(audio)) - peak) <= 0.3
+    assert abs(meter.true_peak(blocks.to_float(audio)) - peak) <= 0.3
 
 
 def test_no_op_build_imports_no_numpy(tmp_path, renders):
@@ -282,16 +275,16 @@ def test_blockwise_limiter_and_meter_equal_whole_signal_processing(monkeypatch):
     x = (rng.standard_normal((rate * 3, 1)) * 0.2).astype(np.float32)
     x[rng.integers(0, len(x), 40), 0] = 0.99  # peaks everywhere, also on block edges
     big, small = x.copy(), x.copy()
-    whole_lufs = loudness.integrated(big, rate)
-    whole = loudness.limit(big, rate, -3.0)
-    monkeypatch.setattr(loudness, "_BLOCK", 4096)
-    monkeypatch.setattr(loudness, "_MEASURE_CHUNK", 4800)
-    assert loudness.integrated(small, rate) == pytest.approx(whole_lufs, abs=1e-6)
-    assert loudness.limit(small, rate, -3.0) == whole
+    whole_lufs = meter.integrated(big, rate)
+    whole = limiter.limit(big, rate, -3.0)
+    monkeypatch.setattr(blocks, "BLOCK", 4096)
+    monkeypatch.setattr(meter, "MEASURE_CHUNK", 4800)
+    assert meter.integrated(small, rate) == pytest.approx(whole_lufs, abs=1e-6)
+    assert limiter.limit(small, rate, -3.0) == whole
     assert np.allclose(small, big, atol=1e-6)
     # a gain that changes from sample to sample can move an inter-sample peak by a few thousandths of a dB:
     # that is what normalize's headroom under the ceiling is for
-    assert loudness.true_peak(small) <= -3.0 + 0.01
+    assert meter.true_peak(small) <= -3.0 + 0.01
 
 
 def test_sources_read_the_same_frames_wherever_a_read_starts():
@@ -303,20 +296,20 @@ def test_sources_read_the_same_frames_wherever_a_read_starts():
     pcm[[5000, 5001, 12000]] = [32000, -32000, 31000]  # peaks near where reads split below
     pieces = [Audio(pcm[:7000].tobytes(), rate), Audio(pcm[7000:].tobytes(), rate)]  # never joined
     # overlapping ranges (a crossfade overlaps two pieces): their factors multiply where they overlap
-    source = loudness._Pcm(pieces, 1.5, [(1000, 9000, 2.0), (8000, 15000, 0.5), (20000, 21000, 1.0)])
+    source = blocks.PcmSource(pieces, 1.5, [(1000, 9000, 2.0), (8000, 15000, 0.5), (20000, 21000, 1.0)])
     whole = source.read(0, rate)
     expected = pcm.astype(np.float32)[:, None] * np.float32(1.5 / 32768)
     expected[1000:8000] *= 2.0
     expected[8000:9000] *= 2.0 * 0.5
     expected[9000:15000] *= 0.5
     assert np.allclose(whole, expected, rtol=1e-6)
-    limited = loudness._Limited(source, rate, -1.0)
+    limited = limiter.Limited(source, rate, -1.0)
     once = limited.read(0, rate)
     for cut in (4990, 5001, 8500, 11999, 12000 - limited.ahead):
         assert np.array_equal(source.read(cut, cut + 3000), whole[cut:cut + 3000])
         parts = np.concatenate([limited.read(0, cut), limited.read(cut, rate)])
         assert np.array_equal(parts, once), cut
-    assert loudness.true_peak(loudness._Array(once)) <= -1.0 + 0.01
+    assert meter.true_peak(blocks.ArraySource(once)) <= -1.0 + 0.01
 
 
 def test_meter_equals_pyloudnorm():
@@ -326,15 +319,12 @@ def test_meter_equals_pyloudnorm():
     for rate in (22050, 24000, 44100, 48000):
         x = (rng.standard_normal((rate * 5, 1)) * np.linspace(0.01, 0.3, rate * 5)[:, None]).astype(np.float32)
         theirs = pyloudnorm.Meter(rate).integrated_loudness(x.astype(np.float64))
-        assert loudness.integrated(x, rate) == pytest.approx(theirs, abs=0.01)
+        assert meter.integrated(x, rate) == pytest.approx(theirs, abs=0.01)
 
 
-def test_too_short_to_measure_still_meets_the_ceiling(tmp_path):
+def test_too_short_to_measure_still_meets_the_ceiling(episode_of):
     click = voice(2, 0.3, 0.99, clicks=True)  # shorter than one 400 ms block: no loudness to speak of
-    pieces = [speech("a" * 64, 0, "Alex")]
-    out = tmp_path / "build" / "ep.wav"
-    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, "wav"))
-    result = mix_episode(CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav")), {"a" * 64: click}.__getitem__)
+    result = mix_episode(episode_of([speech("a" * 64, 0, "Alex")]), {"a" * 64: click}.__getitem__)
     report = json.loads(result.manifest.read_text())["steps"]["loudness"]
     assert report["integrated_lufs"] is None and report["true_peak_dbtp"] <= -1.0
-    assert loudness.true_peak(loudness.to_float(read_wav(out.read_bytes()))) <= -1.0
+    assert meter.true_peak(blocks.to_float(read_wav(result.output.read_bytes()))) <= -1.0

@@ -18,20 +18,14 @@ import pytest
 from podpipe import __version__
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.cache import write_atomic
+from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.errors import PodpipeError, UsageError
-from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, inputs_digest, is_up_to_date, manifest_path,
-                         mix_episode)
-from podpipe.mix import mixer as mix
-from podpipe.spec import Episode, Output
+from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, export, files, inputs_digest, is_up_to_date,
+                         manifest_path, mix_episode, stitch)
+from tests.mix.helpers import compiled_episode, tone
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
-
-
-def tone(freq: float, seconds: float, rate: int, amp: float = 0.4) -> Audio:
-    n = round(seconds * rate)
-    return Audio(array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate))
-                             for i in range(n))).tobytes(), rate)
 
 
 def samples(data: bytes) -> array:
@@ -53,14 +47,15 @@ def gap(seconds: float = 0.25) -> SilencePiece:
     return SilencePiece(seconds, "gap")
 
 
-def make(tmp_path: Path, pieces, fmt: str = "wav", title: str = "Episode 1: Hello", output_kw=None,
-         **episode_kw) -> CompiledEpisode:
+@pytest.fixture
+def make(tmp_path):
     """Stitching tests check exact samples: loudness is off and the speech rate kept unless asked for."""
-    out = tmp_path / "build" / f"ep01.{fmt}"
-    output_kw = {"loudness": None, "sample_rate": None if fmt == "wav" else 24000} | (output_kw or {})
-    ep = Episode(path=tmp_path / "episodes" / "ep01.yaml", title=title, speakers=(), segments=(),
-                 output=Output(out, fmt, **output_kw), **episode_kw)
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+
+    def build(pieces, fmt: str = "wav", title: str = "Episode 1: Hello", **fields) -> CompiledEpisode:
+        fields = {"loudness": None, "sample_rate": None if fmt == "wav" else 24000} | fields
+        return compiled_episode(tmp_path, pieces, fmt, name="ep01", spec_dir="episodes", title=title, **fields)
+
+    return build
 
 
 def replace_plan(compiled: CompiledEpisode, **changes) -> CompiledEpisode:
@@ -69,7 +64,8 @@ def replace_plan(compiled: CompiledEpisode, **changes) -> CompiledEpisode:
 
 @pytest.fixture
 def renders():
-    return {KEY_A: tone(440, 1.0, 24000), KEY_B: tone(330, 0.5, 24000), KEY_C: tone(550, 1.0, 22050)}
+    return {KEY_A: tone(440, 1.0, 24000, amp=0.4), KEY_B: tone(330, 0.5, 24000, amp=0.4),
+            KEY_C: tone(550, 1.0, 22050, amp=0.4)}
 
 
 @pytest.fixture
@@ -86,10 +82,10 @@ def decoded_wav(result: MixResult) -> Audio:
 
 # --- stitching -----------------------------------------------------------------------------------------
 
-def test_timings_are_sample_exact(tmp_path, renders):
+def test_timings_are_sample_exact(tmp_path, renders, make):
     pieces = [speech(KEY_A, 0, chapter="Intro"), gap(), speech(KEY_B, 1, speakers=("Alex", "Sam")),
               SilencePiece(1.3, "pause", "s3", 2), speech(KEY_A, 3)]
-    result = mix_episode(make(tmp_path, pieces), renders.__getitem__)
+    result = mix_episode(make(pieces), renders.__getitem__)
     frames = [24000, 6000, 12000, 31200, 24000]
     bounds = [sum(frames[:i]) for i in range(len(frames) + 1)]
     assert [(p.start_frame, p.end_frame) for p in result.pieces] == list(zip(bounds, bounds[1:]))
@@ -122,19 +118,19 @@ def test_timings_are_sample_exact(tmp_path, renders):
     assert manifest["pieces"][3]["reason"] == "pause" and manifest["pieces"][3]["segment_id"] == "s3"
 
 
-def test_each_render_is_fetched_once(tmp_path, renders):
+def test_each_render_is_fetched_once(tmp_path, renders, make):
     calls = []
 
     def audio_for(key):
         calls.append(key)
         return renders[key]
 
-    mix_episode(make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_A, 1), gap(), speech(KEY_B, 2)]), audio_for)
+    mix_episode(make([speech(KEY_A, 0), gap(), speech(KEY_A, 1), gap(), speech(KEY_B, 2)]), audio_for)
     assert calls == [KEY_A, KEY_B]
 
 
-def test_lower_rate_speech_is_resampled_to_the_episode_rate(tmp_path, renders):
-    result = mix_episode(make(tmp_path, [speech(KEY_C, 0), gap(), speech(KEY_A, 1)]), renders.__getitem__)
+def test_lower_rate_speech_is_resampled_to_the_episode_rate(tmp_path, renders, make):
+    result = mix_episode(make([speech(KEY_C, 0), gap(), speech(KEY_A, 1)]), renders.__getitem__)
     assert result.rate == 24000
     first = result.pieces[0]
     assert first.end_frame == 24000 and first.end == 1.0  # 22050 frames at 22.05 kHz → exactly 1 s
@@ -145,21 +141,21 @@ def test_lower_rate_speech_is_resampled_to_the_episode_rate(tmp_path, renders):
     assert out.frames == 24000 + 6000 + 24000
 
 
-def test_all_espeak_episode_keeps_espeak_rate(tmp_path, renders):
-    result = mix_episode(make(tmp_path, [speech(KEY_C, 0)]), renders.__getitem__)
+def test_all_espeak_episode_keeps_espeak_rate(tmp_path, renders, make):
+    result = mix_episode(make([speech(KEY_C, 0)]), renders.__getitem__)
     assert result.rate == 22050 and decoded_wav(result).frames == 22050
 
 
-def test_stereo_render_is_mixed_down(tmp_path):
-    mono = tone(440, 0.5, 24000)
+def test_stereo_render_is_mixed_down(tmp_path, make):
+    mono = tone(440, 0.5, 24000, amp=0.4)
     stereo = Audio(b"".join(mono.pcm[i:i + 2] * 2 for i in range(0, len(mono.pcm), 2)), 24000, 2)
-    out = decoded_wav(mix_episode(make(tmp_path, [speech(KEY_A, 0)]), {KEY_A: stereo}.get))
+    out = decoded_wav(mix_episode(make([speech(KEY_A, 0)]), {KEY_A: stereo}.get))
     assert out.channels == 1 and out.pcm == mono.pcm
 
 
-def test_sound_is_decoded_resampled_with_gain_and_fades(tmp_path, renders, jingle):
+def test_sound_is_decoded_resampled_with_gain_and_fades(tmp_path, renders, jingle, make):
     sound = SoundPiece(jingle, "s2", 1, gain_db=-6.0, fade_in=0.2, fade_out=0.3)
-    result = mix_episode(make(tmp_path, [speech(KEY_A, 0), sound, speech(KEY_B, 2)]), renders.__getitem__)
+    result = mix_episode(make([speech(KEY_A, 0), sound, speech(KEY_B, 2)]), renders.__getitem__)
     placed = result.pieces[1]
     assert (placed.start_frame, placed.end_frame) == (24000, 48000)  # 1 s at 44.1 kHz → 24000 frames
     region = decoded_wav(result).pcm[2 * 24000:2 * 48000]
@@ -175,10 +171,10 @@ def test_sound_is_decoded_resampled_with_gain_and_fades(tmp_path, renders, jingl
     assert (entry["gain_db"], entry["fade_in"], entry["fade_out"]) == (-6.0, 0.2, 0.3)
 
 
-def test_episode_without_speech(tmp_path, jingle):
-    result = mix_episode(make(tmp_path, [SoundPiece(jingle, "s1", 0), SilencePiece(0.5, "pause", "s2", 1)]),
+def test_episode_without_speech(tmp_path, jingle, make):
+    result = mix_episode(make([SoundPiece(jingle, "s1", 0), SilencePiece(0.5, "pause", "s2", 1)]),
                          {}.__getitem__)
-    assert result.rate == mix.DEFAULT_RATE and result.duration == 1.5
+    assert result.rate == stitch.DEFAULT_RATE and result.duration == 1.5
 
 
 # --- export --------------------------------------------------------------------------------------------
@@ -188,8 +184,8 @@ def ffmpeg_decode(path: Path, rate: int) -> bytes:
                            "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True, check=True).stdout
 
 
-def test_mp3_export_decodes_with_tags(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1), gap(), speech(KEY_C, 2)], fmt="mp3",
+def test_mp3_export_decodes_with_tags(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0), gap(), speech(KEY_B, 1), gap(), speech(KEY_C, 2)], fmt="mp3",
                     title="Episode 1: A = B", author="The Podpipe Team", show="The Podpipe Show", episode=7,
                     description="Two lines\nof notes.")
     result = mix_episode(compiled, renders.__getitem__)
@@ -209,16 +205,16 @@ def test_mp3_export_decodes_with_tags(tmp_path, renders):
     assert manifest["output"]["format"] == "mp3" and manifest["output"]["size"] == len(data)
 
 
-def test_mp3_is_reproducible(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0)], fmt="mp3")
+def test_mp3_is_reproducible(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0)], fmt="mp3")
     first = mix_episode(compiled, renders.__getitem__).output.read_bytes()
     second = mix_episode(compiled, renders.__getitem__).output.read_bytes()
     assert first == second
 
 
-def test_unknown_format_is_a_clear_error(tmp_path, renders):
+def test_unknown_format_is_a_clear_error(tmp_path, renders, make):
     with pytest.raises(UsageError, match="'aiff' is not supported"):
-        mix_episode(make(tmp_path, [speech(KEY_A, 0)], fmt="aiff"), renders.__getitem__)
+        mix_episode(make([speech(KEY_A, 0)], fmt="aiff"), renders.__getitem__)
 
 
 # --- atomic writes ---------------------------------------------------------------------------------------
@@ -227,8 +223,8 @@ def leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
 
 
-def test_output_dirs_created_and_no_temp_files(tmp_path, renders):
-    result = mix_episode(make(tmp_path, [speech(KEY_A, 0)]), renders.__getitem__)
+def test_output_dirs_created_and_no_temp_files(tmp_path, renders, make):
+    result = mix_episode(make([speech(KEY_A, 0)]), renders.__getitem__)
     assert sorted(p.name for p in result.output.parent.iterdir()) == ["ep01.manifest.json", "ep01.srt", "ep01.vtt",
                                                                      "ep01.wav"]
     assert result.manifest == manifest_path(result.output) == tmp_path / "build" / "ep01.manifest.json"
@@ -242,8 +238,8 @@ def _umask() -> int:
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
-def test_failed_export_keeps_the_old_output(tmp_path, renders, monkeypatch, failure):
-    compiled = make(tmp_path, [speech(KEY_A, 0)])
+def test_failed_export_keeps_the_old_output(tmp_path, renders, monkeypatch, failure, make):
+    compiled = make([speech(KEY_A, 0)])
     first = mix_episode(compiled, renders.__getitem__)
     old_output, old_manifest = first.output.read_bytes(), first.manifest.read_bytes()
 
@@ -251,7 +247,7 @@ def test_failed_export_keeps_the_old_output(tmp_path, renders, monkeypatch, fail
         path.write_bytes(wav_bytes(ctx.audio)[:1000])
         raise failure
 
-    monkeypatch.setitem(mix.EXPORTERS, "wav", half_written)
+    monkeypatch.setattr(export, "export", half_written)
     changed = replace_plan(compiled, pieces=(speech(KEY_B, 0),))
     with pytest.raises(type(failure)):
         mix_episode(changed, renders.__getitem__)
@@ -260,33 +256,33 @@ def test_failed_export_keeps_the_old_output(tmp_path, renders, monkeypatch, fail
     assert is_up_to_date(compiled) and not is_up_to_date(changed)
 
 
-def test_failing_ffmpeg_leaves_nothing(tmp_path, renders, monkeypatch):
+def test_failing_ffmpeg_leaves_nothing(tmp_path, renders, monkeypatch, make):
     broken = tmp_path / "ffmpeg"
     broken.write_text("#!/bin/sh\nfor last; do :; done\necho partial > \"$last\"\n"
                       "echo 'Error while encoding: out of cheese' >&2\nexit 1\n")
     broken.chmod(0o755)
     monkeypatch.setattr("podpipe.audio.ffmpeg_exe", lambda: str(broken))
-    compiled = make(tmp_path, [speech(KEY_A, 0)], fmt="mp3")
+    compiled = make([speech(KEY_A, 0)], fmt="mp3")
     with pytest.raises(PodpipeError, match="ffmpeg failed to encode MP3.*out of cheese"):
         mix_episode(compiled, renders.__getitem__)
     assert sorted(os.listdir(tmp_path / "build")) == []
 
 
-def test_missing_render_writes_nothing(tmp_path, renders):
+def test_missing_render_writes_nothing(tmp_path, renders, make):
     def audio_for(key):
         if key == KEY_B:
             raise LookupError(key)
         return renders[key]
 
     with pytest.raises(LookupError):
-        mix_episode(make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1)]), audio_for)
+        mix_episode(make([speech(KEY_A, 0), gap(), speech(KEY_B, 1)]), audio_for)
     assert not (tmp_path / "build").exists() or os.listdir(tmp_path / "build") == []
 
 
 # --- manifest, digest and the up-to-date check ---------------------------------------------------------------
 
-def test_manifest_records_the_build(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1)])
+def test_manifest_records_the_build(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0), gap(), speech(KEY_B, 1)])
     result = mix_episode(compiled, renders.__getitem__)
     manifest = json.loads(result.manifest.read_text())
     st = result.output.stat()
@@ -300,21 +296,21 @@ def test_manifest_records_the_build(tmp_path, renders):
     assert str(tmp_path) not in result.manifest.read_text()  # relative paths: no machine paths
 
 
-def test_up_to_date_after_mix(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1)])
+def test_up_to_date_after_mix(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0), gap(), speech(KEY_B, 1)])
     assert not is_up_to_date(compiled)
     mix_episode(compiled, renders.__getitem__)
     assert is_up_to_date(compiled)
     # an identical episode built from scratch is the same build
-    assert is_up_to_date(make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1)]))
+    assert is_up_to_date(make([speech(KEY_A, 0), gap(), speech(KEY_B, 1)]))
     # fields that do not reach the output don't matter
     assert is_up_to_date(dataclasses.replace(compiled, episode=dataclasses.replace(
         compiled.episode, language="de-DE", model="gemini-2.5-pro-preview-tts")))
 
 
-def test_digest_changes_with_every_input(tmp_path, renders, jingle):
+def test_digest_changes_with_every_input(tmp_path, renders, jingle, make):
     sound = SoundPiece(jingle, "s3", 2, gain_db=-3.0)
-    base = make(tmp_path, [speech(KEY_A, 0), gap(), speech(KEY_B, 1), sound])
+    base = make([speech(KEY_A, 0), gap(), speech(KEY_B, 1), sound])
     ep = base.episode
     variants = {
         "key": replace_plan(base, pieces=(speech(KEY_C, 0), gap(), speech(KEY_B, 1), sound)),
@@ -346,15 +342,15 @@ def test_digest_changes_with_every_input(tmp_path, renders, jingle):
     assert not is_up_to_date(base)
 
 
-def test_untouched_sound_hash_is_cached(tmp_path, jingle, monkeypatch):
-    base = make(tmp_path, [SoundPiece(jingle, "s1", 0)])
+def test_untouched_sound_hash_is_cached(tmp_path, jingle, monkeypatch, make):
+    base = make([SoundPiece(jingle, "s1", 0)])
     inputs_digest(base)
-    monkeypatch.setattr(mix, "_file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
+    monkeypatch.setattr(files, "file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
     inputs_digest(base)
 
 
-def test_output_tampered_or_touched(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0)])
+def test_output_tampered_or_touched(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0)])
     out = mix_episode(compiled, renders.__getitem__).output
     # touched (copied, checked out) but the same bytes: still up to date
     st = out.stat()
@@ -375,8 +371,8 @@ def test_output_tampered_or_touched(tmp_path, renders):
 
 
 @pytest.mark.parametrize("damage", ["delete", "garble", "empty", "wrong shape", "other output"])
-def test_broken_manifest_is_not_up_to_date(tmp_path, renders, damage):
-    compiled = make(tmp_path, [speech(KEY_A, 0)])
+def test_broken_manifest_is_not_up_to_date(tmp_path, renders, damage, make):
+    compiled = make([speech(KEY_A, 0)])
     man = mix_episode(compiled, renders.__getitem__).manifest
     if damage == "delete":
         man.unlink()
@@ -393,8 +389,8 @@ def test_broken_manifest_is_not_up_to_date(tmp_path, renders, damage):
     assert not is_up_to_date(compiled)
 
 
-def test_missing_sound_is_not_up_to_date_and_fails_clearly(tmp_path, renders, jingle):
-    compiled = make(tmp_path, [speech(KEY_A, 0), SoundPiece(jingle, "s2", 1)])
+def test_missing_sound_is_not_up_to_date_and_fails_clearly(tmp_path, renders, jingle, make):
+    compiled = make([speech(KEY_A, 0), SoundPiece(jingle, "s2", 1)])
     mix_episode(compiled, renders.__getitem__)
     jingle.unlink()
     assert not is_up_to_date(compiled)
@@ -402,11 +398,11 @@ def test_missing_sound_is_not_up_to_date_and_fails_clearly(tmp_path, renders, ji
         mix_episode(compiled, renders.__getitem__)
 
 
-def test_up_to_date_check_imports_no_audio_library(tmp_path, renders, jingle):
-    compiled = make(tmp_path, [speech(KEY_A, 0), gap(), SoundPiece(jingle, "s2", 1)])
+def test_up_to_date_check_imports_no_audio_library(tmp_path, renders, jingle, make):
+    compiled = make([speech(KEY_A, 0), gap(), SoundPiece(jingle, "s2", 1)])
     mix_episode(compiled, renders.__getitem__)
     (tmp_path / "compiled.pickle").write_bytes(pickle.dumps(compiled))
-    code = ("import pickle, sys; from podpipe.mix.mixer import is_up_to_date; "
+    code = ("import pickle, sys; from podpipe.mix import is_up_to_date; "
             f"c = pickle.loads(open({str(tmp_path / 'compiled.pickle')!r}, 'rb').read()); "
             "assert is_up_to_date(c); "
             "heavy = sorted({'pydub', 'numpy', 'audioop', 'podpipe.audio'} & set(sys.modules)); "
@@ -439,12 +435,12 @@ class HalfVolume(MixStep):
 
     def sidecars(self, ctx, output):
         path = output.with_suffix(".txt")
-        mix.write_atomic(path, f"{len(ctx.pieces)} pieces\n".encode())
+        write_atomic(path, f"{len(ctx.pieces)} pieces\n".encode())
         return [path]
 
 
-def test_steps_process_audio_write_sidecars_and_enter_the_digest(tmp_path, renders):
-    compiled = make(tmp_path, [speech(KEY_A, 0)])
+def test_steps_process_audio_write_sidecars_and_enter_the_digest(tmp_path, renders, make):
+    compiled = make([speech(KEY_A, 0)])
     result = mix_episode(compiled, renders.__getitem__, steps=[HalfVolume()])
     out = decoded_wav(result)
     assert rms(out.pcm) == pytest.approx(rms(renders[KEY_A].pcm) / 2, rel=0.01)

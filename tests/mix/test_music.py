@@ -12,18 +12,13 @@ from pathlib import Path
 import pytest
 
 from podpipe.audio import read_wav, wav_bytes
-from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
 from podpipe.mix.steps import music
-from podpipe.spec import Episode, MusicBed, Output
+from podpipe.spec import MusicBed
+from tests.mix.helpers import compiled_episode, tone
 
 RATE = 24000
-
-
-def tone(freq: float, secs: float, amp: float, rate: int = RATE) -> Audio:
-    return Audio(array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate))
-                             for i in range(round(secs * rate)))).tobytes(), rate)
 
 
 def db(x: float) -> float:
@@ -39,11 +34,11 @@ def rms(samples, a: float, b: float) -> float:
 def bed_file(tmp_path) -> Path:
     path = tmp_path / "assets" / "bed.wav"
     path.parent.mkdir()
-    path.write_bytes(wav_bytes(tone(500, 1.0, 0.5)))  # 1 s: it must loop
+    path.write_bytes(wav_bytes(tone(500, 1.0, amp=0.5)))  # 1 s: it must loop
     return path
 
 
-SPEECH = tone(220, 2.0, 0.3)
+SPEECH = tone(220, 2.0, amp=0.3)
 
 
 def speech(index: int) -> SpeechPiece:
@@ -54,10 +49,7 @@ def episode(tmp_path: Path, beds) -> CompiledEpisode:
     # s1 pause 3 s | s2 speech 2 s | s3 pause 3 s | s4 speech 2 s | s5 pause 3 s
     pieces = [SilencePiece(3.0, "pause", "s1", 0), speech(1), SilencePiece(3.0, "pause", "s3", 2), speech(3),
               SilencePiece(3.0, "pause", "s5", 4)]
-    out = tmp_path / "build" / "ep.wav"
-    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(),
-                 output=Output(out, "wav", loudness=None), music=tuple(beds))
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav"))
+    return compiled_episode(tmp_path, pieces, loudness=None, music=tuple(beds))
 
 
 def bed_only(result) -> array:
@@ -119,7 +111,7 @@ def test_bed_settings_change_the_digest_not_the_renders(tmp_path, bed_file):
         assert other.plan.keys == compiled.plan.keys
         digests.add(inputs_digest(other))
     assert len(digests) == 7
-    bed_file.write_bytes(wav_bytes(tone(600, 1.0, 0.5)))
+    bed_file.write_bytes(wav_bytes(tone(600, 1.0, amp=0.5)))
     assert not is_up_to_date(compiled)  # new music content: re-mix
 
 
@@ -128,7 +120,7 @@ def test_music_spec_fields(tmp_path):
     from podpipe.spec import load_episodes
 
     (tmp_path / "assets").mkdir()
-    (tmp_path / "assets" / "bed.wav").write_bytes(wav_bytes(tone(500, 1.0, 0.5)))
+    (tmp_path / "assets" / "bed.wav").write_bytes(wav_bytes(tone(500, 1.0, amp=0.5)))
     spec = tmp_path / "ep.yaml"
     spec.write_text("title: T\nspeakers:\n  host: {voice: Zephyr}\nsegments:\n  - {id: intro, host: Hi.}\n"
                     "  - host: Middle.\n  - {id: outro, host: Bye.}\n"
@@ -180,12 +172,9 @@ def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
 
     jingle = SoundPiece(bed_file, "s1", 0)  # 1 s of a 500 Hz tone
     pieces = [jingle, speech(1), SilencePiece(0.5, "gap"), speech(2), SoundPiece(bed_file, "s4", 3)]
-    out = tmp_path / "build" / "ep.wav"
 
     def build(crossfade: float):
-        ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(),
-                     output=Output(out, "wav", loudness=None, crossfade=crossfade))
-        compiled = CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, "wav"))
+        compiled = compiled_episode(tmp_path, pieces, loudness=None, crossfade=crossfade)
         return compiled, mix_episode(compiled, {"a" * 64: SPEECH}.__getitem__)
 
     plain_c, plain = build(0.0)

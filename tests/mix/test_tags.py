@@ -17,10 +17,10 @@ from mutagen.flac import Picture
 from mutagen.id3 import ID3, CTOCFlags
 
 from podpipe.audio import ffmpeg_exe
-from podpipe.compile import CompiledEpisode, MixPlan, SilencePiece
+from podpipe.compile import CompiledEpisode, SilencePiece
 from podpipe.errors import UsageError
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.spec import Episode, Output
+from tests.mix.helpers import compiled_episode
 from tests.support.audio import speech, voice
 
 
@@ -55,11 +55,8 @@ def episode(tmp_path: Path, fmt: str, artwork: Path | None = None, chapters=TITL
     b = dataclasses.replace(speech("b" * 64, 1, "Sam"), chapter=chapters[1])
     c = dataclasses.replace(speech("c" * 64, 2, "Alex"), chapter=chapters[2])
     pieces = [SilencePiece(0.5, "pause"), a, SilencePiece(0.25, "gap"), b, SilencePiece(0.25, "gap"), c]
-    out = tmp_path / "build" / f"ep.{fmt}"
-    ep = Episode(path=tmp_path / "ep.yaml", title="Episode 3: Tags", speakers=(), segments=(),
-                 output=Output(out, fmt), author="The Team", show="The Show", episode=3,
-                 description="All about tags.", date="2026-11-23", artwork=artwork)
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+    return compiled_episode(tmp_path, pieces, fmt, title="Episode 3: Tags", author="The Team", show="The Show",
+                            episode=3, description="All about tags.", date="2026-11-23", artwork=artwork)
 
 
 def expected_starts() -> list[float]:

@@ -14,10 +14,11 @@ import pytest
 
 from podpipe.audio import wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
 from podpipe.mix import mix_episode
 from podpipe.mix.steps import transcript
-from podpipe.spec import Episode, MusicBed, Output
+from podpipe.spec import MusicBed
+from tests.mix.helpers import compiled_episode
 
 RATE = 24000
 
@@ -98,9 +99,7 @@ def episode(tmp_path: Path, fmt: str = "wav") -> CompiledEpisode:
     pieces = [piece("a" * 64, 0, [("Alex", "Welcome to the show. <Today> we talk bees & wasps.")]),
               SilencePiece(0.25, "gap"), piece("d" * 64, 1, TURNS), SilencePiece(0.25, "gap"),
               piece("e" * 64, 2, [("Sam", "One half."), ("Alex", "And the other half.")])]
-    out = tmp_path / "build" / f"ep.{fmt}"
-    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, fmt))
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+    return compiled_episode(tmp_path, pieces, fmt)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3"])
@@ -173,7 +172,7 @@ def test_text_proportional_fallback():
 def test_long_turns_become_readable_cues():
     sentence = "This sentence is here to make the turn long enough to need several cues. "
     text = sentence * 12
-    cues = transcript._turn_cues(0.0, 60.0, "Maya", text.strip())
+    cues = transcript.turn_cues(0.0, 60.0, "Maya", text.strip())
     assert len(cues) > 10 and cues[0].start == 0.0 and cues[-1].end == 60.0
     for c in cues:
         assert c.end - c.start <= transcript.MAX_CUE_SECONDS + 1e-9
@@ -190,10 +189,8 @@ def test_pause_detection_ignores_edges_and_short_dips():
     assert abs(found[0][0] - 2.55) <= 0.03 and abs(found[0][1] - 2.85) <= 0.03
 
 
-def test_no_speech_no_transcript(tmp_path):
-    out = tmp_path / "build" / "ep.wav"
-    ep = Episode(path=tmp_path / "ep.yaml", title="T", speakers=(), segments=(), output=Output(out, "wav"))
-    result = mix_episode(CompiledEpisode(ep, (), MixPlan((SilencePiece(1.0, "pause"),), out, "wav")),
-                         lambda key: None)
+def test_no_speech_no_transcript(episode_of):
+    result = mix_episode(episode_of([SilencePiece(1.0, "pause")]), lambda key: None)
+    out = result.output
     assert not out.with_name("ep.vtt").exists() and result.sidecars == ()
     assert array("h", out.read_bytes()[44:]) == array("h", bytes(RATE * 2))

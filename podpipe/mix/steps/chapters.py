@@ -7,6 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podpipe.cache import write_atomic
+from podpipe.compile import CompiledEpisode
+from podpipe.mix.context import MixContext, MixStep
 
 JSON_VERSION = "1.2.0"
 
@@ -50,3 +56,21 @@ def ffmetadata(marks: Sequence[Chapter]) -> str:
         lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(c.start * 1000)}",
                   f"END={round(c.end * 1000)}", f"title={_escape(c.title)}"]
     return "\n".join(lines) + "\n"
+
+
+class ChaptersStep(MixStep):
+    """``<stem>.chapters.json`` (Podcasting 2.0) beside an output whose episode has chapters; the chapters
+    inside the file are written by the encoder or by ``steps.tags`` (see ``formats.Format.chapters``)."""
+
+    name = "chapters"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        return {"json": JSON_VERSION}  # the marks themselves are in every piece record
+
+    def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
+        marks = chapters(ctx.pieces, ctx.seconds)
+        if not marks:
+            return []
+        path = output.with_name(output.stem + ".chapters.json")
+        write_atomic(path, podcasting20_json(marks))
+        return [path]

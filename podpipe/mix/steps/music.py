@@ -14,6 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from podpipe.audio_types import Audio
+from podpipe.compile import CompiledEpisode
+from podpipe.mix.context import MixContext, MixStep
+from podpipe.mix.files import relative, sound_sha256
 
 ATTACK = 0.25  # seconds
 RELEASE = 0.8
@@ -55,7 +58,7 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
     import numpy as np
 
     from podpipe import audio as pcm
-    from podpipe.mix.steps.loudness import to_float
+    from podpipe.mix.steps.loudness.blocks import to_float
 
     out = bytearray(sum(map(len, chunks)))
     view, at, chunk = memoryview(out), 0, b""
@@ -97,3 +100,36 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
                        "loops": round(length / len(music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db})
     del x
     return Audio(out, rate, channels), report
+
+
+class MusicStep(MixStep):
+    """The beds of ``music:``, mixed in after stitching (each bed's range of segments is known only then)."""
+
+    name = "music"
+    VERSION = 1
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        beds = compiled.episode.music
+        if not beds:
+            return None
+        here = compiled.episode.path.parent
+        return {"version": self.VERSION, "attack": ATTACK, "release": RELEASE, "bridge": BRIDGE,
+                "beds": [{"path": relative(b.path, here), "sha256": sound_sha256(b.path),
+                          "from": b.start_segment, "to": b.end_segment, "gain_db": b.gain_db,
+                          "duck_db": b.duck_db, "fade_in": b.fade_in, "fade_out": b.fade_out, "loop": b.loop}
+                         for b in beds]}
+
+    def process(self, ctx: MixContext) -> None:
+        beds = ctx.compiled.episode.music
+        if not beds:
+            return
+        placed = []
+        for bed in beds:
+            last = bed.end_segment if bed.end_segment >= 0 else max(
+                (p.piece.segment_index for p in ctx.pieces if p.piece.segment_index is not None), default=0)
+            inside = [p for p in ctx.pieces if p.piece.segment_index is not None
+                      and bed.start_segment <= p.piece.segment_index <= last]
+            if inside:
+                placed.append((bed, inside[0].start, inside[-1].end))
+        chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
+        ctx.audio, ctx.report[self.name] = mix_beds(chunks, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))

@@ -18,8 +18,13 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.cache import write_atomic
+from podpipe.compile import CompiledEpisode
+from podpipe.mix.context import MixContext, MixStep
 
 WINDOW = 0.010  # seconds per level measurement
 MIN_PAUSE = 0.12  # seconds of quiet that may separate two turns
@@ -142,7 +147,7 @@ def wrap(text: str) -> str:
     return text[:cut] + "\n" + text[cut + 1:]
 
 
-def _turn_cues(start: float, end: float, speaker: str, text: str) -> list[Cue]:
+def turn_cues(start: float, end: float, speaker: str, text: str) -> list[Cue]:
     chunks = _chunks(text)
     # a chunk longer than MAX_CUE_SECONDS of speech is split further by words
     total = sum(len(c) for c in chunks) or 1
@@ -188,7 +193,7 @@ def cues(placed: Sequence) -> tuple[list[Cue], dict[str, int]]:
             method = p.bounds_method if p.bounds_method in methods else "text"
             methods[method] += len(spans) - 1
         for a, b, turn in spans:
-            out.extend(_turn_cues(a, b, turn.speaker, turn.shown))  # as written: tags as [cue]
+            out.extend(turn_cues(a, b, turn.speaker, turn.shown))  # as written: tags as [cue]
     return out, methods
 
 
@@ -215,3 +220,26 @@ def srt(all_cues: Sequence[Cue]) -> bytes:
         lines += [str(i), f"{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}",
                   wrap(f"{cue.speaker}: {cue.text}"), ""]
     return "\n".join(lines).encode("utf-8")
+
+
+class TranscriptStep(MixStep):
+    """``<stem>.vtt`` and ``<stem>.srt`` beside the output."""
+
+    name = "transcript"
+    VERSION = 2
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        return {"version": self.VERSION, "min_pause": MIN_PAUSE, "quiet_db": QUIET_DB, "line": LINE_CHARS,
+                "max_seconds": MAX_CUE_SECONDS}
+
+    def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
+        found, methods = cues(ctx.pieces)
+        if not found:
+            return []
+        ctx.report[self.name] = {"cues": len(found), "turn_boundaries": methods}
+        written = []
+        for suffix, render in ((".vtt", webvtt), (".srt", srt)):
+            path = output.with_name(output.stem + suffix)
+            write_atomic(path, render(found))
+            written.append(path)
+        return written

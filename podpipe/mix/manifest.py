@@ -1,0 +1,108 @@
+"""``<stem>.manifest.json`` beside every output: how it was made, written by the mix and read back by the
+freshness check and by ``podpipe plan``, so the format is defined in one place.
+
+It records every piece with its sample-exact start/end (speech with its key, speakers and turns), the output
+file's size, sha256 and mtime, the sidecars written with it, the ``inputs_digest`` of what went into it and
+the reports of the post-stitch steps. Paths are relative to the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from podpipe import __version__
+from podpipe.compile import CompiledEpisode, SilencePiece, SpeechPiece
+from podpipe.mix.context import MixContext
+from podpipe.mix.files import file_sha256, relative
+from podpipe.mix.inputs import MIX_VERSION
+
+MANIFEST_VERSION = 1
+
+
+def manifest_path(output: Path) -> Path:
+    return Path(output).with_name(Path(output).stem + ".manifest.json")
+
+
+def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, digest: str, sha256: str | None,
+                  sidecars: list[Path]) -> bytes:
+    """The manifest of ``output`` just written from ``ctx``; ``sha256`` is the output's hash when the
+    exporter knows it (else the file is hashed here)."""
+    here = manifest_path(output).parent
+    st = os.stat(output)
+    pieces = []
+    for i, placed in enumerate(ctx.pieces):
+        p = placed.piece
+        entry: dict[str, Any] = {"index": i, "kind": placed.kind, "start": placed.start, "end": placed.end,
+                                 "segment_id": p.segment_id, "segment_index": p.segment_index,
+                                 "chapter": p.chapter}
+        if isinstance(p, SpeechPiece):
+            entry |= {"speakers": list(p.speakers), "key": p.key, "turns": [
+                {"speaker": t.speaker, "text": t.shown, "start": a, "end": b} for a, b, t in placed.turn_spans()]}
+            if len(p.turns) > 1:
+                entry["turns_located_by"] = placed.bounds_method
+        elif isinstance(p, SilencePiece):
+            entry |= {"reason": p.reason}
+        else:
+            entry |= {"path": relative(p.path, here), "gain_db": p.gain_db, "fade_in": p.fade_in,
+                      "fade_out": p.fade_out}
+        pieces.append(entry)
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "podpipe": __version__,
+        "mix_version": MIX_VERSION,
+        "spec": relative(compiled.episode.path, here),
+        "title": compiled.episode.title,
+        "output": {"path": relative(output, here), "format": compiled.plan.format, "size": st.st_size,
+                   "sha256": sha256 or file_sha256(output), "mtime_ns": st.st_mtime_ns},
+        "sample_rate": ctx.rate,
+        "channels": ctx.channels,
+        "frames": ctx.frames,
+        "duration": ctx.seconds,
+        "inputs_digest": digest,
+        "sidecars": [relative(p, here) for p in sidecars],
+    }
+    if ctx.report:
+        manifest["steps"] = ctx.report
+    # one piece per line: readable, diffable, and written by the C encoder (indent= would use the slow one)
+    head = json.dumps(manifest, indent=1, ensure_ascii=False)[:-2]
+    body = ",\n  ".join(json.dumps(p, ensure_ascii=False) for p in pieces)
+    return f'{head},\n "pieces": [\n  {body}\n ]\n}}\n'.encode("utf-8")
+
+
+class ManifestError(ValueError):
+    """The manifest is missing, unreadable, of another version or not about this output."""
+
+
+def read_manifest(output: Path) -> dict[str, Any]:
+    """The manifest of ``output``, checked to be one this version wrote for this output path."""
+    path = manifest_path(output)
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ManifestError("no manifest") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"manifest unreadable ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("output"), dict):
+        raise ManifestError("manifest unreadable (not a manifest)")
+    if manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise ManifestError("manifest of another podpipe version")
+    if manifest["output"].get("path") != relative(output, path.parent):
+        raise ManifestError("manifest of another output")
+    return manifest
+
+
+def segment_keys(output: Path) -> dict[str, list[str]] | None:
+    """Segment id → render keys the last build of ``output`` used, or None when there was no (readable)
+    build: what ``podpipe plan`` compares requests with to say why one must be rendered."""
+    try:
+        manifest = json.loads(manifest_path(output).read_text(encoding="utf-8"))
+        previous: dict[str, list[str]] = {}
+        for piece in manifest["pieces"]:
+            if piece.get("key"):
+                previous.setdefault(str(piece["segment_id"]), []).append(piece["key"])
+        return previous
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

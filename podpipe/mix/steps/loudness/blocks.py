@@ -1,0 +1,129 @@
+"""The episode as the loudness steps see it: float32 frames, full scale ±1, computed block by block on demand.
+
+A ``Source`` is read in ranges; ``PcmSource`` reads 16-bit PCM given as consecutive pieces (never joined)
+and applies the overall gain and per-range speaker gains as it goes, and ``limiter.Limited`` reads another
+source through the limiter. ``write_pcm`` renders a chain once into a new 16-bit buffer, so the input and
+the output PCM are the only full-length buffers of a normalization (2× the PCM, plus blocks): the episode is
+never copied whole as floats. numpy is imported inside the functions, only when a mix runs.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+
+BLOCK = 1 << 18  # frames per block of every blockwise pass (conversion, true peak, limiter, output)
+
+
+def to_float(audio: Audio):
+    """PCM as a float32 array of shape (frames, channels), full scale ±1 (converted in chunks: no
+    full-length temporaries)."""
+    import numpy as np
+
+    src = np.frombuffer(audio.pcm, dtype="<i2")
+    x = np.empty(len(src), dtype=np.float32)
+    for lo in range(0, len(src), BLOCK):
+        np.multiply(src[lo:lo + BLOCK], 1 / 32768, out=x[lo:lo + BLOCK], casting="unsafe")
+    return x.reshape(-1, audio.channels)
+
+
+class Source:
+    """Frames of an episode as float32 (frames, channels), full scale ±1, computed on demand. ``read``'s
+    result may be a view of shared data: callers never write to it."""
+
+    frames = 0
+    channels = 1
+
+    def __len__(self) -> int:
+        return self.frames
+
+    def read(self, lo: int, hi: int):
+        raise NotImplementedError
+
+
+class ArraySource(Source):
+    def __init__(self, x):
+        self.x, self.frames, self.channels = x, len(x), x.shape[1]
+
+    def read(self, lo: int, hi: int):
+        return self.x[lo:hi]
+
+
+class PcmSource(Source):
+    """16-bit PCM, given as consecutive pieces (never joined), scaled by ``gain`` and, over frame ranges, by
+    per-range factors (speaker leveling)."""
+
+    def __init__(self, pieces: Audio | Sequence[Audio], gain: float = 1.0,
+                 ranges: Sequence[tuple[int, int, float]] = ()):
+        import numpy as np
+
+        pieces = [pieces] if isinstance(pieces, Audio) else list(pieces)
+        self.channels = pieces[0].channels if pieces else 1
+        self.arrays = [np.frombuffer(a.pcm, dtype="<i2").reshape(-1, self.channels) for a in pieces if a.pcm]
+        self.offsets = [0]
+        for array in self.arrays:
+            self.offsets.append(self.offsets[-1] + len(array))
+        self.frames = self.offsets[-1]
+        self.gain = gain
+        self.set_factors(ranges)
+
+    def set_factors(self, ranges: Sequence[tuple[int, int, float]]) -> None:
+        # ranges may overlap (a crossfade overlaps two pieces): cut them into disjoint segments, each with the
+        # product of the factors covering it, so a read gives the same frames wherever it starts
+        edges = sorted({x for a, b, f in ranges if b > a and f != 1.0 for x in (a, b)})
+        scale = [1.0] * max(0, len(edges) - 1)
+        index = {x: i for i, x in enumerate(edges)}
+        for a, b, f in ranges:
+            if b > a and f != 1.0:
+                for i in range(index[a], index[b]):
+                    scale[i] *= f
+        self.ranges = [(a, b, f) for a, b, f in zip(edges, edges[1:], scale) if f != 1.0]
+        self._starts = [a for a, _, _ in self.ranges]
+
+    def _int16(self, lo: int, hi: int):
+        import numpy as np
+
+        i = max(0, bisect.bisect_right(self.offsets, lo) - 1)
+        parts = []
+        while i < len(self.arrays) and self.offsets[i] < hi:
+            base = self.offsets[i]
+            parts.append(self.arrays[i][max(0, lo - base):hi - base])
+            i += 1
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros((0, self.channels), dtype="<i2")
+
+    def read(self, lo: int, hi: int):
+        import numpy as np
+
+        y = self._int16(lo, hi).astype(np.float32)
+        y *= np.float32(self.gain / 32768)
+        i = max(0, bisect.bisect_right(self._starts, lo) - 1)
+        while i < len(self.ranges) and self.ranges[i][0] < hi:
+            a, b, factor = self.ranges[i]
+            if b > lo:
+                y[max(a, lo) - lo:min(b, hi) - lo] *= np.float32(factor)
+            i += 1
+        return y
+
+
+def as_source(x) -> Source:
+    return x if isinstance(x, Source) else ArraySource(x)
+
+
+def write_pcm(x: Source, rate: int) -> Audio:
+    """Render a source into new 16-bit PCM, rounded and clipped, block by block."""
+    import numpy as np
+
+    buffer = bytearray(x.frames * x.channels * SAMPLE_WIDTH)  # handed over as is: no second full-size copy
+    out = np.frombuffer(buffer, dtype="<i2").reshape(-1, x.channels)
+    for lo in range(0, x.frames, BLOCK):
+        hi = min(x.frames, lo + BLOCK)
+        y = np.rint(x.read(lo, hi) * 32768)
+        np.clip(y, -32768, 32767, out=y)
+        out[lo:hi] = y
+    del out
+    return Audio(buffer, rate, x.channels)
+

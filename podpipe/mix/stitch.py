@@ -1,0 +1,86 @@
+"""Stitching: every piece of the plan placed in the episode to the sample and joined, in linear time.
+
+Every piece becomes raw PCM at the episode rate, in order, and the buffers stay separate (``MixContext
+.chunks``): the exporter writes them out one after the other, and they are joined into one buffer (once,
+``b"".join``) only when a post-stitch step asks for the whole audio. pydub's ``sum()``/``+`` would copy the
+whole episode per piece, which is quadratic.
+
+The episode rate is the highest rate among the speech renders (24 kHz for Gemini, 22.05 kHz for an
+all-espeak draft), so speech is only ever resampled upwards; sound files are decoded straight to that rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.mix.context import MixContext, PlacedPiece
+
+DEFAULT_RATE = 24000  # Gemini's rate; used when an episode has no speech
+CHANNELS = 1  # podcasts of speech are mono; the output's channel count is set after stitching
+
+
+def crossfades(before: Piece, after: Piece) -> bool:
+    """``output.crossfade`` joins a sound to the speech or sound next to it; silences keep their length."""
+    if isinstance(before, SilencePiece) or isinstance(after, SilencePiece):
+        return False
+    return isinstance(before, SoundPiece) or isinstance(after, SoundPiece)
+
+
+def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixContext:
+    """The episode's pieces placed and in order. ``audio_for(key)`` returns a speech piece's cached render;
+    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates."""
+    from podpipe import audio as pcm
+
+    plan = compiled.plan
+    # each distinct render once; the episode rate is known only when all are loaded
+    speech: dict[str, Audio] = {}
+    located: dict[str, tuple[tuple[float, ...], str]] = {}
+    for piece in plan.pieces:
+        if isinstance(piece, SpeechPiece) and piece.key not in speech:
+            speech[piece.key] = audio_for(piece.key)
+            if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
+                from podpipe.mix.steps.transcript import locate_turns
+
+                located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
+    rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
+    for key in speech:  # converted one at a time so an original can be freed before the next is copied
+        speech[key] = pcm.convert(speech[key], rate, CHANNELS)
+
+    frame = SAMPLE_WIDTH * CHANNELS
+    chunks: list[bytes] = []
+    placed: list[PlacedPiece] = []
+    silences: dict[int, bytes] = {}
+    sounds: dict[tuple, bytes] = {}
+    position = 0
+    xfade = max(0, round(compiled.episode.output.crossfade * rate))
+    for piece in plan.pieces:
+        if isinstance(piece, SpeechPiece):
+            data = speech[piece.key].pcm
+        elif isinstance(piece, SilencePiece):
+            n = max(0, round(piece.seconds * rate))
+            if n not in silences:  # gaps repeat: one buffer per length
+                silences[n] = bytes(n * frame)
+            data = silences[n]
+        else:
+            ident = (piece.path, piece.gain_db, piece.fade_in, piece.fade_out)
+            if ident not in sounds:
+                sound = pcm.load_sound(piece.path, rate, CHANNELS)
+                sounds[ident] = pcm.fade(pcm.gain(sound, piece.gain_db), piece.fade_in, piece.fade_out).pcm
+            data = sounds[ident]
+        n_frames = len(data) // frame
+        if xfade and placed and crossfades(placed[-1].piece, piece):
+            overlap = min(xfade, n_frames, len(chunks[-1]) // frame)
+            if overlap:  # the sound and its neighbour overlap: one fades out while the other fades in
+                cut = overlap * frame
+                mixed = pcm.crossfade_join(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
+                chunks[-1] = chunks[-1][:-cut]
+                data = mixed + data[cut:]
+                position -= overlap
+        bounds, method = located.get(getattr(piece, "key", None), ((), "exact"))
+        placed.append(PlacedPiece(piece, position, position + n_frames, rate, bounds, method))
+        chunks.append(data)
+        position += n_frames
+    del speech, sounds, silences  # only ``chunks`` references the audio from here on
+    return MixContext(compiled, tuple(placed), rate, CHANNELS, chunks)

@@ -1,0 +1,40 @@
+"""What the mix tests share: pure tones whose level and pitch the tests can predict exactly, and hand-made
+episodes. Plain functions (fixtures are in conftest.py), so modules can build test audio at import time."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from array import array
+from pathlib import Path
+
+from podpipe.audio_types import Audio
+from podpipe.compile import CompiledEpisode, MixPlan
+from podpipe.spec import Episode, Output
+
+
+def tone(freq: float, seconds: float, rate: int = 24000, amp: float = 0.5, channels: int = 1) -> Audio:
+    """A sine of ``amp`` × full scale; in stereo the tone is on the left and the right is silent, so
+    channel mix-ups show."""
+    n = round(seconds * rate)
+    samples = array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)))
+    if channels == 2:
+        stereo = array("h", bytes(4 * n))
+        stereo[0::2] = samples
+        samples = stereo
+    return Audio(samples.tobytes(), rate, channels)
+
+
+_OUTPUT_FIELDS = {f.name for f in dataclasses.fields(Output)}
+
+
+def compiled_episode(root: Path, pieces, fmt: str = "wav", *, name: str = "ep", spec_dir: str = "",
+                     title: str = "T", **fields) -> CompiledEpisode:
+    """A compiled episode of hand-made ``pieces`` (no YAML loader): its spec is ``root/spec_dir/name.yaml``,
+    its output ``root/build/name.fmt``. Other keywords set ``Output`` fields (loudness, sample_rate,
+    crossfade, …) or ``Episode`` fields (author, music, artwork, …) by name."""
+    out = root / "build" / f"{name}.{fmt}"
+    output = Output(out, fmt, **{k: v for k, v in fields.items() if k in _OUTPUT_FIELDS})
+    ep = Episode(path=root / spec_dir / f"{name}.yaml", title=title, speakers=(), segments=(), output=output,
+                 **{k: v for k, v in fields.items() if k not in _OUTPUT_FIELDS})
+    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
