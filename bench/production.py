@@ -27,9 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stitch import RATE, make_segments  # noqa: E402
+from stitch import RATE, gain, make_segments  # noqa: E402
 
-from podpipe.audio import ffmpeg_exe, gain, read_wav, write_wav  # noqa: E402
+from podpipe.audio import ffmpeg_exe, read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
 from podpipe.mix import MixContext, episode_tags, export, mix_episode  # noqa: E402

@@ -28,9 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podpipe.audio import gain, read_wav, write_wav  # noqa: E402
+from podpipe.audio import read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.mix import mix_episode  # noqa: E402
+from podpipe.mix.segments import from_audio, to_audio  # noqa: E402
 from podpipe.spec import Episode, Output  # noqa: E402
 
 # Issue 2's target is the stitch itself (join + WAV export + manifest); the production steps (loudness,
@@ -67,6 +68,11 @@ def speech_like(seconds: float, seed: int = 1) -> bytes:
         out.extend(int(rng.gauss(0, 40)) for _ in range(pause))
         t += syllable + pause
     return out[:total].tobytes()
+
+
+def gain(audio: Audio, db: float) -> Audio:
+    """``audio`` ``db`` decibels louder, in a new buffer (pydub's apply_gain)."""
+    return to_audio(from_audio(audio).apply_gain(db))
 
 
 def make_segments(n: int, seconds: float) -> list[Audio]:

@@ -1,11 +1,11 @@
-"""PCM helpers shared by the mix stage, the cache and the backends.
+"""The audio layer's foundation, shared by the mix stage, the cache and the backends: WAV files as bytes, the
+ffmpeg binary and the one way podpipe runs it, and pydub (the mix's audio layer) configured to use it.
 
-Everything works on ``Audio`` (signed 16-bit little-endian PCM bytes) with the standard library, C-speed
-``audioop`` and the ffmpeg binary; no pydub or numpy, so importing this module costs nothing and a long
-episode is never copied more often than necessary. ffmpeg is only needed for compressed files: WAV is read
-and written with ``wave``. imageio-ffmpeg ships no ffprobe, so every ffmpeg call names its formats
-explicitly and nothing here probes. Every ffmpeg run of podpipe goes through ``run_ffmpeg``, so a missing
-binary or a failure reads the same wherever it happens.
+WAV is read and written with ``wave`` and C-speed ``audioop``, so the cache and the backends never import
+pydub or numpy and importing this module costs nothing. imageio-ffmpeg ships no ffprobe, so every ffmpeg
+call names its formats explicitly and nothing here probes. Every ffmpeg run of podpipe goes through
+``run_ffmpeg`` (or, for pydub's own runs, ``ffmpeg_failure``), so a missing binary or a failure reads the same
+wherever it happens. pydub is imported only by ``audio_segment()``, only when a mix runs.
 """
 
 from __future__ import annotations
@@ -13,23 +13,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
-import math
 import os
 import shutil
 import struct
 from collections.abc import Iterable, Sequence
-from pathlib import Path
+from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.errors import UsageError
 
-__all__ = [
-    "Audio", "ffmpeg_exe", "wav_header", "wav_bytes", "write_wav", "read_wav", "resample", "to_channels", "convert", "silence",
-    "load_sound", "gain", "fade", "rms_dbfs", "ffmpeg_convert", "FfmpegError", "run_ffmpeg", "ffmpeg_failure",
-]
+__all__ = ["Audio", "FfmpegError", "audio_segment", "audioop_module", "cannot_run", "ffmpeg_convert", "ffmpeg_exe",
+           "ffmpeg_failure", "read_wav", "run_ffmpeg", "wav_bytes", "wav_header", "write_wav"]
 
 
-def _audioop():
+def audioop_module():
     """The C ``audioop`` module (stdlib up to 3.12, the audioop-lts package from 3.13 on)."""
     import warnings
 
@@ -38,6 +35,23 @@ def _audioop():
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop
     return audioop
+
+
+@functools.cache
+def audio_segment() -> Any:
+    """pydub's ``AudioSegment`` class, imported on first use without its import-time warnings.
+
+    pydub warns "Couldn't find ffmpeg or avconv" when ffmpeg is not on PATH (imageio-ffmpeg's binary is
+    not): podpipe points ``AudioSegment.converter`` at ``ffmpeg_exe()`` itself before pydub needs ffmpeg
+    (``mix.sounds``), so the warning would only mislead.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Couldn't find ffmpeg or avconv"
+        warnings.simplefilter("ignore", DeprecationWarning)  # pydub imports audioop (3.11/3.12)
+        from pydub import AudioSegment
+    return AudioSegment
 
 
 @functools.cache
@@ -109,131 +123,29 @@ def read_wav(data: bytes) -> Audio:
         raise ValueError(f"truncated WAV data: header says {nframes} frames, found {len(pcm) // frame}")
     pcm = pcm[: len(pcm) // frame * frame]
     if width != SAMPLE_WIDTH:
-        audioop = _audioop()
+        # not pydub's set_sample_width: the cache and the backends read WAV without pydub, and pydub widens
+        # 24-bit audio byte by byte in Python where audioop works in C
+        audioop = audioop_module()
         if width == 1:  # 8-bit WAV is unsigned
             pcm = audioop.bias(pcm, 1, -128)
         pcm = audioop.lin2lin(pcm, width, SAMPLE_WIDTH)
     return Audio(pcm, rate, channels)
 
 
-def _frames_for(seconds: float, rate: int) -> int:
-    return max(0, int(round(seconds * rate)))
-
-
-def silence(seconds: float, rate: int, channels: int = 1) -> Audio:
-    return Audio(bytes(_frames_for(seconds, rate) * SAMPLE_WIDTH * channels), rate, channels)
-
-
-def resample(audio: Audio, rate: int) -> Audio:
-    """Linear-interpolation resampling in C (audioop.ratecv), one pass, exactly round(frames*rate/old) frames.
-
-    Without an anti-alias filter, so it is meant for speech going up to the episode rate (22050 → 24000);
-    sound files are resampled by ffmpeg while decoding (``load_sound``).
-    """
-    if audio.rate == rate or not audio.pcm:
-        return Audio(audio.pcm, rate, audio.channels) if audio.rate != rate else audio
-    if rate < 1:
-        raise ValueError(f"invalid sample rate {rate}")
-    audioop = _audioop()
-    pcm, _ = audioop.ratecv(audio.pcm, SAMPLE_WIDTH, audio.channels, audio.rate, rate, None)
-    frame = SAMPLE_WIDTH * audio.channels
-    want = (audio.frames * rate + audio.rate // 2) // audio.rate
-    have = len(pcm) // frame
-    if have > want:
-        pcm = pcm[: want * frame]
-    elif have < want:  # ratecv may end a frame early: hold the last value
-        last = pcm[-frame:] if pcm else bytes(frame)
-        pcm = pcm + last * (want - have)
-    return Audio(pcm, rate, audio.channels)
-
-
-def to_channels(audio: Audio, channels: int) -> Audio:
-    """Mono ↔ stereo (mono is duplicated; stereo is averaged)."""
-    if audio.channels == channels:
-        return audio
-    audioop = _audioop()
-    if audio.channels == 2 and channels == 1:
-        return Audio(audioop.tomono(audio.pcm, SAMPLE_WIDTH, 0.5, 0.5), audio.rate, 1)
-    if audio.channels == 1 and channels == 2:
-        return Audio(audioop.tostereo(audio.pcm, SAMPLE_WIDTH, 1.0, 1.0), audio.rate, 2)
-    raise ValueError(f"cannot convert {audio.channels} channels to {channels}")
-
-
-def convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
-    """``audio`` at ``rate`` with ``channels``; the same object when nothing changes."""
-    return resample(to_channels(audio, channels), rate)
-
-
-def load_sound(path: str | os.PathLike, rate: int, channels: int = 1) -> Audio:
-    """Decode any file ffmpeg reads (wav, mp3, ogg, flac, …) to PCM at ``rate``/``channels``.
-
-    ffmpeg resamples with its own filtered resampler. The output format is given explicitly, so no ffprobe
-    is needed. Raises ``UsageError`` naming the file when it cannot be decoded.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"{path}: sound file not found")
-    out = run_ffmpeg(["-i", os.fspath(path), "-vn", "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le",
-                      "-ac", str(channels), "-ar", str(rate), "pipe:1"],
-                     f"{path}: cannot decode sound file", capture=True)
-    frame = SAMPLE_WIDTH * channels
-    pcm = out[: len(out) // frame * frame]
-    if not pcm:
-        raise UsageError(f"{path}: sound file has no audio")
-    return Audio(pcm, rate, channels)
-
-
-def gain(audio: Audio, db: float) -> Audio:
-    """Scale by ``db`` decibels, clipping at full scale."""
-    if not db or not audio.pcm:
-        return audio
-    return Audio(_audioop().mul(audio.pcm, SAMPLE_WIDTH, 10 ** (db / 20)), audio.rate, audio.channels)
-
-
-def fade(audio: Audio, fade_in: float = 0.0, fade_out: float = 0.0) -> Audio:
-    """Linear fade in from silence and out to silence, in 1 ms steps (inaudible, C speed).
-
-    A fade longer than the audio is shortened to the audio's length.
-    """
-    n_in = min(_frames_for(fade_in, audio.rate), audio.frames)
-    n_out = min(_frames_for(fade_out, audio.rate), audio.frames)
-    if not n_in and not n_out:
-        return audio
-    audioop = _audioop()
-    frame = SAMPLE_WIDTH * audio.channels
-    buf = bytearray(audio.pcm)
-    step = max(1, audio.rate // 1000)
-
-    def ramp(start: int, count: int, rising: bool) -> None:
-        for pos in range(0, count, step):
-            n = min(step, count - pos)
-            # a fade in starts at exactly 0 and a fade out ends at exactly 0
-            factor = pos / count if rising else 1.0 - (pos + n) / count
-            a, b = (start + pos) * frame, (start + pos + n) * frame
-            buf[a:b] = audioop.mul(bytes(buf[a:b]), SAMPLE_WIDTH, factor)
-
-    if n_in:
-        ramp(0, n_in, True)
-    if n_out:
-        ramp(audio.frames - n_out, n_out, False)
-    return Audio(bytes(buf), audio.rate, audio.channels)
-
-
-def rms_dbfs(audio: Audio) -> float:
-    """RMS level in dBFS (-inf for digital silence)."""
-    if not audio.pcm:
-        return -math.inf
-    rms = _audioop().rms(audio.pcm, SAMPLE_WIDTH)
-    return 20 * math.log10(rms / 32768) if rms else -math.inf
-
-
 def ffmpeg_convert(audio: Audio, rate: int, channels: int = 1) -> Audio:
-    """``audio`` at ``rate``/``channels`` through ffmpeg's filtered resampler (for output rates such as
-    44.1 kHz, where linear interpolation would leave audible images); exactly round(frames*rate/old) frames."""
+    """``audio`` at ``rate``/``channels``, resampled with ffmpeg's filtered resampler; exactly
+    round(frames*rate/old) frames.
+
+    pydub's ``set_frame_rate`` (audioop.ratecv) interpolates without an anti-alias filter: fine for speech
+    going up 22.05 → 24 kHz, but it would leave audible images at 44.1 kHz and alias music brought down from
+    48 kHz. Channels are converted with pydub's ``set_channels`` (ffmpeg's upmix would be 3 dB down).
+    """
     if (audio.rate, audio.channels) == (rate, channels) or not audio.pcm:
         return Audio(audio.pcm, rate, channels) if not audio.pcm else audio
-    if audio.channels != channels:  # exact duplication/averaging (ffmpeg's upmix would be 3 dB down)
-        audio = to_channels(audio, channels)
+    if audio.channels != channels:
+        segment = audio_segment()(data=audio.pcm, sample_width=SAMPLE_WIDTH, frame_rate=audio.rate,
+                                  channels=audio.channels).set_channels(channels)
+        audio = Audio(segment.raw_data, audio.rate, channels)
         if audio.rate == rate:
             return audio
     out = run_ffmpeg(["-f", "s16le", "-ar", str(audio.rate), "-ac", str(channels), "-i", "pipe:0",
@@ -259,6 +171,12 @@ def ffmpeg_failure(what: str, code: int, stderr: bytes | str) -> FfmpegError:
     return FfmpegError(f"{what} (exit {code}): {lines[-1] if lines else 'no message'}")
 
 
+def cannot_run(exe: str, exc: OSError) -> FfmpegError:
+    """The one form of "the ffmpeg binary could not be started"."""
+    return FfmpegError(f"cannot run ffmpeg ({exe}): {exc.strerror or exc}; install imageio-ffmpeg or put ffmpeg "
+                       "on PATH")
+
+
 def run_ffmpeg(args: Sequence[str], what: str, *, feed: Iterable[bytes] | None = None, capture: bool = False) -> bytes:
     """Run ``ffmpeg args`` (quietly, never reading the terminal) to completion: ``feed``'s chunks go to its
     stdin one after the other (never joined), and its stdout is returned when ``capture`` (else b"").
@@ -278,8 +196,7 @@ def run_ffmpeg(args: Sequence[str], what: str, *, feed: Iterable[bytes] | None =
             stdout = subprocess.PIPE if capture else subprocess.DEVNULL
             proc = subprocess.Popen(cmd, stdin=stdin, stdout=stdout, stderr=errors)  # nosec B603  # fixed argv
         except OSError as exc:
-            raise FfmpegError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror or exc}; install imageio-ffmpeg "
-                              "or put ffmpeg on PATH") from None
+            raise cannot_run(cmd[0], exc) from None
 
         def write() -> None:
             with contextlib.suppress(BrokenPipeError):  # ffmpeg quit early: its exit code and message say why
@@ -303,14 +220,11 @@ def run_ffmpeg(args: Sequence[str], what: str, *, feed: Iterable[bytes] | None =
             if proc.poll() is None:  # interrupted while feeding or reading it
                 proc.kill()
                 proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    with contextlib.suppress(OSError):  # a pipe ffmpeg closed: nothing left to flush into it
+                        stream.close()
         if code != 0:
             errors.seek(0)
             raise ffmpeg_failure(what, code, errors.read())
     return out
-
-
-def crossfade_join(tail: bytes, head: bytes, rate: int, channels: int = 1) -> bytes:
-    """``tail`` fading out linearly while ``head`` (as long) fades in, summed with clipping."""
-    out = fade(Audio(tail, rate, channels), 0.0, (len(tail) // (SAMPLE_WIDTH * channels)) / rate)
-    into = fade(Audio(head, rate, channels), (len(head) // (SAMPLE_WIDTH * channels)) / rate, 0.0)
-    return _audioop().add(out.pcm, into.pcm, SAMPLE_WIDTH)

@@ -79,10 +79,10 @@ def recheck_loudness(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, s
     report = ctx.report.get(LoudnessStep.name)
     if report is None:
         return
-    from podpipe import audio as pcm
+    from podpipe.mix import segments
     from podpipe.mix.steps.loudness.solve import correct_encoded
 
-    decoded = pcm.load_sound(path, ctx.rate, ctx.channels)
+    decoded = segments.to_audio(segments.load(path, ctx.rate, ctx.channels))
     fixed = correct_encoded(ctx.audio, decoded, report, ctx.compiled.episode.output.true_peak, fmt.headroom)
     del decoded
     if fixed is not None:

@@ -1,9 +1,9 @@
 """Stitching: every piece of the plan placed in the episode to the sample and joined, in linear time.
 
-Every piece becomes raw PCM at the episode rate, in order, and the buffers stay separate (``MixContext
-.chunks``): the exporter writes them out one after the other, and they are joined into one buffer (once,
-``b"".join``) only when a post-stitch step asks for the whole audio. pydub's ``sum()``/``+`` would copy the
-whole episode per piece, which is quadratic.
+Every piece becomes a pydub AudioSegment at the episode rate (``segments``), and its raw data is kept in
+order, the buffers separate (``MixContext.chunks``): the exporter writes them out one after the other, and they
+are joined into one buffer (once, ``b"".join``) only when a post-stitch step asks for the whole audio. pydub's
+``sum()``/``+`` would copy the whole episode per piece, which is quadratic.
 
 The episode rate is the highest rate among the speech renders (24 kHz for Gemini, 22.05 kHz for an
 all-espeak draft), so speech is only ever resampled upwards; sound files are decoded straight to that rate.
@@ -31,7 +31,7 @@ def crossfades(before: Piece, after: Piece) -> bool:
 def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixContext:
     """The episode's pieces placed and in order. ``audio_for(key)`` returns a speech piece's cached render;
     whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates."""
-    from podpipe import audio as pcm
+    from podpipe.mix import segments  # pydub: imported only when a mix runs
 
     plan = compiled.plan
     # each distinct render once; the episode rate is known only when all are loaded
@@ -45,8 +45,9 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
 
                 located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
     rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
-    for key in speech:  # converted one at a time so an original can be freed before the next is copied
-        speech[key] = pcm.convert(speech[key], rate, CHANNELS)
+    pcm: dict[str, bytes] = {}
+    for key in list(speech):  # converted one at a time so an original can be freed before the next is copied
+        pcm[key] = segments.speech(speech.pop(key), rate, CHANNELS).raw_data
 
     frame = SAMPLE_WIDTH * CHANNELS
     chunks: list[bytes] = []
@@ -57,8 +58,10 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
     xfade = max(0, round(compiled.episode.output.crossfade * rate))
     for piece in plan.pieces:
         if isinstance(piece, SpeechPiece):
-            data = speech[piece.key].pcm
+            data = pcm[piece.key]
         elif isinstance(piece, SilencePiece):
+            # not pydub's silent(): it counts frames with int(), one short at some lengths, and every later
+            # piece would move; the plan's timings are round(seconds × rate)
             n = max(0, round(piece.seconds * rate))
             if n not in silences:  # gaps repeat: one buffer per length
                 silences[n] = bytes(n * frame)
@@ -66,15 +69,14 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
         else:
             ident = (piece.path, piece.gain_db, piece.fade_in, piece.fade_out)
             if ident not in sounds:
-                sound = pcm.load_sound(piece.path, rate, CHANNELS)
-                sounds[ident] = pcm.fade(pcm.gain(sound, piece.gain_db), piece.fade_in, piece.fade_out).pcm
+                sounds[ident] = segments.sound(piece, rate, CHANNELS).raw_data
             data = sounds[ident]
         n_frames = len(data) // frame
         if xfade and placed and crossfades(placed[-1].piece, piece):
             overlap = min(xfade, n_frames, len(chunks[-1]) // frame)
             if overlap:  # the sound and its neighbour overlap: one fades out while the other fades in
                 cut = overlap * frame
-                mixed = pcm.crossfade_join(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
+                mixed = segments.crossfade(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
                 chunks[-1] = chunks[-1][:-cut]
                 data = mixed + data[cut:]
                 position -= overlap
@@ -82,5 +84,5 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
         placed.append(PlacedPiece(piece, position, position + n_frames, rate, bounds, method))
         chunks.append(data)
         position += n_frames
-    del speech, sounds, silences  # only ``chunks`` references the audio from here on
+    del pcm, sounds, silences  # only ``chunks`` references the audio from here on
     return MixContext(compiled, tuple(placed), rate, CHANNELS, chunks)

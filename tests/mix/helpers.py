@@ -25,6 +25,20 @@ def tone(freq: float, seconds: float, rate: int = 24000, amp: float = 0.5, chann
     return Audio(samples.tobytes(), rate, channels)
 
 
+def samples_of(audio: Audio, channel: int = 0) -> array:
+    return array("h", audio.pcm)[channel::audio.channels]
+
+
+def crossings(audio: Audio, channel: int = 0) -> int:
+    """Zero crossings of one channel: twice the frequency of a tone per second of it."""
+    s = samples_of(audio, channel)
+    return sum(1 for x, y in zip(s, s[1:]) if (x < 0) != (y < 0))
+
+
+def rms(samples) -> float:
+    return math.sqrt(sum(x * x for x in samples) / len(samples)) if len(samples) else 0.0
+
+
 _OUTPUT_FIELDS = {f.name for f in dataclasses.fields(Output)}
 
 

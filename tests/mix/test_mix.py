@@ -22,7 +22,7 @@ from podpipe.cache import write_atomic
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.errors import PodpipeError, UsageError
 from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, export, files, inputs_digest, is_up_to_date,
-                         manifest_path, mix_episode, stitch)
+                         manifest_path, mix_episode, segments, stitch)
 from tests.mix.helpers import compiled_episode, tone
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
@@ -424,9 +424,7 @@ class HalfVolume(MixStep):
         return {"note": self.note}
 
     def process(self, ctx: MixContext) -> None:
-        from podpipe.audio import gain
-
-        ctx.audio = gain(ctx.audio, -6.0206)
+        ctx.audio = segments.to_audio(segments.from_audio(ctx.audio).apply_gain(-6.0206))
         ctx.report[self.name] = {"gain_db": -6.0206}
 
     def edit_output(self, ctx, path):

@@ -57,7 +57,7 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
     clipped): the episode is never held as floats, and the result is the only new full-length buffer."""
     import numpy as np
 
-    from podpipe import audio as pcm
+    from podpipe.mix import segments
     from podpipe.mix.steps.loudness.blocks import to_float
 
     out = bytearray(sum(map(len, chunks)))
@@ -70,7 +70,7 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
     x = np.frombuffer(out, dtype="<i2").reshape(-1, channels)
     report = []
     for bed, start, end in beds:
-        music = to_float(pcm.load_sound(bed.path, rate, channels))
+        music = to_float(segments.to_audio(segments.load(bed.path, rate, channels)))
         a = max(0, round(start * rate))
         b = min(len(x), round(end * rate))
         length = b - a if bed.loop else min(b - a, len(music))

@@ -9,7 +9,8 @@ place). Only when there are fewer pauses than boundaries does placement fall bac
 The boundaries are found once per render, when the episode is stitched (``locate_turns``), so speaker leveling
 (``podpipe.mix.steps.loudness``) and the transcript agree on who speaks when.
 Long turns are split into cues of at most ``MAX_CUE_CHARS`` characters (two lines of ``LINE_CHARS``) and
-``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only (audioop for the level).
+``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only (audioop for the level), so the freshness
+check of a no-op build can import it for its settings.
 """
 
 from __future__ import annotations
@@ -42,22 +43,16 @@ class Cue:
     text: str
 
 
-def _audioop():
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import audioop
-    return audioop
-
-
 def pauses(audio: Audio, start: float, end: float) -> list[tuple[float, float]]:
     """Quiet stretches (start, end) of at least ``MIN_PAUSE`` inside [start, end) of ``audio``, excluding
     silence touching either edge."""
-    audioop = _audioop()
+    from podpipe.audio import audioop_module
+
+    audioop = audioop_module()
     frame = SAMPLE_WIDTH * audio.channels
     step = max(1, round(WINDOW * audio.rate))
     a, b = round(start * audio.rate), round(end * audio.rate)
+    # audioop on frame windows, not pydub's slices: those are whole milliseconds (22.05 frames at 22.05 kHz)
     levels = [audioop.rms(audio.pcm[i * frame:min(i + step, b) * frame], SAMPLE_WIDTH) for i in range(a, b, step)]
     if not levels:
         return []
