@@ -136,7 +136,7 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
     """
     from podpipe.commands import BuildOptions
     from podpipe.commands import build as run_build
-    from podpipe.commands.progress import ClickReporter
+    from podpipe.commands.progress import ClickProgress
     from podpipe.commands.report import write_report
     from podpipe.errors import RenderError
 
@@ -149,17 +149,17 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
                            frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
                            strict=strict)
-    reporter = ClickReporter(quiet=quiet, verbose=verbose)
+    progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
-        result = run_build(specs, options, reporter)
+        result = run_build(specs, options, progress)
     except RenderError as exc:
         if report and exc.result is not None:
             write_report(report, exc.result)
-        reporter.finish(exc.result)
+        progress.finish(exc.result)
         raise
     if report:
         write_report(report, result)
-    reporter.finish(result)
+    progress.finish(result)
 
 
 @cli.command()
@@ -288,12 +288,12 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
       podpipe say "Hello and welcome." -v Kore -o hello.mp3
       podpipe say $'Alex: Hi Sam!\\nSam: Hi Alex.' --speaker Alex:Zephyr --speaker Sam:Puck -o hi.wav
     """
-    from podpipe.commands.progress import ClickReporter
+    from podpipe.commands.progress import ClickProgress
     from podpipe.commands.say import say as run_say
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
                   temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
-                  timeout=timeout, rpm=rpm, attempts=attempts, reporter=ClickReporter(notes_only=True))
+                  timeout=timeout, rpm=rpm, attempts=attempts, progress=ClickProgress(notes_only=True))
     click.echo(f"wrote {out.output} ({out.duration:.1f} s{'' if out.rendered else ', from the cache'})")
 
 

@@ -28,10 +28,6 @@ from podpipe.spec import Episode, load_episodes
 if TYPE_CHECKING:  # the mix stage is imported only when a build gets that far
     from podpipe.mix.freshness import Freshness
 
-OFFLINE_NOTICE = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
-                  "(set GEMINI_API_KEY, or pass --backend)")
-
-
 @dataclass(frozen=True)
 class BuildOptions:
     backend: str | None = None  # None: gemini when an API key is set, else espeak
@@ -48,7 +44,7 @@ class BuildOptions:
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
 
 
-class Reporter:
+class Progress:
     """Progress hooks; the CLI draws with click, a library caller may log or ignore them."""
 
     def note(self, message: str) -> None: ...
@@ -167,25 +163,25 @@ def _natural(segment_id: str) -> tuple:
 
 
 def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
-          reporter: Reporter | None = None) -> BuildResult:
+          progress: Progress | None = None) -> BuildResult:
     """Build every episode in ``paths``; raises FrozenMissError or RenderError (after mixing what it can)."""
-    return execute(prepare(paths, options), options, reporter)
+    return execute(prepare(paths, options), options, progress)
 
 
 def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
-            reporter: Reporter | None = None) -> BuildResult:
+            progress: Progress | None = None) -> BuildResult:
     """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
     every front end gets the same caching, retries, rate limit and messages."""
-    reporter = reporter or Reporter()
+    progress = progress or Progress()
     for warning in prepared.warnings:
-        reporter.note(str(warning))
+        progress.note(str(warning))
     states = prepared.freshness(options.force)
     stale = [c for c in prepared.episodes if not states[c.episode.path].up_to_date]
     statuses: dict[Path, EpisodeStatus] = {}
     for compiled in prepared.episodes:
         if states[compiled.episode.path].up_to_date:
             statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
-            reporter.episode(status)
+            progress.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
     absent = {key for c in stale for key in states[c.episode.path].missing}
     missing = [r for r in prepared.needed(stale, options.only) if r.key in absent]
@@ -194,16 +190,17 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
 
     result = RenderResult(())
     if missing:
-        if prepared.backend_defaulted and prepared.backend == "espeak":
-            reporter.note(OFFLINE_NOTICE)
-        result = _render(prepared, missing, options, reporter)
+        notice = backends.backend_class(prepared.backend).default_notice
+        if prepared.backend_defaulted and notice:
+            progress.note(notice)
+        result = _render(prepared, missing, options, progress)
     failed_keys = {o.request.key for o in result.failed}
 
     for compiled in stale:
         statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys)
-        reporter.episode(status)
+        progress.episode(status)
         for note in status.notes:
-            reporter.note(note)
+            progress.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
     outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings)
     if result.failed or any(e.state == "failed" for e in ordered):
@@ -212,18 +209,18 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
 
 
 def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions,
-            reporter: Reporter) -> RenderResult:
+            progress: Progress) -> RenderResult:
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
     rpm = options.rpm
     if rpm is None and hasattr(cls, "rpm_for"):
         # The strictest per-model quota among what is about to be sent; --rpm overrides it.
         rpm = min(cls.rpm_for(model) for model in {r.model for r in missing})
-    reporter.rendering(len(missing))
+    progress.rendering(len(missing))
     try:
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
-                              on_done=reporter.rendered, on_attempt=reporter.attempt)
+                              on_done=progress.rendered, on_attempt=progress.attempt)
         return scheduler.run(missing)
     finally:
         backend.close()

@@ -65,6 +65,7 @@ class PlanResult:
     backend: str
     episodes: tuple[EpisodePlan, ...]
     warnings: tuple = ()
+    paid: bool = False  # the backend's renders cost money (``Backend.paid``)
 
     def _unique(self, action: str) -> dict[str, PlannedRequest]:
         return {r.request.key: r for e in self.episodes for r in e.requests if r.action == action}
@@ -104,7 +105,7 @@ class PlanResult:
                 who = "+".join(r.request.speakers)
                 lines.append(f"  {r.segment:<8} {r.action:<6} {who:<20} {r.request.characters:>6} chars  {r.reason}")
         t = self.to_json()["totals"]
-        if self.backend == "gemini":
+        if self.paid:
             cost = (f", ~{t['input_tokens']:,} input + ~{t['output_tokens']:,} audio tokens, "
                     f"~${t['cost_usd']:.4f}")
         else:
@@ -167,13 +168,14 @@ def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(
             else:
                 action, reason = RENDER, _reason(prepared, request, piece.segment_id, previous)
             tokens_in, tokens_out = estimate_tokens(request)
-            paid = action == RENDER and request.backend == "gemini"
+            paid = action == RENDER and backends.backend_class(request.backend).paid
             planned.append(PlannedRequest(
                 request, compiled.episode.path.name, piece.segment_id, action, reason, tokens_in, tokens_out,
                 cost_usd(request.model, tokens_in, tokens_out) if paid else 0.0))
         episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output), state,
                                     tuple(planned)))
-    return PlanResult(prepared.backend, tuple(episodes), prepared.warnings)
+    return PlanResult(prepared.backend, tuple(episodes), prepared.warnings,
+                      paid=backends.backend_class(prepared.backend).paid)
 
 
 def referenced_keys(paths: Sequence[str | Path]) -> set[str]:

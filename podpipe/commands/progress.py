@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from podpipe.commands.build import EpisodeStatus, Reporter
+from podpipe.commands.build import EpisodeStatus, Progress
 from podpipe.compile import RenderRequest
 from podpipe.render import Outcome
 
@@ -26,7 +26,7 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}" if minutes >= 60 else f"{minutes}:{secs:02d}"
 
 
-class ClickReporter(Reporter):
+class ClickProgress(Progress):
     def __init__(self, *, quiet: bool = False, verbose: bool = False, notes_only: bool = False):
         self.quiet = quiet or notes_only  # notes_only: warnings and notices, no progress (`podpipe say`)
         self.notes_only = notes_only

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from podpipe.cache import VoiceLibrary, load_library, resolve_cache_dir
 from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, LOW_TEMPERATURE, is_custom, model_info
-from podpipe.commands.build import BuildOptions, Reporter, execute, prepare_episodes
+from podpipe.commands.build import BuildOptions, Progress, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
@@ -75,7 +75,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
         timeout: float | None = None, rpm: float | None = None, attempts: int = 5,
-        reporter: Reporter | None = None) -> SayResult:
+        progress: Progress | None = None) -> SayResult:
     output = Path(output).absolute()
     fmt = _FORMATS.get(output.suffix.lower())
     if fmt is None:
@@ -106,6 +106,6 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
     # --force: a one-off file is always written, even when an identical one already stands there.
     options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, attempts=attempts,
                            force=True)
-    result = execute(prepare_episodes([episode], options, warnings), options, reporter)
+    result = execute(prepare_episodes([episode], options, warnings), options, progress)
     status = result.episodes[0]
     return SayResult(status.output or output, status.duration or 0.0, bool(result.render.rendered))

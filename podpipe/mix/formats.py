@@ -2,8 +2,8 @@
 
 The exporter, the sample-rate step, the limiter's headroom, the tag editor and the chapter writer all read
 their per-format facts from ``FORMATS`` instead of testing format names, so adding a format means adding a
-row here (and, for a new kind of tags, a branch in ``steps.tags``). The spec's list of accepted formats
-(``podpipe.spec.episode.FORMATS``) must name it too.
+row here (and, for a new kind of tags, a branch in ``steps.tags``). The schema's ``output.format`` enum
+names the formats a spec may ask for; a test holds the two to the same list.
 """
 
 from __future__ import annotations

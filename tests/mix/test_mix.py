@@ -453,3 +453,10 @@ def test_steps_process_audio_write_sidecars_and_enter_the_digest(tmp_path, rende
     assert not is_up_to_date(compiled, steps=[HalfVolume("v2")])
     (tmp_path / "build" / "ep01.txt").unlink()
     assert not is_up_to_date(compiled, steps=[HalfVolume()])
+
+
+def test_the_schema_offers_exactly_the_formats_the_mix_can_write():
+    from podpipe.mix.formats import FORMATS
+    from podpipe.spec import load_schema
+
+    assert load_schema()["$defs"]["output"]["properties"]["format"]["enum"] == list(FORMATS)
