@@ -26,3 +26,31 @@ def gemini_server(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
         monkeypatch.setenv("GEMINI_API_KEY", server.api_key)
         yield server
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 for the whole session (``tests/support/s3.py``); stopped at the end."""
+    from tests.support.s3 import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch):
+    """A fresh bucket on ``s3_server``, with ``AWS_ENDPOINT_URL`` and fake credentials set for botocore.
+
+    Yields a ``tests.support.s3.Bucket``: ``bucket.url(prefix)`` is its ``s3://`` URL, ``bucket.objects()``
+    its contents, ``bucket.server.requests`` what reached the server, ``bucket.server.fault`` injects faults.
+    """
+    from tests.support.s3 import Bucket, environment
+
+    for name, value in environment(s3_server.endpoint).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    s3_server.fault, s3_server.ignore_conditions = None, False
+    yield Bucket(s3_server, s3_server.create_bucket())
+    s3_server.fault, s3_server.ignore_conditions = None, False

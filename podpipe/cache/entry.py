@@ -4,7 +4,9 @@ An entry is the audio as a 16-bit PCM WAV plus a JSON record of facts about that
 channels, creation time) merged over the caller's metadata. The record is the commit: it is written last,
 and an entry counts only when both files exist and agree. Anything else is damage, reported as
 ``Damaged`` with a reason for ``verify`` and read as a miss by the store, never an exception: a damaged
-file must cost one re-render, not a failed build.
+file must cost one re-render, not a failed build. The same checks judge an entry downloaded from a remote
+cache (``parse_record``, ``audio_from_bytes``: the bytes in hand instead of a path), so a remote entry whose
+audio does not match the sha256 its record carries is a miss too.
 
 The WAV itself is written and parsed by ``podpipe.audio`` (``wav_bytes``, ``read_wav``), the one codec of
 the project; the checks here are the cache's own facts about it. ``podpipe.audio`` is imported when audio
@@ -59,7 +61,14 @@ def encode(key: str, audio: Audio, meta: Mapping[str, Any], environ: Mapping[str
 def read_record(path: str | Path) -> dict[str, Any]:
     """The record at ``path`` if it is one this format wrote (the fields the checks rely on are there and
     sane); raises ``Damaged`` otherwise."""
-    raw = _read(path, "metadata", lambda size: "metadata file too large" if size > MAX_RECORD_BYTES else None)
+    return parse_record(_read(path, "metadata",
+                              lambda size: "metadata file too large" if size > MAX_RECORD_BYTES else None))
+
+
+def parse_record(raw: bytes) -> dict[str, Any]:
+    """``read_record`` for a record's bytes already in hand (a download from a remote cache)."""
+    if len(raw) > MAX_RECORD_BYTES:
+        raise Damaged("metadata file too large")
     try:
         meta = json.loads(raw)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -80,12 +89,18 @@ def read_record(path: str | Path) -> dict[str, Any]:
 def load_audio(key: str, wav: str | Path, meta: Mapping[str, Any]) -> Audio:
     """Read the audio file ``wav`` of entry ``key`` and check it completely against its record ``meta``;
     raises ``Damaged`` with the reason."""
+    _check_key(key, meta)
+    return audio_from_bytes(key, _read(wav, "audio file", lambda size: _size_problem(size, meta)), meta)
+
+
+def audio_from_bytes(key: str, data: bytes, meta: Mapping[str, Any]) -> Audio:
+    """``load_audio`` for the audio file's bytes already in hand (a download from a remote cache): the same
+    checks, the sha256 the record carries included; raises ``Damaged`` with the reason."""
     from podpipe.audio import read_wav, wav_bytes  # here, not at import time (see the module docstring)
 
-    if meta.get("key", key) != key:
-        raise Damaged(f"metadata belongs to key {meta.get('key')!r}")
-    data = _read(wav, "audio file", lambda size: None if size == meta["bytes"] else
-                 f"audio file is {size} bytes, metadata says {meta['bytes']}")
+    _check_key(key, meta)
+    if (reason := _size_problem(len(data), meta)) is not None:
+        raise Damaged(reason)
     if hashlib.sha256(data).hexdigest() != meta["sha256"]:
         raise Damaged("audio sha256 does not match metadata")
     try:
@@ -104,6 +119,15 @@ def load_audio(key: str, wav: str | Path, meta: Mapping[str, Any]) -> Audio:
         # header); an entry is intact only as the exact file put wrote for these samples.
         raise Damaged("audio is not stored as the cache writes it (16-bit PCM, canonical 44-byte header)")
     return audio
+
+
+def _check_key(key: str, meta: Mapping[str, Any]) -> None:
+    if meta.get("key", key) != key:
+        raise Damaged(f"metadata belongs to key {meta.get('key')!r}")
+
+
+def _size_problem(size: int, meta: Mapping[str, Any]) -> str | None:
+    return None if size == meta["bytes"] else f"audio file is {size} bytes, metadata says {meta['bytes']}"
 
 
 def _read(path: str | Path, what: str, size_problem: Callable[[int], str | None]) -> bytes:

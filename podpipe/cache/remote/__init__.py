@@ -1,0 +1,50 @@
+"""A shared remote cache on object storage, beside the local one (issue 13): ``open_remote`` turns
+``--remote-cache URL`` / ``PODPIPE_REMOTE_CACHE`` and the mode into a ``RemoteCache``;
+``podpipe.cache.tiered.TieredStore`` puts it behind the local ``FileStore`` for the render stage.
+
+Modules: ``urls`` (schemes, extras, modes), ``blobs`` (what is asked of a store) and one module per kind
+of store (``local``, ``s3``, ``fsspec_store``, ``http``), ``cache`` (``RemoteCache``: entries, outputs,
+faults, counters), ``leases`` (one render per key across machines), ``outputs`` (finished episodes).
+No storage library is imported before a remote is opened.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+
+from podpipe.cache.remote.blobs import Blobs, Unsupported
+from podpipe.cache.remote.cache import RemoteCache, RemoteEntry, RemoteInfo, RemoteStats
+from podpipe.cache.remote.outputs import FetchedOutput
+from podpipe.cache.remote.urls import ENV_MODE, ENV_URL, MODES, Location, parse_url, resolve_mode, resolve_url
+
+
+def open_remote(url: str | None = None, mode: str | None = None, *, environ: Mapping[str, str] | None = None,
+                on_warning: Callable[[str], None] | None = None, timeout: float = 30.0, attempts: int = 3,
+                lease_ttl: float = 60.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
+                max_errors: int = 3, jobs: int = 8) -> RemoteCache | None:
+    """The remote cache the options and the environment ask for, or None for none (no URL, or mode off).
+
+    ``url``: ``--remote-cache`` (else ``$PODPIPE_REMOTE_CACHE``); ``mode``: ``--remote-cache-mode`` (else
+    ``$PODPIPE_REMOTE_CACHE_MODE``, else ``write`` where the URL allows it, ``read`` for http(s)).
+    ``timeout`` bounds each request (seconds), ``attempts`` is the storage library's tries per request
+    (S3: botocore's standard retry mode). Raises ``UsageError`` for a bad URL or mode and for a missing
+    optional library (naming the extra); never for the store being unreachable: that shows when used.
+    """
+    env = os.environ if environ is None else environ
+    raw = resolve_url(url, env)
+    if raw is None:
+        return None
+    location = parse_url(raw)
+    chosen = resolve_mode(mode, env, location)
+    if chosen == "off":
+        return None
+    from podpipe.cache.remote.urls import open_blobs
+
+    blobs = open_blobs(location, timeout=timeout, attempts=attempts)
+    return RemoteCache(blobs, chosen, on_warning=on_warning, lease_ttl=lease_ttl, lease_wait=lease_wait,
+                       poll_interval=poll_interval, max_errors=max_errors, jobs=jobs, environ=env)
+
+
+__all__ = ["ENV_MODE", "ENV_URL", "MODES", "Blobs", "FetchedOutput", "Location", "RemoteCache", "RemoteEntry",
+           "RemoteInfo", "RemoteStats", "Unsupported", "open_remote", "parse_url", "resolve_mode", "resolve_url"]

@@ -1,0 +1,551 @@
+"""``RemoteCache``: the render cache's entries, leases and finished outputs in an object store.
+
+Entries use the local cache's layout and bytes (``v1/<key[:2]>/<key>.wav`` and ``.json``, written audio
+first and record last, each object atomically), so a ``file://`` remote could be another machine's cache
+directory. A downloaded entry is checked exactly like a local one (``podpipe.cache.entry``): the record
+must parse, carry the audio's size and sha256, and the audio must match them and decode; anything else is a
+miss that is counted (``rejected``) and warned about, never served. A record without a sha256 (written
+before podpipe recorded it) is such a miss too. The checks prove integrity, not authenticity: whoever may
+write the bucket decides what the cache serves. Two machines uploading one key at the same moment (on a
+store without leases) may leave the audio of one render and the record of the other: readers reject that
+pair, and the next upload of the key (which removes the bad record first) repairs it.
+
+Faults never fail a build. Every remote operation runs through ``_call``: an exception from the storage
+library (unreachable, 403, timeout, throttling after the library's own retries) is logged at debug level
+(scrubbed: ``podpipe.cache.scrub.scrub_text``), counted as an error, warned about once through
+``on_warning`` and turned into a miss or a skipped upload. After ``max_errors`` failures in a row in one
+direction (reading, writing) that direction is given up for the rest of the run (counted as ``skipped``),
+so an unreachable store costs a few timeouts, not one per segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from podpipe.audio_types import Audio
+from podpipe.cache.atomic import atomic_path
+from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
+from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
+from podpipe.cache.remote.blobs import Blobs, Unsupported
+from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
+from podpipe.cache.remote.outputs import (OUTPUT_DIR, FetchedOutput, OutputFile, blob_path, check_digest,
+                                          check_name, file_facts, index_bytes, index_path, parse_index)
+from podpipe.cache.scrub import scrub_text, without_secrets
+from podpipe.cache.store import FileStore
+
+log = logging.getLogger("podpipe.cache.remote")
+
+ENTRY_DIR = f"v{FORMAT}"
+FAULT = object()  # what ``_call`` returns when the operation failed
+LIST_THRESHOLD = 256  # ``missing`` lists the store instead of asking key by key above this many keys
+MAX_REJECT_WARNINGS = 3
+
+
+@dataclass(frozen=True)
+class RemoteStats:
+    """What the remote cache did in this run, for the summary line and ``--report``."""
+
+    hits: int = 0  # keys whose entry was downloaded and verified
+    misses: int = 0  # keys looked up and not found (or rejected), and not found later in the run
+    rejected: int = 0  # downloaded entries or outputs that failed verification (a miss each, warned)
+    errors: int = 0  # remote operations that failed (unreachable, denied, timed out, throttled)
+    skipped: int = 0  # operations not tried because the remote was given up on after errors
+    uploads: int = 0  # entries uploaded
+    bytes_down: int = 0
+    bytes_up: int = 0
+    leases: int = 0  # leases taken (takeovers included)
+    takeovers: int = 0  # expired leases of other (crashed) machines taken over
+    waits: int = 0  # keys waited for while another machine held their lease
+    outputs_down: int = 0  # finished episodes downloaded
+    outputs_up: int = 0  # finished episodes uploaded
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """``"remote cache: 12 hits, 3 misses, 0 errors"`` plus whatever else happened."""
+        parts = [f"{self.hits} hit{'s' if self.hits != 1 else ''}",
+                 f"{self.misses} miss{'es' if self.misses != 1 else ''}",
+                 f"{self.errors} error{'s' if self.errors != 1 else ''}"]
+        extra = (("rejected", self.rejected), ("uploaded", self.uploads), ("waited for", self.waits),
+                 ("episodes downloaded", self.outputs_down), ("episodes uploaded", self.outputs_up))
+        parts += [f"{n} {what}" for what, n in extra if n]
+        return "remote cache: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A verified entry downloaded from the remote: the audio, its record, and the two objects' bytes."""
+
+    key: str
+    audio: Audio
+    record: dict[str, Any]
+    wav: bytes
+    record_bytes: bytes
+
+
+@dataclass(frozen=True)
+class RemoteInfo:
+    """The remote's figures for ``podpipe cache info`` (by listing the store, only when asked)."""
+
+    url: str
+    mode: str
+    entries: int = 0  # records (committed entries)
+    entry_bytes: int = 0  # audio and records
+    outputs: int = 0  # finished episodes (indexes)
+    output_bytes: int = 0  # their files and indexes
+    leases: int = 0  # lease objects (renders in progress, or left by crashed machines until they expire)
+    other_bytes: int = 0  # objects below the root that podpipe does not write
+    listed: bool = True  # False: the store cannot be listed (http) or listing failed (see ``problem``)
+    problem: str = ""
+
+
+class RemoteCache:
+    """Entries, leases and finished outputs in one object store (``Blobs``).
+
+    ``mode`` is ``"write"`` (look up, download, upload, lease) or ``"read"`` (look up and download only:
+    nothing is ever written, e.g. for pull-request builds from forks). ``on_warning(message)`` hears about
+    faults (once), rejected downloads and missing lease support; without it they are logged as warnings.
+    Thread-safe: the render stage's workers share one instance.
+    """
+
+    def __init__(self, blobs: Blobs, mode: str = "write", *, on_warning: Callable[[str], None] | None = None,
+                 lease_ttl: float = 60.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
+                 max_errors: int = 3, jobs: int = 8, environ: Mapping[str, str] | None = None,
+                 clock: Callable[[], float] = time.time):
+        if mode not in ("read", "write"):
+            raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
+        if mode == "write" and not blobs.writable:
+            raise ValueError(f"{blobs.display} is read only")
+        self.blobs = blobs
+        self.mode = mode
+        self.lease_wait = lease_wait
+        self.poll_interval = poll_interval
+        self.max_errors = max(1, max_errors)
+        self.jobs = max(1, jobs)
+        self._environ = os.environ if environ is None else environ
+        self._clock = clock
+        self._on_warning = on_warning
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = dict.fromkeys(RemoteStats.__dataclass_fields__, 0)
+        self._hit_keys: set[str] = set()
+        self._miss_keys: set[str] = set()
+        self._rejected_keys: set[str] = set()
+        self._in_a_row = {"read": 0, "write": 0}
+        self._given_up: set[str] = set()
+        self._warned: set[str] = set()
+        self.leases = Leases(blobs, self._call, FAULT, self._warn_once, ttl=lease_ttl, clock=clock)
+
+    def __repr__(self) -> str:
+        return f"RemoteCache({self.url!r}, mode={self.mode!r})"
+
+    @property
+    def url(self) -> str:
+        """The store as messages show it (no credentials)."""
+        return self.blobs.display
+
+    @property
+    def writable(self) -> bool:
+        return self.mode == "write"
+
+    def stats(self) -> RemoteStats:
+        with self._lock:
+            counts = dict(self._counts, hits=len(self._hit_keys), misses=len(self._miss_keys - self._hit_keys),
+                          leases=self.leases.taken, takeovers=self.leases.takeovers)
+        return RemoteStats(**counts)
+
+    def close(self) -> None:
+        self.leases.close()
+
+    # -- entries -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def entry_paths(key: str) -> tuple[str, str]:
+        """``(wav, record)`` object paths of an entry, relative to the remote's root."""
+        validate_key(key)
+        stem = f"{ENTRY_DIR}/{key[:2]}/{key}"
+        return stem + ".wav", stem + ".json"
+
+    def has(self, key: str) -> bool:
+        """Whether the remote has the entry (one HEAD of its record; a fault is a miss)."""
+        found = self._exists(key)
+        if not found:
+            self._note(self._miss_keys, key)
+        return found
+
+    def get(self, key: str) -> RemoteEntry | None:
+        """The entry, downloaded and verified, or None: not there, rejected (warned), or a fault."""
+        wav_path, record_path = self.entry_paths(key)
+        if key in self._rejected_keys:
+            return None
+        record_bytes = self._call("read", "download", lambda: self.blobs.read(record_path))
+        if record_bytes is FAULT or record_bytes is None:
+            self._note(self._miss_keys, key)
+            return None
+        try:
+            record = parse_record(record_bytes)
+        except Damaged as exc:
+            self._reject(key, str(exc))
+            return None
+        wav = self._call("read", "download", lambda: self.blobs.read(wav_path))
+        if wav is FAULT:
+            self._note(self._miss_keys, key)
+            return None
+        try:
+            if wav is None:
+                raise Damaged("metadata without audio")
+            audio = audio_from_bytes(key, wav, record)
+        except Damaged as exc:
+            self._reject(key, str(exc))
+            return None
+        self._count(bytes_down=len(record_bytes) + len(wav))
+        self._note(self._hit_keys, key)
+        return RemoteEntry(key, audio, record, wav, record_bytes)
+
+    def meta(self, key: str) -> dict[str, Any] | None:
+        """The entry's record (not its audio), or None."""
+        raw = self._call("read", "download", lambda: self.blobs.read(self.entry_paths(key)[1]))
+        if raw is FAULT or raw is None:
+            return None
+        try:
+            return parse_record(raw)
+        except Damaged:
+            return None
+
+    def put(self, key: str, wav: bytes, record: bytes) -> bool:
+        """Upload an entry (audio first, record last); True when it went up. An entry that does not pass
+        the same checks a download would is not uploaded (False). Read mode uploads nothing."""
+        if not self.writable:
+            return False
+        wav_path, record_path = self.entry_paths(key)
+        try:
+            audio_from_bytes(key, wav, parse_record(record))
+        except Damaged as exc:
+            log.debug("remote cache %s: not uploading %s: %s", self.url, key[:12], exc)
+            return False
+
+        def upload() -> None:
+            if key in self._rejected_keys:  # uncommit the bad entry first: never a new record on old audio
+                self.blobs.delete(record_path)
+            self.blobs.write(wav_path, wav)
+            self.blobs.write(record_path, record)
+
+        if self._call("write", "upload", upload) is FAULT:
+            return False
+        with self._lock:
+            self._rejected_keys.discard(key)
+        self._count(uploads=1, bytes_up=len(wav) + len(record))
+        return True
+
+    def put_from(self, store: FileStore, key: str) -> bool:
+        """Upload the entry ``key`` of a local ``FileStore`` byte for byte; False when it is not there or
+        damaged locally, or the upload failed."""
+        wav_path, record_path = store.entry_paths(key)
+        try:
+            record, wav = record_path.read_bytes(), wav_path.read_bytes()
+        except OSError:
+            return False
+        return self.put(key, wav, record)
+
+    def missing(self, keys: Iterable[str]) -> list[str]:
+        """The keys the remote lacks, in the given order (for ``cache push``). Many keys: one listing of the
+        store; few: a HEAD each, in parallel. A key that could not be checked counts as missing."""
+        keys = [validate_key(k) for k in keys]
+        if len(keys) > LIST_THRESHOLD:
+            present = self._listed_keys()
+            if present is not None:
+                return [k for k in keys if k not in present]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-remote") as pool:
+            found = list(pool.map(self._exists, keys))
+        return [k for k, there in zip(keys, found) if not there]
+
+    def _exists(self, key: str) -> bool:
+        if key in self._rejected_keys:
+            return False
+        return self._call("read", "lookup", lambda: self.blobs.exists(self.entry_paths(key)[1])) is True
+
+    def _listed_keys(self) -> set[str] | None:
+        try:
+            listed = self._call("read", "listing", lambda: list(self.blobs.listing(ENTRY_DIR)))
+        except Unsupported:
+            return None
+        if listed is FAULT:
+            return None
+        return {stem for path, _size in listed for stem, ext in [split_entry_name(path.rsplit("/", 1)[-1])]
+                if ext == "json"}
+
+    # -- leases ------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lease(self, key: str, ttl: float | None = None) -> Iterator[bool]:
+        """Try to take the key's lease: yields whether we hold it (False: another machine does, the store
+        cannot do conditional writes, read mode, or a fault). Released when the block ends."""
+        validate_key(key)
+        state, held = self.leases.acquire(key, ttl) if self.writable else ("none", None)
+        try:
+            yield state == "held"
+        finally:
+            if held is not None:
+                self.leases.release(held)
+
+    def wait_for(self, key: str, *, poll: Callable[[float], None] | None = None,
+                 timeout: float | None = None) -> bool:
+        """Wait while another machine holds the key's lease: True as soon as the entry is there; False
+        when the lease is released or expires without it, on a fault, or after ``timeout`` seconds
+        (default: the lease TTL). ``poll(seconds)`` sleeps between looks and may raise to give up."""
+        deadline = self._clock() + (self.leases.ttl if timeout is None else timeout)
+        return self._wait(key, poll or time.sleep, deadline) == "found"
+
+    @contextlib.contextmanager
+    def claim(self, key: str, *, poll: Callable[[float], None] | None = None) -> Iterator[str]:
+        """Everything the render stage does before rendering a key that is missing locally, as one block:
+
+        - ``"found"``: the remote has the entry (now, or after waiting for the machine that held its lease);
+        - ``"held"``: we hold the key's lease until the block ends: render, store, then leave the block;
+        - ``"none"``: render without a lease (read mode, no conditional writes, a fault, or waited
+          ``lease_wait`` seconds for another machine's render in vain).
+
+        ``poll(seconds)`` sleeps between looks while waiting and may raise (Ctrl-C) to give up.
+        """
+        validate_key(key)
+        state, held = self._settle(key, poll or time.sleep)
+        try:
+            yield state
+        finally:
+            if held is not None:
+                self.leases.release(held)
+
+    def _settle(self, key: str, sleep: Callable[[float], None]) -> tuple[str, Lease | None]:
+        deadline = self._clock() + self.lease_wait
+        waited = False
+        while True:
+            if self._exists(key):
+                return "found", None
+            if not self.writable:
+                return "none", None
+            state, held = self.leases.acquire(key)
+            if state != "busy":
+                return state, held
+            if not waited:
+                waited = True
+                self._count(waits=1)
+            outcome = self._wait(key, sleep, deadline)
+            if outcome == "found":
+                return "found", None
+            if outcome == "timeout":
+                self._warn_once("lease-wait", f"remote cache {self.url}: waited {self.lease_wait:g} s for another "
+                                              f"machine to render {key[:12]}; rendering it here")
+            if outcome != "free":
+                return "none", None
+
+    def _wait(self, key: str, sleep: Callable[[float], None], deadline: float) -> str:
+        """``"found"``, ``"free"`` (lease gone or expired), ``"timeout"`` or ``"fault"``."""
+        _wav, record_path = self.entry_paths(key)
+        while True:
+            left = deadline - self._clock()
+            if left <= 0:
+                return "timeout"
+            sleep(min(self.poll_interval, left))
+            present = self._call("read", "lookup", lambda: self.blobs.exists(record_path))
+            if present is FAULT:
+                return "fault"
+            if present:
+                return "found"
+            state = self.leases.state(key)
+            if state != "busy":
+                return state
+
+    # -- finished outputs --------------------------------------------------------------------------------
+
+    def has_output(self, digest: str) -> bool:
+        """Whether a finished output is stored under ``digest`` (one HEAD of its index)."""
+        path = index_path(check_digest(digest))
+        return self._call("read", "lookup", lambda: self.blobs.exists(path)) is True
+
+    def put_output(self, digest: str, files: Mapping[str, Path], meta: Mapping[str, Any] | None = None) -> bool:
+        """Store the files of one finished output under its ``inputs_digest``: ``files`` maps the name each
+        is stored (and later restored) under to the local file. Files first, the index last; True when the
+        whole output went up. Bad names or an unreadable local file raise (a caller's error); remote faults
+        return False."""
+        check_digest(digest)
+        if not files:
+            raise ValueError("put_output needs at least one file")
+        listed = [OutputFile(check_name(name), *file_facts(Path(path))) for name, path in files.items()]
+        if not self.writable:
+            return False
+        index = index_bytes(digest, listed, without_secrets(dict(meta or {}), self._environ))
+        sent = 0
+        for entry, path in zip(listed, files.values()):
+            blob = blob_path(digest, entry.sha256)
+            present = self._call("write", "output upload", lambda: self.blobs.exists(blob))
+            if present is FAULT:
+                return False
+            if not present:
+                if self._call("write", "output upload", lambda: self.blobs.upload(blob, Path(path))) is FAULT:
+                    return False
+                sent += entry.size
+        if self._call("write", "output upload", lambda: self.blobs.write(index_path(digest), index)) is FAULT:
+            return False
+        self._count(outputs_up=1, bytes_up=sent + len(index))
+        return True
+
+    def get_output(self, digest: str, dest_dir: Path, *, names: Iterable[str] | None = None) -> FetchedOutput | None:
+        """Download the finished output stored under ``digest`` into ``dest_dir``: every file to a temp file
+        beside its target, each checked against the index's size and sha256, and only when all of them
+        are complete and correct are they renamed into place. None (nothing written) when there is none,
+        it is incomplete or damaged (rejected, warned), or on a fault. ``names``: the file names the
+        caller expects; an output stored under other names is a miss."""
+        path = index_path(check_digest(digest))
+        raw = self._call("read", "output download", lambda: self.blobs.read(path))
+        if raw is FAULT or raw is None:
+            return None
+        try:
+            index = parse_index(raw, digest)
+        except Damaged as exc:
+            self._reject(digest, f"output index: {exc}", what="finished output")
+            return None
+        if names is not None and set(names) != {f.name for f in index.files}:
+            return None
+        dest_dir = Path(dest_dir)
+        problem = None
+        try:
+            with contextlib.ExitStack() as stack:
+                for entry in index.files:
+                    tmp = stack.enter_context(atomic_path(dest_dir / entry.name))
+                    got = self._call("read", "output download",
+                                     lambda: self.blobs.download(blob_path(digest, entry.sha256), tmp))
+                    if got is FAULT:
+                        raise _Abandon
+                    if not got:
+                        problem = f"{entry.name} is missing"
+                    elif file_facts(tmp) != (entry.size, entry.sha256):
+                        problem = f"{entry.name} does not match its index"
+                    if problem:
+                        raise _Abandon
+        except _Abandon:
+            if problem:
+                self._reject(digest, problem, what="finished output")
+            return None
+        except OSError as exc:  # our own disk: the caller mixes instead (and will meet the same disk)
+            log.debug("remote cache %s: cannot write output %s locally: %s", self.url, digest[:12], exc)
+            return None
+        self._count(outputs_down=1, bytes_down=len(raw) + sum(f.size for f in index.files))
+        return FetchedOutput(digest, {f.name: dest_dir / f.name for f in index.files}, index.meta)
+
+    # -- figures -----------------------------------------------------------------------------------------
+
+    def info(self) -> RemoteInfo:
+        """Entries, outputs and their bytes, by listing the store (slow on a big bucket: only when asked)."""
+        counts = dict(entries=0, entry_bytes=0, outputs=0, output_bytes=0, leases=0, other_bytes=0)
+        for prefix in (ENTRY_DIR, OUTPUT_DIR, LEASE_DIR):
+            try:
+                listed = self._call("read", "listing", lambda: list(self.blobs.listing(prefix)))
+            except Unsupported as exc:
+                return RemoteInfo(self.url, self.mode, listed=False, problem=str(exc))
+            if listed is FAULT:
+                return RemoteInfo(self.url, self.mode, listed=False, problem="listing failed (see the warning)")
+            for path, size in listed:
+                _classify(counts, path, size)
+        return RemoteInfo(self.url, self.mode, **counts)
+
+    # -- fault handling ----------------------------------------------------------------------------------
+
+    def _call(self, direction: str, what: str, operation: Callable[[], Any]) -> Any:
+        """Run one remote operation; ``FAULT`` when it failed (counted, logged, warned once). ``Unsupported``
+        passes through: it is no fault, the caller decides."""
+        if direction in self._given_up:
+            self._count(skipped=1)
+            return FAULT
+        try:
+            result = operation()
+        except Unsupported:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is a fault, never a crash
+            self._fault(direction, what, exc)
+            return FAULT
+        with self._lock:
+            self._in_a_row[direction] = 0
+        return result
+
+    def _fault(self, direction: str, what: str, exc: Exception) -> None:
+        detail = scrub_text(f"{type(exc).__name__}: {exc}", self._environ)
+        log.debug("remote cache %s: %s failed: %s", self.url, what, detail)
+        with self._lock:
+            self._counts["errors"] += 1
+            self._in_a_row[direction] += 1
+            give_up = self._in_a_row[direction] >= self.max_errors and direction not in self._given_up
+            if give_up:
+                self._given_up.add(direction)
+        self._warn_once("fault", f"remote cache {self.url}: {what} failed ({detail}); going on with the local "
+                                 f"cache")
+        if give_up:
+            self._warn_once(f"given-up-{direction}",
+                            f"remote cache {self.url}: not {'reading' if direction == 'read' else 'writing'} it "
+                            f"any more in this run after {self.max_errors} failures in a row")
+
+    def _reject(self, name: str, reason: str, *, what: str = "entry") -> None:
+        with self._lock:
+            self._counts["rejected"] += 1
+            if what == "entry":
+                self._rejected_keys.add(name)
+                self._miss_keys.add(name)
+            n = self._counts["rejected"]
+        if n <= MAX_REJECT_WARNINGS:
+            more = " (further rejections are only counted)" if n == MAX_REJECT_WARNINGS else ""
+            self._warn(f"remote cache {self.url}: {what} {name[:12]} failed verification ({reason}); not "
+                       f"used{' (it will be rendered again)' if what == 'entry' else ''}{more}")
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        with self._lock:
+            if kind in self._warned:
+                return
+            self._warned.add(kind)
+        self._warn(message)
+
+    def _warn(self, message: str) -> None:
+        message = scrub_text(message, self._environ, limit=2000)  # its parts were cut already
+        if self._on_warning is not None:
+            self._on_warning(message)
+        else:
+            log.warning("%s", message)
+
+    def _count(self, **amounts: int) -> None:
+        with self._lock:
+            for name, n in amounts.items():
+                self._counts[name] += n
+
+    def _note(self, keys: set[str], key: str) -> None:
+        with self._lock:
+            keys.add(key)
+
+
+class _Abandon(Exception):
+    """Stop a download and drop its temp files."""
+
+
+def _classify(counts: dict[str, int], path: str, size: int) -> None:
+    top = path.split("/", 1)[0]
+    if top == ENTRY_DIR:
+        stem, ext = split_entry_name(path.rsplit("/", 1)[-1])
+        if stem and ext in ("wav", "json"):
+            counts["entries"] += ext == "json"
+            counts["entry_bytes"] += size
+            return
+    elif top == OUTPUT_DIR:
+        counts["outputs"] += path.endswith(".json") and path.count("/") == 2
+        counts["output_bytes"] += size
+        return
+    elif top == LEASE_DIR:
+        counts["leases"] += 1
+        return
+    counts["other_bytes"] += size
