@@ -98,6 +98,16 @@ def _strict_option(f):
                              "for CI.")(f)
 
 
+def _remote_options(f):
+    f = click.option("--remote-cache-mode", "remote_mode", type=click.Choice(["read", "write", "off"]),
+                     default=None, help="read: take from the remote cache, never write to it (e.g. pull requests "
+                                        "from forks); off: ignore it. Default: write, read for http(s) "
+                                        "(also PODPIPE_REMOTE_CACHE_MODE).")(f)
+    return click.option("--remote-cache", "remote_cache", metavar="URL", default=None,
+                        help="A cache shared by every machine, behind the local one: s3://bucket/prefix, gs://, "
+                             "az://, file:///path, or http(s):// (read-only). Also PODPIPE_REMOTE_CACHE.")(f)
+
+
 def _cache_option(f):
     return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)
@@ -123,8 +133,9 @@ def _cache_option(f):
 @_strict_option
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
+@_remote_options
 def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose,
-          allow_outside, strict, shard):
+          allow_outside, strict, shard, remote_cache, remote_mode):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -148,7 +159,7 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
         specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
                            frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
-                           strict=strict)
+                           strict=strict, remote_cache=remote_cache, remote_mode=remote_mode)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)
@@ -198,7 +209,8 @@ def validate(specs, allow_outside, strict, cache_dir):
 @click.option("--frozen", is_flag=True, help="Exit 3 (after printing the plan) when anything would be rendered.")
 @_outside_option
 @_strict_option
-def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict):
+@_remote_options
+def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict, remote_cache, remote_mode):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
@@ -211,7 +223,8 @@ def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict
     from podpipe.commands.plan import make_plan
 
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
-                                           allow_outside=allow_outside, strict=strict))
+                                           allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
+                                           remote_mode=remote_mode))
     _print_warnings(result.warnings)
     summary = result.to_json()
     if as_json:

@@ -87,3 +87,8 @@ def listdir_sorted(path: Path) -> list[str]:
         return sorted(os.listdir(path))
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+# A shared remote cache in front of the local one (podpipe.cache.remote), chosen by URL and mode.
+ENV_URL = "PODPIPE_REMOTE_CACHE"
+ENV_MODE = "PODPIPE_REMOTE_CACHE_MODE"

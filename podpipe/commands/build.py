@@ -12,6 +12,7 @@ google-genai) are imported only when there is something to render or mix.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,13 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe import backends
-from podpipe.cache import FileStore, load_library, resolve_cache_dir
+from podpipe.cache import FileStore, Store, load_library, resolve_cache_dir
+from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
-if TYPE_CHECKING:  # the mix stage is imported only when a build gets that far
+if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
+    from podpipe.cache import RemoteCache, RemoteStats
+    from podpipe.mix import MixResult
     from podpipe.mix.freshness import Freshness
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class BuildOptions:
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
+    remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
+    remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
 
 
 class Progress:
@@ -64,7 +70,16 @@ class Prepared:
     backend_defaulted: bool
     episodes: tuple[CompiledEpisode, ...]
     warnings: tuple[Diagnostic, ...]
-    store: FileStore
+    store: Store  # the local cache, or the local cache in front of a remote one (``TieredStore``)
+    local: FileStore
+    remote: RemoteCache | None = None
+    # what the remote cache had to say (faults, rejected downloads), collected from any thread, printed once
+    remote_notes: list[str] = field(default_factory=list, compare=False)
+
+    def close(self) -> None:
+        """Let go of the remote cache (its lease renewals); the local cache needs nothing."""
+        if self.remote is not None:
+            self.remote.close()
 
     def freshness(self, force: bool = False) -> dict[Path, Freshness]:
         """Each episode's ``mix.freshness`` (spec path → state), renders looked up in this cache: what a build
@@ -93,6 +108,7 @@ class EpisodeStatus:
     output: Path | None = None
     duration: float | None = None
     notes: tuple[str, ...] = ()
+    mixed: MixResult | None = field(default=None, repr=False)  # what the mix wrote, when it ran here
 
     @property
     def name(self) -> str:
@@ -106,6 +122,7 @@ class BuildResult:
     render: RenderResult = field(default_factory=lambda: RenderResult(()))
     needed: tuple[RenderRequest, ...] = ()  # unique requests of every episode: rendered now, or already there
     warnings: tuple[Diagnostic, ...] = ()
+    remote: RemoteStats | None = None  # the remote cache's counters, when there is one
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -128,7 +145,8 @@ class BuildResult:
             line += f"; {tokens:,} tokens, ~${usd:.4f}"
         built = sum(1 for e in self.episodes if e.state == "built")
         fresh = sum(1 for e in self.episodes if e.state == "up to date")
-        return f"{line}; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
+        line += f"; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
+        return line + (f"; {self.remote.summary()}" if self.remote else "")
 
 
 def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> Prepared:
@@ -153,8 +171,19 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
         if unknown:
             raise UsageError(f"--only {', '.join(unknown)}: no spoken segment has that id; spoken segment ids "
                              f"are: {', '.join(sorted(known, key=_natural)) or 'none'}")
-    store = FileStore(resolve_cache_dir(options.cache_dir, cwd=root))
-    return Prepared(name, options.backend is None, compiled, tuple(warnings), store)
+    local = FileStore(resolve_cache_dir(options.cache_dir, cwd=root))
+    notes: list[str] = []
+    remote = None
+    if options.remote_cache or os.environ.get(REMOTE_URL_VARIABLE):
+        from podpipe.cache import open_remote
+
+        remote = open_remote(options.remote_cache, options.remote_mode, on_warning=notes.append)
+    if remote is None:
+        return Prepared(name, options.backend is None, compiled, tuple(warnings), local, local)
+    from podpipe.cache import TieredStore
+
+    return Prepared(name, options.backend is None, compiled, tuple(warnings), TieredStore(local, remote), local,
+                    remote, notes)
 
 
 def _natural(segment_id: str) -> tuple:
@@ -165,7 +194,11 @@ def _natural(segment_id: str) -> tuple:
 def build(paths: Sequence[str | Path], options: BuildOptions = BuildOptions(),
           progress: Progress | None = None) -> BuildResult:
     """Build every episode in ``paths``; raises FrozenMissError or RenderError (after mixing what it can)."""
-    return execute(prepare(paths, options), options, progress)
+    prepared = prepare(paths, options)
+    try:
+        return execute(prepared, options, progress)
+    finally:
+        prepared.close()
 
 
 def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
@@ -183,7 +216,18 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
             progress.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
+    fetched = _fetch_outputs(prepared, stale) if prepared.remote and not options.force else {}
+    for path, status in fetched.items():
+        statuses[path] = status
+        progress.episode(status)
+    stale = [c for c in stale if c.episode.path not in fetched]
     absent = {key for c in stale for key in states[c.episode.path].missing}
+    if prepared.remote is not None:
+        # Download (verified) what only the remote has before rendering, so a damaged remote entry is
+        # simply missing and rendered now, not discovered by the mix.
+        remote_only = {k for c in stale for k in c.plan.keys if not prepared.local.has(k)}
+        prepared.store.prefetch(remote_only)
+        absent = {key for key in remote_only if not prepared.local.has(key)}
     missing = [r for r in prepared.needed(stale, options.only) if r.key in absent]
     if options.frozen and missing:
         raise FrozenMissError(_frozen_message(prepared, missing))
@@ -198,11 +242,16 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
 
     for compiled in stale:
         statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys)
+        if status.state == "built" and prepared.remote is not None:
+            _share_output(prepared.remote, status)
         progress.episode(status)
         for note in status.notes:
             progress.note(note)
+    for note in prepared.remote_notes:
+        progress.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
-    outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings)
+    outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings,
+                          prepared.remote.stats() if prepared.remote else None)
     if result.failed or any(e.state == "failed" for e in ordered):
         raise RenderError(_failure_message(prepared, outcome), outcome)
     return outcome
@@ -226,7 +275,38 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         backend.close()
 
 
-def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str]) -> EpisodeStatus:
+def _output_key(digest: str, output: Path) -> str:
+    """Where a finished output lives in the remote cache: its mix inputs and its file name (which names
+    the sidecars too), so a download writes exactly the files this build would write."""
+    return hashlib.sha256(f"{digest}\0{output.name}".encode()).hexdigest()
+
+
+def _fetch_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode]) -> dict[Path, EpisodeStatus]:
+    """Stale episodes whose finished output another machine already mixed: downloaded, not mixed again."""
+    from podpipe.mix import inputs_digest, is_up_to_date
+
+    fetched = {}
+    for compiled in stale:
+        try:
+            key = _output_key(inputs_digest(compiled), compiled.plan.output)
+        except PodpipeError:  # e.g. a sound file is gone: the mix will say so
+            continue
+        got = prepared.remote.get_output(key, compiled.plan.output.parent)
+        if got is not None and is_up_to_date(compiled):
+            duration = (got.meta or {}).get("duration")
+            fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
+                                                           output=compiled.plan.output, duration=duration)
+    return fetched
+
+
+def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
+    """Upload a freshly mixed output and its sidecars for the next machine (a fault only costs that)."""
+    mixed = status.mixed
+    files = {p.name: p for p in (mixed.output, mixed.manifest, *mixed.sidecars)}
+    remote.put_output(_output_key(mixed.inputs_digest, mixed.output), files, {"duration": mixed.duration})
+
+
+def _mix_one(compiled: CompiledEpisode, store: Store, failed_keys: set[str]) -> EpisodeStatus:
     from podpipe.mix import mix_episode
 
     keys = compiled.plan.keys
@@ -256,7 +336,8 @@ def _mix_one(compiled: CompiledEpisode, store: FileStore, failed_keys: set[str])
     except OSError as exc:
         where = exc.filename or compiled.plan.output
         return EpisodeStatus(compiled, "failed", f"cannot write {where}: {exc.strerror or exc}")
-    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration, notes=mixed.notes)
+    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration, notes=mixed.notes,
+                         mixed=mixed)
 
 
 def _where(prepared: Prepared, key: str) -> str:

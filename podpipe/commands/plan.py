@@ -143,9 +143,16 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
 
 
 def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
+    prepared = prepare(paths, options)
+    try:
+        return _plan(prepared, options)
+    finally:
+        prepared.close()
+
+
+def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
     from podpipe.mix.manifest import segment_keys
 
-    prepared = prepare(paths, options)
     states = prepared.freshness(options.force)
     episodes = []
     for compiled in prepared.episodes:

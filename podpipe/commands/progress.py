@@ -74,7 +74,8 @@ class ClickProgress(Progress):
         if self.quiet:
             return
         if status.state == "built":
-            click.echo(f"{status.name}: built {_shown(status.output)} ({_duration(status.duration or 0)})")
+            how = f", {status.detail}" if status.detail else ""  # e.g. "from the remote cache"
+            click.echo(f"{status.name}: built {_shown(status.output)} ({_duration(status.duration or 0)}{how})")
         elif status.state == "up to date":
             click.echo(f"{status.name}: up to date")
         else:

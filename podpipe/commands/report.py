@@ -80,6 +80,8 @@ def build_report(result: BuildResult) -> dict:
                       "output": str(s.output) if s.output else None, "duration": s.duration}
                      for s in result.episodes],
         "requests": records,
+        # the shared remote cache's counters (hits, misses, rejected, errors, bytes, leases, outputs), or None
+        "remote_cache": result.remote.as_dict() if result.remote else None,
     }
 
 

@@ -36,8 +36,8 @@ from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
 from podpipe.cache.remote.blobs import Blobs, Unsupported
 from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
-from podpipe.cache.remote.outputs import (OUTPUT_DIR, FetchedOutput, OutputFile, blob_path, check_digest,
-                                          check_name, file_facts, index_bytes, index_path, parse_index)
+from podpipe.cache.remote.outputs import (OUTPUT_DIR, FetchedOutput, OutputFile, blob_path, check_digest, check_name,
+                                          file_facts, index_bytes, index_path, parse_index)
 from podpipe.cache.scrub import scrub_text, without_secrets
 from podpipe.cache.store import FileStore
 
@@ -76,8 +76,8 @@ class RemoteStats:
                  f"{self.misses} miss{'es' if self.misses != 1 else ''}",
                  f"{self.errors} error{'s' if self.errors != 1 else ''}"]
         extra = (("rejected", self.rejected), ("uploaded", self.uploads), ("waited for", self.waits),
-                 ("episodes downloaded", self.outputs_down), ("episodes uploaded", self.outputs_up))
-        parts += [f"{n} {what}" for what, n in extra if n]
+                 ("episode{s} downloaded", self.outputs_down), ("episode{s} uploaded", self.outputs_up))
+        parts += [f"{n} {what.format(s='s' if n != 1 else '')}" for what, n in extra if n]
         return "remote cache: " + ", ".join(parts)
 
 

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from podpipe.cache.layout import ENV_MODE, ENV_URL
 from podpipe.cache.remote.blobs import Blobs
 from podpipe.errors import UsageError
 
-ENV_URL = "PODPIPE_REMOTE_CACHE"
-ENV_MODE = "PODPIPE_REMOTE_CACHE_MODE"
 MODES = ("read", "write", "off")
 
 

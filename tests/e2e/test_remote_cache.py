@@ -1,0 +1,150 @@
+"""Renders paid for once per team: whole builds on two "machines" (two projects, two local caches) sharing
+one remote cache on a real S3 API server (moto on 127.0.0.1, through s3fs), with the real google-genai client
+against the Gemini stand-in counting what is paid for."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+from tests.support.cli import run
+
+PANEL = """\
+title: Remote {n}
+speakers:
+  host: {{voice: Zephyr, name: Alex}}
+  guest: {{voice: Puck, name: Sam}}
+segments:
+  - host: Welcome to episode {n} of the shared show.
+  - dialogue:
+      - host: Did anybody pay twice for this line?
+      - guest: Not with a remote cache, they did not.
+  - host: See you next time, from episode {n}.
+output: {{format: mp3}}
+"""
+
+
+def machine(root: Path, name: str, episodes: int = 2) -> Path:
+    project = root / name
+    project.mkdir()
+    for n in range(1, episodes + 1):
+        (project / f"ep{n}.yaml").write_text(PANEL.format(n=n), encoding="utf-8")
+    return project
+
+
+def build(project: Path, *args: str, code: int = 0):
+    old = os.getcwd()
+    os.chdir(project)
+    try:
+        return run("build", "--rpm", "0", *args, *sorted(p.name for p in project.glob("ep*.yaml")), code=code)
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture
+def shared(gemini_server, s3_bucket, monkeypatch, tmp_path):
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("PODPIPE_REMOTE_CACHE", s3_bucket.url("team"))
+    return gemini_server, s3_bucket, tmp_path
+
+
+def test_a_second_machine_pays_for_nothing_and_gets_identical_outputs(shared):
+    gemini, bucket, root = shared
+    first = build(machine(root, "a"), "-j", "2")
+    assert len(gemini.generate_requests()) == 5  # 2 intros + 2 outros + 1 shared dialogue
+    assert "remote cache: 0 hits, 5 misses, 0 errors, 5 uploaded" in first.output
+    gemini.reset()
+    second_project = machine(root, "b")
+    second = build(second_project)
+    assert gemini.generate_requests() == []
+    assert "0 segments rendered" in second.output and "from the remote cache" in second.output
+    for name in ("ep1.mp3", "ep1.vtt", "ep2.mp3", "ep2.manifest.json"):
+        assert (root / "a" / "build" / name).read_bytes() == (second_project / "build" / name).read_bytes()
+    assert "up to date" in build(second_project).output  # what was downloaded counts as built here
+    # the local cache was not filled with renders: finished outputs came down whole, nothing was mixed
+    assert not list((second_project / ".podpipe-cache").glob("v1/*/*.wav"))
+
+
+def test_renders_come_down_when_only_the_mix_differs(shared):
+    gemini, bucket, root = shared
+    build(machine(root, "a"))
+    gemini.reset()
+    other = machine(root, "b")
+    for spec in other.glob("ep*.yaml"):  # another format: another mix, the same renders
+        spec.write_text(spec.read_text(encoding="utf-8").replace("format: mp3", "format: wav"), encoding="utf-8")
+    result = build(other)
+    assert gemini.generate_requests() == [] and "2 episodes built" in result.output
+    assert len(list((other / ".podpipe-cache").glob("v1/*/*.wav"))) == 5  # remote hits are kept locally
+
+
+def test_concurrent_machines_render_each_key_once(shared):
+    gemini, bucket, root = shared
+    gemini.latency = 0.3
+    projects = [machine(root, "a"), machine(root, "b")]
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = str(REPO)
+    procs = [subprocess.Popen([sys.executable, "-m", "podpipe", "build", "--rpm", "0", "-j", "3", "ep1.yaml",
+                               "ep2.yaml"], cwd=p, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for p in projects]
+    outputs = [p.communicate(timeout=240)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    bodies = [str(r.body) for r in gemini.generate_requests() if r.status == 200]
+    assert len(bodies) == 5 and len(set(bodies)) == 5  # every key paid for once between the two machines
+    for name in ("ep1.mp3", "ep2.mp3"):
+        assert (projects[0] / "build" / name).stat().st_size > 1000
+        assert (projects[1] / "build" / name).stat().st_size > 1000
+
+
+def test_a_corrupted_remote_entry_is_rendered_again_and_reported(shared):
+    gemini, bucket, root = shared
+    build(machine(root, "a"), "--remote-cache-mode", "write")
+    wavs = [key for key in bucket.objects() if key.endswith(".wav")]
+    bucket.put(wavs[0], bucket.objects()[wavs[0]][:-200] + bytes(200))
+    gemini.reset()
+    other = machine(root, "b")
+    for spec in other.glob("ep*.yaml"):  # a different mix, so the renders themselves are needed
+        spec.write_text(spec.read_text(encoding="utf-8").replace("format: mp3", "format: wav"), encoding="utf-8")
+    result = build(other)
+    assert len(gemini.generate_requests()) == 1, result.output  # just the damaged one
+    assert "rejected" in result.output and "1 segment rendered" in result.output
+
+
+def test_read_mode_never_writes(shared):
+    gemini, bucket, root = shared
+    before = len(bucket.server.writes(bucket.name))
+    result = build(machine(root, "a"), "--remote-cache-mode", "read")
+    assert "5 segments rendered" in result.output
+    assert len(bucket.server.writes(bucket.name)) == before
+    assert not bucket.objects()
+
+
+def test_a_remote_that_goes_away_never_fails_the_build(shared):
+    gemini, bucket, root = shared
+    bucket.server.fault = lambda method, path: "503"
+    result = build(machine(root, "a"))
+    assert "5 segments rendered" in result.output and "2 episodes built" in result.output
+    assert "remote cache" in result.output and "errors" in result.output
+
+
+def test_the_remote_cache_url_is_checked_before_anything_happens(shared, monkeypatch):
+    gemini, bucket, root = shared
+    monkeypatch.setenv("PODPIPE_REMOTE_CACHE", "ftp://example.invalid/cache")
+    result = build(machine(root, "a"), code=2)
+    assert "ftp://" in result.output and gemini.generate_requests() == []
+
+
+def test_no_remote_no_remote_code(tmp_path, monkeypatch):
+    """A build without a remote cache imports none of its code (a no-op build stays fast)."""
+    monkeypatch.delenv("PODPIPE_REMOTE_CACHE", raising=False)
+    project = machine(tmp_path, "a", episodes=1)
+    code = ("import sys, os; os.chdir(sys.argv[1]); from podpipe.commands import build; from podpipe.commands.build "
+            "import BuildOptions; build(['ep1.yaml'], BuildOptions(backend='espeak')); "
+            "assert 'podpipe.cache.remote' not in sys.modules and 'fsspec' not in sys.modules")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PODPIPE_REMOTE_CACHE", None)
+    subprocess.run([sys.executable, "-c", code, str(project)], check=True, env=env, timeout=120)
