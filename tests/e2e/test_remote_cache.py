@@ -148,3 +148,22 @@ def test_no_remote_no_remote_code(tmp_path, monkeypatch):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     env.pop("PODPIPE_REMOTE_CACHE", None)
     subprocess.run([sys.executable, "-c", code, str(project)], check=True, env=env, timeout=120)
+
+
+def test_push_pull_and_info(gemini_server, tmp_path, monkeypatch):
+    monkeypatch.delenv("PODPIPE_REMOTE_CACHE", raising=False)
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    remote = (tmp_path / "team-cache").as_uri()
+    a, b = machine(tmp_path, "a"), machine(tmp_path, "b")
+    build(a)  # no remote: everything stays on machine a
+    monkeypatch.chdir(a)
+    assert "pushed 5 entries" in run("cache", "push", "--remote-cache", remote).output
+    assert "pushed 0 entries" in run("cache", "push", "--remote-cache", remote).output.replace("5 already", "")
+    info = run("cache", "info", "--remote-cache", remote).output
+    assert f"remote:  {remote} (write)" in info and "entries: 5 (" in info
+    monkeypatch.chdir(b)
+    gemini_server.reset()
+    assert "pulled 5 entries" in run("cache", "pull", "--remote-cache", remote, "ep1.yaml", "ep2.yaml").output
+    result = build(b)
+    assert gemini_server.generate_requests() == [] and "5 cached" in result.output
+    assert run("cache", "push", code=2).output.count("no remote cache") == 1
