@@ -1,5 +1,6 @@
-"""What the CI recipes promise: the pre-commit hook this repository offers, run the way a user's project
-runs it (``pre-commit try-repo``, which installs podpipe from this checkout into its own environment)."""
+"""What the CI recipes promise: the workflows in docs/ci.md, their podpipe commands run job by job on fresh
+"machines" sharing one (local, file://) remote cache; and the pre-commit hook this repository offers, run the
+way a user's project runs it (``pre-commit try-repo``, which installs podpipe from this checkout)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 from tests.support import REPO
 
 VALID = "title: T\nspeakers:\n  host: {voice: Kore}\nsegments:\n  - host: Hello.\n"
-pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -34,6 +34,7 @@ def _try_repo(project: Path, home: Path, *files: str) -> subprocess.CompletedPro
                            "--files", *files], cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
 def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, pre_commit_home):
     project = tmp_path / "show"
     (project / "episodes" / "shows").mkdir(parents=True)
@@ -51,3 +52,72 @@ def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, pre
     bad = _try_repo(project, pre_commit_home, "episodes/ep01.yaml", "episodes/ep02.yaml")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "episodes/ep02.yaml:3:17: speakers.host.voice: unknown voice 'Kora'; did you mean 'Kore'?" in bad.stdout
+
+
+# -- the workflows in docs/ci.md, run as CI would run them --------------------------------------------------
+
+def _recipes() -> dict[str, dict]:
+    """Every YAML block of docs/ci.md that is a whole workflow, by its first comment (the file it is)."""
+    import yaml
+
+    text = (REPO / "docs" / "ci.md").read_text(encoding="utf-8")
+    found = {}
+    for block in text.split("```yaml\n")[1:]:
+        body = block.split("```", 1)[0]
+        if body.startswith("# ."):
+            found[body.splitlines()[0][2:]] = yaml.safe_load(body)
+    return found
+
+
+def _podpipe_steps(job: dict) -> list[str]:
+    lines = [s["run"] for s in job.get("steps", []) if "run" in s] + list(job.get("script", []))
+    return [line for line in lines if line.startswith("podpipe ")]
+
+
+def _run_line(line: str, project: Path, **subst: str) -> int:
+    import shlex
+
+    from tests.support.cli import run
+
+    for name, value in subst.items():
+        line = line.replace(name, value)
+    args = []
+    for word in shlex.split(line)[1:]:
+        args += sorted(str(p.relative_to(project)) for p in project.glob(word)) if "*" in word else [word]
+    return run(*args, code=None).exit_code
+
+
+@pytest.fixture
+def examples(tmp_path, monkeypatch):
+    project = tmp_path / "show"
+    shutil.copytree(REPO / "episodes", project / "episodes")
+    monkeypatch.chdir(project)
+    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_REMOTE_CACHE_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PODPIPE_REMOTE_CACHE", (tmp_path / "bucket").as_uri())  # the recipes' bucket, locally
+    return project
+
+
+@pytest.mark.parametrize("recipe", [".github/workflows/episodes.yml", ".gitlab-ci.yml"])
+def test_the_ci_recipes_do_what_docs_ci_md_says(recipe, examples, tmp_path, monkeypatch):
+    workflow = _recipes()[recipe]
+    jobs = {name: job for name, job in workflow.items() if isinstance(job, dict) and name != "variables"}
+    if "jobs" in workflow:
+        jobs = workflow["jobs"]
+    check, render = _podpipe_steps(jobs["check"]), _podpipe_steps(jobs["render"])
+    assert [line.split()[1] for line in check] == ["validate", "plan"] and "--frozen" in check[1]
+
+    def machine(name: str) -> None:  # every CI job starts with an empty local cache
+        monkeypatch.setenv("PODPIPE_CACHE_DIR", str(tmp_path / name))
+
+    machine("pr-1")
+    assert [_run_line(line, examples) for line in check] == [0, 3]  # nothing rendered yet: a PR would spend
+    shards = 4
+    for k in range(1, shards + 1):
+        machine(f"render-{k}")
+        assert _run_line(render[0], examples, **{"${{ matrix.shard }}": str(k), "$CI_NODE_INDEX": str(k),
+                                                 "$CI_NODE_TOTAL": str(shards)}) == 0
+    built = sorted(p.name for p in (examples / "build").glob("*.mp3"))
+    assert built == ["ep12-city-bees.mp3", "ep13-longitude.mp3", "ep14-bike-city-panel.mp3"]
+    machine("pr-2")
+    assert [_run_line(line, examples) for line in check] == [0, 0]  # the bucket has every render now
