@@ -32,11 +32,13 @@ from tests.support.standin import StandIn  # noqa: E402
 VOICES = ["Zephyr", "Puck", "Kore", "Charon"]
 
 
-def write_episodes(root: Path, episodes: int, lines: int, tag: str) -> list[str]:
+def write_episodes(root: Path, episodes: int, lines: int, tag: str, fmt: str = "wav") -> list[str]:
+    """``episodes`` two-speaker specs of ``lines`` one-line segments in ``root``; their file names."""
+    root.mkdir(parents=True, exist_ok=True)
     names = []
     for e in range(episodes):
         body = [f"title: Bench {tag} {e}", "speakers:", "  host: {voice: Zephyr, name: Alex}",
-                "  guest: {voice: Puck, name: Sam}", "output: {format: wav}", "segments:"]
+                "  guest: {voice: Puck, name: Sam}", f"output: {{format: {fmt}}}", "segments:"]
         body += [f"  - {'host' if i % 2 else 'guest'}: Run {tag}, episode {e}, line {i} of the benchmark."
                  for i in range(lines)]
         name = f"{tag}{e:02d}.yaml"

@@ -23,23 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gemini import write_episodes as write_specs  # noqa: E402
+
 from tests.support.s3 import S3Server, environment  # noqa: E402
 
 EPISODES, SEGMENTS, RUNS = 50, 10, 3
 
 
 def write_episodes(root: Path) -> list[str]:
-    root.mkdir(parents=True, exist_ok=True)
-    names = []
-    for e in range(EPISODES):
-        lines = [f"title: 'Remote bench {e}'", "speakers:", "  host: {voice: Zephyr, name: Alex}",
-                 "  guest: {voice: Puck, name: Sam}", "output: {format: mp3}", "segments:"]
-        lines += [f"  - {'host' if s % 2 else 'guest'}: Line {s} of episode {e}, said once and shared."
-                  for s in range(SEGMENTS)]
-        name = f"ep{e:02d}.yaml"
-        (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        names.append(name)
-    return names
+    return write_specs(root, EPISODES, SEGMENTS, "ep", fmt="mp3")
 
 
 def build(project: Path, names: list[str], env: dict, *extra: str) -> tuple[float, dict]:
