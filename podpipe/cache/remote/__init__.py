@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable, Mapping
 
 from podpipe.cache.remote.blobs import Blobs, Unsupported
-from podpipe.cache.remote.cache import RemoteCache, RemoteEntry, RemoteInfo, RemoteStats
+from podpipe.cache.remote.cache import RemoteCache
+from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
 from podpipe.cache.remote.outputs import FetchedOutput
 from podpipe.cache.remote.urls import ENV_MODE, ENV_URL, MODES, Location, parse_url, resolve_mode, resolve_url
 

@@ -10,20 +10,14 @@ write the bucket decides what the cache serves. Two machines uploading one key a
 store without leases) may leave the audio of one render and the record of the other: readers reject that
 pair, and the next upload of the key (which removes the bad record first) repairs it.
 
-Faults never fail a build. Every remote operation runs through ``_call``: an exception from the storage
-library (unreachable, 403, timeout, throttling after the library's own retries) is logged at debug level
-(scrubbed: ``podpipe.cache.scrub.scrub_text``), counted as an error, warned about once through
-``on_warning`` and turned into a miss or a skipped upload. After ``max_errors`` failures in a row in one
-direction (reading, writing) that direction is given up for the rest of the run (counted as ``skipped``),
-so an unreachable store costs a few timeouts, not one per segment.
+Faults never fail a build: every remote operation runs through ``_call`` (``podpipe.cache.remote.guard``),
+which turns a storage library's exception into a miss or a skipped upload, counted and warned about once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -34,21 +28,20 @@ from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
 from podpipe.cache.remote.blobs import Blobs, Unsupported
 from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
+from podpipe.cache.remote.guard import FAULT, Guarded
 from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
 from podpipe.cache.remote.outputs import (OUTPUT_DIR, FetchedOutput, OutputFile, blob_path, check_digest, check_name,
                                           file_facts, index_bytes, index_path, parse_index)
-from podpipe.cache.scrub import scrub_text, without_secrets
+from podpipe.cache.scrub import without_secrets
 from podpipe.cache.store import FileStore
 
 log = logging.getLogger("podpipe.cache.remote")
 
 ENTRY_DIR = f"v{FORMAT}"
-FAULT = object()  # what ``_call`` returns when the operation failed
 LIST_THRESHOLD = 256  # ``missing`` lists the store instead of asking key by key above this many keys
-MAX_REJECT_WARNINGS = 3
 
 
-class RemoteCache:
+class RemoteCache(Guarded):
     """Entries, leases and finished outputs in one object store (``Blobs``).
 
     ``mode`` is ``"write"`` (look up, download, upload, lease) or ``"read"`` (look up and download only:
@@ -65,23 +58,13 @@ class RemoteCache:
             raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
         if mode == "write" and not blobs.writable:
             raise ValueError(f"{blobs.display} is read only")
+        super().__init__(on_warning=on_warning, max_errors=max_errors, environ=environ)
         self.blobs = blobs
         self.mode = mode
         self.lease_wait = lease_wait
         self.poll_interval = poll_interval
-        self.max_errors = max(1, max_errors)
         self.jobs = max(1, jobs)
-        self._environ = os.environ if environ is None else environ
         self._clock = clock
-        self._on_warning = on_warning
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = dict.fromkeys(RemoteStats.__dataclass_fields__, 0)
-        self._hit_keys: set[str] = set()
-        self._miss_keys: set[str] = set()
-        self._rejected_keys: set[str] = set()
-        self._in_a_row = {"read": 0, "write": 0}
-        self._given_up: set[str] = set()
-        self._warned: set[str] = set()
         self.leases = Leases(blobs, self._call, FAULT, self._warn_once, ttl=lease_ttl, clock=clock)
 
     def __repr__(self) -> str:
@@ -397,76 +380,6 @@ class RemoteCache:
             for path, size in listed:
                 _classify(counts, path, size)
         return RemoteInfo(self.url, self.mode, **counts)
-
-    # -- fault handling ----------------------------------------------------------------------------------
-
-    def _call(self, direction: str, what: str, operation: Callable[[], Any]) -> Any:
-        """Run one remote operation; ``FAULT`` when it failed (counted, logged, warned once). ``Unsupported``
-        passes through: it is no fault, the caller decides."""
-        if direction in self._given_up:
-            self._count(skipped=1)
-            return FAULT
-        try:
-            result = operation()
-        except Unsupported:
-            raise
-        except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is a fault, never a crash
-            self._fault(direction, what, exc)
-            return FAULT
-        with self._lock:
-            self._in_a_row[direction] = 0
-        return result
-
-    def _fault(self, direction: str, what: str, exc: Exception) -> None:
-        detail = scrub_text(f"{type(exc).__name__}: {exc}", self._environ)
-        log.debug("remote cache %s: %s failed: %s", self.url, what, detail)
-        with self._lock:
-            self._counts["errors"] += 1
-            self._in_a_row[direction] += 1
-            give_up = self._in_a_row[direction] >= self.max_errors and direction not in self._given_up
-            if give_up:
-                self._given_up.add(direction)
-        self._warn_once("fault", f"remote cache {self.url}: {what} failed ({detail}); going on with the local "
-                                 f"cache")
-        if give_up:
-            self._warn_once(f"given-up-{direction}",
-                            f"remote cache {self.url}: not {'reading' if direction == 'read' else 'writing'} it "
-                            f"any more in this run after {self.max_errors} failures in a row")
-
-    def _reject(self, name: str, reason: str, *, what: str = "entry") -> None:
-        with self._lock:
-            self._counts["rejected"] += 1
-            if what == "entry":
-                self._rejected_keys.add(name)
-                self._miss_keys.add(name)
-            n = self._counts["rejected"]
-        if n <= MAX_REJECT_WARNINGS:
-            more = " (further rejections are only counted)" if n == MAX_REJECT_WARNINGS else ""
-            self._warn(f"remote cache {self.url}: {what} {name[:12]} failed verification ({reason}); not "
-                       f"used{' (it will be rendered again)' if what == 'entry' else ''}{more}")
-
-    def _warn_once(self, kind: str, message: str) -> None:
-        with self._lock:
-            if kind in self._warned:
-                return
-            self._warned.add(kind)
-        self._warn(message)
-
-    def _warn(self, message: str) -> None:
-        message = scrub_text(message, self._environ, limit=2000)  # its parts were cut already
-        if self._on_warning is not None:
-            self._on_warning(message)
-        else:
-            log.warning("%s", message)
-
-    def _count(self, **amounts: int) -> None:
-        with self._lock:
-            for name, n in amounts.items():
-                self._counts[name] += n
-
-    def _note(self, keys: set[str], key: str) -> None:
-        with self._lock:
-            keys.add(key)
 
 
 class _Abandon(Exception):
