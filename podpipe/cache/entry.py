@@ -28,7 +28,9 @@ from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.cache.layout import FORMAT
 from podpipe.cache.scrub import without_secrets
 
-MAX_RECORD_BYTES = 1 << 20  # a record is ~1 KB; refusing huge files keeps a damaged one from eating memory
+# a record is ~1 KB and an analysis ~1 KB per second of audio (5.5 min at most per render); refusing huge
+# files keeps a damaged one from eating memory
+MAX_RECORD_BYTES = 1 << 20
 
 
 class Damaged(Exception):
@@ -61,8 +63,13 @@ def encode(key: str, audio: Audio, meta: Mapping[str, Any], environ: Mapping[str
 def read_record(path: str | Path) -> dict[str, Any]:
     """The record at ``path`` if it is one this format wrote (the fields the checks rely on are there and
     sane); raises ``Damaged`` otherwise."""
-    return parse_record(_read(path, "metadata",
-                              lambda size: "metadata file too large" if size > MAX_RECORD_BYTES else None))
+    return parse_record(read_record_bytes(path))
+
+
+def read_record_bytes(path: str | Path) -> bytes:
+    """The bytes of a small JSON file of an entry (record or analysis); ``Damaged`` when missing, unreadable
+    or too large to be one."""
+    return _read(path, "metadata", lambda size: "metadata file too large" if size > MAX_RECORD_BYTES else None)
 
 
 def parse_record(raw: bytes) -> dict[str, Any]:

@@ -6,6 +6,8 @@ Layout of a ``FileStore``::
     <root>/CACHEDIR.TAG              the standard tag, so backup tools (borg, restic, tar --exclude-caches) skip us
     <root>/v1/<key[:2]>/<key>.wav    16-bit PCM WAV of the rendered audio
     <root>/v1/<key[:2]>/<key>.json   metadata; written last, so it is the commit record
+    <root>/v1/<key[:2]>/<key>.analysis  the mix's figures of that audio (loudness per 10 ms, true peaks),
+                                     bound to the WAV's sha256; optional, recomputed when missing or stale
     <root>/v1/.commit.lock           flock'd while an entry is committed or removed (see locks.commit_lock)
     <root>/v1/<key[:2]>/.<key>.lock  flock'd while one process renders that key (see FileStore.lock)
 
@@ -33,6 +35,7 @@ CACHEDIR_TAG = (
     "#\thttps://bford.info/cachedir/\n"
 )
 COMMIT_LOCK_NAME = ".commit.lock"
+ANALYSIS_EXT = "analysis"
 KEY_LOCK_SUFFIX = ".lock"
 
 _HEX = frozenset("0123456789abcdef")

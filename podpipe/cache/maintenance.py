@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.cache.atomic import is_temp_name, unlink_quietly
-from podpipe.cache.layout import COMMIT_LOCK_NAME, KEY_LOCK_SUFFIX, is_fan, split_entry_name
+from podpipe.cache.layout import ANALYSIS_EXT, COMMIT_LOCK_NAME, KEY_LOCK_SUFFIX, is_fan, split_entry_name
 from podpipe.cache.locks import remove_if_unlocked
 from podpipe.cache.store import FileStore
 from podpipe.errors import UsageError
@@ -79,6 +79,7 @@ class Scan:
     temps: list[tuple[Path, float]] = field(default_factory=list)  # (path, age in seconds)
     unexpected: list[Path] = field(default_factory=list)
     locks: list[Path] = field(default_factory=list)  # per-key render lock files (empty, see FileStore.lock)
+    analyses: list[str] = field(default_factory=list)  # keys with a stored analysis (optional, rebuilt on demand)
     total_bytes: int = 0
 
 
@@ -149,6 +150,7 @@ def verify(store: FileStore, *, remove: bool = False) -> VerifyResult:
                 if store.problem(key) is not None:
                     unlink_quietly(record)
                     unlink_quietly(wav)
+                    unlink_quietly(store.analysis_path(key))
                     removed.append(key)
         for path, _age in stale:
             unlink_quietly(path)
@@ -205,6 +207,7 @@ def prune(store: FileStore, *, keep: set[str] | None = None, older_than: float |
                 freed += _sizes(paths)
                 for path in reversed(paths):  # the record first: uncommit, then drop the audio
                     unlink_quietly(path)
+                unlink_quietly(store.analysis_path(key))
                 removed.append(key)
     if not dry_run:
         for path in found.locks:  # lock files of renders not running now; a held one stays
@@ -245,6 +248,8 @@ def scan(store: FileStore) -> Scan:
         stem, ext = split_entry_name(name)
         if ext in ("wav", "json") and stem.startswith(fan) and entry.is_file(follow_symlinks=False):
             found.entries.setdefault(stem, set()).add(ext)
+        elif ext == ANALYSIS_EXT and stem.startswith(fan) and entry.is_file(follow_symlinks=False):
+            found.analyses.append(stem)
         else:
             found.unexpected.append(Path(entry.path))
 

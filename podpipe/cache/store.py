@@ -17,6 +17,7 @@ see ``podpipe.cache.entry``): a no-op build imports the cache and calls ``has`` 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -25,9 +26,9 @@ from typing import Any
 
 from podpipe.audio_types import Audio
 from podpipe.cache.atomic import fsync_dir, remove_dead_temps, unlink_quietly, write_atomic, written_temp
-from podpipe.cache.entry import Damaged, encode, load_audio, read_record
-from podpipe.cache.layout import (CACHEDIR_TAG, COMMIT_LOCK_NAME, FORMAT, KEY_LOCK_SUFFIX, TAG_NAME, is_fan,
-                                  listdir_sorted, split_entry_name, validate_key)
+from podpipe.cache.entry import Damaged, encode, load_audio, read_record, read_record_bytes
+from podpipe.cache.layout import (ANALYSIS_EXT, CACHEDIR_TAG, COMMIT_LOCK_NAME, FORMAT, KEY_LOCK_SUFFIX, TAG_NAME,
+                                  is_fan, listdir_sorted, split_entry_name, validate_key)
 from podpipe.cache.locks import commit_lock, key_lock
 
 # Entries and the tag are readable by their owner only, as they have been since the first cache was written
@@ -66,6 +67,15 @@ class Store(ABC):
     def delete(self, key: str) -> None:
         """Remove an entry; removing a missing entry is not an error."""
 
+    def analysis(self, key: str) -> dict[str, Any] | None:
+        """What the mix stored about the entry's audio (``put_analysis``), or None: none stored, unreadable, or
+        stored for other audio than the entry now holds. A store that keeps none always says None."""
+        return None
+
+    def put_analysis(self, key: str, record: Mapping[str, Any]) -> None:
+        """Keep ``record`` (JSON-able) beside the entry, bound to the audio it now holds; a store that keeps
+        none ignores it."""
+
     def lock(self, key: str, *, poll: Callable[[float], None] | None = None) -> contextlib.AbstractContextManager:
         """Exclusive right to render ``key`` (held across the whole render, retries included).
 
@@ -94,6 +104,10 @@ class FileStore(Store):
         """``(wav, json)`` paths of an entry (they need not exist)."""
         wav, record = self._files(key)
         return Path(wav), Path(record)
+
+    def analysis_path(self, key: str) -> Path:
+        """Where the mix's analysis of an entry's audio is kept (``put_analysis``)."""
+        return Path(self._files(key)[0][:-len(".wav")] + "." + ANALYSIS_EXT)
 
     def _files(self, key: str) -> tuple[str, str]:
         validate_key(key)
@@ -151,6 +165,28 @@ class FileStore(Store):
         except Damaged:
             return None
 
+    def analysis(self, key: str) -> dict[str, Any] | None:
+        """The stored analysis when it was made from the audio the entry holds now (its record's sha256); a
+        damaged, foreign or outdated file is a miss, and the mix computes and stores it again."""
+        meta = self.meta(key)
+        try:
+            raw = read_record_bytes(self.analysis_path(key))
+            found = json.loads(raw)
+        except (Damaged, ValueError, RecursionError):
+            return None
+        if not (isinstance(found, dict) and meta and found.get("audio_sha256") == meta["sha256"]
+                and isinstance(found.get("analysis"), dict)):
+            return None
+        return found["analysis"]
+
+    def put_analysis(self, key: str, record: Mapping[str, Any]) -> None:
+        meta = self.meta(key)
+        if meta is None:  # the entry went away (pruned, damaged): nothing to describe
+            return
+        text = json.dumps({"key": key, "audio_sha256": meta["sha256"], "analysis": dict(record)},
+                          sort_keys=True, allow_nan=False, separators=(",", ":"))
+        write_atomic(self.analysis_path(key), text.encode("utf-8"), mode=FILE_MODE)
+
     def keys(self) -> Iterator[str]:
         for fan in listdir_sorted(self.data_dir):
             if not is_fan(fan):
@@ -190,6 +226,7 @@ class FileStore(Store):
         with self.commit_lock():
             unlink_quietly(record)
             unlink_quietly(wav)
+            unlink_quietly(self.analysis_path(key))
 
     # -- locks ------------------------------------------------------------------------------------------
 

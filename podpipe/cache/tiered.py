@@ -80,6 +80,13 @@ class TieredStore(Store):
             found = self.remote.meta(key)
         return found
 
+    def analysis(self, key: str) -> dict[str, Any] | None:
+        return self.local.analysis(key)
+
+    def put_analysis(self, key: str, record: Mapping[str, Any]) -> None:
+        """Kept locally only: it is cheap to recompute and never worth an upload."""
+        self.local.put_analysis(key, record)
+
     def keys(self) -> Iterator[str]:
         """The local cache's keys (the remote is only ever listed by ``RemoteCache.info``)."""
         return self.local.keys()

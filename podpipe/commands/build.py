@@ -326,7 +326,7 @@ def _mix_one(compiled: CompiledEpisode, store: Store, failed_keys: set[str]) -> 
         return audio
 
     try:
-        mixed = mix_episode(compiled, audio_for)
+        mixed = mix_episode(compiled, audio_for, analyses=store)
     except LookupError:
         return EpisodeStatus(compiled, "not mixed",
                              f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")

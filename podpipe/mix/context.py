@@ -81,6 +81,16 @@ class MixContext:
     chunks: list[bytes]
     report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
+    # per speech render key: its loudness figures (``steps.loudness.figures``), from the cache or computed
+    figures: dict[str, Any] = field(default_factory=dict)
+    # frame ranges changed after stitching (crossfades, music beds): their figures are measured from the audio
+    touched: list[tuple[int, int]] = field(default_factory=list)
+    # the file's rate and channels when the exporter converts on the way out (``steps.format``); None: as is
+    output_rate: int | None = None
+    output_channels: int | None = None
+    # set by the loudness step: gains the exporter applies on the way to the file, and how to correct them
+    # when the written file misses the target (``steps.loudness.episode.Leveling``)
+    leveling: Any = None
 
     @property
     def frames(self) -> int:
@@ -89,6 +99,14 @@ class MixContext:
     @property
     def seconds(self) -> float:
         return self.frames / self.rate
+
+    @property
+    def out_rate(self) -> int:
+        return self.output_rate or self.rate
+
+    @property
+    def out_channels(self) -> int:
+        return self.output_channels or self.channels
 
     @property
     def audio(self) -> Audio:

@@ -1,90 +1,129 @@
-"""Writing the finished episode to a file, streaming: the PCM chunks go to the file (WAV) or through
-ffmpeg's encoder (every other format, see ``formats.FORMATS``) one after the other, never joined.
+"""Writing the finished episode to a file, streaming: the stitched PCM pieces, with the loudness step's gains
+applied block by block (``steps.loudness.gains``), go through one ffmpeg that converts the rate and channels,
+encodes (every format, WAV included) and writes the output, never joined.
 
-An export writes to a temporary path that replaces the output on success, and returns the sha256 of what it
-wrote when it knows it for free (WAV), else None (the file is hashed afterwards). A lossy export of a
-loudness-normalized episode is decoded and measured once written, and encoded once more with a correction
-when the encoder moved it off the target or over the ceiling.
+The same ffmpeg decodes what it encoded (a loopback decoder, ffmpeg 7 and later) and meters it with its
+``ebur128`` filter while the encoder runs: the loudness and true peak reported are those of the file
+written, at the cost of no extra pass. Only when the file misses the target by more than the tolerance, or
+passes the ceiling, is it written a second time with corrected gains (``Leveling.correct``). With an older
+ffmpeg the written file is metered in a second run.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import functools
+import math
 import os
+import re
 import tempfile
-import threading
 from pathlib import Path
 
 from podpipe.mix.context import MixContext
 from podpipe.mix.formats import Format, output_format
 
+LOOPBACK_MAJOR = 7  # ffmpeg 7.0 brought loopback decoders (``-dec``)
+SILENT = -70.0
+
 
 def export(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
-    """Write ``ctx``'s audio to ``path`` in the episode's format with ``tags``; the sha256 written, or None."""
+    """Write ``ctx``'s audio to ``path`` in the episode's format with ``tags``. Returns the sha256 of what was
+    written when known for free, else None (the caller hashes the file)."""
     fmt = output_format(ctx.compiled.plan.format, ctx.compiled.episode.path)
-    if not fmt.encoder:
-        return write_wav(ctx, path)
-    encode(fmt, ctx, path, tags)
-    if fmt.lossy:
-        recheck_loudness(fmt, ctx, path, tags)
+    leveling = ctx.leveling
+    measured = encode(fmt, ctx, path, tags, meter=leveling is not None)
+    if leveling is not None:
+        if leveling.correct(*measured) is not None:
+            measured = encode(fmt, ctx, path, tags, meter=True)
+        from podpipe.mix.steps.loudness import LoudnessStep, held_notes
+
+        ctx.report[LoudnessStep.name] = leveling.finish(*measured)
+        ctx.notes += held_notes(ctx)
     return None
 
 
-def write_wav(ctx: MixContext, path: Path) -> str:
-    """The header, then every chunk; hashed while it is written."""
-    from podpipe.audio import wav_header
-
-    header = wav_header(ctx.frames, ctx.rate, ctx.channels)
-    digest = hashlib.sha256(header)
-    # hashing and writing both release the GIL: on two cores the hash costs no wall time
-    hasher = threading.Thread(target=lambda: [digest.update(c) for c in ctx.chunks], daemon=True)
-    hasher.start()
-    try:
-        with open(path, "wb") as f:
-            f.write(header)
-            for chunk in ctx.chunks:
-                f.write(chunk)
-    finally:
-        hasher.join()
-    return digest.hexdigest()
-
-
-def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str]) -> None:
-    """Pipe the episode's PCM through ffmpeg's encoder for ``fmt`` into ``path``, with the chapters."""
+def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
+           meter: bool = False) -> tuple[float, float] | None:
+    """Pipe the episode's PCM (with the leveling's gains, if any) through ffmpeg's encoder for ``fmt`` into
+    ``path``, with the chapters; with ``meter``, (integrated LUFS, true peak dBTP) of the file written."""
     from podpipe.audio import run_ffmpeg
+    from podpipe.audio_types import Audio
     from podpipe.mix.steps.chapters import chapters, ffmetadata
 
     args = ["-f", "s16le", "-ar", str(ctx.rate), "-ac", str(ctx.channels), "-i", "pipe:0"]
     marks = chapters(ctx.pieces, ctx.seconds) if fmt.chapters == "ffmpeg" else []
+    loopback = meter and ffmpeg_major() >= LOOPBACK_MAJOR
     with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="podpipe-export-"))
         if marks:
-            meta = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".txt", encoding="utf-8"))
-            meta.write(ffmetadata(marks))
-            meta.flush()
-            args += ["-f", "ffmetadata", "-i", meta.name, "-map", "0:a", "-map_chapters", "1"]
-        args += ["-fflags", "+bitexact", "-flags:a", "+bitexact"]  # no encoder version string: reproducible
+            meta = os.path.join(workdir, "chapters.txt")
+            Path(meta).write_text(ffmetadata(marks), encoding="utf-8")
+            args += ["-f", "ffmetadata", "-i", meta, "-map_chapters", "1"]
+        args += ["-map", "0:a", "-fflags", "+bitexact", "-flags:a", "+bitexact"]  # reproducible: no version
+        if (ctx.out_rate, ctx.out_channels) != (ctx.rate, ctx.channels):
+            args += ["-ar", str(ctx.out_rate), "-ac", str(ctx.out_channels)]
         args += fmt.encoder_args(ctx.compiled.episode.output.bitrate)
-        for key, value in tags.items():
+        for key, value in (tags.items() if fmt.tags else ()):  # a WAV carries none (no LIST chunk)
             args += ["-metadata", f"{key}={value}"]
         args += ["-f", fmt.muxer, "-y", os.fspath(path)]
-        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()}", feed=ctx.chunks)
+        if loopback:
+            args += ["-dec", "0:0", *meter_args("[dec:0]", workdir)]
+        pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks if chunk]
+        if ctx.leveling is not None:
+            from podpipe.mix.steps.loudness.gains import apply
+
+            feed = apply(ctx.leveling.plan, pieces)
+        else:
+            feed = ctx.chunks
+        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()} into {ctx.compiled.plan.output}", feed=feed)
+        if not meter:
+            return None
+        if not loopback:
+            run_ffmpeg(["-i", os.fspath(path), *meter_args("[0:a]", workdir)], f"ffmpeg could not measure {path}")
+        return read_meter(workdir)
 
 
-def recheck_loudness(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str]) -> None:
-    """When the episode is loudness-normalized, decode the encoded file, measure it, and encode once more
-    with a correction if the encoder moved it off the target or over the ceiling."""
-    from podpipe.mix.steps.loudness import LoudnessStep
+def meter_args(source: str, workdir: str) -> list[str]:
+    """An extra ffmpeg output that runs ``source`` through ``ebur128`` (true peak on) into nothing, printing
+    the running integrated loudness and true peak into files in ``workdir`` (``read_meter``)."""
+    if "'" in workdir or "\\" in workdir:
+        raise ValueError(f"temporary directory {workdir!r} cannot be named in a filter graph")
+    graph = (f"{source}ebur128=peak=true:framelog=quiet:metadata=1,"
+             f"ametadata=mode=print:key=lavfi.r128.I:file='{workdir}/i.txt',"
+             f"ametadata=mode=print:key=lavfi.r128.true_peak:file='{workdir}/tp.txt'[metered]")
+    return ["-filter_complex", graph, "-map", "[metered]", "-f", "null", "-"]
 
-    report = ctx.report.get(LoudnessStep.name)
-    if report is None:
-        return
-    from podpipe.mix import segments
-    from podpipe.mix.steps.loudness.solve import correct_encoded
 
-    decoded = segments.to_audio(segments.load(path, ctx.rate, ctx.channels))
-    fixed = correct_encoded(ctx.audio, decoded, report, ctx.compiled.episode.output.true_peak, fmt.headroom)
-    del decoded
-    if fixed is not None:
-        ctx.audio = fixed
-        encode(fmt, ctx, path, tags)
+def read_meter(workdir: str) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) from the last values ``meter_args`` printed; -inf when none."""
+    def last(name: str, key: str) -> float:
+        try:
+            with open(os.path.join(workdir, name), "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+                found = re.findall(rf"{re.escape(key)}=(-?[\d.]+|-?inf|nan)".encode(), f.read())
+        except FileNotFoundError:
+            found = []
+        value = float(found[-1]) if found else -math.inf
+        return value if math.isfinite(value) else -math.inf
+
+    lufs = last("i.txt", "lavfi.r128.I")
+    peak = last("tp.txt", "lavfi.r128.true_peak")
+    # ebur128 says -70 (its absolute gate) for audio with no block to measure
+    return lufs if lufs > SILENT else -math.inf, 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+@functools.cache
+def ffmpeg_major() -> int:
+    """The major version of the ffmpeg binary podpipe runs; a build from git (no release number) counts as
+    new."""
+    import subprocess  # nosec B404  # ffmpeg only, fixed argv, no shell
+
+    from podpipe.audio import ffmpeg_exe
+
+    try:
+        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True,  # nosec B603
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    found = re.match(r"ffmpeg version n?(\d+)\.", out)
+    return int(found.group(1)) if found else 99

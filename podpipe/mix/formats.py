@@ -16,8 +16,8 @@ from podpipe.errors import UsageError
 @dataclass(frozen=True)
 class Format:
     name: str
-    # ffmpeg encoder arguments ("{kbps}" is replaced by the bit rate) and muxer; no encoder: podpipe writes
-    # the file itself (WAV)
+    # ffmpeg encoder arguments ("{kbps}" is replaced by the bit rate) and muxer; ffmpeg writes every format,
+    # WAV included (with +bitexact its header is the canonical 44 bytes), so one pass also meters the file
     encoder: tuple[str, ...] = ()
     muxer: str | None = None
     rate: int | None = None  # sample rate when the spec sets none; None keeps the speech's rate
@@ -27,6 +27,10 @@ class Format:
     # ceiling; lossless formats get a little too: meters oversample with different filters and disagree by
     # up to ~0.15 dB
     headroom: float = 0.0
+    # LU the encoder takes from the loudness of speech (measured with ffmpeg's ebur128 on the decoded file,
+    # from LAME's output at every bit rate we offer: 0.4-0.5), given back before the one encode so it lands on
+    # target; the exporter measures the written file and encodes again only when it misses anyway
+    encoder_shift: float = 0.0
     tags: str | None = None  # how ``steps.tags`` finishes the file: "id3", "mp4", "flac", "opus"; None: no tags
     # who writes the chapters inside the file: "ffmpeg" (from FFMETADATA while encoding: ID3 CHAP+CTOC, MP4
     # chapters), "vorbis" (``steps.tags`` writes CHAPTERxxx comments: ffmpeg 7's are off by a second), None
@@ -42,9 +46,9 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("wav", headroom=0.2),
+    Format("wav", ("-c:a", "pcm_s16le"), "wav", headroom=0.2),
     Format("mp3", ("-c:a", "libmp3lame", "-b:a", "{kbps}k", "-id3v2_version", "3", "-write_id3v1", "0"), "mp3",
-           rate=44100, kbps=96, headroom=0.8, tags="id3", chapters="ffmpeg"),
+           rate=44100, kbps=96, headroom=0.8, encoder_shift=0.45, tags="id3", chapters="ffmpeg"),
     # AAC-LC in an MP4 container, index first so players can start before the download ends
     Format("m4a", ("-c:a", "aac", "-b:a", "{kbps}k", "-movflags", "+faststart"), "ipod",
            rate=44100, kbps=96, headroom=0.8, tags="mp4", chapters="ffmpeg"),

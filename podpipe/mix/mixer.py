@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from podpipe.audio_types import Audio
-from podpipe.cache import atomic_path, write_atomic
+from podpipe.cache import Store, atomic_path, write_atomic
 from podpipe.compile import CompiledEpisode
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
@@ -21,12 +22,14 @@ from podpipe.mix.stitch import stitch
 
 
 def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
-                steps: Sequence[MixStep] = DEFAULT_STEPS) -> MixResult:
+                steps: Sequence[MixStep] = DEFAULT_STEPS, analyses: Store | None = None) -> MixResult:
     """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
-    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written."""
+    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written.
+    ``analyses`` (the render cache) keeps each render's loudness figures, so they are computed once."""
     output_format(compiled.plan.format, compiled.episode.path)  # before any work: an unknown format fails fast
     digest = inputs_digest(compiled, steps)  # and so does a missing sound
-    ctx = stitch(compiled, audio_for)
+    wants_figures = compiled.episode.output.loudness is not None
+    ctx = stitch(compiled, audio_for, render_figures(analyses) if wants_figures else None)
     for step in steps:
         step.process(ctx)
 
@@ -43,4 +46,22 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
 
     man_path = manifest_path(output)
     write_atomic(man_path, manifest_json(compiled, ctx, output, digest, sha256, written))
-    return MixResult(output, man_path, ctx.seconds, ctx.rate, ctx.pieces, digest, tuple(written), tuple(ctx.notes))
+    return MixResult(output, man_path, ctx.seconds, ctx.out_rate, ctx.pieces, digest, tuple(written), tuple(ctx.notes))
+
+
+def render_figures(analyses: Store | None) -> Callable[[str, Audio], Any]:
+    """``figures_for(key, audio)`` for the stitch: a render's loudness figures as stored beside its cache
+    entry, else computed from its audio and stored there (a missing, damaged, foreign or outdated record
+    is computed again, never trusted)."""
+    from podpipe.mix.steps.loudness.figures import analyze, from_record, to_record
+
+    def figures_for(key: str, audio: Audio) -> Any:
+        record = analyses.analysis(key) if analyses is not None else None
+        found = from_record(record, audio.rate, audio.frames) if record is not None else None
+        if found is None:
+            found = analyze(audio)
+            if analyses is not None:
+                analyses.put_analysis(key, to_record(found))
+        return found
+
+    return figures_for

@@ -12,6 +12,7 @@ all-espeak draft), so speech is only ever resampled upwards; sound files are dec
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
@@ -28,18 +29,23 @@ def crossfades(before: Piece, after: Piece) -> bool:
     return isinstance(before, SoundPiece) or isinstance(after, SoundPiece)
 
 
-def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixContext:
+def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
+           figures_for: Callable[[str, Audio], Any] | None = None) -> MixContext:
     """The episode's pieces placed and in order. ``audio_for(key)`` returns a speech piece's cached render;
-    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates."""
+    whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates. ``figures_for(key, audio)``,
+    when given, returns the render's loudness figures (kept in ``MixContext.figures``)."""
     from podpipe.mix import segments  # pydub: imported only when a mix runs
 
     plan = compiled.plan
     # each distinct render once; the episode rate is known only when all are loaded
     speech: dict[str, Audio] = {}
+    figures: dict[str, Any] = {}
     located: dict[str, tuple[tuple[float, ...], str]] = {}
     for piece in plan.pieces:
         if isinstance(piece, SpeechPiece) and piece.key not in speech:
             speech[piece.key] = audio_for(piece.key)
+            if figures_for is not None:
+                figures[piece.key] = figures_for(piece.key, speech[piece.key])
             if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
                 from podpipe.mix.steps.transcript import locate_turns
 
@@ -51,6 +57,7 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
 
     frame = SAMPLE_WIDTH * CHANNELS
     chunks: list[bytes] = []
+    touched: list[tuple[int, int]] = []
     placed: list[PlacedPiece] = []
     silences: dict[int, bytes] = {}
     sounds: dict[tuple, bytes] = {}
@@ -80,9 +87,10 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio]) -> MixC
                 chunks[-1] = chunks[-1][:-cut]
                 data = mixed + data[cut:]
                 position -= overlap
+                touched.append((position, position + overlap))
         bounds, method = located.get(getattr(piece, "key", None), ((), "exact"))
         placed.append(PlacedPiece(piece, position, position + n_frames, rate, bounds, method))
         chunks.append(data)
         position += n_frames
     del pcm, sounds, silences  # only ``chunks`` references the audio from here on
-    return MixContext(compiled, tuple(placed), rate, CHANNELS, chunks)
+    return MixContext(compiled, tuple(placed), rate, CHANNELS, chunks, figures=figures, touched=touched)

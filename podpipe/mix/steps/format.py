@@ -3,7 +3,10 @@ the loudness and true peak reported are those of the file written.
 
 The rate comes from the spec, else from the format's row in ``formats.FORMATS`` (44.1 kHz for MP3, 48 kHz
 for Opus, …), else the speech's. Resampling uses ffmpeg's filtered resampler (linear interpolation would
-leave audible images at 44.1 kHz).
+leave audible images at 44.1 kHz). Speech alone is converted by the exporter's ffmpeg on the way to the file:
+every pass before it then runs at the speech's rate, on half the frames, and no converted copy of the
+episode is ever held. An episode with music beds is converted here, before the beds are mixed in, so they
+keep what they have above the speech's Nyquist frequency.
 """
 
 from __future__ import annotations
@@ -36,5 +39,9 @@ class FormatStep(MixStep):
 
         rate = output_rate(ctx.compiled) or ctx.rate
         channels = ctx.compiled.episode.output.channels
-        if (rate, channels) != (ctx.rate, ctx.channels):
+        if (rate, channels) == (ctx.rate, ctx.channels):
+            return
+        if ctx.compiled.episode.music:
             ctx.audio = pcm.ffmpeg_convert(ctx.audio, rate, channels)
+        else:
+            ctx.output_rate, ctx.output_channels = rate, channels

@@ -133,3 +133,6 @@ class MusicStep(MixStep):
                 placed.append((bed, inside[0].start, inside[-1].end))
         chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
         ctx.audio, ctx.report[self.name] = mix_beds(chunks, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))
+        # the report's times are rounded to the millisecond: the ranges are widened by one on each side
+        ctx.touched += [(max(0, round((r["start"] - 0.001) * ctx.rate)), round((r["end"] + 0.001) * ctx.rate))
+                        for r in ctx.report[self.name]]

@@ -1,26 +1,27 @@
 """Broadcast loudness: level the speakers to each other, normalize the episode to an integrated target and
 keep true peaks under a ceiling.
 
-The work is split by job: ``blocks`` (the episode as float blocks computed on demand, so it is never copied
-whole as floats), ``meter`` (BS.1770-4 loudness and true peak), ``limiter`` (look-ahead true-peak
-limiter) and ``solve`` (leveling and normalizing solved together, and the correction after a lossy
+The work is split by job: ``filters`` (K-weighting and 4× oversampling in numpy), ``figures`` (audio reduced
+to K-weighted energy and true peak per 10 ms, kept with each render in the cache), ``meter`` (BS.1770-4
+gating), ``model`` (leveling, normalizing and the look-ahead limiter solved on figures alone), ``gains``
+(the solution applied to the samples on their way to the file), ``blocks`` (the stitched pieces read as
+float blocks, never joined) and ``episode`` (one episode's figures, solution and correction after the
 encode). This package's own module holds only the settings and the step, and imports nothing heavy: the
-freshness check of every no-op build reads ``LoudnessStep.settings``. numpy, scipy and pyloudnorm are
-imported by the submodules, only when a mix runs.
+freshness check of every no-op build reads ``LoudnessStep.settings``. numpy is imported by the submodules,
+only when a mix runs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, SpeechPiece
 from podpipe.mix.context import MixContext, MixStep
 from podpipe.mix.formats import FORMATS
 
 DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
 DEFAULT_CEILING = -1.0  # dBTP
-LOUDNESS_VERSION = 3  # bump when the same settings would give different audio
+LOUDNESS_VERSION = 4  # bump when the same settings would give different audio
 
 
 def headroom(fmt: str) -> float:
@@ -45,7 +46,7 @@ class LoudnessStep(MixStep):
         out = ctx.compiled.episode.output
         if out.loudness is None:
             return
-        from podpipe.mix.steps.loudness.solve import normalize
+        from podpipe.mix.steps.loudness.episode import level
 
         groups: dict[str, list[tuple[int, int]]] = {}
         rate = ctx.rate  # pieces were placed at the stitch rate; the audio may have been resampled since
@@ -61,17 +62,23 @@ class LoudnessStep(MixStep):
             # different levels too (the pause between two turns is split between them, and gated out)
             for a, b, turn in placed.turn_spans():
                 groups.setdefault(turn.speaker, []).append((round(a * rate), round(b * rate)))
-        # the pieces go in as they are (no joined copy) and are handed over: they are freed once the result exists
-        pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks]
-        ctx.chunks = []
-        ctx.audio, report = normalize(pieces, groups, out.loudness, out.true_peak, headroom(ctx.compiled.plan.format))
-        ctx.report[self.name] = report
-        episode = report.get("integrated_lufs")
-        for name, figures in report.get("speakers", {}).items():
-            under = None if episode is None or figures["integrated_lufs"] is None \
-                else episode - figures["integrated_lufs"]
-            if figures.get("held_by_peaks") and under is not None and under > 1.0:
-                ctx.notes.append(
-                    f"{ctx.compiled.episode.path.name}: speaker {name} ends {under:.1f} LU under the episode: "
-                    "the peaks of the voice stand too far above its loudness for the limiter to bring it up "
-                    "(see steps.loudness in the manifest); compress it before podpipe or choose another voice")
+        fmt = FORMATS.get(ctx.compiled.plan.format)
+        ctx.leveling = level(ctx, groups, out.loudness, out.true_peak, headroom(ctx.compiled.plan.format),
+                             fmt.encoder_shift if fmt else 0.0)
+        ctx.report[self.name] = ctx.leveling.report
+
+
+def held_notes(ctx: MixContext) -> list[str]:
+    """What to tell the author about speakers the limiter held at their peaks, once the file is measured."""
+    report = ctx.report.get(LoudnessStep.name) or {}
+    episode = report.get("integrated_lufs")
+    notes = []
+    for name, figures in report.get("speakers", {}).items():
+        under = None if episode is None or figures["integrated_lufs"] is None \
+            else episode - figures["integrated_lufs"]
+        if figures.get("held_by_peaks") and under is not None and under > 1.0:
+            notes.append(
+                f"{ctx.compiled.episode.path.name}: speaker {name} ends {under:.1f} LU under the episode: "
+                "the peaks of the voice stand too far above its loudness for the limiter to bring it up "
+                "(see steps.loudness in the manifest); compress it before podpipe or choose another voice")
+    return notes

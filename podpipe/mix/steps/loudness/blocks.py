@@ -1,10 +1,9 @@
 """The episode as the loudness steps see it: float32 frames, full scale ±1, computed block by block on demand.
 
 A ``Source`` is read in ranges; ``PcmSource`` reads 16-bit PCM given as consecutive pieces (never joined)
-and applies the overall gain and per-range speaker gains as it goes, and ``limiter.Limited`` reads another
-source through the limiter. ``write_pcm`` renders a chain once into a new 16-bit buffer, so the input and
-the output PCM are the only full-length buffers of a normalization (2× the PCM, plus blocks): the episode is
-never copied whole as floats. numpy is imported inside the functions, only when a mix runs.
+and applies the overall gain and per-range speaker gains as it goes (``gains.apply`` streams it to the
+encoder, ``episode`` measures ranges of it), so the episode is never copied whole as floats. numpy is
+imported inside the functions, only when a mix runs.
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from podpipe.audio_types import SAMPLE_WIDTH, Audio
+from podpipe.audio_types import Audio
 
-BLOCK = 1 << 18  # frames per block of every blockwise pass (conversion, true peak, limiter, output)
+BLOCK = 1 << 18  # frames per block of every blockwise pass (conversion, output)
 
 
 def to_float(audio: Audio):
@@ -41,14 +40,6 @@ class Source:
 
     def read(self, lo: int, hi: int):
         raise NotImplementedError
-
-
-class ArraySource(Source):
-    def __init__(self, x):
-        self.x, self.frames, self.channels = x, len(x), x.shape[1]
-
-    def read(self, lo: int, hi: int):
-        return self.x[lo:hi]
 
 
 class PcmSource(Source):
@@ -107,23 +98,3 @@ class PcmSource(Source):
                 y[max(a, lo) - lo:min(b, hi) - lo] *= np.float32(factor)
             i += 1
         return y
-
-
-def as_source(x) -> Source:
-    return x if isinstance(x, Source) else ArraySource(x)
-
-
-def write_pcm(x: Source, rate: int) -> Audio:
-    """Render a source into new 16-bit PCM, rounded and clipped, block by block."""
-    import numpy as np
-
-    buffer = bytearray(x.frames * x.channels * SAMPLE_WIDTH)  # handed over as is: no second full-size copy
-    out = np.frombuffer(buffer, dtype="<i2").reshape(-1, x.channels)
-    for lo in range(0, x.frames, BLOCK):
-        hi = min(x.frames, lo + BLOCK)
-        y = np.rint(x.read(lo, hi) * 32768)
-        np.clip(y, -32768, 32767, out=y)
-        out[lo:hi] = y
-    del out
-    return Audio(buffer, rate, x.channels)
-
