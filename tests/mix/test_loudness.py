@@ -69,6 +69,41 @@ def test_every_format_meets_target_and_ceiling(tmp_path, renders, fmt):
     assert report["input_lufs"] < -20 and report["limiter_max_reduction_db"] > 0  # it had work to do
 
 
+def test_the_file_is_written_once_and_measured_as_written(tmp_path, renders):
+    """The encoder's loss is given back before the one encode: the file lands on target the first time, and
+    the figures reported are ffmpeg's own for the written file."""
+    result = mix_episode(episode(tmp_path, "mp3"), renders.__getitem__)
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    assert "encoder_correction_db" not in report
+    lufs, peak = ebur128(result.output)
+    assert abs(report["integrated_lufs"] - lufs) <= 0.06 and abs(report["true_peak_dbtp"] - peak) <= 0.06
+
+
+def test_a_file_that_misses_the_target_is_written_again(tmp_path, renders, monkeypatch):
+    """An encoder that takes much more than the format table says (here: the table is wrong by 3 LU): the
+    written file is measured, misses, and is written once more with the correction."""
+    from podpipe.mix import formats
+
+    monkeypatch.setitem(formats.FORMATS, "mp3", dataclasses.replace(formats.FORMATS["mp3"], encoder_shift=3.0))
+    result = mix_episode(episode(tmp_path, "mp3"), renders.__getitem__)
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    assert report["first_encode_lufs"] > -15.0 and report["encoder_correction_db"] < -1.0
+    lufs, peak = ebur128(result.output)
+    assert abs(lufs - -16.0) <= 0.5 and peak <= -1.0
+    assert abs(report["integrated_lufs"] - lufs) <= 0.06
+
+
+def test_an_ffmpeg_without_loopback_decoding_meters_the_written_file_afterwards(tmp_path, renders, monkeypatch):
+    from podpipe.mix import export
+
+    monkeypatch.setattr(export, "ffmpeg_major", lambda: 6)
+    result = mix_episode(episode(tmp_path, "m4a"), renders.__getitem__)
+    report = json.loads(result.manifest.read_text())["steps"]["loudness"]
+    lufs, peak = ebur128(result.output)
+    assert abs(lufs - -16.0) <= 0.5 and peak <= -1.0
+    assert abs(report["integrated_lufs"] - lufs) <= 0.06 and abs(report["true_peak_dbtp"] - peak) <= 0.06
+
+
 def test_other_target_and_ceiling(tmp_path, renders):
     result = mix_episode(episode(tmp_path, "flac", loudness=-20.0, true_peak=-3.0), renders.__getitem__)
     lufs, peak = ebur128(result.output)

@@ -99,11 +99,12 @@ class Leveling:
         self.report["first_encode_lufs"], self.report["first_encode_true_peak_dbtp"] = figure(lufs), figure(peak)
         if not math.isfinite(lufs) or (abs(lufs - self.target) <= TOLERANCE and peak <= self.ceiling):
             return None
-        aim = self.target + self.shift + (self.target - lufs)
+        # what the encoder really took: the model's figure for what was fed against the file's
+        fed = self.predicted[0]
+        self.shift = fed - lufs if math.isfinite(fed) else self.shift + self.target - lufs
         over = max(0.0, peak - self.ceiling)
         self.model.ceiling *= 10 ** (-(over + PEAK_MARGIN if over else 0.0) / 20)
-        self.shift += self.target - lufs
-        plan = self.solve(aim)
+        plan = self.solve(self.target + self.shift)
         self.report["encoder_correction_db"] = figure(self.target - lufs)
         return plan
 
