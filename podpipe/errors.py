@@ -87,6 +87,14 @@ class RenderError(PodpipeError):
         self.result = result
 
 
+class PublishError(PodpipeError):
+    """``podpipe publish`` could not finish because the store failed (unreachable, denied, throttled); the
+    message names the store's URL and what state the publish left (the feed goes last, so the old one stays
+    live)."""
+
+    exit_code = ExitCode.FAILED
+
+
 class BackendError(Exception):
     """Raised by a backend for one failed attempt at one request.
 

@@ -68,8 +68,8 @@ class S3Blobs(Blobs):
     def _key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
-    def _run(self, coroutine_function, *args) -> Any:
-        return self._sync(self.fs.loop, coroutine_function, *args)
+    def _run(self, coroutine_function, *args, **kwargs) -> Any:
+        return self._sync(self.fs.loop, coroutine_function, *args, **kwargs)
 
     async def _client(self):
         await self.fs.set_session()
