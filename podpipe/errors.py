@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     """The one place exit codes are defined; the README's table documents them."""
 
     OK = 0
-    FAILED = 1  # a render failed after retries, or an episode could not be mixed or written
+    FAILED = 1  # a render failed after retries, an episode could not be mixed or written, a publish failed
     INVALID = 2  # invalid input: a spec, an option, a path; nothing was rendered or written
     FROZEN_MISS = 3  # --frozen and some request is not cached; nothing was rendered
     INTERNAL = 70  # a bug: rerun with --debug and report it

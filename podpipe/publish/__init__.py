@@ -6,6 +6,6 @@ upload order), ``index`` (the record of what was published, for comparing hashes
 """
 
 from podpipe.publish.policy import CACHE_CONTROL, INDEX_NAME
-from podpipe.publish.publisher import Action, PublishReport, human_size, publish
+from podpipe.publish.publisher import Action, PublishReport, check_target, human_size, publish
 
-__all__ = ["CACHE_CONTROL", "INDEX_NAME", "Action", "PublishReport", "human_size", "publish"]
+__all__ = ["CACHE_CONTROL", "INDEX_NAME", "Action", "PublishReport", "check_target", "human_size", "publish"]

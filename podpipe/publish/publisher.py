@@ -25,7 +25,7 @@ from podpipe.errors import PodpipeError, PublishError, UsageError
 from podpipe.feed import ROLES, Site, SiteFile
 from podpipe.publish.index import Entry, dump_index, parse_index
 from podpipe.publish.policy import CACHE_CONTROL, INDEX_CACHE_CONTROL, INDEX_MEDIA_TYPE, INDEX_NAME, order
-from podpipe.storage import Blobs, Meta, Unsupported, open_blobs, parse_url
+from podpipe.storage import Blobs, Location, Meta, Unsupported, open_blobs, parse_url
 
 CHUNK = 1 << 20
 
@@ -81,10 +81,7 @@ def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0
     the store fails (unreachable, denied, throttled after retries): its message names the URL and says
     that the live feed is unchanged.
     """
-    location = parse_url(to, "--to")
-    if not location.writable:
-        raise UsageError(f"--to {location.display}: {location.scheme}:// is read only; publish to an s3://, gs://, "
-                         f"az:// or file:// URL")
+    location = check_target(to)
     files = _checked(site)
     env = os.environ if environ is None else environ
     blobs = open_blobs(location, timeout=timeout, attempts=attempts)
@@ -93,6 +90,15 @@ def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0
         return run.go(site, files, dry_run, on_action or (lambda action: None))
     finally:
         blobs.close()
+
+
+def check_target(to: str) -> Location:
+    """The store ``--to`` names, if podpipe can publish there; raises ``UsageError`` saying why not."""
+    location = parse_url(to, "--to")
+    if not location.writable:
+        raise UsageError(f"--to {location.display}: {location.scheme}:// is read only; publish to an s3://, gs://, "
+                         f"az:// or file:// URL")
+    return location
 
 
 def _checked(site: Site) -> list[SiteFile]:

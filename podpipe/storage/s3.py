@@ -84,14 +84,18 @@ class S3Blobs(Blobs):
         got = self.read_tagged(path)
         return None if got is None else got[0]
 
-    async def _get_object(self, path: str) -> dict | None:
+    async def _object_call(self, operation: str, path: str) -> dict | None:
+        """GetObject or HeadObject of ``path``; None when there is no such object."""
         s3 = await self._client()
         try:
-            return await s3.get_object(Bucket=self.bucket, Key=self._key(path))
+            return await getattr(s3, operation)(Bucket=self.bucket, Key=self._key(path))
         except self._client_error as exc:
             if self._is(exc, _NOT_FOUND):
                 return None
             raise
+
+    async def _get_object(self, path: str) -> dict | None:
+        return await self._object_call("get_object", path)
 
     def read_tagged(self, path: str) -> tuple[bytes, str] | None:
         async def go():
@@ -103,15 +107,7 @@ class S3Blobs(Blobs):
         return self._run(go)
 
     def _head(self, path: str) -> dict | None:
-        async def go():
-            s3 = await self._client()
-            try:
-                return await s3.head_object(Bucket=self.bucket, Key=self._key(path))
-            except self._client_error as exc:
-                if self._is(exc, _NOT_FOUND):
-                    return None
-                raise
-        return self._run(go)
+        return self._run(self._object_call, "head_object", path)
 
     def exists(self, path: str) -> bool:
         return self._head(path) is not None
