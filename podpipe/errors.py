@@ -15,7 +15,7 @@ class ExitCode(IntEnum):
     """The one place exit codes are defined; the README's table documents them."""
 
     OK = 0
-    FAILED = 1  # a render failed after retries, or an episode could not be mixed or written
+    FAILED = 1  # a render failed after retries, an episode could not be mixed or written, a publish failed
     INVALID = 2  # invalid input: a spec, an option, a path; nothing was rendered or written
     FROZEN_MISS = 3  # --frozen and some request is not cached; nothing was rendered
     INTERNAL = 70  # a bug: rerun with --debug and report it
@@ -85,6 +85,14 @@ class RenderError(PodpipeError):
     def __init__(self, message: str, result: object = None):
         super().__init__(message)
         self.result = result
+
+
+class PublishError(PodpipeError):
+    """``podpipe publish`` could not finish because the store failed (unreachable, denied, throttled); the
+    message names the store's URL and what state the publish left (the feed goes last, so the old one stays
+    live)."""
+
+    exit_code = ExitCode.FAILED
 
 
 class BackendError(Exception):

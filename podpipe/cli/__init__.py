@@ -9,7 +9,7 @@ import importlib
 
 from podpipe.cli.group import cli, main
 
-for _module in ("commands", "cache"):
+for _module in ("commands", "cache", "publish"):
     importlib.import_module(f"podpipe.cli.{_module}")
 
 __all__ = ["cli", "main"]

@@ -2,10 +2,10 @@
 ``--remote-cache URL`` / ``PODPIPE_REMOTE_CACHE`` and the mode into a ``RemoteCache``;
 ``podpipe.cache.tiered.TieredStore`` puts it behind the local ``FileStore`` for the render stage.
 
-Modules: ``urls`` (schemes, extras, modes), ``blobs`` (what is asked of a store) and one module per kind
-of store (``local``, ``s3``, ``fsspec_store``, ``http``), ``cache`` (``RemoteCache``: entries, outputs,
-faults, counters), ``leases`` (one render per key across machines), ``outputs`` (finished episodes).
-No storage library is imported before a remote is opened.
+The stores themselves (URLs, the ``Blobs`` contract, one module per kind of store) are ``podpipe.storage``,
+shared with ``podpipe publish``. Modules: ``modes`` (URL and mode from options and environment), ``cache``
+(``RemoteCache``: entries, outputs, faults, counters), ``leases`` (one render per key across machines),
+``outputs`` (finished episodes). No storage library is imported before a remote is opened.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 
-from podpipe.cache.remote.blobs import Blobs, Unsupported
+from podpipe.cache.layout import ENV_MODE, ENV_URL
 from podpipe.cache.remote.cache import RemoteCache
 from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
+from podpipe.cache.remote.modes import MODES, resolve_mode, resolve_url
 from podpipe.cache.remote.outputs import FetchedOutput
-from podpipe.cache.remote.urls import ENV_MODE, ENV_URL, MODES, Location, parse_url, resolve_mode, resolve_url
+from podpipe.storage import Blobs, Location, Unsupported, open_blobs, parse_url
 
 
 def open_remote(url: str | None = None, mode: str | None = None, *, environ: Mapping[str, str] | None = None,
@@ -40,8 +41,6 @@ def open_remote(url: str | None = None, mode: str | None = None, *, environ: Map
     chosen = resolve_mode(mode, env, location)
     if chosen == "off":
         return None
-    from podpipe.cache.remote.urls import open_blobs
-
     blobs = open_blobs(location, timeout=timeout, attempts=attempts)
     return RemoteCache(blobs, chosen, on_warning=on_warning, lease_ttl=lease_ttl, lease_wait=lease_wait,
                        poll_interval=poll_interval, max_errors=max_errors, jobs=jobs, environ=env)

@@ -24,13 +24,13 @@ from typing import Any
 
 from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
-from podpipe.cache.remote.blobs import Blobs, Unsupported
 from podpipe.cache.remote.episodes import FinishedOutputs
 from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
 from podpipe.cache.remote.guard import FAULT, Guarded
 from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
 from podpipe.cache.remote.outputs import OUTPUT_DIR
 from podpipe.cache.store import FileStore
+from podpipe.storage import Blobs, Unsupported
 
 log = logging.getLogger("podpipe.cache.remote")
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from podpipe.cache.remote.blobs import Blobs, Unsupported, content_tag
+from podpipe.storage import Blobs, Unsupported, content_tag
 
 LEASE_DIR = "leases"
 LEASE_FORMAT = 1

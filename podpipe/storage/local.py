@@ -11,12 +11,16 @@ build).
 
 The entries use the local cache's own layout (``v1/<key[:2]>/<key>.wav|.json``), so the directory may even
 be another machine's ``--cache-dir``.
+
+A file has no headers: the ``Meta`` of a write is not kept (the web server in front of a published directory
+chooses ``Content-Type`` and ``Cache-Control``), and ``stat`` hashes the file instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -24,7 +28,7 @@ from pathlib import Path
 
 from podpipe.cache.atomic import atomic_path, is_temp_name, unlink_quietly, write_atomic, written_temp
 from podpipe.cache.locks import commit_lock
-from podpipe.cache.remote.blobs import Blobs, content_tag, copy_stream
+from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, content_tag, copy_stream
 
 GUARD_NAME = ".swap.lock"
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV)
@@ -49,12 +53,23 @@ class LocalBlobs(Blobs):
     def exists(self, path: str) -> bool:
         return self._path(path).is_file()
 
-    def write(self, path: str, data: bytes) -> None:
+    def write(self, path: str, data: bytes, meta: Meta | None = None) -> None:
         write_atomic(self._path(path), data)
 
-    def upload(self, path: str, source: Path) -> None:
+    def upload(self, path: str, source: Path, meta: Meta | None = None) -> None:
         with atomic_path(self._path(path)) as tmp:
             shutil.copyfile(source, tmp)
+
+    def stat(self, path: str) -> Stat | None:
+        digest = hashlib.sha256()
+        try:
+            with open(self._path(path), "rb") as f:
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
+                size = f.tell()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return Stat(size, meta=Meta(sha256=digest.hexdigest()))
 
     def download(self, path: str, target: Path) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""What the remote cache asks of an object store, in its own terms: ``Blobs``.
+"""What podpipe asks of an object store, in its own terms: ``Blobs`` (the remote cache and ``publish``).
 
 One subclass per kind of store (``local`` for file://, ``s3`` for s3:// through s3fs, ``fsspec_store`` for
 gs:// and az:// through gcsfs/adlfs, ``http`` for read-only http(s)://). Paths are relative POSIX paths
@@ -16,7 +16,11 @@ The contract the remote cache builds on:
   ``Unsupported``, and then podpipe renders without leases;
 - ``read_tagged``/``swap``/``delete(tag=)`` compare a version tag (an ETag, a content hash) so a lease is
   only ever renewed, taken over or removed by whoever judged it; where the store cannot compare,
-  ``compare_and_swap`` is False and the lease code says what it does instead.
+  ``compare_and_swap`` is False and the lease code says what it does instead;
+- ``write``/``upload`` take an optional ``Meta``: the ``Content-Type`` and ``Cache-Control`` the object is
+  served with and its sha256, kept as object metadata where the store has some (``publish`` uses them; a
+  directory has no headers and keeps none), and ``stat`` reads back what the store knows of an object
+  without reading it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -34,6 +39,24 @@ CHUNK = 1 << 20
 class Unsupported(Exception):
     """The store cannot do this at all (a write on a read-only store, a conditional write where the service
     has none); not a fault: nothing is counted as an error and the caller goes on without it."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What an object is served with, and its content hash; None: not set (or not known, in a ``Stat``)."""
+
+    content_type: str | None = None
+    cache_control: str | None = None
+    sha256: str | None = None  # hex; stored as user metadata (S3 ``x-amz-meta-sha256``, GCS ``metadata``)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """What the store says about an object without reading it (one HEAD)."""
+
+    size: int
+    md5: str | None = None  # hex, where the store's own tag is the content's MD5 (an S3 single-part ETag)
+    meta: Meta = Meta()
 
 
 class Blobs(ABC):
@@ -58,8 +81,8 @@ class Blobs(ABC):
         """One HEAD (or stat): whether the object is there."""
 
     @abstractmethod
-    def write(self, path: str, data: bytes) -> None:
-        """Create or replace the object atomically."""
+    def write(self, path: str, data: bytes, meta: Meta | None = None) -> None:
+        """Create or replace the object atomically, served with ``meta`` where the store has headers."""
 
     @abstractmethod
     def create(self, path: str, data: bytes) -> str | None:
@@ -82,9 +105,14 @@ class Blobs(ABC):
         """Replace the object only while it is still version ``tag``: the new tag, or None when it changed."""
         raise Unsupported(f"{self.display} cannot replace an object conditionally")
 
-    def upload(self, path: str, source: Path) -> None:
+    def upload(self, path: str, source: Path, meta: Meta | None = None) -> None:
         """``write`` the contents of a local file (subclasses stream it)."""
-        self.write(path, Path(source).read_bytes())
+        self.write(path, Path(source).read_bytes(), meta)
+
+    def stat(self, path: str) -> Stat | None:
+        """Size, and what else the store keeps of the object (its MD5, its ``Meta``); None when there is none."""
+        data = self.read(path)
+        return None if data is None else Stat(len(data), meta=Meta(sha256=content_tag(data)))
 
     def download(self, path: str, target: Path) -> bool:
         """Copy the object into the local file ``target`` (a temp file of the caller's); False if none."""

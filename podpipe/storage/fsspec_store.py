@@ -12,6 +12,10 @@ swap here (``compare_and_swap`` is False): an expired lease is taken over by a c
 conditional create (two machines taking over the same crashed lease at the same moment may both render
 that key once), and a live lease is renewed by rewriting it.
 
+Headers (``Meta``): gcsfs takes ``content_type``, ``fixed_key_metadata={"cache_control": …}`` and user
+``metadata`` (the sha256); adlfs takes ``content_settings`` (an azure ``ContentSettings``) but sets the blob's
+user metadata itself, so an Azure object carries no sha256 and ``publish`` relies on its index there.
+
 NOT TESTED against a real service: there is no GCS or Azure server on this machine (no emulator without
 Docker or Node). The code only uses calls both libraries document; a library too old for ``mode="create"``
 (a TypeError) makes leases ``Unsupported``, never a failed build.
@@ -23,14 +27,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from podpipe.cache.remote.blobs import Blobs, Unsupported, content_tag
+from podpipe.storage.blobs import Blobs, Meta, Stat, Unsupported, content_tag
+
+
+def _header_kwargs(scheme: str, meta: Meta | None) -> dict[str, Any]:
+    """``meta`` in the keyword arguments of gcsfs's or adlfs's ``pipe_file``/``put_file``."""
+    if meta is None:
+        return {}
+    if scheme == "gs":
+        kwargs: dict[str, Any] = {"content_type": meta.content_type}
+        if meta.cache_control:
+            kwargs["fixed_key_metadata"] = {"cache_control": meta.cache_control}
+        if meta.sha256:
+            kwargs["metadata"] = {"sha256": meta.sha256}
+        return {name: value for name, value in kwargs.items() if value}
+    from azure.storage.blob import ContentSettings  # adlfs's own dependency
+
+    return {"content_settings": ContentSettings(content_type=meta.content_type, cache_control=meta.cache_control)}
 
 
 class FsspecBlobs(Blobs):
     probe_conditional = True
 
-    def __init__(self, fs: Any, root: str, display: str):
-        self.fs, self.root, self.display = fs, root.rstrip("/"), display
+    def __init__(self, fs: Any, root: str, display: str, *, scheme: str):
+        self.fs, self.root, self.display, self.scheme = fs, root.rstrip("/"), display, scheme
 
     def _path(self, path: str) -> str:
         return f"{self.root}/{path}"
@@ -47,8 +67,18 @@ class FsspecBlobs(Blobs):
         except FileNotFoundError:
             return False
 
-    def write(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(self._path(path), data)
+    def write(self, path: str, data: bytes, meta: Meta | None = None) -> None:
+        self.fs.pipe_file(self._path(path), data, **_header_kwargs(self.scheme, meta))
+
+    def stat(self, path: str) -> Stat | None:
+        try:
+            info = self.fs.info(self._path(path))
+        except FileNotFoundError:
+            return None
+        if info.get("type", "file") != "file":
+            return None
+        metadata = info.get("metadata") or {}
+        return Stat(int(info.get("size") or 0), meta=Meta(sha256=metadata.get("sha256")))
 
     def create(self, path: str, data: bytes) -> str | None:
         try:
@@ -80,8 +110,8 @@ class FsspecBlobs(Blobs):
             if info.get("type", "file") == "file":
                 yield name[len(self.root) + 1:], int(info.get("size") or 0)
 
-    def upload(self, path: str, source: Path) -> None:
-        self.fs.put_file(str(source), self._path(path))
+    def upload(self, path: str, source: Path, meta: Meta | None = None) -> None:
+        self.fs.put_file(str(source), self._path(path), **_header_kwargs(self.scheme, meta))
 
     def download(self, path: str, target: Path) -> bool:
         try:

@@ -1,4 +1,4 @@
-"""From ``--remote-cache URL`` / ``PODPIPE_REMOTE_CACHE`` to the ``Blobs`` of that store.
+"""From a store URL (``--remote-cache``, ``publish --to``) to the ``Blobs`` of that store.
 
 | scheme | store | needs | writable |
 |---|---|---|---|
@@ -10,23 +10,20 @@
 
 A URL carries no credentials and no options: a ``user:password@`` part or a query string is refused (the
 credentials come from each provider's own chain; a URL ends up in CI logs). The object-storage libraries
-are imported only here, when a remote is opened, so importing ``podpipe.cache`` stays cheap.
+are imported only here, when a store is opened, so importing ``podpipe.cache`` or ``podpipe.storage`` stays
+cheap.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from podpipe.cache.layout import ENV_MODE, ENV_URL
-from podpipe.cache.remote.blobs import Blobs
 from podpipe.errors import UsageError
-
-MODES = ("read", "write", "off")
+from podpipe.storage.blobs import Blobs
 
 
 @dataclass(frozen=True)
@@ -63,13 +60,14 @@ class Location:
         return SCHEMES[self.scheme].writable
 
 
-def parse_url(url: str) -> Location:
-    """Check a remote cache URL; raises ``UsageError`` saying what is wrong and what would do."""
-    where = f"remote cache {url!r}"
+def parse_url(url: str, what: str = "remote cache") -> Location:
+    """Check a store URL; raises ``UsageError`` saying what is wrong and what would do. ``what`` names the
+    URL's use in messages (``remote cache``, ``--to``)."""
+    where = f"{what} {url!r}"
     parts = urlsplit(url.strip())
     raw_scheme = parts.scheme.lower()
     if "@" in parts.netloc:  # checked first, so no message below repeats a password
-        raise UsageError(f"remote cache {raw_scheme}://…@…: credentials in the URL are not supported; podpipe "
+        raise UsageError(f"{what} {raw_scheme}://…@…: credentials in the URL are not supported; podpipe "
                          f"uses the provider's own credential chain (environment, config files, roles)")
     scheme = ALIASES.get(raw_scheme, raw_scheme)
     if not raw_scheme:
@@ -78,7 +76,7 @@ def parse_url(url: str) -> Location:
     if scheme not in SCHEMES:
         raise UsageError(f"{where}: unknown scheme {raw_scheme}://; use one of {SCHEME_LIST}")
     if parts.query or parts.fragment:
-        raise UsageError(f"{where}: a remote cache URL takes no query string or fragment; configure the "
+        raise UsageError(f"{where}: a store URL takes no query string or fragment; configure the "
                          f"store through its provider's environment (e.g. AWS_ENDPOINT_URL)")
     path = unquote(parts.path)
     if scheme == "file":
@@ -89,38 +87,13 @@ def parse_url(url: str) -> Location:
         root = os.path.normpath(path)
         return Location("file", "", root, f"file://{root}")
     if not parts.netloc:
-        what = "host" if scheme in ("http", "https") else "bucket" if scheme != "az" else "container"
-        raise UsageError(f"{where}: no {what}; write {scheme}://{what}/prefix")
+        part = "host" if scheme in ("http", "https") else "bucket" if scheme != "az" else "container"
+        raise UsageError(f"{where}: no {part}; write {scheme}://{part}/prefix")
     prefix = path.strip("/")
     if any(part in (".", "..") for part in prefix.split("/")):
         raise UsageError(f"{where}: '.' and '..' are not allowed in the path")
     display = f"{scheme}://{parts.netloc}/{prefix}".rstrip("/")
     return Location(scheme, parts.netloc, prefix, display)
-
-
-def resolve_url(option: str | None, environ: Mapping[str, str]) -> str | None:
-    """``--remote-cache``, else ``$PODPIPE_REMOTE_CACHE``; empty counts as unset (CI exports empty
-    variables). None: no remote cache."""
-    for value in (option, environ.get(ENV_URL)):
-        if value is not None and value.strip():
-            return value.strip()
-    return None
-
-
-def resolve_mode(option: str | None, environ: Mapping[str, str], location: Location) -> str:
-    """``--remote-cache-mode``, else ``$PODPIPE_REMOTE_CACHE_MODE``, else ``write`` where the URL allows it
-    and ``read`` where it does not (http). ``write`` on a read-only URL is an error."""
-    source, mode = next(((s, v.strip().lower()) for s, v in (("--remote-cache-mode", option),
-                                                             (ENV_MODE, environ.get(ENV_MODE))) if v and v.strip()),
-                        ("", ""))
-    if not mode:
-        return "write" if location.writable else "read"
-    if mode not in MODES:
-        raise UsageError(f"{source} {mode!r}: choose one of {', '.join(MODES)}")
-    if mode == "write" and not location.writable:
-        raise UsageError(f"{source} write: {location.display} is read only ({location.scheme}:// remote caches "
-                         f"are only read); use read, or an s3://, gs://, az:// or file:// URL to write")
-    return mode
 
 
 def open_blobs(location: Location, *, timeout: float, attempts: int) -> Blobs:
@@ -133,17 +106,18 @@ def open_blobs(location: Location, *, timeout: float, attempts: int) -> Blobs:
             raise UsageError(f"{location.scheme}:// needs {scheme.module}: pip install 'podpipe[{scheme.extra}]' "
                              f"({type(exc).__name__}: {exc})") from None
     if location.scheme == "file":
-        from podpipe.cache.remote.local import LocalBlobs
+        from podpipe.storage.local import LocalBlobs
         return LocalBlobs(Path(location.prefix), location.display)
     if location.scheme in ("http", "https"):
-        from podpipe.cache.remote.http import HttpBlobs
+        from podpipe.storage.http import HttpBlobs
         base = f"{location.scheme}://{location.bucket}/{location.prefix}".rstrip("/")
         return HttpBlobs(base, location.display, timeout=timeout)
     if location.scheme == "s3":
-        from podpipe.cache.remote.s3 import S3Blobs
+        from podpipe.storage.s3 import S3Blobs
         return S3Blobs(location.bucket, location.prefix, location.display, timeout=timeout, attempts=attempts)
     import fsspec
 
-    from podpipe.cache.remote.fsspec_store import FsspecBlobs
+    from podpipe.storage.fsspec_store import FsspecBlobs
     root = f"{location.bucket}/{location.prefix}".rstrip("/")
-    return FsspecBlobs(fsspec.filesystem(location.scheme, skip_instance_cache=True), root, location.display)
+    return FsspecBlobs(fsspec.filesystem(location.scheme, skip_instance_cache=True), root, location.display,
+                       scheme=location.scheme)

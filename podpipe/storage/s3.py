@@ -24,11 +24,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from podpipe.cache.remote.blobs import CHUNK, Blobs, Unsupported
+from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, Unsupported
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _LOST = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NO_CONDITION = {"NotImplemented", "501", "InvalidArgument"}
+
+
+def _headers(meta: Meta | None) -> dict[str, Any]:
+    """``meta`` as PutObject / CreateMultipartUpload parameters."""
+    if meta is None:
+        return {}
+    headers: dict[str, Any] = {"ContentType": meta.content_type, "CacheControl": meta.cache_control}
+    if meta.sha256:
+        headers["Metadata"] = {"sha256": meta.sha256}
+    return {name: value for name, value in headers.items() if value}
 
 
 def _code(exc: Exception) -> str:
@@ -58,8 +68,8 @@ class S3Blobs(Blobs):
     def _key(self, path: str) -> str:
         return f"{self.prefix}/{path}" if self.prefix else path
 
-    def _run(self, coroutine_function, *args) -> Any:
-        return self._sync(self.fs.loop, coroutine_function, *args)
+    def _run(self, coroutine_function, *args, **kwargs) -> Any:
+        return self._sync(self.fs.loop, coroutine_function, *args, **kwargs)
 
     async def _client(self):
         await self.fs.set_session()
@@ -74,14 +84,18 @@ class S3Blobs(Blobs):
         got = self.read_tagged(path)
         return None if got is None else got[0]
 
-    async def _get_object(self, path: str) -> dict | None:
+    async def _object_call(self, operation: str, path: str) -> dict | None:
+        """GetObject or HeadObject of ``path``; None when there is no such object."""
         s3 = await self._client()
         try:
-            return await s3.get_object(Bucket=self.bucket, Key=self._key(path))
+            return await getattr(s3, operation)(Bucket=self.bucket, Key=self._key(path))
         except self._client_error as exc:
             if self._is(exc, _NOT_FOUND):
                 return None
             raise
+
+    async def _get_object(self, path: str) -> dict | None:
+        return await self._object_call("get_object", path)
 
     def read_tagged(self, path: str) -> tuple[bytes, str] | None:
         async def go():
@@ -92,17 +106,21 @@ class S3Blobs(Blobs):
                 return await body.read(), response.get("ETag", "")
         return self._run(go)
 
+    def _head(self, path: str) -> dict | None:
+        return self._run(self._object_call, "head_object", path)
+
     def exists(self, path: str) -> bool:
-        async def go():
-            s3 = await self._client()
-            try:
-                await s3.head_object(Bucket=self.bucket, Key=self._key(path))
-            except self._client_error as exc:
-                if self._is(exc, _NOT_FOUND):
-                    return False
-                raise
-            return True
-        return self._run(go)
+        return self._head(path) is not None
+
+    def stat(self, path: str) -> Stat | None:
+        head = self._head(path)
+        if head is None:
+            return None
+        etag = str(head.get("ETag", "")).strip('"')
+        # a multipart upload's ETag ("<md5 of the parts' md5s>-<parts>") is no content hash
+        md5 = etag.lower() if len(etag) == 32 and "-" not in etag else None
+        return Stat(int(head.get("ContentLength", 0)), md5,
+                    Meta(head.get("ContentType"), head.get("CacheControl"), head.get("Metadata", {}).get("sha256")))
 
     def download(self, path: str, target: Path) -> bool:
         async def go():
@@ -119,7 +137,7 @@ class S3Blobs(Blobs):
     def listing(self, prefix: str) -> Iterator[tuple[str, int]]:
         async def go():
             s3 = await self._client()
-            base = self._key(prefix.rstrip("/") + "/")
+            base = self._key(prefix.strip("/") + "/") if prefix.strip("/") else self._key("")
             found = []
             async for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
                 for item in page.get("Contents", ()):
@@ -129,11 +147,12 @@ class S3Blobs(Blobs):
 
     # -- writes -------------------------------------------------------------------------------------------
 
-    def _put(self, path: str, data: bytes, **condition) -> str | None:
+    def _put(self, path: str, data: bytes, meta: Meta | None = None, **condition) -> str | None:
         async def go():
             s3 = await self._client()
             try:
-                response = await s3.put_object(Bucket=self.bucket, Key=self._key(path), Body=data, **condition)
+                response = await s3.put_object(Bucket=self.bucket, Key=self._key(path), Body=data, **_headers(meta),
+                                               **condition)
             except self._no_such_parameter:
                 if condition:
                     raise Unsupported(f"this botocore cannot send {', '.join(condition)}; upgrade s3fs") from None
@@ -147,8 +166,8 @@ class S3Blobs(Blobs):
             return response.get("ETag", "")
         return self._run(go)
 
-    def write(self, path: str, data: bytes) -> None:
-        self._put(path, data)
+    def write(self, path: str, data: bytes, meta: Meta | None = None) -> None:
+        self._put(path, data, meta)
 
     def create(self, path: str, data: bytes) -> str | None:
         return self._put(path, data, IfNoneMatch="*")
@@ -156,10 +175,10 @@ class S3Blobs(Blobs):
     def swap(self, path: str, data: bytes, tag: str) -> str | None:
         return self._put(path, data, IfMatch=tag)
 
-    def upload(self, path: str, source: Path) -> None:
+    def upload(self, path: str, source: Path, meta: Meta | None = None) -> None:
         # s3fs's put_file: one PutObject, or a multipart upload for big files (an object appears only
-        # when CompleteMultipartUpload succeeds): atomic either way.
-        self._run(self.fs._put_file, str(source), f"{self.bucket}/{self._key(path)}")
+        # when CompleteMultipartUpload succeeds): atomic either way. It sends the headers with either.
+        self._run(self.fs._put_file, str(source), f"{self.bucket}/{self._key(path)}", **_headers(meta))
 
     def delete(self, path: str, tag: str | None = None) -> None:
         async def go():

@@ -3,7 +3,7 @@ the same paths a writable remote writes, e.g. a static server or a CDN in front 
 with ``podpipe cache push``. Nothing is ever written, so there are no leases either.
 
 The standard library's urllib does it, so no extra is needed. It honours the usual proxy variables.
-Credentials in the URL (``user:password@``) are refused when the URL is read (``podpipe.cache.remote.urls``):
+Credentials in the URL (``user:password@``) are refused when the URL is read (``podpipe.storage.urls``):
 podpipe keeps no credentials of its own.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-from podpipe.cache.remote.blobs import Blobs, Unsupported, copy_stream
+from podpipe.storage.blobs import Blobs, Unsupported, copy_stream
 
 _GONE = (404, 410)
 

@@ -1,0 +1,45 @@
+"""``podpipe publish SPECS --to URL --base-url URL``: the show's site (``podpipe.feed.make_site``: outputs,
+sidecars, artwork, page, feed) uploaded to object storage by ``podpipe.publish``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from podpipe.errors import UsageError
+from podpipe.publish import Action, PublishReport, check_target, publish
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    to: str  # the store: s3://bucket/prefix, gs://, az://, file:///path
+    base_url: str  # the public URL that store is served at (a CDN, a custom domain): the feed's links point there
+    dry_run: bool = False
+    skip_unbuilt: bool = False  # leave episodes that are not built out of the site instead of refusing
+    timeout: float = 30.0  # seconds per request
+    attempts: int = 3  # tries per request (the storage library's retries)
+
+
+def public_base(url: str) -> str:
+    """``--base-url``, checked: an http(s) URL with a host and no query, without a trailing slash."""
+    parts = urlsplit(url.strip())
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+            or "@" in parts.netloc):
+        raise UsageError(f"--base-url {url!r}: give the public http(s) URL the files are served at, e.g. "
+                         f"https://cdn.example.org/show (no query string, no credentials)")
+    return url.strip().rstrip("/")
+
+
+def publish_specs(specs: Sequence[str | Path], options: PublishOptions,
+                  on_action: Callable[[Action], None] | None = None) -> PublishReport:
+    """Build the site of ``specs`` and publish it; the target and the base URL are checked before any spec is
+    read, so a typo costs nothing."""
+    check_target(options.to)
+    base = public_base(options.base_url)
+    from podpipe.feed import make_site  # the feed package's site builder
+
+    site = make_site(list(specs), base, skip_unbuilt=options.skip_unbuilt)
+    return publish(site, options.to, dry_run=options.dry_run, timeout=options.timeout, attempts=options.attempts,
+                   on_action=on_action)

@@ -1,0 +1,248 @@
+"""``publish(site, to)``: upload a ``Site`` to an object store in an order that keeps the live feed whole.
+
+1. Plan (reads only): the publish index, one listing of the target, and for each file whose index entry
+   does not match, one ``stat`` (HEAD) of its object: a file already there with the same content hash
+   (our sha256 metadata, an S3 single-part ETag's MD5, or a file:// file's own hash) and headers is not
+   sent again, e.g. after an interrupted publish.
+2. Upload what differs, in role order (``policy``), each with its ``Content-Type`` and ``Cache-Control``;
+   the feed goes last, so a publish that fails part way leaves the previous feed live, naming only files
+   that are there.
+3. Write the index, when it changed.
+
+Nothing is ever deleted: a file no longer in the site stays (podcast apps keep old enclosure URLs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from podpipe.cache.scrub import scrub_text
+from podpipe.errors import PodpipeError, PublishError, UsageError
+from podpipe.feed import ROLES, Site, SiteFile
+from podpipe.publish.index import Entry, dump_index, parse_index
+from podpipe.publish.policy import CACHE_CONTROL, INDEX_CACHE_CONTROL, INDEX_MEDIA_TYPE, INDEX_NAME, order
+from podpipe.storage import Blobs, Location, Meta, Unsupported, open_blobs, parse_url
+
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Action:
+    """What publish does (or, in a dry run, would do) with one file."""
+
+    path: str
+    role: str
+    size: int
+    upload: bool
+    reason: str  # new, changed, headers changed, missing from the store, unchanged, already there, …
+
+    def line(self) -> str:
+        return f"{'upload' if self.upload else 'skip':<6}  {self.path}  ({human_size(self.size)}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    target: str  # the store URL as shown (no credentials)
+    feed_url: str  # the feed's public URL
+    dry_run: bool
+    actions: tuple[Action, ...]  # in upload order, the feed last
+    index_written: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def uploads(self) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.upload)
+
+    def summary(self) -> str:
+        up = self.uploads
+        size = human_size(sum(a.size for a in up))
+        skipped = len(self.actions) - len(up)
+        verb = "would upload" if self.dry_run else "uploaded"
+        return (f"{verb} {len(up)} file{'s' if len(up) != 1 else ''} ({size}) to {self.target}, {skipped} unchanged; "
+                f"feed: {self.feed_url}")
+
+
+def human_size(n: int) -> str:
+    return f"{n} B" if n < 1000 else f"{n / 1e3:.1f} kB" if n < 1e6 else f"{n / 1e6:.1f} MB"
+
+
+def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0, attempts: int = 3,
+            on_action: Callable[[Action], None] | None = None,
+            environ: Mapping[str, str] | None = None) -> PublishReport:
+    """Upload ``site`` to the store ``to`` (s3://, gs://, az://, file://); see the module docstring.
+
+    ``on_action`` is told of each file as it is uploaded or skipped (in a dry run: as it is planned).
+    ``timeout``/``attempts`` bound each request, as for the remote cache. Raises ``UsageError`` for a bad
+    URL, a read-only store, a missing extra or a site that cannot be published, and ``PublishError`` when
+    the store fails (unreachable, denied, throttled after retries): its message names the URL and says
+    that the live feed is unchanged.
+    """
+    location = check_target(to)
+    files = _checked(site)
+    env = os.environ if environ is None else environ
+    blobs = open_blobs(location, timeout=timeout, attempts=attempts)
+    run = _Run(blobs, env)
+    try:
+        return run.go(site, files, dry_run, on_action or (lambda action: None))
+    finally:
+        blobs.close()
+
+
+def check_target(to: str) -> Location:
+    """The store ``--to`` names, if podpipe can publish there; raises ``UsageError`` saying why not."""
+    location = parse_url(to, "--to")
+    if not location.writable:
+        raise UsageError(f"--to {location.display}: {location.scheme}:// is read only; publish to an s3://, gs://, "
+                         f"az:// or file:// URL")
+    return location
+
+
+def _checked(site: Site) -> list[SiteFile]:
+    """The site's files in upload order; refuses a site that could not be published as it is."""
+    seen: set[str] = set()
+    for f in site.files:
+        parts = PurePosixPath(f.path).parts
+        if (not f.path or f.path.startswith("/") or "\\" in f.path or any(p in (".", "..") for p in parts)
+                or f.path != "/".join(parts)):
+            raise UsageError(f"cannot publish {f.path!r}: site paths are relative POSIX paths without '.' or '..'")
+        if f.path == INDEX_NAME or f.path in seen:
+            raise UsageError(f"cannot publish {f.path!r}: "
+                             f"{'the name of the publish index' if f.path == INDEX_NAME else 'two files of one name'}")
+        if f.role not in ROLES:
+            raise UsageError(f"cannot publish {f.path!r}: unknown role {f.role!r} (one of {', '.join(ROLES)})")
+        seen.add(f.path)
+    feeds = [f for f in site.files if f.role == "feed"]
+    if len(feeds) != 1:
+        raise UsageError(f"cannot publish a site with {len(feeds)} feeds: it needs exactly one")
+    return sorted(site.files, key=lambda f: order(f.role))  # stable: the site's order within a role
+
+
+@dataclass
+class _Local:
+    file: SiteFile
+    sha256: str
+    size: int
+
+
+def _digest(f: SiteFile, algorithm: str = "sha256") -> tuple[str, int]:
+    h = hashlib.new(algorithm, usedforsecurity=False)  # md5: S3's ETag, a comparison, not a seal
+    if f.data is not None:
+        h.update(f.data)
+        return h.hexdigest(), len(f.data)
+    try:
+        with open(f.source, "rb") as src:
+            while chunk := src.read(CHUNK):
+                h.update(chunk)
+            return h.hexdigest(), src.tell()
+    except FileNotFoundError:
+        raise UsageError(f"cannot publish {f.path}: {f.source} does not exist (run podpipe build first, or "
+                         f"leave unbuilt episodes out with --skip-unbuilt)") from None
+
+
+class _Run:
+    def __init__(self, blobs: Blobs, environ: Mapping[str, str]):
+        self.blobs, self.environ = blobs, environ
+        self.doing = ""
+
+    def _fail(self, exc: Exception, uploaded: list[Action], feed_done: bool) -> PublishError:
+        detail = scrub_text(f"{type(exc).__name__}: {exc}", self.environ, limit=600)
+        if feed_done:
+            state = "the new feed is live; only podpipe's publish index was not updated"
+        elif uploaded:
+            state = (f"{len(uploaded)} file{'s' if len(uploaded) != 1 else ''} went up before it, but the feed was "
+                     f"not touched: the previous feed is still live")
+        else:
+            state = "nothing was changed"
+        return PublishError(f"publish to {self.blobs.display}: {self.doing} failed ({detail}); {state}; run the "
+                            f"same command again to finish")
+
+    def go(self, site: Site, files: list[SiteFile], dry_run: bool,
+           on_action: Callable[[Action], None]) -> PublishReport:
+        uploaded: list[Action] = []
+        feed_done = False
+        try:
+            self.doing = f"reading {INDEX_NAME}"
+            raw_index = self.blobs.read(INDEX_NAME)
+            index = parse_index(raw_index)
+            notes = []
+            if index is None:
+                state = "is damaged" if raw_index is not None else "is not there (yet)"
+                notes.append(f"the publish index {self.blobs.display}/{INDEX_NAME} {state}: comparing each file "
+                             f"with the store")
+            self.doing = "listing the target"
+            present = self._present()
+            actions: list[Action] = []
+            entries = dict(index or {})
+            for f in files:
+                local = _Local(f, *_digest(f))
+                self.doing = f"looking at {f.path}"
+                action = self._decide(local, (index or {}).get(f.path), present)
+                actions.append(action)
+                entries[f.path] = Entry(local.sha256, local.size, f.media_type, CACHE_CONTROL[f.role])
+                if action.upload and not dry_run:
+                    self.doing = f"uploading {f.path}"
+                    self._put(f, local.sha256)
+                    uploaded.append(action)
+                    feed_done = f.role == "feed"
+                on_action(action)
+            new_index = dump_index(entries)
+            index_written = not dry_run and new_index != raw_index
+            if index_written:
+                self.doing = f"writing {INDEX_NAME}"
+                self.blobs.write(INDEX_NAME, new_index, Meta(INDEX_MEDIA_TYPE, INDEX_CACHE_CONTROL))
+        except PodpipeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is the store failing
+            raise self._fail(exc, uploaded, feed_done) from exc
+        return PublishReport(self.blobs.display, site.url(site.feed.path), dry_run, tuple(actions), index_written,
+                             tuple(notes))
+
+    def _present(self) -> dict[str, int] | None:
+        """path -> size of every object below the target, or None for a store that cannot list."""
+        try:
+            return dict(self.blobs.listing(""))
+        except Unsupported:
+            return None
+
+    def _decide(self, local: _Local, entry: Entry | None, present: dict[str, int] | None) -> Action:
+        f = local.file
+        wanted = Meta(f.media_type, CACHE_CONTROL[f.role], local.sha256)
+
+        def act(upload: bool, reason: str) -> Action:
+            return Action(f.path, f.role, local.size, upload, reason)
+
+        listed = None if present is None else present.get(f.path)
+        if present is not None and listed is None:
+            return act(True, "missing from the store" if entry else "new")
+        if entry is not None and (entry.sha256, entry.size, entry.content_type, entry.cache_control) == \
+                (local.sha256, local.size, wanted.content_type, wanted.cache_control) and listed in (None, local.size):
+            return act(False, "unchanged")
+        stat = self.blobs.stat(f.path)
+        if stat is None:
+            return act(True, "new")
+        if stat.size != local.size:
+            return act(True, "changed")
+        if stat.meta.sha256 is not None:
+            same = stat.meta.sha256 == local.sha256
+        elif stat.md5 is not None:
+            same = stat.md5 == _digest(f, "md5")[0]
+        else:
+            return act(True, "cannot compare with the store's copy")
+        if not same:
+            return act(True, "changed")
+        for name in ("content_type", "cache_control"):
+            there = getattr(stat.meta, name)
+            if there is not None and there != getattr(wanted, name):
+                return act(True, "headers changed")
+        return act(False, "already there")
+
+    def _put(self, f: SiteFile, sha256: str) -> None:
+        meta = Meta(f.media_type, CACHE_CONTROL[f.role], sha256)
+        if f.data is not None:
+            self.blobs.write(f.path, f.data, meta)
+        else:
+            self.blobs.upload(f.path, f.source, meta)
