@@ -119,9 +119,13 @@ def _episode(built: BuiltEpisode, href: Callable[[Path], str], anchor: str, show
                         f'</span> {escape(title)}</button></li>\n' for start, title in read_chapters(built.chapters))
         out.append(f'<h3>Chapters</h3>\n<ol class="chapters">\n{items}</ol>\n')
     if built.vtt:
-        cues = "".join(f'<p class="cue" data-start="{c.start:.3f}" data-end="{c.end:.3f}">'
-                       f'<span class="speaker">{escape(c.speaker)}</span> {escape(c.text)}</p>\n'
-                       for c in read_vtt(built.vtt))
+        cues, previous = [], None
+        for c in read_vtt(built.vtt):
+            same = " same" if c.speaker == previous else ""  # a speaker's name shows where they start speaking
+            previous = c.speaker
+            cues.append(f'<p class="cue{same}" data-start="{c.start:.3f}" data-end="{c.end:.3f}">'
+                        f'<span class="speaker">{escape(c.speaker)}</span> {escape(c.text)}</p>\n')
+        cues = "".join(cues)
         out.append(f'<details class="transcript" open><summary>Transcript</summary>\n'
                    f'<div class="cues" lang="{lang}">\n{cues}</div>\n</details>\n')
     out.append("</article>\n")
@@ -143,7 +147,7 @@ audio{width:100%;margin:.6rem 0}
 .cues{max-height:16rem;overflow-y:auto;border:1px solid #e4e0da;border-radius:6px;padding:.2rem .8rem;position:relative}
 .cue{margin:.35rem 0;padding:.1rem .3rem;border-radius:4px;cursor:pointer}
 .cue.current{background:#ffe9b3}
-.speaker{font-weight:600;margin-right:.3rem}
+.speaker{font-weight:600;margin-right:.3rem}.same .speaker{display:none}
 footer{color:#888;font-size:.85rem;margin-top:2rem}
 """
 

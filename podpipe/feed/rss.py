@@ -39,11 +39,11 @@ def newest_first(episodes: Sequence[BuiltEpisode]) -> list[BuiltEpisode]:
     return sorted(episodes, key=key, reverse=True)
 
 
-def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+def _el(parent: ET.Element, tag: str, content: str | None = None, /, **attrs: str) -> ET.Element:
     prefix, _, name = tag.rpartition(":")
     element = ET.SubElement(parent, f"{{{_PREFIXES[prefix]}}}{name}" if prefix else name, attrs)
-    if text is not None:
-        element.text = text
+    if content is not None:
+        element.text = content
     return element
 
 
