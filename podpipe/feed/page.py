@@ -72,6 +72,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(feed.title)}</title>
+<link rel="icon" href="data:,">
 <link rel="alternate" type="application/rss+xml" title="{escape(feed.title)}" href="{escape(feed_href)}">
 <style>{_STYLE}</style>
 </head>
