@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -23,16 +22,9 @@ _TIMING = re.compile(r"^(\d+):(\d\d):(\d\d)[.,](\d{3}) --> (\d+):(\d\d):(\d\d)[.
 _VOICE = re.compile(r"^<v(?:\.[^ >]*)? ([^>]*)>(.*?)(?:</v>)?$", re.S)
 
 
-@dataclass(frozen=True)
-class Cue:
-    start: float
-    end: float
-    speaker: str
-    text: str
-
-
-def read_vtt(path: Path) -> list[Cue]:
-    """The cues of a WebVTT file as podpipe writes it (one ``<v Speaker>`` span a cue)."""
+def read_vtt(path: Path) -> list[tuple[float, float, str, str]]:
+    """(start, end, speaker, text) of each cue of a WebVTT file as podpipe writes it (a ``<v Speaker>`` span a
+    cue)."""
     cues = []
     for block in path.read_text(encoding="utf-8").replace("\r\n", "\n").split("\n\n"):
         lines = block.strip("\n").split("\n")
@@ -46,7 +38,7 @@ def read_vtt(path: Path) -> list[Cue]:
         voice = _VOICE.match(body)
         speaker, text = (voice.group(1), voice.group(2)) if voice else ("", body)
         text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-        cues.append(Cue(start, end, speaker.replace("&amp;", "&"), text))
+        cues.append((start, end, speaker.replace("&amp;", "&"), text))
     return cues
 
 
@@ -66,6 +58,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
          anchor: Callable[[BuiltEpisode], str]) -> bytes:
     """``index.html`` for ``episodes`` (newest first); ``href`` gives a file's address relative to the page."""
     lang = escape(feed.language)
+    website = f' · <a href="{escape(feed.link)}">Website</a>' if feed.link else ""
     parts = [f"""<!DOCTYPE html>
 <html lang="{lang}">
 <head>
@@ -83,7 +76,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
 <h1>{escape(feed.title)}</h1>
 {f'<p class="author">{escape(feed.author)}</p>' if feed.author else ''}
 <p>{escape(feed.description)}</p>
-<p><a href="{escape(feed_href)}">Podcast feed (RSS)</a>{f' · <a href="{escape(feed.link)}">Website</a>' if feed.link else ''}</p>
+<p><a href="{escape(feed_href)}">Podcast feed (RSS)</a>{website}</p>
 </div>
 </header>
 <main>
@@ -121,11 +114,11 @@ def _episode(built: BuiltEpisode, href: Callable[[Path], str], anchor: str, show
         out.append(f'<h3>Chapters</h3>\n<ol class="chapters">\n{items}</ol>\n')
     if built.vtt:
         cues, previous = [], None
-        for c in read_vtt(built.vtt):
-            same = " same" if c.speaker == previous else ""  # a speaker's name shows where they start speaking
-            previous = c.speaker
-            cues.append(f'<p class="cue{same}" data-start="{c.start:.3f}" data-end="{c.end:.3f}">'
-                        f'<span class="speaker">{escape(c.speaker)}</span> {escape(c.text)}</p>\n')
+        for start, end, speaker, text in read_vtt(built.vtt):
+            same = " same" if speaker == previous else ""  # a speaker's name shows where they start speaking
+            previous = speaker
+            cues.append(f'<p class="cue{same}" data-start="{start:.3f}" data-end="{end:.3f}">'
+                        f'<span class="speaker">{escape(speaker)}</span> {escape(text)}</p>\n')
         cues = "".join(cues)
         out.append(f'<details class="transcript" open><summary>Transcript</summary>\n'
                    f'<div class="cues" lang="{lang}">\n{cues}</div>\n</details>\n')
@@ -173,7 +166,8 @@ _SCRIPT = """
     function follow() {
       var t = audio.currentTime, found = null;
       for (var i = 0; i < cues.length; i++) {
-        if (parseFloat(cues[i].dataset.start) <= t && t < parseFloat(cues[i].dataset.end)) { found = cues[i]; break; }
+        var cue = cues[i];
+        if (parseFloat(cue.dataset.start) <= t && t < parseFloat(cue.dataset.end)) { found = cue; break; }
       }
       if (found === current) return;
       if (current) current.classList.remove("current");
@@ -181,7 +175,8 @@ _SCRIPT = """
       if (found) {
         found.classList.add("current");
         var top = found.offsetTop, bottom = top + found.offsetHeight;
-        if (top < box.scrollTop || bottom > box.scrollTop + box.clientHeight) box.scrollTop = top - box.clientHeight / 3;
+        var hidden = top < box.scrollTop || bottom > box.scrollTop + box.clientHeight;
+        if (hidden) box.scrollTop = top - box.clientHeight / 3;
       }
     }
     audio.addEventListener("timeupdate", follow);

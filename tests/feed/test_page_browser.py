@@ -62,7 +62,8 @@ def test_page_plays_seeks_captions_and_follows(show, browser):
         cues = audio.evaluate("""a => new Promise(resolve => {
             const el = a.querySelector('track');
             const done = () => resolve([el.readyState, el.track.cues ? el.track.cues.length : 0]);
-            if (el.readyState === 2) done(); else { el.addEventListener('load', done); el.addEventListener('error', done); }
+            if (el.readyState === 2) done();
+            else { el.addEventListener('load', done); el.addEventListener('error', done); }
         })""")
         assert cues[0] == 2 and cues[1] > 0, cues
 
@@ -71,7 +72,8 @@ def test_page_plays_seeks_captions_and_follows(show, browser):
         start = float(chapter.get_attribute("data-start"))
         assert start > 1
         chapter.click()
-        page.wait_for_function("([a, t]) => a.currentTime >= t - 0.01 && !a.seeking", arg=[audio.element_handle(), start])
+        page.wait_for_function("([a, t]) => a.currentTime >= t - 0.01 && !a.seeking",
+                               arg=[audio.element_handle(), start])
         assert start - 0.01 <= audio.evaluate("a => a.currentTime") < start + 1.5
         audio.evaluate("a => a.pause()")
 

@@ -5,7 +5,6 @@ of any size and colour mode (only their headers matter to the checks) and a loop
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import threading
 import zlib
@@ -13,10 +12,6 @@ from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
-
-from tests.support.cli import run
 
 SHOW = """\
 show: The Test Show
@@ -106,29 +101,6 @@ def write_show(project: Path) -> list[str]:
     for name, text in EPISODES.items():
         (project / f"{name}.yaml").write_text(text, encoding="utf-8")
     return [f"{name}.yaml" for name in EPISODES]
-
-
-@pytest.fixture(scope="session")
-def built_show(tmp_path_factory) -> Path:
-    """The show built once per session (renders cached inside it); copy it with ``show_copy`` to change it."""
-    project = tmp_path_factory.mktemp("show")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
-            mp.delenv(var, raising=False)
-        run("build", *write_show(project))
-    return project
-
-
-@pytest.fixture
-def show(built_show, tmp_path, monkeypatch) -> Path:
-    """A private copy of the built show, made the working directory (offline voice, no keys)."""
-    project = tmp_path / "project"
-    shutil.copytree(built_show, project, copy_function=shutil.copy2)
-    monkeypatch.chdir(project)
-    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    return project
 
 
 class _Handler(SimpleHTTPRequestHandler):
