@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo feed test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/podpipe build episodes/*.yaml
+
+# The demo's feed and show page (build/feed.xml, build/index.html); set BASE_URL to where build/ is published.
+BASE_URL ?= https://example.com/podpipe-weekly
+feed: demo
+	$(BIN)/podpipe feed episodes/*.yaml --base-url $(BASE_URL) -o build/feed.xml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -68,6 +68,12 @@ class UsageError(PodpipeError):
     exit_code = ExitCode.INVALID
 
 
+class NotBuiltError(PodpipeError):
+    """``podpipe feed``: an episode's output is missing, has no manifest, or changed since it was built."""
+
+    exit_code = ExitCode.INVALID
+
+
 class FrozenMissError(PodpipeError):
     """``--frozen`` was given and some requests are not cached; nothing was rendered."""
 

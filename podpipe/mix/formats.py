@@ -35,6 +35,7 @@ class Format:
     # who writes the chapters inside the file: "ffmpeg" (from FFMETADATA while encoding: ID3 CHAP+CTOC, MP4
     # chapters), "vorbis" (``steps.tags`` writes CHAPTERxxx comments: ffmpeg 7's are off by a second), None
     chapters: str | None = None
+    mime: str = "application/octet-stream"  # its media type: a feed's enclosure type, a web server's Content-Type
 
     @property
     def lossy(self) -> bool:
@@ -46,17 +47,17 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("wav", ("-c:a", "pcm_s16le"), "wav", headroom=0.2),
+    Format("wav", ("-c:a", "pcm_s16le"), "wav", headroom=0.2, mime="audio/wav"),
     Format("mp3", ("-c:a", "libmp3lame", "-b:a", "{kbps}k", "-id3v2_version", "3", "-write_id3v1", "0"), "mp3",
-           rate=44100, kbps=96, headroom=0.8, encoder_shift=0.45, tags="id3", chapters="ffmpeg"),
+           rate=44100, kbps=96, headroom=0.8, encoder_shift=0.45, tags="id3", chapters="ffmpeg", mime="audio/mpeg"),
     # AAC-LC in an MP4 container, index first so players can start before the download ends
     Format("m4a", ("-c:a", "aac", "-b:a", "{kbps}k", "-movflags", "+faststart"), "ipod",
-           rate=44100, kbps=96, headroom=0.8, tags="mp4", chapters="ffmpeg"),
+           rate=44100, kbps=96, headroom=0.8, tags="mp4", chapters="ffmpeg", mime="audio/mp4"),
     # Opus runs at 48 kHz only; 64 kbit/s is transparent for speech
     Format("ogg", ("-c:a", "libopus", "-b:a", "{kbps}k", "-application", "audio"), "ogg",
-           rate=48000, kbps=64, headroom=0.8, tags="opus", chapters="vorbis"),
+           rate=48000, kbps=64, headroom=0.8, tags="opus", chapters="vorbis", mime="audio/ogg"),
     Format("flac", ("-c:a", "flac", "-compression_level", "8"), "flac", headroom=0.2, tags="flac",
-           chapters="vorbis"),
+           chapters="vorbis", mime="audio/flac"),
 )}
 
 

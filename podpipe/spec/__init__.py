@@ -5,10 +5,11 @@ the semantic rules, and resolves defaults; ``Episode`` and its parts are what th
 ``text`` holds the rules of a line's text (vocal tags, the lexicon) that later stages apply.
 """
 
-from podpipe.spec.episode import Episode, MusicBed, Output, Segment, Sound, Speaker, Turn
+from podpipe.spec.episode import Episode, Feed, Funding, MusicBed, Output, Owner, Person, Segment, Sound, Speaker, Turn
+from podpipe.spec.image import ImageInfo, read_image_info
 from podpipe.spec.load import LoadResult, load_episodes
 from podpipe.spec.schema import load_schema
 from podpipe.spec.text import Lexicon, LexiconEntry
 
-__all__ = ["Episode", "Lexicon", "LexiconEntry", "LoadResult", "MusicBed", "Output", "Segment", "Sound",
-           "Speaker", "Turn", "load_episodes", "load_schema"]
+__all__ = ["Episode", "Feed", "Funding", "ImageInfo", "Lexicon", "LexiconEntry", "LoadResult", "MusicBed", "Output",
+           "Owner", "Person", "Segment", "Sound", "Speaker", "Turn", "load_episodes", "load_schema", "read_image_info"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from podpipe.catalog import (DEFAULT_MODEL, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom,
                              looks_like_tts_model, model_info)
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
+from podpipe.spec.feedcheck import check_feed
 from podpipe.spec.messages import report_schema_errors, suggest
 from podpipe.spec.schema import formats, is_speaker_id, segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
@@ -41,8 +42,9 @@ class Checker:
     """
 
     def __init__(self, root: Path, allow_outside: bool = False,
-                 library: Callable[[], VoiceLibrary | None] | None = None):
+                 library: Callable[[], VoiceLibrary | None] | None = None, feed: bool = False):
         self.root = root
+        self.feed = feed  # the episodes go into a feed: each needs what an item needs (podpipe feed)
         self.root_real = root.resolve()
         self.allow_outside = allow_outside  # the user's explicit --allow-outside-root
         self._library_source = library
@@ -76,6 +78,7 @@ class Checker:
         if "artwork" in view.data:
             self.check_sound(view, ("artwork",), view.data["artwork"], what="artwork")
         self.check_music(view, segment_ids)
+        check_feed(view, self, required=self.feed)
         check_model(view)
         return segment_ids, output
 

@@ -92,6 +92,51 @@ class Output:
 
 
 @dataclass(frozen=True)
+class Person:
+    """A podcast:person of the show."""
+
+    name: str
+    role: str = "host"  # Podcasting 2.0 taxonomy
+    group: str = "cast"
+    img: str | None = None  # URL of a picture
+    href: str | None = None  # URL of a page about them
+
+
+@dataclass(frozen=True)
+class Funding:
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Owner:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The show as a podcast feed, from ``feed:``, with the values it falls back to already filled in."""
+
+    title: str  # feed.title, else the top-level show
+    description: str
+    artwork: Path  # absolute; checked to be a square 1400-3000 px RGB PNG or JPEG inside the project root
+    category: str  # an Apple Podcasts category (podpipe.categories)
+    language: str  # feed.language, else the top-level language
+    author: str | None = None  # feed.author, else the top-level author
+    link: str | None = None
+    subcategory: str | None = None
+    owner: Owner | None = None
+    explicit: bool = False
+    type: str = "episodic"  # or "serial"
+    copyright: str | None = None
+    persons: tuple[Person, ...] = ()
+    funding: tuple[Funding, ...] = ()
+    locked: bool | None = None  # None: no podcast:locked element
+    guid: str | None = None  # the show's podcast:guid when pinned; None: derived from the feed URL
+
+
+@dataclass(frozen=True)
 class Episode:
     path: Path  # the spec file, absolute
     title: str
@@ -111,6 +156,11 @@ class Episode:
     date: str | None = None  # publication date, YYYY-MM-DD
     music: tuple[MusicBed, ...] = ()
     lexicon: tuple[LexiconEntry, ...] = ()  # show entries overridden by the episode's, by written form
+    season: int | None = None
+    episode_type: str = "full"  # itunes:episodeType: full, trailer or bonus
+    explicit: bool | None = None  # None: the show's feed.explicit
+    guid: str | None = None  # pinned feed guid; None: derived from the spec's path (podpipe.feed)
+    feed: Feed | None = None  # the show's feed metadata, when the spec (or its show file) has feed:
 
     @property
     def stem(self) -> str:

@@ -133,7 +133,8 @@ class _Session:
 
 
 def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allow_outside: bool = False,
-                  library: Callable[[], VoiceLibrary | None] | None = None, strict: bool = False) -> LoadResult:
+                  library: Callable[[], VoiceLibrary | None] | None = None, strict: bool = False,
+                  feed: bool = False) -> LoadResult:
     """Load, validate and resolve every spec in ``paths``.
 
     ``root`` is the project root (default: the working directory): sound and output paths must stay
@@ -143,9 +144,10 @@ def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allo
     confinement of show files, sounds, artwork and outputs (the CLI's explicit ``--allow-outside-root``).
     ``library`` returns the stored Extended Voice Library list (called only when a voice is not one of the
     30 prebuilt names or a custom id). ``strict`` turns every warning into an error (``--strict``, for CI).
+    ``feed`` also requires what a feed item needs (a ``feed:`` section, a ``date``), for ``podpipe feed``.
     """
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    session = _Session(Checker(root, allow_outside, library))
+    session = _Session(Checker(root, allow_outside, library, feed))
     episodes = []
     seen: set[Path] = set()
     for given in paths:

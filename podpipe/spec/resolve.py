@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from podpipe.spec.episode import Episode, MusicBed, Output, Segment, Sound, Speaker, Turn, default_name
+from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, Segment, Sound, Speaker,
+                                  Turn, default_name)
 from podpipe.spec.schema import segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
 from podpipe.spec.text import LexiconEntry
@@ -28,7 +29,8 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
     path, fmt = output
     out = data.get("output", {})
     written = _given(data, _text, "language", "style", "description", "author", "show", "date", "model")
-    written |= _given(data, float, "temperature") | _given(data, int, "episode", "version")
+    written |= _given(data, float, "temperature") | _given(data, int, "episode", "version", "season")
+    written |= _given(data, _text, "episode_type", "guid") | _given(data, bool, "explicit")
     return Episode(
         path=doc.path,
         title=data["title"].strip(),
@@ -39,6 +41,7 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
         artwork=_file(view, ("artwork",), data["artwork"]) if "artwork" in data else None,
         music=tuple(_music_bed(view, i, bed, segment_ids) for i, bed in enumerate(data.get("music", ()))),
         lexicon=lexicon,
+        feed=_feed(view, data) if "feed" in data else None,
         **written,
     )
 
@@ -59,6 +62,21 @@ def _float(value: Any) -> float | None:
 def _file(view: View, path: DocPath, name: str) -> Path:
     """The file ``name`` written at ``path`` names, absolute (relative to the file it was written in)."""
     return Path(os.path.normpath(view.origin(path).target(name)))
+
+
+def _feed(view: View, data: dict) -> Feed:
+    feed = data["feed"]
+    fallback = {"title": "show", "language": "language", "author": "author"}  # the top-level field each defaults to
+    given = {name: feed.get(name, data.get(top)) for name, top in fallback.items()}
+    return Feed(
+        artwork=_file(view, ("feed", "artwork"), feed["artwork"]),
+        owner=Owner(feed["owner"]["name"].strip(), feed["owner"]["email"]) if "owner" in feed else None,
+        persons=tuple(Person(**{k: v.strip() for k, v in p.items()}) for p in feed.get("persons", ())),
+        funding=tuple(Funding(f["url"], f["text"].strip()) for f in feed.get("funding", ())),
+        **_given({k: v for k, v in given.items() if v is not None}, _text, *fallback),
+        **_given(feed, _text, "description", "category", "link", "subcategory", "type", "copyright", "guid"),
+        **_given(feed, bool, "explicit", "locked"),
+    )
 
 
 def _speaker(sid: str, spec: dict) -> Speaker:

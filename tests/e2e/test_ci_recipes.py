@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.support import REPO
-from tests.support.site import HAVE_MAKE_SITE
 
 VALID = "title: T\nspeakers:\n  host: {voice: Kore}\nsegments:\n  - host: Hello.\n"
 
@@ -127,8 +126,6 @@ def test_the_ci_recipes_do_what_docs_ci_md_says(recipe, examples, tmp_path, monk
 
     publish = _podpipe_steps(jobs["publish"])
     assert [line.split()[1] for line in publish] == ["build", "publish"] and "--frozen" in publish[0]
-    if not HAVE_MAKE_SITE:
-        return  # podpipe.feed.make_site comes with the feed branch (issue 14 parts 1-3)
     machine("publish")
     site = tmp_path / "site"
     assert [_run_line(line, examples, **{"s3://my-podcast-site/show": site.as_uri()}) for line in publish] == [0, 0]

@@ -11,7 +11,6 @@ import pytest
 
 from tests.support import REPO
 from tests.support.cli import run
-from tests.support.site import needs_make_site
 
 BASE = "https://podcast.example.org/show"
 
@@ -71,7 +70,6 @@ def examples(built_show, tmp_path, monkeypatch):
     return project, ["episodes/ep1.yaml", "episodes/ep2.yaml"]
 
 
-@needs_make_site
 def test_publish_uploads_the_built_show_feed_last_and_then_nothing(examples, s3_bucket) -> None:
     project, specs = examples
     url = s3_bucket.url("show")
@@ -92,7 +90,6 @@ def test_publish_uploads_the_built_show_feed_last_and_then_nothing(examples, s3_
     assert again.output.startswith("uploaded 0 files (0 B)")
 
 
-@needs_make_site
 def test_unbuilt_episodes_are_refused_unless_skipped(examples, tmp_path) -> None:
     project, specs = examples
     (project / "build" / "ep2.mp3").unlink()

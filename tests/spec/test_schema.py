@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from podpipe.spec import Episode, MusicBed, Output, Segment, Sound, load_schema
+from podpipe.spec import Episode, Feed, MusicBed, Output, Person, Segment, Sound, load_schema
 from podpipe.spec.schema import formats, segment_fields
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -84,7 +84,7 @@ def test_segment_fields_and_formats_come_from_the_schema():
 # The dataclass that holds each definition's fields in an Episode (a sound segment's own fields are its Sound's).
 _HOLDERS = {"show": (Episode,), "output": (Output,), "musicBed": (MusicBed,), "soundSegment": (Sound, Segment),
             "lineSegment": (Segment,), "shorthandSegment": (Segment,), "dialogueSegment": (Segment,),
-            "pauseSegment": (Segment,)}
+            "pauseSegment": (Segment,), "feed": (Feed,), "person": (Person,)}
 
 
 def _dataclass_default(holders: tuple, name: str):

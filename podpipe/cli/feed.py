@@ -1,0 +1,46 @@
+"""``podpipe feed``: the show's RSS feed and page from built episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from podpipe.cli.group import SPECS, _err, _outside_option, _strict_option, cli
+
+
+@cli.command()
+@SPECS
+@click.option("--base-url", required=True, metavar="URL",
+              help="The public URL the feed's folder is served at, e.g. https://example.com/podcast; every URL in "
+                   "the feed starts with it.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the feed here, with index.html (the show page) and the files it links to beside it. "
+                   "Without it the feed is printed and nothing is written.")
+@click.option("--skip-unbuilt", is_flag=True,
+              help="Leave out episodes that are not built (yet) instead of failing.")
+@_outside_option
+@_strict_option
+def feed(specs, base_url, output, skip_unbuilt, allow_outside, strict):
+    """Write the podcast feed (RSS 2.0 with iTunes and Podcasting 2.0 tags) and show page of built SPECS.
+
+    The show's metadata comes from the feed: section of the show file the episodes extend; each episode
+    needs a date:. Episodes are listed newest first; one that is not built is an error (or skipped with
+    --skip-unbuilt). Same inputs, same bytes: the feed diffs cleanly in version control.
+
+    \b
+    Examples:
+      podpipe feed episodes/*.yaml --base-url https://example.com/podcast -o build/feed.xml
+      podpipe feed episodes/*.yaml --base-url https://example.com/podcast > feed.xml
+    """
+    from podpipe.commands.feed import write_feed
+
+    result = write_feed(specs, base_url, output, skip_unbuilt=skip_unbuilt, allow_outside=allow_outside,
+                        strict=strict, notes=lambda message: _err(message, fg="yellow"))
+    if result.feed is None:
+        click.echo(result.site.feed.read().decode("utf-8"), nl=False)
+        return
+    n = result.episodes
+    copied = f", {result.copied} file{'s' if result.copied != 1 else ''} copied in" if result.copied else ""
+    click.echo(f"wrote {output} and {Path(output).parent / 'index.html'}: {n} episode{'s' if n != 1 else ''}"
+               f"{copied}; published at {result.site.url(result.site.feed.path)}")
