@@ -51,6 +51,8 @@ def built_show(tmp_path_factory):
     """The example show file with two short episodes of its own, built once with the offline voice."""
     project = tmp_path_factory.mktemp("show")
     shutil.copytree(REPO / "episodes" / "shows", project / "episodes" / "shows")
+    (project / "episodes" / "assets").mkdir()
+    shutil.copy(REPO / "episodes" / "assets" / "cover.png", project / "episodes" / "assets")
     for n in (1, 2):
         (project / "episodes" / f"ep{n}.yaml").write_text(EPISODE.format(n=n), encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
