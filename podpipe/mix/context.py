@@ -83,8 +83,11 @@ class MixContext:
     notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
     # per speech render key: its loudness figures (``steps.loudness.figures``), from the cache or computed
     figures: dict[str, Any] = field(default_factory=dict)
-    # frame ranges changed after stitching (crossfades, music beds): their figures are measured from the audio
+    # frame ranges changed after stitching (crossfades): their figures are measured from the audio
     touched: list[tuple[int, int]] = field(default_factory=list)
+    # what steps added on top of the stitched pieces (music beds), as loudness figures over the episode's
+    # 10 ms windows: (energy, peak bound) arrays
+    layers: list[tuple[Any, Any]] = field(default_factory=list)
     # the file's rate and channels when the exporter converts on the way out (``steps.format``); None: as is
     output_rate: int | None = None
     output_channels: int | None = None

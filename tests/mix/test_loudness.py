@@ -403,3 +403,17 @@ def test_too_short_to_measure_still_meets_the_ceiling(episode_of):
     report = json.loads(result.manifest.read_text())["steps"]["loudness"]
     assert report["integrated_lufs"] is None and report["true_peak_dbtp"] <= -1.0
     assert meter.true_peak(read_wav(result.output.read_bytes())) <= -1.0
+
+
+def test_figures_do_not_depend_on_where_the_passes_fall(monkeypatch):
+    """A long range is analysed in passes of bounded size; small passes give the same figures."""
+    from podpipe.mix.steps.loudness import figures
+
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((RATE * 4, 1)) * 0.1 * np.sin(np.arange(RATE * 4) / 3000)[:, None])
+    x[rng.integers(0, len(x), 30), 0] = 0.9
+    whole = figures.analyze_array(x, RATE)
+    monkeypatch.setattr(figures, "CHUNK_WINDOWS", 7)
+    parts = figures.analyze_array(x, RATE)
+    assert np.allclose(parts.energy, whole.energy, rtol=1e-6, atol=1e-12)
+    assert np.array_equal(parts.peak, whole.peak)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from podpipe.audio import read_wav, wav_bytes
+from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
 from podpipe.mix.steps import music
@@ -198,10 +199,37 @@ def test_beds_mix_from_unjoined_chunks_in_place(bed_file):
     parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm]
     bed = MusicBed(bed_file, gain_db=-6.0, duck_db=-12.0, fade_in=0.5, fade_out=0.5)
     spans = [(0.0, 2.0), (3.0, 5.0)]
-    joined, _ = music.mix_beds([b"".join(parts)], RATE, 1, [(bed, 1.0, 4.0)], spans)
+    frames = sum(map(len, parts)) // 2
+    beds = [b for _, b in music.place_beds(frames, RATE, 1, [(bed, 1.0, 4.0)], spans)]
+    joined = music.mix_beds([b"".join(parts)], RATE, 1, beds)
     chunks = list(parts)
-    mixed, report = music.mix_beds(chunks, RATE, 1, [(bed, 1.0, 4.0)], spans)
+    mixed = music.mix_beds(chunks, RATE, 1, beds)
     assert chunks == [] and bytes(mixed.pcm) == bytes(joined.pcm) and len(mixed.pcm) == sum(map(len, parts))
-    assert report[0]["start"] == 1.0 and report[0]["end"] == 4.0
+    assert beds[0].start == RATE and beds[0].length == 3 * RATE
     assert bytes(mixed.pcm[:2 * RATE]) == SPEECH.pcm[:2 * RATE]  # before the bed: as it was
     assert bytes(mixed.pcm[2 * RATE:4 * RATE]) != SPEECH.pcm[2 * RATE:4 * RATE]  # under the bed: mixed
+
+
+def test_a_beds_figures_bound_what_the_mix_holds(bed_file):
+    """The loudness model adds a bed as figures instead of measuring the mixed episode: energies close to
+    the measured mix's (speech and bed are unrelated), and peaks never under it (the limiter relies on it)."""
+    import numpy as np
+
+    from podpipe.mix.steps.loudness.figures import analyze, place, window_edges
+
+    parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm, SPEECH.pcm]
+    frames = sum(map(len, parts)) // 2
+    bed = MusicBed(bed_file, gain_db=-3.0, duck_db=-10.0, fade_in=0.5, fade_out=0.5, loop=True)
+    beds = [b for _, b in music.place_beds(frames, RATE, 1, [(bed, 0.5, 7.5)], [(0.0, 2.0), (3.0, 7.0)])]
+    mixed = music.mix_beds(list(parts), RATE, 1, beds)
+    measured = analyze(mixed)
+    n = len(window_edges(RATE, frames)) - 1
+    energy, peak = np.zeros(n), np.zeros(n, dtype=np.float32)
+    place(energy, peak, analyze(Audio(b"".join(parts), RATE)), 0.0)
+    more_energy, more_peak = music.bed_figures(beds[0], frames)
+    energy, peak = energy + more_energy, peak + more_peak
+    assert (peak >= measured.peak * 0.999).all()
+    # per 400 ms block, the modelled energy is the measured one within 1 dB
+    block = lambda e: np.convolve(e, np.ones(40), "valid")  # noqa: E731
+    loud = block(measured.energy) > 1e-6
+    assert np.abs(10 * np.log10(block(energy)[loud] / block(measured.energy)[loud])).max() < 1.0

@@ -11,6 +11,7 @@ place on one 16-bit copy of the episode, so a long episode is never held as floa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from podpipe.audio_types import Audio
@@ -47,18 +48,62 @@ def duck_curve(spans: Sequence[tuple[float, float]], duck_db: float) -> tuple[li
     return xs, ys
 
 
-def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
-             spans: Sequence[tuple[float, float]]) -> tuple[Audio, list[dict[str, Any]]]:
-    """Add each ``(MusicBed, start_s, end_s)`` to the episode given as its consecutive PCM ``chunks``;
-    returns the mix and a report per bed.
+@dataclass(frozen=True)
+class PlacedBed:
+    """One bed as mixed: its audio (float frames at the episode's rate), where it starts, how many frames it
+    plays, and the pieces of its gain (``gain``)."""
+
+    music: Any
+    start: int
+    length: int
+    base: float
+    xs: list[float]
+    ys: list[float]
+    fade_in: int
+    fade_out: int
+    rate: int
+
+    def gain(self, k):
+        """The bed's gain at its frames ``k`` (0 = its first frame): level, ducking, fades."""
+        import numpy as np
+
+        gain = np.full(len(k), self.base, dtype=np.float64)
+        if self.xs:
+            gain *= np.interp((self.start + k) / self.rate, self.xs, self.ys, left=1.0, right=1.0)
+        if self.fade_in:
+            gain *= np.clip(k / self.fade_in, 0.0, 1.0)
+        if self.fade_out:
+            gain *= np.clip((self.length - k) / self.fade_out, 0.0, 1.0)
+        return gain
+
+
+def place_beds(frames: int, rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
+               spans: Sequence[tuple[float, float]]) -> list[tuple[Any, PlacedBed]]:
+    """Each ``(MusicBed, start_s, end_s)`` that plays at all, with its audio and gain."""
+    from podpipe.mix import segments
+    from podpipe.mix.steps.loudness.blocks import to_float
+
+    placed = []
+    for bed, start, end in beds:
+        music = to_float(segments.to_audio(segments.load(bed.path, rate, channels)))
+        a = max(0, round(start * rate))
+        b = min(frames, round(end * rate))
+        length = b - a if bed.loop else min(b - a, len(music))
+        if length <= 0:
+            continue
+        xs, ys = duck_curve(spans, bed.duck_db)
+        placed.append((bed, PlacedBed(music, a, length, 10 ** (bed.gain_db / 20), xs, ys, round(bed.fade_in * rate),
+                                      round(bed.fade_out * rate), rate)))
+    return placed
+
+
+def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[PlacedBed]) -> Audio:
+    """Add each bed to the episode given as its consecutive PCM ``chunks``.
 
     The chunks are handed over: copied once into the result and the list emptied, so each is freed unless
     it is shared. The result is then mixed in place block by block (16-bit → float → 16-bit, rounded and
     clipped): the episode is never held as floats, and the result is the only new full-length buffer."""
     import numpy as np
-
-    from podpipe.mix import segments
-    from podpipe.mix.steps.loudness.blocks import to_float
 
     out = bytearray(sum(map(len, chunks)))
     view, at, chunk = memoryview(out), 0, b""
@@ -68,38 +113,44 @@ def mix_beds(chunks: list[bytes], rate: int, channels: int, beds: Sequence[tuple
     del view, chunk
     chunks.clear()
     x = np.frombuffer(out, dtype="<i2").reshape(-1, channels)
-    report = []
-    for bed, start, end in beds:
-        music = to_float(segments.to_audio(segments.load(bed.path, rate, channels)))
-        a = max(0, round(start * rate))
-        b = min(len(x), round(end * rate))
-        length = b - a if bed.loop else min(b - a, len(music))
-        if length <= 0:
-            continue
-        xs, ys = duck_curve(spans, bed.duck_db)
-        base = 10 ** (bed.gain_db / 20)
-        n_in, n_out = round(bed.fade_in * rate), round(bed.fade_out * rate)
-        for lo in range(0, length, _BLOCK):
-            hi = min(length, lo + _BLOCK)
+    for bed in beds:
+        a, music = bed.start, bed.music
+        for lo in range(0, bed.length, _BLOCK):
+            hi = min(bed.length, lo + _BLOCK)
             k = np.arange(lo, hi)
-            chunk = music[k % len(music)]
-            gain = np.full(hi - lo, base, dtype=np.float64)
-            if xs:
-                gain *= np.interp((a + k) / rate, xs, ys, left=1.0, right=1.0)
-            if n_in:
-                gain *= np.clip(k / n_in, 0.0, 1.0)
-            if n_out:
-                gain *= np.clip((length - k) / n_out, 0.0, 1.0)
             y = np.empty((hi - lo, channels), dtype=np.float32)
             np.multiply(x[a + lo:a + hi], 1 / 32768, out=y, casting="unsafe")
-            y += chunk * gain[:, None].astype(np.float32)
+            y += music[k % len(music)] * bed.gain(k)[:, None].astype(np.float32)
             y = np.rint(y * 32768)
             np.clip(y, -32768, 32767, out=y)
             x[a + lo:a + hi] = y
-        report.append({"file": bed.path.name, "start": round(a / rate, 3), "end": round((a + length) / rate, 3),
-                       "loops": round(length / len(music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db})
     del x
-    return Audio(out, rate, channels), report
+    return Audio(out, rate, channels)
+
+
+def bed_figures(bed: PlacedBed, frames: int) -> tuple[Any, Any]:
+    """What ``bed`` adds to the episode's loudness figures, per 10 ms window of the episode: energy (bed and
+    speech are unrelated, so their energies add) and a bound of its peak (peaks add at worst), computed from
+    the bed file's own figures and the bed's gain, so the mixed episode is never measured."""
+    import numpy as np
+
+    from podpipe.mix.steps.loudness.figures import analyze_array, first_window, window_edges
+
+    edges = window_edges(bed.rate, frames)
+    energy, peak = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1, dtype=np.float32)
+    music = analyze_array(bed.music, bed.rate)
+    ws = np.arange(first_window(bed.start, bed.rate), first_window(bed.start + bed.length - 1, bed.rate) + 1)
+    lo = np.maximum(edges[ws], bed.start) - bed.start
+    hi = np.minimum(edges[ws + 1], bed.start + bed.length) - bed.start
+    mid = (lo + hi) // 2
+    span = max(1, len(bed.music))
+    at = np.minimum(len(music.energy) - 1, (mid % span) * 100 // bed.rate)
+    after = np.minimum(len(music.energy) - 1, at + 1)
+    window = bed.rate / 100
+    energy[ws] = bed.gain(mid) ** 2 * music.energy[at] * (hi - lo) / window
+    loudest = np.maximum.reduce([bed.gain(lo), bed.gain(mid), bed.gain(np.maximum(lo, hi - 1))])
+    peak[ws] = loudest * np.maximum(music.peak[at], music.peak[after])
+    return energy, peak
 
 
 class MusicStep(MixStep):
@@ -131,8 +182,13 @@ class MusicStep(MixStep):
                       and bed.start_segment <= p.piece.segment_index <= last]
             if inside:
                 placed.append((bed, inside[0].start, inside[-1].end))
+        frames = ctx.frames
+        beds = place_beds(frames, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))
         chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
-        ctx.audio, ctx.report[self.name] = mix_beds(chunks, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))
-        # the report's times are rounded to the millisecond: the ranges are widened by one on each side
-        ctx.touched += [(max(0, round((r["start"] - 0.001) * ctx.rate)), round((r["end"] + 0.001) * ctx.rate))
-                        for r in ctx.report[self.name]]
+        ctx.audio = mix_beds(chunks, ctx.rate, ctx.channels, [b for _, b in beds])
+        ctx.report[self.name] = [
+            {"file": bed.path.name, "start": round(b.start / ctx.rate, 3), "end": round((b.start + b.length) / ctx.rate, 3),
+             "loops": round(b.length / len(b.music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db}
+            for bed, b in beds]
+        if ctx.compiled.episode.output.loudness is not None:
+            ctx.layers += [bed_figures(b, frames) for _, b in beds]

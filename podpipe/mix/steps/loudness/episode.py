@@ -20,7 +20,7 @@ from podpipe.audio_types import Audio
 from podpipe.compile import SilencePiece, SpeechPiece
 from podpipe.mix.context import MixContext
 from podpipe.mix.steps.loudness.blocks import PcmSource
-from podpipe.mix.steps.loudness.figures import analyze_array, place, window_edges
+from podpipe.mix.steps.loudness.figures import analyze_range, place, window_edges
 from podpipe.mix.steps.loudness.gains import GainPlan
 from podpipe.mix.steps.loudness.meter import gated
 from podpipe.mix.steps.loudness.model import Model, block_powers, solve
@@ -48,7 +48,10 @@ def episode_figures(ctx: MixContext) -> tuple[Any, Any]:
             place(energy, peak, figures, placed.start)
     source = PcmSource([Audio(c, rate, ctx.channels) for c in ctx.chunks if c])
     for a, b in merged(measure + [(max(0, ta), min(frames, tb)) for ta, tb in ctx.touched]):
-        place(energy, peak, analyze_array(source.read(a, b), rate), a / rate)
+        place(energy, peak, analyze_range(lambda lo, hi, a=a: source.read(a + lo, a + hi), b - a, rate), a / rate)
+    for more_energy, more_peak in ctx.layers:  # beds: energies add, peaks add at worst
+        energy += more_energy
+        peak += more_peak
     return energy, peak
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from podpipe.audio_types import Audio
 WINDOWS_PER_SECOND = 100
 ANALYSIS_VERSION = 1  # bump when the same audio would give other figures
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770-4: L, R, C, Ls, Rs
+CHUNK_WINDOWS = 3000  # 30 s per pass over a long range: bounded temporaries
+WARMUP = 0.2  # seconds the K-weighting runs before each pass (its response dies out within ~0.06 s)
 
 
 def window_edges(rate: int, frames: int):
@@ -56,21 +59,34 @@ def analyze(audio: Audio) -> Figures:
 
 def analyze_array(x: Any, rate: int, scale: float = 1.0) -> Figures:
     """The figures of ``x`` (frames × channels, any numeric type), full scale at ``1 / scale``."""
+    return analyze_range(lambda lo, hi: x[lo:hi], len(x), rate, scale)
+
+
+def analyze_range(read: Callable[[int, int], Any], frames: int, rate: int, scale: float = 1.0) -> Figures:
+    """The figures of ``frames`` frames that ``read(lo, hi)`` returns (frames × channels) in passes of
+    ``CHUNK_WINDOWS`` windows, so a long range is never held whole as floats. Each pass also reads what the
+    filters need before and after it, so the result does not depend on where the passes fall."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.filters import frame_peaks, k_weight
+    from podpipe.mix.steps.loudness.filters import HALF_TAPS, frame_peaks, k_weight
 
-    frames = len(x)
     edges = window_edges(rate, frames)
-    starts = edges[:-1]
-    energy = np.zeros(len(starts))
-    peak = np.zeros(len(starts), dtype=np.float32)
-    if frames:
+    count = len(edges) - 1
+    energy = np.zeros(count)
+    peak = np.zeros(count, dtype=np.float32)
+    warm = max(HALF_TAPS, round(WARMUP * rate))
+    for w0 in range(0, count if frames else 0, CHUNK_WINDOWS):
+        w1 = min(count, w0 + CHUNK_WINDOWS)
+        lo, hi = int(edges[w0]), int(edges[w1])
+        before, after = min(lo, warm), min(frames - hi, HALF_TAPS)
+        x = read(lo - before, hi + after)
+        starts = edges[w0:w1] - lo
         for ch in range(x.shape[1]):
             signal = x[:, ch].astype(np.float64) * scale
-            y = k_weight(signal, rate)
-            energy += CHANNEL_WEIGHTS[min(ch, 4)] * np.add.reduceat(y * y, starts) / rate
-            np.maximum(peak, np.maximum.reduceat(frame_peaks(signal), starts), out=peak)
+            y = k_weight(signal, rate)[before:before + hi - lo]
+            energy[w0:w1] += CHANNEL_WEIGHTS[min(ch, 4)] * np.add.reduceat(y * y, starts) / rate
+            peaks = frame_peaks(signal)[before:before + hi - lo]
+            np.maximum(peak[w0:w1], np.maximum.reduceat(peaks, starts), out=peak[w0:w1])
     return Figures(rate, frames, energy, peak)
 
 
