@@ -17,6 +17,9 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @_backend_option
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=None, envvar="PODPIPE_JOBS", show_envvar=True,
               help="Requests rendered at once.")
+@click.option("--mix-jobs", type=click.IntRange(1, 64), default=None, envvar="PODPIPE_MIX_JOBS", show_envvar=True,
+              help="Episodes mixed at once, each in its own process, while renders go on (default: one per "
+                   "core; 1: one after another in this process, after the renders).")
 @_scheduling_options
 @click.option("--force", is_flag=True, help="Mix outputs again even when up to date (renders still come from "
                                             "the cache; bump a segment's take: to re-roll it).")
@@ -33,14 +36,15 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
-def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet, verbose,
-          allow_outside, strict, shard, remote_cache, remote_mode):
+def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
+          verbose, allow_outside, strict, shard, remote_cache, remote_mode):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
     Examples:
       podpipe build episodes/*.yaml
       podpipe build -j 8 --report build/report.json episodes/ep01.yaml
+      podpipe build --mix-jobs 4 episodes/*.yaml  # mix 4 episodes at once
       podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
       podpipe build --shard 2/4 episodes/*.yaml  # CI matrix job 2 of 4
     """
@@ -56,9 +60,10 @@ def build(specs, backend, jobs, rpm, attempts, timeout, force, frozen, cache_dir
         picked = select(specs, parse_shard(shard))
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
-    options = BuildOptions(backend=backend, jobs=jobs, rpm=rpm, attempts=attempts, timeout=timeout, force=force,
-                           frozen=frozen, cache_dir=cache_dir, only=tuple(only), allow_outside=allow_outside,
-                           strict=strict, remote_cache=remote_cache, remote_mode=remote_mode)
+    options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
+                           timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
+                           allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
+                           remote_mode=remote_mode)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)

@@ -6,7 +6,8 @@
 
 Order of work: load + validate every spec (nothing happens if any is invalid) → compile → skip episodes whose
 output is up to date (``mix.freshness``: the state ``podpipe plan`` prints) → render the requests not in the
-cache, each key once across all episodes → mix every episode whose audio is complete. Heavy modules (pydub,
+cache, each key once across all episodes → mix every episode whose audio is complete, each as soon as it is
+(``mixing.Mixer``: in worker processes, while the renders of the others go on). Heavy modules (pydub,
 google-genai) are imported only when there is something to render or mix.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ from podpipe.spec import Episode, load_episodes
 
 if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
     from podpipe.cache import RemoteCache, RemoteStats
+    from podpipe.commands.mixing import Mixer
     from podpipe.mix import MixResult
     from podpipe.mix.freshness import Freshness
 
@@ -48,6 +50,9 @@ class BuildOptions:
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
+    # episodes mixed at once, each in a worker process, while renders go on; None: one per core; 1: in this
+    # process after the renders (also what a build with a single stale episode does: no pool to start)
+    mix_jobs: int | None = None
 
 
 class Progress:
@@ -233,20 +238,23 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
         raise FrozenMissError(_frozen_message(prepared, missing))
 
     result = RenderResult(())
-    if missing:
-        notice = backends.backend_class(prepared.backend).default_notice
-        if prepared.backend_defaulted and notice:
-            progress.note(notice)
-        result = _render(prepared, missing, options, progress)
-    failed_keys = {o.request.key for o in result.failed}
-
-    for compiled in stale:
-        statuses[compiled.episode.path] = status = _mix_one(compiled, prepared.store, failed_keys)
-        if status.state == "built" and prepared.remote is not None:
-            _share_output(prepared.remote, status)
-        progress.episode(status)
-        for note in status.notes:
-            progress.note(note)
+    with _mixer(prepared, options, stale) as mixer:
+        ready = _Readiness(stale, missing, prepared.store, mixer)
+        if missing:
+            notice = backends.backend_class(prepared.backend).default_notice
+            if prepared.backend_defaulted and notice:
+                progress.note(notice)
+            result = _render(prepared, missing, options, progress, ready.rendered)
+        ready.finish(result)
+        # Reported after the renders (the progress bar is closed by then), in spec order, each as soon as its
+        # mix is done: the same lines in the same order whatever order the workers finish in.
+        for compiled in stale:
+            statuses[compiled.episode.path] = status = ready.status(compiled)
+            if status.state == "built" and prepared.remote is not None:
+                _share_output(prepared.remote, status)
+            progress.episode(status)
+            for note in status.notes:
+                progress.note(note)
     for note in prepared.remote_notes:
         progress.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
@@ -257,8 +265,8 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     return outcome
 
 
-def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions,
-            progress: Progress) -> RenderResult:
+def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions, progress: Progress,
+            on_done: Callable[[Outcome], None]) -> RenderResult:
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
     rpm = options.rpm
@@ -266,10 +274,15 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         # The strictest per-model quota among what is about to be sent; --rpm overrides it.
         rpm = min(cls.rpm_for(model) for model in {r.model for r in missing})
     progress.rendering(len(missing))
+
+    def done(outcome: Outcome) -> None:
+        progress.rendered(outcome)
+        on_done(outcome)
+
     try:
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
-                              on_done=progress.rendered, on_attempt=progress.attempt)
+                              on_done=done, on_attempt=progress.attempt)
         return scheduler.run(missing)
     finally:
         backend.close()
@@ -306,38 +319,76 @@ def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
     remote.put_output(_output_key(mixed.inputs_digest, mixed.output), files, {"duration": mixed.duration})
 
 
-def _mix_one(compiled: CompiledEpisode, store: Store, failed_keys: set[str]) -> EpisodeStatus:
-    from podpipe.mix import mix_episode
+def _mixer(prepared: Prepared, options: BuildOptions, stale: Sequence[CompiledEpisode]) -> Mixer:
+    from podpipe.commands.mixing import Mixer, cpu_count
 
-    keys = compiled.plan.keys
-    if failed := [k for k in keys if k in failed_keys]:
-        return EpisodeStatus(compiled, "failed", f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
-    if absent := [k for k in keys if not store.has(k)]:
-        return EpisodeStatus(compiled, "not mixed",
-                             f"{len(absent)} segment{'s' if len(absent) != 1 else ''} not rendered yet "
-                             f"(build without --only to render them)")
-    damaged: list[str] = []
+    return Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store)
 
-    def audio_for(key: str):
-        audio = store.get(key)
-        if audio is None:
-            damaged.append(key)
-            raise LookupError(key)
-        return audio
 
-    try:
-        mixed = mix_episode(compiled, audio_for, analyses=store)
-    except LookupError:
-        return EpisodeStatus(compiled, "not mixed",
-                             f"cache entry {damaged[0][:12]} is damaged; build again to re-render it")
-    except PodpipeError as exc:
-        # One episode's bad sound file or failed encode must not cost the others their (paid) mix.
-        return EpisodeStatus(compiled, "failed", str(exc))
-    except OSError as exc:
-        where = exc.filename or compiled.plan.output
-        return EpisodeStatus(compiled, "failed", f"cannot write {where}: {exc.strerror or exc}")
-    return EpisodeStatus(compiled, "built", output=mixed.output, duration=mixed.duration, notes=mixed.notes,
-                         mixed=mixed)
+class _Readiness:
+    """Which stale episode waits for which render. Each is settled once, when the last render it waits for
+    has finished (or at once, when it waits for none): mixed if its audio is complete, else ``failed`` (a
+    render failed) or ``not mixed`` (a segment is not rendered, e.g. with ``--only``)."""
+
+    def __init__(self, stale: Sequence[CompiledEpisode], missing: Sequence[RenderRequest], store: Store,
+                 mixer: Mixer):
+        self.store, self.mixer = store, mixer
+        self.stale = stale
+        rendering = {r.key for r in missing}
+        self.waiting = {c.episode.path: set(c.plan.keys) & rendering for c in stale}
+        self.waiters: dict[str, list[CompiledEpisode]] = {}
+        for compiled in stale:
+            for key in self.waiting[compiled.episode.path]:
+                self.waiters.setdefault(key, []).append(compiled)
+        self.failed: set[str] = set()
+        self.verdicts: dict[Path, EpisodeStatus] = {}  # settled without a mix
+        for compiled in stale:
+            if not self.waiting[compiled.episode.path]:
+                self._settle(compiled)
+
+    def rendered(self, outcome: Outcome) -> None:
+        """The scheduler's ``on_done``: called on the thread running the renders, once per request sent."""
+        key = outcome.request.key
+        if not outcome.ok:
+            self.failed.add(key)
+        for compiled in self.waiters.pop(key, ()):
+            waiting = self.waiting[compiled.episode.path]
+            waiting.discard(key)
+            if not waiting:
+                self._settle(compiled)
+
+    def finish(self, result: RenderResult) -> None:
+        """After the renders: settle the episodes still waiting, for keys another build rendered meanwhile
+        or for renders that never started (the scheduler calls ``on_done`` for neither)."""
+        self.failed.update(o.request.key for o in result.failed)
+        for compiled in self.stale:
+            if compiled.episode.path in self.waiting:
+                self._settle(compiled)
+
+    def _settle(self, compiled: CompiledEpisode) -> None:
+        path = compiled.episode.path
+        del self.waiting[path]
+        keys = compiled.plan.keys
+        if failed := [k for k in keys if k in self.failed]:
+            self.verdicts[path] = EpisodeStatus(compiled, "failed",
+                                                f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
+        elif absent := [k for k in keys if not self.store.has(k)]:
+            self.verdicts[path] = EpisodeStatus(
+                compiled, "not mixed", f"{len(absent)} segment{'s' if len(absent) != 1 else ''} not rendered yet "
+                                       f"(build without --only to render them)")
+        else:
+            self.mixer.submit(compiled)
+
+    def status(self, compiled: CompiledEpisode) -> EpisodeStatus:
+        """The episode's status, waiting for its mix when it has one."""
+        if compiled.episode.path in self.verdicts:
+            return self.verdicts[compiled.episode.path]
+        mixed = self.mixer.result(compiled)
+        if mixed.result is None:
+            return EpisodeStatus(compiled, mixed.state, mixed.detail)
+        result = mixed.result
+        return EpisodeStatus(compiled, "built", output=result.output, duration=result.duration, notes=result.notes,
+                             mixed=result)
 
 
 def _where(prepared: Prepared, key: str) -> str:
