@@ -76,7 +76,9 @@ def main() -> None:
         root = Path(tmp)
         baseline = extract_baseline(root)
         project = root / "project"
-        shutil.copytree(REPO / "episodes", project / "episodes")
+        # the baseline's own copy of the examples: the same audio work for both (the later feed fields, which
+        # the baseline's schema does not know, change no render and no mix)
+        shutil.copytree(baseline / "episodes", project / "episodes")
         for code_root in (baseline, REPO):
             found = which_podpipe(project, code_root, env)
             if found != code_root / "podpipe":
