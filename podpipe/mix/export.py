@@ -120,9 +120,9 @@ def ffmpeg_major() -> int:
 
     from podpipe.audio import ffmpeg_exe
 
+    cmd = [ffmpeg_exe(), "-hide_banner", "-version"]
     try:
-        out = subprocess.run([ffmpeg_exe(), "-hide_banner", "-version"], capture_output=True, text=True,  # nosec B603
-                             timeout=30).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout  # nosec B603  # fixed argv
     except (OSError, subprocess.SubprocessError):
         return 0
     found = re.match(r"ffmpeg version n?(\d+)\.", out)
