@@ -78,6 +78,8 @@ def mix_one(compiled: CompiledEpisode, store: Store) -> Mixed:
     try:
         mixed = mix_episode(compiled, audio_for, analyses=store)
     except LookupError:
+        if not damaged:  # an IndexError or KeyError of the mix itself is a bug, not a damaged entry
+            raise
         return Mixed("not mixed", f"cache entry {damaged[0][:12]} is damaged; build again to re-render it",
                      damaged=damaged[0])
     except PodpipeError as exc:

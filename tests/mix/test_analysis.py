@@ -119,3 +119,17 @@ def test_prune_and_delete_take_the_analysis_with_the_entry(cached):
     prune(store, keep=set(), older_than=0)
     assert not store.analysis_path(KEYS[1]).exists()
     assert not list((store.root).rglob("*.analysis"))
+
+
+@pytest.mark.parametrize("rate", [8000, 11025, 16000, 22050, 24000, 44100, 48000])
+def test_windows_cover_every_frame_once_and_agree_with_first_window(rate):
+    """Every window holds at least one frame (a render of 71663 frames at 22.05 kHz once ended in an empty
+    one, which failed its mix), and ``first_window`` names the window each frame is in."""
+    from podpipe.mix.steps.loudness.figures import first_window, window_edges
+
+    for frames in [*range(1, 1200, 7), 71663, 1_000_003]:
+        edges = window_edges(rate, frames)
+        assert edges[0] == 0 and edges[-1] == frames and (np.diff(edges) > 0).all()
+        starts = edges[:-1]
+        assert [first_window(int(f), rate) for f in starts] == list(range(len(starts)))
+        assert [first_window(int(f) - 1, rate) for f in edges[1:]] == list(range(len(starts)))

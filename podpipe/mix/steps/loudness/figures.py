@@ -20,7 +20,7 @@ from typing import Any
 from podpipe.audio_types import Audio
 
 WINDOWS_PER_SECOND = 100
-ANALYSIS_VERSION = 1  # bump when the same audio would give other figures
+ANALYSIS_VERSION = 2  # bump when the same audio would give other figures
 CHANNEL_WEIGHTS = (1.0, 1.0, 1.0, 1.41, 1.41)  # BS.1770-4: L, R, C, Ls, Rs
 CHUNK_WINDOWS = 3000  # 30 s per pass over a long range: bounded temporaries
 WARMUP = 0.2  # seconds the K-weighting runs before each pass (its response dies out within ~0.06 s)
@@ -32,7 +32,11 @@ def window_edges(rate: int, frames: int):
     import numpy as np
 
     count = max(1, -(-frames * WINDOWS_PER_SECOND // rate))
-    edges = (np.arange(count + 1, dtype=np.int64) * rate + WINDOWS_PER_SECOND // 2) // WINDOWS_PER_SECOND
+    # window w starts at the first frame at or after w × 10 ms, so ``first_window`` (a floor) agrees at any rate
+    edges = (np.arange(count + 1, dtype=np.int64) * rate + WINDOWS_PER_SECOND - 1) // WINDOWS_PER_SECOND
+    while count > 1 and edges[count - 1] >= frames:  # rounding can leave the last window empty: none then
+        count -= 1
+    edges = edges[:count + 1]
     edges[-1] = frames
     return edges
 
