@@ -135,7 +135,8 @@ def main() -> None:
     print(f"{n} pieces, {wav['duration'] / 60:.1f} min at {RATE} Hz mono ({pcm_bytes / 1e6:.0f} MB of PCM), "
           "two speakers 8 dB apart; every fourth piece is a dialogue render holding both.\n")
     print("| Measure | Result | Target |\n|---|---|---|")
-    print(f"| stitch + level + normalize + limit + WAV export + transcripts | {wav['seconds']:.1f} s "
+    print(f"| stitch + level + normalize + limit + WAV export + transcripts, a first mix (every render analysed "
+          f"once on the way; bench/remix.py times the re-mix) | {wav['seconds']:.1f} s "
           f"(→ {wav['lufs']} LUFS, {wav['tp']} dBTP) | – |")
     before = ", ".join(f"{k} {v} LUFS" for k, v in sorted(wav["before"].items()))
     print(f"| speakers as rendered → largest speaker − episode difference after leveling | {before} → "

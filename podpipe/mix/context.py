@@ -131,6 +131,7 @@ class MixStep:
     """
 
     name = "step"
+    needs_figures = False  # whether ``process`` reads ``MixContext.figures`` (each render's loudness figures)
 
     def settings(self, compiled: CompiledEpisode) -> Any:
         return None

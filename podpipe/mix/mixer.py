@@ -28,7 +28,7 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     ``analyses`` (the render cache) keeps each render's loudness figures, so they are computed once."""
     output_format(compiled.plan.format, compiled.episode.path)  # before any work: an unknown format fails fast
     digest = inputs_digest(compiled, steps)  # and so does a missing sound
-    wants_figures = compiled.episode.output.loudness is not None
+    wants_figures = compiled.episode.output.loudness is not None and any(step.needs_figures for step in steps)
     ctx = stitch(compiled, audio_for, render_figures(analyses) if wants_figures else None)
     for step in steps:
         step.process(ctx)

@@ -34,6 +34,7 @@ class LoudnessStep(MixStep):
     """Speaker leveling, loudness normalization and true-peak limiting of the stitched episode."""
 
     name = "loudness"
+    needs_figures = True
 
     def settings(self, compiled: CompiledEpisode) -> Any:
         out = compiled.episode.output
