@@ -23,15 +23,14 @@ from typing import TYPE_CHECKING
 from podpipe import backends
 from podpipe.cache import FileStore, Store, load_library, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
+from podpipe.commands.results import BuildResult, EpisodeStatus
 from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
 if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
-    from podpipe.cache import RemoteCache, RemoteStats
-    from podpipe.commands.mixing import Mixer
-    from podpipe.mix import MixResult
+    from podpipe.cache import RemoteCache
     from podpipe.mix.freshness import Freshness
 
 @dataclass(frozen=True)
@@ -103,55 +102,6 @@ class Prepared:
                 if request.key in wanted:
                     seen.setdefault(request.key, request)
         return list(seen.values())
-
-
-@dataclass(frozen=True)
-class EpisodeStatus:
-    compiled: CompiledEpisode
-    state: str  # "up to date" | "built" | "not mixed" | "failed"
-    detail: str = ""
-    output: Path | None = None
-    duration: float | None = None
-    notes: tuple[str, ...] = ()
-    mixed: MixResult | None = field(default=None, repr=False)  # what the mix wrote, when it ran here
-
-    @property
-    def name(self) -> str:
-        return self.compiled.episode.stem
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    backend: str
-    episodes: tuple[EpisodeStatus, ...]
-    render: RenderResult = field(default_factory=lambda: RenderResult(()))
-    needed: tuple[RenderRequest, ...] = ()  # unique requests of every episode: rendered now, or already there
-    warnings: tuple[Diagnostic, ...] = ()
-    remote: RemoteStats | None = None  # the remote cache's counters, when there is one
-
-    @property
-    def failed(self) -> tuple[Outcome, ...]:
-        return self.render.failed
-
-    @property
-    def cached(self) -> int:
-        return len(self.needed) - len(self.render.outcomes)
-
-    def summary(self) -> str:
-        rendered, failed = len(self.render.rendered), len(self.render.failed)
-        line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
-                f"{failed} failed")
-        tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
-        if tokens:
-            from podpipe.commands.cost import cost_usd
-
-            usd = sum(cost_usd(o.request.model, o.usage.prompt_tokens, o.usage.output_tokens)
-                      for o in self.render.outcomes)
-            line += f"; {tokens:,} tokens, ~${usd:.4f}"
-        built = sum(1 for e in self.episodes if e.state == "built")
-        fresh = sum(1 for e in self.episodes if e.state == "up to date")
-        line += f"; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
-        return line + (f"; {self.remote.summary()}" if self.remote else "")
 
 
 def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> Prepared:
@@ -238,8 +188,10 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
         raise FrozenMissError(_frozen_message(prepared, missing))
 
     result = RenderResult(())
-    with _mixer(prepared, options, stale) as mixer:
-        ready = _Readiness(stale, missing, prepared.store, mixer)
+    from podpipe.commands.mixing import Mixer, Readiness, cpu_count
+
+    with Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store) as mixer:
+        ready = Readiness(stale, missing, prepared.store, mixer)
         if missing:
             notice = backends.backend_class(prepared.backend).default_notice
             if prepared.backend_defaulted and notice:
@@ -317,78 +269,6 @@ def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
     mixed = status.mixed
     files = {p.name: p for p in (mixed.output, mixed.manifest, *mixed.sidecars)}
     remote.put_output(_output_key(mixed.inputs_digest, mixed.output), files, {"duration": mixed.duration})
-
-
-def _mixer(prepared: Prepared, options: BuildOptions, stale: Sequence[CompiledEpisode]) -> Mixer:
-    from podpipe.commands.mixing import Mixer, cpu_count
-
-    return Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store)
-
-
-class _Readiness:
-    """Which stale episode waits for which render. Each is settled once, when the last render it waits for
-    has finished (or at once, when it waits for none): mixed if its audio is complete, else ``failed`` (a
-    render failed) or ``not mixed`` (a segment is not rendered, e.g. with ``--only``)."""
-
-    def __init__(self, stale: Sequence[CompiledEpisode], missing: Sequence[RenderRequest], store: Store,
-                 mixer: Mixer):
-        self.store, self.mixer = store, mixer
-        self.stale = stale
-        rendering = {r.key for r in missing}
-        self.waiting = {c.episode.path: set(c.plan.keys) & rendering for c in stale}
-        self.waiters: dict[str, list[CompiledEpisode]] = {}
-        for compiled in stale:
-            for key in self.waiting[compiled.episode.path]:
-                self.waiters.setdefault(key, []).append(compiled)
-        self.failed: set[str] = set()
-        self.verdicts: dict[Path, EpisodeStatus] = {}  # settled without a mix
-        for compiled in stale:
-            if not self.waiting[compiled.episode.path]:
-                self._settle(compiled)
-
-    def rendered(self, outcome: Outcome) -> None:
-        """The scheduler's ``on_done``: called on the thread running the renders, once per request sent."""
-        key = outcome.request.key
-        if not outcome.ok:
-            self.failed.add(key)
-        for compiled in self.waiters.pop(key, ()):
-            waiting = self.waiting[compiled.episode.path]
-            waiting.discard(key)
-            if not waiting:
-                self._settle(compiled)
-
-    def finish(self, result: RenderResult) -> None:
-        """After the renders: settle the episodes still waiting, for keys another build rendered meanwhile
-        or for renders that never started (the scheduler calls ``on_done`` for neither)."""
-        self.failed.update(o.request.key for o in result.failed)
-        for compiled in self.stale:
-            if compiled.episode.path in self.waiting:
-                self._settle(compiled)
-
-    def _settle(self, compiled: CompiledEpisode) -> None:
-        path = compiled.episode.path
-        del self.waiting[path]
-        keys = compiled.plan.keys
-        if failed := [k for k in keys if k in self.failed]:
-            self.verdicts[path] = EpisodeStatus(compiled, "failed",
-                                                f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
-        elif absent := [k for k in keys if not self.store.has(k)]:
-            self.verdicts[path] = EpisodeStatus(
-                compiled, "not mixed", f"{len(absent)} segment{'s' if len(absent) != 1 else ''} not rendered yet "
-                                       f"(build without --only to render them)")
-        else:
-            self.mixer.submit(compiled)
-
-    def status(self, compiled: CompiledEpisode) -> EpisodeStatus:
-        """The episode's status, waiting for its mix when it has one."""
-        if compiled.episode.path in self.verdicts:
-            return self.verdicts[compiled.episode.path]
-        mixed = self.mixer.result(compiled)
-        if mixed.result is None:
-            return EpisodeStatus(compiled, mixed.state, mixed.detail)
-        result = mixed.result
-        return EpisodeStatus(compiled, "built", output=result.output, duration=result.duration, notes=result.notes,
-                             mixed=result)
 
 
 def _where(prepared: Prepared, key: str) -> str:

@@ -14,6 +14,9 @@ What crosses to a worker: the ``CompiledEpisode`` and the local cache directory 
 the parent: a build downloads what it needs before anything is mixed, so workers read the local cache
 only, and an entry damaged there is mixed again here, through the remote (see ``Mixer.result``).
 
+``Readiness`` decides when: it settles each stale episode once the last render it waits for has finished
+(mixed, or ``failed``/``not mixed`` without a mix).
+
 Ctrl-C reaches the workers too (one process group): a worker busy mixing stops, removing its temporary
 output, and no queued mix starts after it; the parent shuts the pool down. A parent leaving early without
 the workers seeing a Ctrl-C (a bug, a signal to the parent alone) lets running mixes finish, whole, and
@@ -24,15 +27,17 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe.cache import FileStore, Store
-from podpipe.compile import CompiledEpisode
+from podpipe.commands.results import EpisodeStatus
+from podpipe.compile import CompiledEpisode, RenderRequest
 from podpipe.errors import PodpipeError
+from podpipe.render import Outcome, RenderResult
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -188,3 +193,69 @@ class Mixer:
             # The worker saw only the local cache; here the remote may still hold a good copy of the entry.
             mixed = mix_one(compiled, self.store)
         return mixed
+
+
+class Readiness:
+    """Which stale episode waits for which render. Each is settled once, when the last render it waits for
+    has finished (or at once, when it waits for none): mixed if its audio is complete, else ``failed`` (a
+    render failed) or ``not mixed`` (a segment is not rendered, e.g. with ``--only``)."""
+
+    def __init__(self, stale: Sequence[CompiledEpisode], missing: Sequence[RenderRequest], store: Store,
+                 mixer: Mixer):
+        self.store, self.mixer = store, mixer
+        self.stale = stale
+        rendering = {r.key for r in missing}
+        self.waiting = {c.episode.path: set(c.plan.keys) & rendering for c in stale}
+        self.waiters: dict[str, list[CompiledEpisode]] = {}
+        for compiled in stale:
+            for key in self.waiting[compiled.episode.path]:
+                self.waiters.setdefault(key, []).append(compiled)
+        self.failed: set[str] = set()
+        self.verdicts: dict[Path, EpisodeStatus] = {}  # settled without a mix
+        for compiled in stale:
+            if not self.waiting[compiled.episode.path]:
+                self._settle(compiled)
+
+    def rendered(self, outcome: Outcome) -> None:
+        """The scheduler's ``on_done``: called on the thread running the renders, once per request sent."""
+        key = outcome.request.key
+        if not outcome.ok:
+            self.failed.add(key)
+        for compiled in self.waiters.pop(key, ()):
+            waiting = self.waiting[compiled.episode.path]
+            waiting.discard(key)
+            if not waiting:
+                self._settle(compiled)
+
+    def finish(self, result: RenderResult) -> None:
+        """After the renders: settle the episodes still waiting, for keys another build rendered meanwhile
+        or for renders that never started (the scheduler calls ``on_done`` for neither)."""
+        self.failed.update(o.request.key for o in result.failed)
+        for compiled in self.stale:
+            if compiled.episode.path in self.waiting:
+                self._settle(compiled)
+
+    def _settle(self, compiled: CompiledEpisode) -> None:
+        path = compiled.episode.path
+        del self.waiting[path]
+        keys = compiled.plan.keys
+        if failed := [k for k in keys if k in self.failed]:
+            self.verdicts[path] = EpisodeStatus(compiled, "failed",
+                                                f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")
+        elif absent := [k for k in keys if not self.store.has(k)]:
+            self.verdicts[path] = EpisodeStatus(
+                compiled, "not mixed", f"{len(absent)} segment{'s' if len(absent) != 1 else ''} not rendered yet "
+                                       f"(build without --only to render them)")
+        else:
+            self.mixer.submit(compiled)
+
+    def status(self, compiled: CompiledEpisode) -> EpisodeStatus:
+        """The episode's status, waiting for its mix when it has one."""
+        if compiled.episode.path in self.verdicts:
+            return self.verdicts[compiled.episode.path]
+        mixed = self.mixer.result(compiled)
+        if mixed.result is None:
+            return EpisodeStatus(compiled, mixed.state, mixed.detail)
+        result = mixed.result
+        return EpisodeStatus(compiled, "built", output=result.output, duration=result.duration, notes=result.notes,
+                             mixed=result)

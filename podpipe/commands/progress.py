@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from podpipe.commands.build import EpisodeStatus, Progress
+from podpipe.commands.build import Progress
+from podpipe.commands.results import EpisodeStatus
 from podpipe.compile import RenderRequest
 from podpipe.render import Outcome
 

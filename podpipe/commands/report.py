@@ -9,8 +9,8 @@ from pathlib import Path
 
 from podpipe import __version__
 from podpipe.cache import write_atomic
-from podpipe.commands.build import BuildResult
 from podpipe.commands.cost import cost_usd
+from podpipe.commands.results import BuildResult
 from podpipe.compile import SpeechPiece
 
 REPORT_VERSION = 1

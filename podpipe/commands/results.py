@@ -1,0 +1,66 @@
+"""What a build returns: each episode's status and the whole run's result (``BuildResult.summary`` is the
+line every front end prints). Kept apart from the build itself so the progress display, the JSON report and
+the mixing workers share them without importing the build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from podpipe.compile import CompiledEpisode, RenderRequest
+from podpipe.errors import Diagnostic
+from podpipe.render import Outcome, RenderResult
+
+if TYPE_CHECKING:
+    from podpipe.cache import RemoteStats
+    from podpipe.mix import MixResult
+
+
+@dataclass(frozen=True)
+class EpisodeStatus:
+    compiled: CompiledEpisode
+    state: str  # "up to date" | "built" | "not mixed" | "failed"
+    detail: str = ""
+    output: Path | None = None
+    duration: float | None = None
+    notes: tuple[str, ...] = ()
+    mixed: MixResult | None = field(default=None, repr=False)  # what the mix wrote, when it ran here
+
+    @property
+    def name(self) -> str:
+        return self.compiled.episode.stem
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    backend: str
+    episodes: tuple[EpisodeStatus, ...]
+    render: RenderResult = field(default_factory=lambda: RenderResult(()))
+    needed: tuple[RenderRequest, ...] = ()  # unique requests of every episode: rendered now, or already there
+    warnings: tuple[Diagnostic, ...] = ()
+    remote: RemoteStats | None = None  # the remote cache's counters, when there is one
+
+    @property
+    def failed(self) -> tuple[Outcome, ...]:
+        return self.render.failed
+
+    @property
+    def cached(self) -> int:
+        return len(self.needed) - len(self.render.outcomes)
+
+    def summary(self) -> str:
+        rendered, failed = len(self.render.rendered), len(self.render.failed)
+        line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
+                f"{failed} failed")
+        tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
+        if tokens:
+            from podpipe.commands.cost import cost_usd
+
+            usd = sum(cost_usd(o.request.model, o.usage.prompt_tokens, o.usage.output_tokens)
+                      for o in self.render.outcomes)
+            line += f"; {tokens:,} tokens, ~${usd:.4f}"
+        built = sum(1 for e in self.episodes if e.state == "built")
+        fresh = sum(1 for e in self.episodes if e.state == "up to date")
+        line += f"; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
+        return line + (f"; {self.remote.summary()}" if self.remote else "")
