@@ -26,7 +26,7 @@ from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.cache.layout import FORMAT
-from podpipe.cache.scrub import without_secrets
+from podpipe.secrets import without_secrets
 
 # a record is ~1 KB and an analysis ~1 KB per second of audio (5.5 min at most per render); refusing huge
 # files keeps a damaged one from eating memory

@@ -12,7 +12,7 @@ Layout of a ``FileStore``::
     <root>/v1/<key[:2]>/.<key>.lock  flock'd while one process renders that key (see FileStore.lock)
 
 plus, while a file is being replaced, its temp file ``.<name>.<pid>-<thread>.<random>.tmp`` beside it (see
-``podpipe.cache.atomic``). The format version is part of the path so a future layout can live next to this
+``podpipe.files.atomic``). The format version is part of the path so a future layout can live next to this
 one. Keys become file names, which is why only sha256 hex digests are accepted as keys.
 """
 

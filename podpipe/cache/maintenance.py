@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from podpipe.cache.atomic import is_temp_name, unlink_quietly
+from podpipe.files.atomic import is_temp_name, unlink_quietly
 from podpipe.cache.layout import ANALYSIS_EXT, COMMIT_LOCK_NAME, KEY_LOCK_SUFFIX, is_fan, split_entry_name
-from podpipe.cache.locks import remove_if_unlocked
+from podpipe.files.locks import remove_if_unlocked
 from podpipe.cache.store import FileStore
 from podpipe.errors import UsageError
 

@@ -2,8 +2,8 @@
 directory that provides it (``FileStore``): one WAV per request key plus a JSON record that commits it.
 
 Where the files live is ``podpipe.cache.layout``; what an entry holds and when it counts as damaged is
-``podpipe.cache.entry``; the locks are ``podpipe.cache.locks``; temp files and renames are
-``podpipe.cache.atomic``; ``info``/``verify``/``prune`` are ``podpipe.cache.maintenance``. What stays here is
+``podpipe.cache.entry``; the locks are ``podpipe.files.locks``; temp files and renames are
+``podpipe.files.atomic``; ``info``/``verify``/``prune`` are ``podpipe.cache.maintenance``. What stays here is
 the order of operations that makes a put safe against crashes and concurrent writers: both files go to
 fsynced, locked temp files first; then, under the commit lock, the old record is removed, the audio renamed
 into place and the record last. A crash therefore leaves the old entry, the new entry, or audio without a
@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.audio_types import Audio
-from podpipe.cache.atomic import fsync_dir, remove_dead_temps, unlink_quietly, write_atomic, written_temp
+from podpipe.files.atomic import fsync_dir, remove_dead_temps, unlink_quietly, write_atomic, written_temp
 from podpipe.cache.entry import Damaged, encode, load_audio, read_record, read_record_bytes
 from podpipe.cache.layout import (ANALYSIS_EXT, CACHEDIR_TAG, COMMIT_LOCK_NAME, FORMAT, KEY_LOCK_SUFFIX, TAG_NAME,
                                   is_fan, listdir_sorted, split_entry_name, validate_key)
-from podpipe.cache.locks import commit_lock, key_lock
+from podpipe.files.locks import commit_lock, key_lock
 
 # Entries and the tag are readable by their owner only, as they have been since the first cache was written
-# (with mkstemp's mode); lock files hold nothing and stay 0o644 (see podpipe.cache.locks).
+# (with mkstemp's mode); lock files hold nothing and stay 0o644 (see podpipe.files.locks).
 FILE_MODE = 0o600
 
 
@@ -249,7 +249,7 @@ class FileStore(Store):
         The render stage takes it, then re-checks ``has(key)``: when another build rendered the key while we
         waited, the entry is used instead of paying for the same render twice.
 
-        Stale locks cannot happen (see ``podpipe.cache.locks``): the next process simply gets it. The lock
+        Stale locks cannot happen (see ``podpipe.files.locks``): the next process simply gets it. The lock
         file stays behind (an empty file, reused by the next lock of the key); ``prune`` deletes it together
         with its entry when nobody holds it.
 

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from podpipe.cache.atomic import write_atomic
+from podpipe.files.atomic import write_atomic
 
 LIBRARY_FILE = Path("voices") / "gemini.json"
 LIBRARY_FORMAT = 1

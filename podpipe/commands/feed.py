@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from podpipe.cache import atomic_path, write_atomic
 from podpipe.feed import Site, make_site
+from podpipe.files import atomic_path, write_atomic
 
 
 @dataclass(frozen=True)

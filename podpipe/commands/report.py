@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path
 
 from podpipe import __version__
-from podpipe.cache import write_atomic
 from podpipe.commands.cost import cost_usd
 from podpipe.commands.results import BuildResult
 from podpipe.compile import SpeechPiece
+from podpipe.files import write_atomic
 
 REPORT_VERSION = 1
 

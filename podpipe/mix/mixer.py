@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.audio_types import Audio
-from podpipe.cache import Store, atomic_path, write_atomic
+from podpipe.cache import Store
 from podpipe.compile import CompiledEpisode
+from podpipe.files import atomic_path, write_atomic
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
 from podpipe.mix.formats import output_format

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from podpipe.cache.scrub import scrub_text
+from podpipe.secrets import scrub_text
 from podpipe.errors import PodpipeError, PublishError, UsageError
 from podpipe.feed import ROLES, Site, SiteFile
 from podpipe.publish.index import Entry, dump_index, parse_index

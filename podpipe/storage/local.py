@@ -1,6 +1,6 @@
 """file:// remote caches: a directory, e.g. on a network file system several machines mount.
 
-Writes go to a temp file beside the target and are renamed into place (``podpipe.cache.atomic``), so a
+Writes go to a temp file beside the target and are renamed into place (``podpipe.files.atomic``), so a
 reader never sees half an object. A conditional create writes the content to a temp file first and hard-links
 it to the name (``link`` fails when the name exists: O_EXCL semantics without a moment in which the file is
 there but empty); where the file system has no hard links it falls back to ``O_CREAT | O_EXCL``. Swaps and
@@ -26,8 +26,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from podpipe.cache.atomic import atomic_path, is_temp_name, unlink_quietly, write_atomic, written_temp
-from podpipe.cache.locks import commit_lock
+from podpipe.files.atomic import atomic_path, is_temp_name, unlink_quietly, write_atomic, written_temp
+from podpipe.files.locks import commit_lock
 from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, content_tag, copy_stream
 
 GUARD_NAME = ".swap.lock"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from podpipe.cache import atomic_path, write_atomic
-from podpipe.cache.atomic import is_temp_name, remove_dead_temps, written_temp
+from podpipe.files import atomic_path, write_atomic
+from podpipe.files.atomic import is_temp_name, remove_dead_temps, written_temp
 
 
 def _temps(directory: Path) -> list[str]:

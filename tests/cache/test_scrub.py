@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from podpipe.cache import FileStore
-from podpipe.cache.scrub import without_secrets
+from podpipe.secrets import without_secrets
 
 CANARY = "AIza" "Canary-0123456789abcdef"  # split: a key-shaped literal trips secret scanners
 

@@ -18,9 +18,9 @@ import pytest
 from podpipe import __version__
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.cache import write_atomic
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.errors import PodpipeError, UsageError
+from podpipe.files import write_atomic
 from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, export, files, inputs_digest, is_up_to_date,
                          manifest_path, mix_episode, segments, stitch)
 from tests.mix.helpers import compiled_episode, tone

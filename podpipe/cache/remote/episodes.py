@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from podpipe.cache.atomic import atomic_path
+from podpipe.files.atomic import atomic_path
 from podpipe.cache.entry import Damaged
 from podpipe.cache.remote.guard import FAULT
 from podpipe.cache.remote.outputs import (FetchedOutput, OutputFile, blob_path, check_digest, check_name, file_facts,
                                           index_bytes, index_path, parse_index)
-from podpipe.cache.scrub import without_secrets
+from podpipe.secrets import without_secrets
 
 log = logging.getLogger("podpipe.cache.remote")
 

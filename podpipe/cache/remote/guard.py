@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from podpipe.cache.remote.figures import RemoteStats
-from podpipe.cache.scrub import scrub_text
+from podpipe.secrets import scrub_text
 from podpipe.storage import Unsupported
 
 log = logging.getLogger("podpipe.cache.remote")

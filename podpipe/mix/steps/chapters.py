@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from podpipe.cache import write_atomic
 from podpipe.compile import CompiledEpisode
+from podpipe.files import write_atomic
 from podpipe.mix.context import MixContext, MixStep
 
 JSON_VERSION = "1.2.0"

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.cache import write_atomic
 from podpipe.compile import CompiledEpisode
+from podpipe.files import write_atomic
 from podpipe.mix.context import MixContext, MixStep
 
 WINDOW = 0.010  # seconds per level measurement

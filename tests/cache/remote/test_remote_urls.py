@@ -12,7 +12,7 @@ import pytest
 
 from podpipe.cache import open_remote
 from podpipe.cache.remote import parse_url
-from podpipe.cache.scrub import scrub_text
+from podpipe.secrets import scrub_text
 from podpipe.errors import UsageError
 from tests.support import REPO
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from podpipe.cache.locks import lock_new_file, remove_if_unlocked
+from podpipe.files.locks import lock_new_file, remove_if_unlocked
 
 TEMP_SUFFIX = ".tmp"
 

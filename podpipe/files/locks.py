@@ -1,4 +1,5 @@
-"""The locks that let threads and processes share one cache directory, and the flock primitives beneath them.
+"""The locks that let threads and processes share one directory (the cache, a file:// store), and the flock
+primitives beneath them.
 
 Every lock here is an ``flock``: it belongs to an open file and the kernel drops it when the holder exits in
 any way, kill -9 included, so no lock is ever stale and none needs a timeout or a pid file. flock between
@@ -9,7 +10,7 @@ as well. On platforms without fcntl (Windows) only the thread locks remain.
   writers of one key cannot interleave.
 - ``key_lock``: held for a whole render of one key, so two builds never pay for the same render.
 - ``lock_new_file`` / ``remove_if_unlocked``: a writer holds a lock on each file it is still writing, so
-  a file nobody holds belongs to a dead writer and may go (``podpipe.cache.atomic`` builds on this).
+  a file nobody holds belongs to a dead writer and may go (``podpipe.files.atomic`` builds on this).
 """
 
 from __future__ import annotations
