@@ -16,9 +16,10 @@ from podpipe.cache import VoiceLibrary, load_library, resolve_cache_dir
 from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, LOW_TEMPERATURE, is_custom, model_info
 from podpipe.commands.build import BuildOptions, Progress, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
+from podpipe.formats import FORMATS, format_of
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
-_FORMATS = {".wav": "wav", ".mp3": "mp3"}
+SAY_FORMATS = ("wav", "mp3")  # what a one-off line is written as (the suffix of -o decides)
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,10 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         timeout: float | None = None, rpm: float | None = None, attempts: int = 5,
         progress: Progress | None = None) -> SayResult:
     output = Path(output).absolute()
-    fmt = _FORMATS.get(output.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"-o {output.name}: the file name must end in .wav or .mp3")
+    fmt = format_of(output)
+    if fmt is None or fmt.name not in SAY_FORMATS:
+        raise UsageError(f"-o {output.name}: the file name must end in "
+                         f"{' or '.join(FORMATS[name].suffix for name in SAY_FORMATS)}")
     if speakers and voice:
         raise UsageError("give either -v VOICE (one speaker) or --speaker Name:Voice (several), not both")
     model = model or DEFAULT_MODEL
@@ -94,7 +96,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         cast = [Speaker("narrator", _voice(voice or "Kore", "-v", model, library), "Narrator")]
         segment = Segment(0, "s1", "speech", turns=(Turn("narrator", text),), style=style, temperature=temperature)
     episode = Episode(path=output.with_suffix(".say"), title=output.stem, speakers=tuple(cast),
-                      segments=(segment,), output=Output(output, fmt), model=model,
+                      segments=(segment,), output=Output(output, fmt.name), model=model,
                       language=language)
     warnings = []
     if temperature is not None and not model_info(model).sampling:

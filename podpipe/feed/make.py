@@ -16,18 +16,16 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from podpipe.errors import NotBuiltError, UsageError
-from podpipe.feed.episodes import BuiltEpisode, built_episode, channel_guid
+from podpipe.feed.built import BuiltEpisode, built_episode, channel_guid
 from podpipe.feed.page import page
 from podpipe.feed.rss import newest_first, rss
 from podpipe.feed.site import Site, SiteFile
+from podpipe.formats import sidecar_of
 from podpipe.spec import Episode, load_episodes, read_image_info
 
 FEED_NAME = "feed.xml"  # the feed's name when no path is given
 PAGE_NAME = "index.html"
 OUTSIDE = "files"  # where files from outside the site root go
-# Content-Type of the sidecars as served (the feed's type attributes are the namespace's, in rss)
-_SIDECAR_TYPES = {".vtt": "text/vtt; charset=utf-8", ".srt": "application/x-subrip; charset=utf-8",
-                  ".json": "application/json"}
 
 
 def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: bool = False,
@@ -72,7 +70,7 @@ def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: 
     files = []
     for b in built:
         files.append(SiteFile(tree.place(b.output), b.mime, "media", source=b.output))
-        files += [SiteFile(tree.place(p), _SIDECAR_TYPES[p.suffix], "sidecar", source=p) for p in b.sidecars]
+        files += [SiteFile(tree.place(p), sidecar_of(p).media_type, "sidecar", source=p) for p in b.sidecars]
     artwork_type = read_image_info(feed.artwork).media_type  # validation made sure it is a PNG or JPEG
     files.append(SiteFile(tree.place(feed.artwork), artwork_type, "artwork", source=feed.artwork))
     feed_rel = tree.claim(feed_name, "the feed")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 
-from podpipe.feed.episodes import BuiltEpisode
+from podpipe.feed.built import BuiltEpisode
 from podpipe.spec import Feed
 
 _TIMING = re.compile(r"^(\d+):(\d\d):(\d\d)[.,](\d{3}) --> (\d+):(\d\d):(\d\d)[.,](\d{3})")

@@ -14,16 +14,14 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from podpipe import __version__
-from podpipe.feed.episodes import BuiltEpisode
+from podpipe.feed.built import BuiltEpisode
+from podpipe.formats import SIDECARS
 from podpipe.spec import Feed
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
 _PREFIXES = {"itunes": ITUNES, "podcast": PODCAST, "atom": ATOM}
-
-# The type attributes the Podcasting 2.0 namespace gives sidecars (podcast:transcript, podcast:chapters).
-VTT_TYPE, SRT_TYPE, CHAPTERS_TYPE = "text/vtt", "application/x-subrip", "application/json+chapters"
 
 
 def pub_date(date: str) -> str:
@@ -125,9 +123,9 @@ def _item(channel: ET.Element, feed: Feed, built: BuiltEpisode, url: Callable[[P
         _el(item, "podcast:episode", str(ep.episode))
     language = {"language": ep.language} if ep.language else {}
     if built.vtt:
-        _el(item, "podcast:transcript", url=url(built.vtt), type=VTT_TYPE, rel="captions", **language)
+        _el(item, "podcast:transcript", url=url(built.vtt), type=SIDECARS["vtt"].feed_type, rel="captions", **language)
     if built.srt:
-        _el(item, "podcast:transcript", url=url(built.srt), type=SRT_TYPE, **language)
+        _el(item, "podcast:transcript", url=url(built.srt), type=SIDECARS["srt"].feed_type, **language)
     if built.chapters:
-        _el(item, "podcast:chapters", url=url(built.chapters), type=CHAPTERS_TYPE)
+        _el(item, "podcast:chapters", url=url(built.chapters), type=SIDECARS["chapters"].feed_type)
 

@@ -20,8 +20,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from podpipe.formats import Format, output_format
 from podpipe.mix.context import MixContext
-from podpipe.mix.formats import Format, output_format
 
 LOOPBACK_MAJOR = 7  # ffmpeg 7.0 brought loopback decoders (``-dec``)
 SILENT = -70.0

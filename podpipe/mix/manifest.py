@@ -15,6 +15,7 @@ from typing import Any
 
 from podpipe import __version__
 from podpipe.compile import CompiledEpisode, SilencePiece, SpeechPiece
+from podpipe.formats import SIDECARS
 from podpipe.mix.context import MixContext
 from podpipe.mix.files import file_sha256, relative
 from podpipe.mix.inputs import MIX_VERSION
@@ -23,7 +24,7 @@ MANIFEST_VERSION = 1
 
 
 def manifest_path(output: Path) -> Path:
-    return Path(output).with_name(Path(output).stem + ".manifest.json")
+    return SIDECARS["manifest"].path(output)
 
 
 def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, digest: str, sha256: str | None,

@@ -13,9 +13,9 @@ from podpipe.audio_types import Audio
 from podpipe.cache import Store
 from podpipe.compile import CompiledEpisode
 from podpipe.files import atomic_path, write_atomic
+from podpipe.formats import output_format
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
-from podpipe.mix.formats import output_format
 from podpipe.mix.inputs import episode_tags, inputs_digest
 from podpipe.mix.manifest import manifest_json, manifest_path
 from podpipe.mix.steps import DEFAULT_STEPS

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from podpipe.catalog import (DEFAULT_MODEL, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom,
                              looks_like_tts_model, model_info)
+from podpipe.formats import FORMATS
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
 from podpipe.spec.feedcheck import check_feed
 from podpipe.spec.messages import report_schema_errors, suggest
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from podpipe.cache import VoiceLibrary
 
 # New models ship often: a name of this form is passed on without a warning even if the catalog lacks it.
-_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)  # the only sample rates the Opus codec runs at
 _PREBUILT = len(GEMINI_VOICES)
 # What to suggest when a voice needs a model that takes voice ids: the first such model in the catalog.
 _VOICE_ID_MODEL = next(m.name for m in KNOWN_MODELS.values() if m.voice_ids)
@@ -319,9 +319,11 @@ class Checker:
             return None
         self._outputs[clash_key] = (doc.file, shown)
         rate = out.get("sample_rate")
-        if fmt == "ogg" and is_number(rate) and rate not in _OPUS_RATES:
-            view.add(("output", "sample_rate"), f"Opus (ogg) cannot run at {rate} Hz: use one of "
-                                                f"{', '.join(map(str, _OPUS_RATES))}, or drop sample_rate (48000)")
+        codec = FORMATS.get(fmt)
+        if codec is not None and codec.rates is not None and is_number(rate) and rate not in codec.rates:
+            view.add(("output", "sample_rate"), f"{codec.codec} ({fmt}) cannot run at {rate} Hz: use one of "
+                                                f"{', '.join(map(str, codec.rates))}, or drop sample_rate "
+                                                f"({codec.rate})")
             return None
         return target, fmt
 

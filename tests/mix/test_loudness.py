@@ -82,7 +82,7 @@ def test_the_file_is_written_once_and_measured_as_written(tmp_path, renders):
 def test_a_file_that_misses_the_target_is_written_again(tmp_path, renders, monkeypatch):
     """An encoder that takes much more than the format table says (here: the table is wrong by 3 LU): the
     written file is measured, misses, and is written once more with the correction."""
-    from podpipe.mix import formats
+    from podpipe import formats
 
     monkeypatch.setitem(formats.FORMATS, "mp3", dataclasses.replace(formats.FORMATS["mp3"], encoder_shift=3.0))
     result = mix_episode(episode(tmp_path, "mp3"), renders.__getitem__)

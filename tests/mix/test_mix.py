@@ -456,7 +456,7 @@ def test_steps_process_audio_write_sidecars_and_enter_the_digest(tmp_path, rende
 
 
 def test_the_schema_offers_exactly_the_formats_the_mix_can_write():
-    from podpipe.mix.formats import FORMATS
+    from podpipe.formats import FORMATS
     from podpipe.spec import load_schema
 
     assert load_schema()["$defs"]["output"]["properties"]["format"]["enum"] == list(FORMATS)

@@ -12,6 +12,7 @@ from typing import Any
 
 from podpipe.compile import CompiledEpisode
 from podpipe.files import write_atomic
+from podpipe.formats import SIDECARS
 from podpipe.mix.context import MixContext, MixStep
 
 JSON_VERSION = "1.2.0"
@@ -71,6 +72,6 @@ class ChaptersStep(MixStep):
         marks = chapters(ctx.pieces, ctx.seconds)
         if not marks:
             return []
-        path = output.with_name(output.stem + ".chapters.json")
+        path = SIDECARS["chapters"].path(output)
         write_atomic(path, podcasting20_json(marks))
         return [path]

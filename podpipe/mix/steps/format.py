@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from podpipe.compile import CompiledEpisode
+from podpipe.formats import FORMATS
 from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.formats import FORMATS
 
 
 def output_rate(compiled: CompiledEpisode) -> int | None:

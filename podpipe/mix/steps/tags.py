@@ -15,9 +15,9 @@ from typing import Any
 
 from podpipe.compile import CompiledEpisode
 from podpipe.errors import UsageError
+from podpipe.formats import FORMATS
 from podpipe.mix.context import MixContext, MixStep
 from podpipe.mix.files import relative, sound_sha256
-from podpipe.mix.formats import FORMATS
 from podpipe.mix.steps.chapters import chapters
 
 COVER_FRONT = 3  # the APIC / FLAC picture type for the front cover

@@ -25,6 +25,7 @@ from typing import Any
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.compile import CompiledEpisode
 from podpipe.files import write_atomic
+from podpipe.formats import SIDECARS
 from podpipe.mix.context import MixContext, MixStep
 
 WINDOW = 0.010  # seconds per level measurement
@@ -233,8 +234,8 @@ class TranscriptStep(MixStep):
             return []
         ctx.report[self.name] = {"cues": len(found), "turn_boundaries": methods}
         written = []
-        for suffix, render in ((".vtt", webvtt), (".srt", srt)):
-            path = output.with_name(output.stem + suffix)
+        for sidecar, render in ((SIDECARS["vtt"], webvtt), (SIDECARS["srt"], srt)):
+            path = sidecar.path(output)
             write_atomic(path, render(found))
             written.append(path)
         return written

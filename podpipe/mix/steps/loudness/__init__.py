@@ -16,11 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from podpipe.compile import CompiledEpisode, SpeechPiece
+from podpipe.formats import FORMATS
 from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.formats import FORMATS
 
-DEFAULT_TARGET = -16.0  # LUFS: Apple Podcasts, AES TD1004
-DEFAULT_CEILING = -1.0  # dBTP
 LOUDNESS_VERSION = 4  # bump when the same settings would give different audio
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podpipe.errors import NotBuiltError
-from podpipe.mix import FORMATS, ManifestError, read_manifest
+from podpipe.formats import FORMATS, sidecar_of
+from podpipe.mix import ManifestError, read_manifest
 from podpipe.spec import Episode, Feed
 
 # The Podcasting 2.0 namespace's own UUID namespace for podcast:guid (docs/1.0.md, "guid").
@@ -25,7 +26,7 @@ class BuiltEpisode:
     episode: Episode
     guid: str
     output: Path
-    mime: str  # the output format's media type (the mix's format table)
+    mime: str  # the output format's media type (``podpipe.formats``)
     size: int  # bytes, as the file is now (and as its manifest recorded it)
     duration: float  # seconds, from the manifest
     vtt: Path | None = None
@@ -78,13 +79,9 @@ def built_episode(episode: Episode, feed: Feed, root: Path) -> BuiltEpisode:
     if recorded != size:
         raise NotBuiltError(f"{_shown(episode.path, root)}: {shown} changed since it was built ({size} bytes, the "
                        f"manifest says {recorded}); build it again with podpipe build")
-    found = {_kind(p): p for p in sidecars if p.is_file()}
+    found = {kind.name: p for p in sidecars if p.is_file() and (kind := sidecar_of(p)) is not None}
     return BuiltEpisode(episode, episode_guid(episode, feed, root), output, FORMATS[episode.output.format].mime,
                         size, duration, vtt=found.get("vtt"), srt=found.get("srt"), chapters=found.get("chapters"))
-
-
-def _kind(path: Path) -> str:
-    return "chapters" if path.name.endswith(".chapters.json") else path.suffix.lstrip(".")
 
 
 def _shown(path: Path, root: Path) -> str:
