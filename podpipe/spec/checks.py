@@ -78,7 +78,8 @@ class Checker:
         if "artwork" in view.data:
             self.check_sound(view, ("artwork",), view.data["artwork"], what="artwork")
         self.check_music(view, segment_ids)
-        check_feed(view, self, required=self.feed)
+        check_feed(view, lambda v, path, value: self.check_sound(v, path, value, what="artwork"),
+                   required=self.feed)
         check_model(view)
         return segment_ids, output
 

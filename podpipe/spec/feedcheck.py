@@ -8,24 +8,26 @@ section and every episode's date.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from podpipe.categories import CATEGORIES
 from podpipe.spec.image import read_image_info
 from podpipe.spec.messages import suggest
 from podpipe.spec.view import View
+from podpipe.spec.yamldoc import DocPath
 
-if TYPE_CHECKING:
-    from podpipe.spec.checks import Checker
+#: ``check_file(view, path, value)``: the file ``value`` written at ``path`` exists inside the project root
+#: (``Checker.check_sound`` for artwork); reports to ``view`` when it does not
+FileCheck = Callable[[View, DocPath, str], None]
 
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts' bounds for a show's cover, in pixels
 _SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg")}
 
 
-def check_feed(view: View, checker: Checker, *, required: bool) -> None:
+def check_feed(view: View, check_file: FileCheck, *, required: bool) -> None:
     """``feed:`` of the episode ``view``; with ``required`` (``podpipe feed``), also that there is one and that
-    the episode has what an item needs (its date)."""
+    the episode has what an item needs (its date). ``check_file`` checks where the artwork file is."""
     data = view.data
     feed = data.get("feed")
     if required:
@@ -47,7 +49,7 @@ def check_feed(view: View, checker: Checker, *, required: bool) -> None:
     artwork = feed.get("artwork")
     if isinstance(artwork, str) and artwork.strip():
         before = len(view.diagnostics)
-        checker.check_sound(view, ("feed", "artwork"), artwork, what="artwork")
+        check_file(view, ("feed", "artwork"), artwork)
         if len(view.diagnostics) == before:
             check_artwork(view, view.origin(("feed", "artwork")).target(artwork))
 
