@@ -55,12 +55,13 @@ def report_schema_errors(view: View, *, show: bool, skip: frozenset = frozenset(
     found = [e for e in schema.errors(view.data, show=show)
              if tuple(e.absolute_path)[:3] not in skip and not view.broken(tuple(e.absolute_path))]
     # a misspelt required field shows up twice (unknown 'txt', missing 'text'): say it once
-    misspelt = {(tuple(e.absolute_path), suggest(name, e.schema.get("properties", {})))
-                for e in found if e.validator == "additionalProperties" for name in e.instance}
+    misspelt = {(tuple(e.absolute_path), suggest(name, schema.allowed_fields(e.schema)))
+                for e in found if e.validator in _UNKNOWN_KEYS for name in e.instance}
     for error in found:
         _explain(view, error, misspelt)
 
 
+_UNKNOWN_KEYS = ("additionalProperties", "unevaluatedProperties")  # the keywords that reject unknown keys
 _TYPE_NAMES = {"string": "text", "number": "a number", "integer": "a whole number", "object": "a mapping",
                "array": "a list", "boolean": "true or false", "null": "nothing"}
 _DEF_NAMES = {"show": "at the top level", "speaker": "in a speaker", "output": "in output",
@@ -134,8 +135,8 @@ def _explain(view: View, error, misspelt: set) -> None:
                 examples = _examples(_properties(sub).get(name, {}))
                 hint = f"; add e.g. `{name}: {inline(examples[0])}`" if examples else ""
                 view.add(path, f"missing required field {name!r}{hint}", field=(*path, name))
-    elif keyword == "additionalProperties":
-        allowed = list(sub.get("properties", {}))
+    elif keyword in _UNKNOWN_KEYS:
+        allowed = schema.allowed_fields(sub)
         for name in instance:
             if name in allowed:
                 continue

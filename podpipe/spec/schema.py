@@ -17,7 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from podpipe.spec.schemacheck import Check, Unsupported, compile_schema
+from podpipe.spec.schemacheck import Check, Unsupported, compile_schema, evaluated_names
 
 
 @cache
@@ -46,10 +46,30 @@ def definition(name: str) -> dict:
     return parsed()["$defs"].get(name, {})
 
 
+# Each form of a segment (``segment_kind``) and its definition. The fields every segment may have and those
+# of every spoken segment are stated once (``segmentFields``, ``spokenSegmentFields``) and referred to.
+SEGMENT_FORMS = {"line": "lineSegment", "shorthand": "shorthandSegment", "dialogue": "dialogueSegment",
+                 "pause": "pauseSegment", "sound": "soundSegment"}
+
+
 @cache
 def segment_fields() -> frozenset[str]:
-    """Keys with a meaning in a segment; everything else in a segment is a speaker id (shorthand)."""
+    """Keys with a meaning in a segment, which speaker ids may not be (``speakerId`` reserves them);
+    everything else in a segment is a speaker id (shorthand)."""
     return frozenset(definition("speakerId")["not"]["enum"])
+
+
+def form_fields(form: str) -> tuple[str, ...]:
+    """The fields a segment of ``form`` (a ``segment_kind``) may have, its own first."""
+    return tuple(allowed_fields(definition(SEGMENT_FORMS[form])))
+
+
+def allowed_fields(subschema: dict) -> list[str]:
+    """The keys an object definition takes: its properties and, where it rejects the rest with
+    ``unevaluatedProperties``, those of the definitions it refers to."""
+    if "unevaluatedProperties" in subschema:
+        return evaluated_names(parsed(), subschema)
+    return list(subschema.get("properties", {}))
 
 
 @cache
@@ -105,7 +125,26 @@ def errors(data: Any, *, show: bool) -> list:
     fast = fast_checks()
     if fast is not None and fast[show](data):
         return []
-    return list(_validators()[show].iter_errors(data))
+    validator = _validators()[show]
+    return [e for error in validator.iter_errors(data) for e in _explained(validator, error)]
+
+
+def _explained(validator, error) -> list:
+    """``unevaluatedProperties`` with a schema (the shorthand's speaker keys) fails as one error about the
+    object; what the messages need is why each value fails, as ``additionalProperties`` reports it: the
+    errors of each unevaluated value against that schema."""
+    value = error.validator_value
+    if error.validator != "unevaluatedProperties" or not isinstance(value, dict):
+        return [error]
+    known = set(evaluated_names(parsed(), error.schema))
+    found = []
+    for key, item in error.instance.items():
+        if key not in known:
+            for inner in validator.descend(item, value, path=key, schema_path=key):
+                inner.path.extendleft(reversed(error.path))
+                inner.schema_path.extendleft(reversed(error.schema_path))
+                found.append(inner)
+    return found
 
 
 def definition_name(subschema: dict) -> str | None:

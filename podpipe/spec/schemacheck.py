@@ -82,8 +82,8 @@ _APPLIES_TO = {
     "oneOf": None, "if": None,
     "pattern": str, "minLength": str, "maxLength": str,
     "minimum": float, "maximum": float, "exclusiveMinimum": float, "exclusiveMaximum": float,
-    "required": dict, "properties": dict, "additionalProperties": dict, "propertyNames": dict,
-    "minProperties": dict, "maxProperties": dict,
+    "required": dict, "properties": dict, "additionalProperties": dict, "unevaluatedProperties": dict,
+    "propertyNames": dict, "minProperties": dict, "maxProperties": dict,
     "items": list, "minItems": list, "maxItems": list,
 }
 
@@ -207,6 +207,17 @@ class _Compiler:
             return True
         return check
 
+    def k_unevaluatedProperties(self, value, schema):
+        known = frozenset(evaluated_names(self.root, schema))
+        extra = self.compile(value)
+
+        def check(v):
+            for k, item in v.items():
+                if k not in known and not extra(item):
+                    return False
+            return True
+        return check
+
     def k_propertyNames(self, value, schema):
         names = self.compile(value)
         return lambda v: all(names(k) for k in v)
@@ -243,6 +254,33 @@ class _Compiler:
         then = self.compile(schema.get("then", True))
         other = self.compile(schema.get("else", True))
         return lambda v: then(v) if test(v) else other(v)
+
+
+_DYNAMIC = frozenset({"additionalProperties", "patternProperties", "dependentSchemas", "allOf", "anyOf", "oneOf",
+                      "if", "then", "else", "$dynamicRef"})
+
+
+def evaluated_names(root: dict, schema: dict) -> list[str]:
+    """The names of the properties ``schema`` (inside ``root``) evaluates, which its ``unevaluatedProperties``
+    leaves alone: its own ``properties``, then those of the ``$defs`` it refers to (each after the ones its own
+    reference brings). Only this static form is implemented: a keyword that makes the names depend on the
+    value (``if``, ``anyOf``, ``additionalProperties``...) raises ``Unsupported``."""
+    return _names(root, schema, top=True, seen=())
+
+
+def _names(root: dict, schema: Any, top: bool, seen: tuple[str, ...]) -> list[str]:
+    dynamic = _DYNAMIC if top else _DYNAMIC | {"unevaluatedProperties"}
+    if not isinstance(schema, dict) or dynamic & schema.keys():
+        raise Unsupported(f"unevaluatedProperties with {schema!r}"[:200])
+    own = list(schema.get("properties", {}))
+    ref = schema.get("$ref")
+    if ref is None:
+        return own
+    name = ref.removeprefix("#/$defs/")
+    if not ref.startswith("#/$defs/") or name not in root.get("$defs", {}) or name in seen:
+        raise Unsupported(f"$ref {ref!r}")
+    inherited = _names(root, root["$defs"][name], top=False, seen=(*seen, name))
+    return own + inherited if top else inherited + own
 
 
 def compile_schema(schema: dict) -> Check:

@@ -13,7 +13,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from podpipe.spec import Episode, Feed, MusicBed, Output, Person, Segment, Sound, load_schema
-from podpipe.spec.schema import formats, segment_fields
+from podpipe.spec.schema import SEGMENT_FORMS, form_fields, formats, segment_fields, segment_kind
 
 SPECS = Path(__file__).resolve().parent / "specs"
 REPO = Path(__file__).resolve().parents[2]
@@ -46,14 +46,22 @@ def _walk(node, where=""):
 
 
 def test_every_property_has_a_description_and_objects_reject_unknown_keys():
+    """Every object rejects unknown keys, or is a set of fields (segmentFields) that only objects which reject
+    the keys they do not evaluate (``unevaluatedProperties``) refer to."""
     schema = load_schema()
+    closed = ("additionalProperties", "unevaluatedProperties")
+    fields = {f"#/$defs/{name}" for name, d in schema["$defs"].items()
+              if "properties" in d and not any(k in d for k in closed)}
+    assert fields  # the segment fields, stated once
     for where, node in _walk(schema):
         if "/examples" in where:
             continue
         for name, prop in node.get("properties", {}).items():
             assert prop.get("description"), f"{where}/properties/{name} has no description"
         if "properties" in node:
-            assert "additionalProperties" in node, f"{where} lets unknown keys through"
+            assert any(k in node for k in closed) or f"#{where}" in fields, f"{where} lets unknown keys through"
+        if node.get("$ref") in fields:
+            assert "unevaluatedProperties" in node or f"#{where}" in fields, f"{where} lets unknown keys through"
 
 
 def test_schema_examples_are_valid():
@@ -81,10 +89,42 @@ def test_segment_fields_and_formats_come_from_the_schema():
     assert formats() == ("wav", "mp3", "m4a", "ogg", "flac")
 
 
+# Where a segment key ends up in a resolved ``Segment``: what is said becomes its turns, a sound its Sound.
+_HELD_AS = {"speaker": "turns", "text": "turns", "dialogue": "turns", "sound": "sound"}
+
+
+def test_segment_forms_reserved_names_and_the_dataclasses_hold_the_same_fields():
+    """The one tie between the segment definitions, the names speaker ids may not take, and the dataclasses:
+    a field added to a segment form must be reserved and must have a home in ``Segment`` (or its ``Sound``)."""
+    schema = load_schema()
+    forms = {form: form_fields(form) for form in SEGMENT_FORMS}
+    assert all(len(set(fields)) == len(fields) for fields in forms.values())
+    # the names speakerId reserves are exactly the fields of the segment forms
+    assert segment_fields() == set().union(*forms.values())
+    assert set(schema["$defs"]["speakerId"]["not"]["enum"]) == segment_fields()
+    # the fields every form shares are stated once (segmentFields), and so are those every spoken form shares
+    shared = set.intersection(*map(set, forms.values()))
+    assert shared == set(schema["$defs"]["segmentFields"]["properties"]) == {"id", "chapter"}
+    spoken = set.intersection(*(set(forms[f]) for f in ("line", "shorthand", "dialogue")))
+    assert spoken - shared == set(schema["$defs"]["spokenSegmentFields"]["properties"])
+    # every field lands in the dataclasses, and every dataclass field that the spec writes has its key
+    held = {_HELD_AS.get(name, name) for fields in forms.values() for name in fields}
+    segment = {f.name for f in dataclasses.fields(Segment)} - {"index", "kind", "line"}  # resolution sets these
+    sound = {f.name for f in dataclasses.fields(Sound)} - {"path"}  # the sound key's value
+    assert held == segment | sound
+    # segment_kind tells the forms apart as the schema does: each example goes to the form it is valid in
+    validator = Draft202012Validator(schema)
+    for example in schema["$defs"]["segment"]["examples"]:
+        form = SEGMENT_FORMS[segment_kind(example)]
+        assert validator.evolve(schema={"$ref": f"#/$defs/{form}", "$defs": schema["$defs"]}).is_valid(example)
+        assert set(example) <= set(form_fields(segment_kind(example))) or segment_kind(example) == "shorthand"
+
+
 # The dataclass that holds each definition's fields in an Episode (a sound segment's own fields are its Sound's).
 _HOLDERS = {"show": (Episode,), "output": (Output,), "musicBed": (MusicBed,), "soundSegment": (Sound, Segment),
-            "lineSegment": (Segment,), "shorthandSegment": (Segment,), "dialogueSegment": (Segment,),
-            "pauseSegment": (Segment,), "feed": (Feed,), "person": (Person,)}
+            "segmentFields": (Segment,), "spokenSegmentFields": (Segment,), "lineSegment": (Segment,),
+            "shorthandSegment": (Segment,), "dialogueSegment": (Segment,), "pauseSegment": (Segment,),
+            "feed": (Feed,), "person": (Person,)}
 
 
 def _dataclass_default(holders: tuple, name: str):

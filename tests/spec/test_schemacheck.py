@@ -93,6 +93,11 @@ _KEYWORD_SCHEMAS = [
     {"allOf": [{"type": "number"}, {"minimum": 1}]}, {"oneOf": [{"type": "number"}, {"minimum": 1}]},
     {"if": {"required": ["a"]}, "then": {"required": ["b"]}, "else": {"required": ["c"]}},
     {"if": {"type": "string"}, "then": {"minLength": 2}}, {"type": "string", "pattern": "x", "minLength": 3},
+    # fields stated once and referred to: a reference's properties count as evaluated, valid or not
+    {"$defs": {"f": {"properties": {"a": {"type": "number"}}}}, "$ref": "#/$defs/f", "properties": {"b": {}},
+     "unevaluatedProperties": False},
+    {"$defs": {"f": {"$ref": "#/$defs/g", "properties": {"b": {"const": 2}}}, "g": {"properties": {"a": {}}}},
+     "$ref": "#/$defs/f", "unevaluatedProperties": {"type": "number"}},
 ]
 
 
@@ -137,7 +142,10 @@ def test_fast_checker_json_semantics():
 
 
 @pytest.mark.parametrize("schema", [{"patternProperties": {"a": {}}, "additionalProperties": False},
-                                    {"uniqueItems": True}, {"$ref": "https://example.com/other.json"}])
+                                    {"uniqueItems": True}, {"$ref": "https://example.com/other.json"},
+                                    {"anyOf": [{"properties": {"a": {}}}], "unevaluatedProperties": False},
+                                    {"$defs": {"f": {"$ref": "#/$defs/f"}}, "$ref": "#/$defs/f",
+                                     "unevaluatedProperties": False}])
 def test_fast_checker_refuses_what_it_does_not_implement(schema):
     with pytest.raises(Unsupported):
         compile_schema(schema)
