@@ -4,8 +4,10 @@
 
 The stores themselves (URLs, the ``Blobs`` contract, one module per kind of store) are ``podpipe.storage``,
 shared with ``podpipe publish``. Modules: ``modes`` (URL and mode from options and environment), ``cache``
-(``RemoteCache``: entries, outputs, faults, counters), ``leases`` (one render per key across machines),
-``outputs`` (finished episodes). No storage library is imported before a remote is opened.
+(``RemoteCache``: the entries, composing the parts below), ``guard`` (``Guard``: faults, counters, warnings),
+``leases`` (``Leases``: one render per key across machines), ``outputs`` (``Outputs``: finished episodes),
+``stats`` (``RemoteStats``, ``RemoteInfo``: what a run did, what the store holds). No storage library is
+imported before a remote is opened.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import os
 from collections.abc import Callable, Mapping
 
 from podpipe.cache.layout import ENV_MODE, ENV_URL
-from podpipe.cache.remote.cache import RemoteCache
-from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
+from podpipe.cache.remote.cache import RemoteCache, RemoteEntry
 from podpipe.cache.remote.modes import MODES, resolve_mode, resolve_url
 from podpipe.cache.remote.outputs import FetchedOutput
+from podpipe.cache.remote.stats import RemoteInfo, RemoteStats
 from podpipe.storage import Blobs, Location, Unsupported, open_blobs, parse_url
 
 

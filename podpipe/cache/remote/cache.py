@@ -10,8 +10,11 @@ write the bucket decides what the cache serves. Two machines uploading one key a
 store without leases) may leave the audio of one render and the record of the other: readers reject that
 pair, and the next upload of the key (which removes the bad record first) repairs it.
 
-Faults never fail a build: every remote operation runs through ``_call`` (``podpipe.cache.remote.guard``),
-which turns a storage library's exception into a miss or a skipped upload, counted and warned about once.
+``RemoteCache`` keeps the entries itself and composes the rest, each part handed what it works with: a
+``Guard`` (``guard``: faults, counters, warnings) that every remote operation runs through, so faults never
+fail a build (a storage library's exception becomes a miss or a skipped upload, counted and warned about
+once); ``Leases`` (``leases``: one render per key across machines); ``Outputs`` (``outputs``: finished
+episodes).
 """
 
 from __future__ import annotations
@@ -20,15 +23,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from podpipe.audio_types import Audio
 from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
-from podpipe.cache.remote.episodes import FinishedOutputs
-from podpipe.cache.remote.figures import RemoteEntry, RemoteInfo, RemoteStats
-from podpipe.cache.remote.guard import FAULT, Guarded
+from podpipe.cache.remote.guard import FAULT, Guard
 from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
-from podpipe.cache.remote.outputs import OUTPUT_DIR
+from podpipe.cache.remote.outputs import OUTPUT_DIR, FetchedOutput, Outputs
+from podpipe.cache.remote.stats import RemoteInfo, RemoteStats
 from podpipe.cache.store import FileStore
 from podpipe.storage import Blobs, Unsupported
 
@@ -38,7 +43,18 @@ ENTRY_DIR = f"v{FORMAT}"
 LIST_THRESHOLD = 256  # ``missing`` lists the store instead of asking key by key above this many keys
 
 
-class RemoteCache(Guarded, FinishedOutputs):
+@dataclass(frozen=True)
+class RemoteEntry:
+    """A verified entry downloaded from the remote: the audio, its record, and the two objects' bytes."""
+
+    key: str
+    audio: Audio
+    record: dict[str, Any]
+    wav: bytes
+    record_bytes: bytes
+
+
+class RemoteCache:
     """Entries, leases and finished outputs in one object store (``Blobs``).
 
     ``mode`` is ``"write"`` (look up, download, upload, lease) or ``"read"`` (look up and download only:
@@ -55,14 +71,15 @@ class RemoteCache(Guarded, FinishedOutputs):
             raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
         if mode == "write" and not blobs.writable:
             raise ValueError(f"{blobs.display} is read only")
-        super().__init__(on_warning=on_warning, max_errors=max_errors, environ=environ)
         self.blobs = blobs
         self.mode = mode
         self.lease_wait = lease_wait
         self.poll_interval = poll_interval
         self.jobs = max(1, jobs)
         self._clock = clock
-        self.leases = Leases(blobs, self._call, FAULT, self._warn_once, ttl=lease_ttl, clock=clock)
+        self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ)
+        self.leases = Leases(blobs, self.guard, ttl=lease_ttl, clock=clock)
+        self.outputs = Outputs(blobs, self.guard, writable=mode == "write")
 
     def __repr__(self) -> str:
         return f"RemoteCache({self.url!r}, mode={self.mode!r})"
@@ -77,10 +94,7 @@ class RemoteCache(Guarded, FinishedOutputs):
         return self.mode == "write"
 
     def stats(self) -> RemoteStats:
-        with self._lock:
-            counts = dict(self._counts, hits=len(self._hit_keys), misses=len(self._miss_keys - self._hit_keys),
-                          leases=self.leases.taken, takeovers=self.leases.takeovers)
-        return RemoteStats(**counts)
+        return self.guard.stats(leases=self.leases.taken, takeovers=self.leases.takeovers)
 
     def close(self) -> None:
         self.leases.close()
@@ -98,41 +112,41 @@ class RemoteCache(Guarded, FinishedOutputs):
         """Whether the remote has the entry (one HEAD of its record; a fault is a miss)."""
         found = self._exists(key)
         if not found:
-            self._note(self._miss_keys, key)
+            self.guard.miss(key)
         return found
 
     def get(self, key: str) -> RemoteEntry | None:
         """The entry, downloaded and verified, or None: not there, rejected (warned), or a fault."""
         wav_path, record_path = self.entry_paths(key)
-        if key in self._rejected_keys:
+        if self.guard.rejected(key):
             return None
-        record_bytes = self._call("read", "download", lambda: self.blobs.read(record_path))
+        record_bytes = self.guard.call("read", "download", lambda: self.blobs.read(record_path))
         if record_bytes is FAULT or record_bytes is None:
-            self._note(self._miss_keys, key)
+            self.guard.miss(key)
             return None
         try:
             record = parse_record(record_bytes)
         except Damaged as exc:
-            self._reject(key, str(exc))
+            self.guard.reject(key, str(exc))
             return None
-        wav = self._call("read", "download", lambda: self.blobs.read(wav_path))
+        wav = self.guard.call("read", "download", lambda: self.blobs.read(wav_path))
         if wav is FAULT:
-            self._note(self._miss_keys, key)
+            self.guard.miss(key)
             return None
         try:
             if wav is None:
                 raise Damaged("metadata without audio")
             audio = audio_from_bytes(key, wav, record)
         except Damaged as exc:
-            self._reject(key, str(exc))
+            self.guard.reject(key, str(exc))
             return None
-        self._count(bytes_down=len(record_bytes) + len(wav))
-        self._note(self._hit_keys, key)
+        self.guard.count(bytes_down=len(record_bytes) + len(wav))
+        self.guard.hit(key)
         return RemoteEntry(key, audio, record, wav, record_bytes)
 
     def meta(self, key: str) -> dict[str, Any] | None:
         """The entry's record (not its audio), or None."""
-        raw = self._call("read", "download", lambda: self.blobs.read(self.entry_paths(key)[1]))
+        raw = self.guard.call("read", "download", lambda: self.blobs.read(self.entry_paths(key)[1]))
         if raw is FAULT or raw is None:
             return None
         try:
@@ -153,16 +167,15 @@ class RemoteCache(Guarded, FinishedOutputs):
             return False
 
         def upload() -> None:
-            if key in self._rejected_keys:  # uncommit the bad entry first: never a new record on old audio
+            if self.guard.rejected(key):  # uncommit the bad entry first: never a new record on old audio
                 self.blobs.delete(record_path)
             self.blobs.write(wav_path, wav)
             self.blobs.write(record_path, record)
 
-        if self._call("write", "upload", upload) is FAULT:
+        if self.guard.call("write", "upload", upload) is FAULT:
             return False
-        with self._lock:
-            self._rejected_keys.discard(key)
-        self._count(uploads=1, bytes_up=len(wav) + len(record))
+        self.guard.repaired(key)
+        self.guard.count(uploads=1, bytes_up=len(wav) + len(record))
         return True
 
     def put_from(self, store: FileStore, key: str) -> bool:
@@ -190,19 +203,33 @@ class RemoteCache(Guarded, FinishedOutputs):
         return [k for k, there in zip(keys, found) if not there]
 
     def _exists(self, key: str) -> bool:
-        if key in self._rejected_keys:
+        if self.guard.rejected(key):
             return False
-        return self._call("read", "lookup", lambda: self.blobs.exists(self.entry_paths(key)[1])) is True
+        return self.guard.call("read", "lookup", lambda: self.blobs.exists(self.entry_paths(key)[1])) is True
 
     def _listed_keys(self) -> set[str] | None:
         try:
-            listed = self._call("read", "listing", lambda: list(self.blobs.listing(ENTRY_DIR)))
+            listed = self.guard.call("read", "listing", lambda: list(self.blobs.listing(ENTRY_DIR)))
         except Unsupported:
             return None
         if listed is FAULT:
             return None
         return {stem for path, _size in listed for stem, ext in [split_entry_name(path.rsplit("/", 1)[-1])]
                 if ext == "json"}
+
+    # -- finished outputs (``Outputs``) ------------------------------------------------------------------
+
+    def has_output(self, digest: str) -> bool:
+        """Whether a finished output is stored under ``digest`` (``Outputs.has``)."""
+        return self.outputs.has(digest)
+
+    def put_output(self, digest: str, files: Mapping[str, Path], meta: Mapping[str, Any] | None = None) -> bool:
+        """Store a finished output: ``files`` maps each stored name to its local file (``Outputs.put``)."""
+        return self.outputs.put(digest, files, meta)
+
+    def get_output(self, digest: str, dest_dir: Path, *, names: Iterable[str] | None = None) -> FetchedOutput | None:
+        """Download a finished output into ``dest_dir``, whole or not at all (``Outputs.get``)."""
+        return self.outputs.get(digest, dest_dir, names=names)
 
     # -- leases ------------------------------------------------------------------------------------------
 
@@ -258,13 +285,13 @@ class RemoteCache(Guarded, FinishedOutputs):
                 return state, held
             if not waited:
                 waited = True
-                self._count(waits=1)
+                self.guard.count(waits=1)
             outcome = self._wait(key, sleep, deadline)
             if outcome == "found":
                 return "found", None
             if outcome == "timeout":
-                self._warn_once("lease-wait", f"remote cache {self.url}: waited {self.lease_wait:g} s for another "
-                                              f"machine to render {key[:12]}; rendering it here")
+                self.guard.warn_once("lease-wait", f"remote cache {self.url}: waited {self.lease_wait:g} s for "
+                                                   f"another machine to render {key[:12]}; rendering it here")
             if outcome != "free":
                 return "none", None
 
@@ -276,7 +303,7 @@ class RemoteCache(Guarded, FinishedOutputs):
             if left <= 0:
                 return "timeout"
             sleep(min(self.poll_interval, left))
-            present = self._call("read", "lookup", lambda: self.blobs.exists(record_path))
+            present = self.guard.call("read", "lookup", lambda: self.blobs.exists(record_path))
             if present is FAULT:
                 return "fault"
             if present:
@@ -285,14 +312,14 @@ class RemoteCache(Guarded, FinishedOutputs):
             if state != "busy":
                 return state
 
-    # -- figures -----------------------------------------------------------------------------------------
+    # -- what the store holds ----------------------------------------------------------------------------
 
     def info(self) -> RemoteInfo:
         """Entries, outputs and their bytes, by listing the store (slow on a big bucket: only when asked)."""
         counts = dict(entries=0, entry_bytes=0, outputs=0, output_bytes=0, leases=0, other_bytes=0)
         for prefix in (ENTRY_DIR, OUTPUT_DIR, LEASE_DIR):
             try:
-                listed = self._call("read", "listing", lambda: list(self.blobs.listing(prefix)))
+                listed = self.guard.call("read", "listing", lambda: list(self.blobs.listing(prefix)))
             except Unsupported as exc:
                 return RemoteInfo(self.url, self.mode, listed=False, problem=str(exc))
             if listed is FAULT:

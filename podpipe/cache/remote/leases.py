@@ -37,15 +37,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from podpipe.cache.remote.guard import FAULT, Guard
 from podpipe.storage import Blobs, Unsupported, content_tag
 
 LEASE_DIR = "leases"
 LEASE_FORMAT = 1
 MAX_LEASE_BYTES = 4096
 MIN_TTL = 0.2  # seconds; renewal runs every ttl / 3
-
-#: what ``call`` returns when the operation failed (counted and warned by the caller)
-Call = Callable[[str, str, Callable[[], Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -70,7 +68,7 @@ class Lease:
     tag: str
     lost: bool = False  # taken over by another machine (we failed to renew in time)
     released: bool = False
-    guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # renewal vs release
 
 
 def lease_path(key: str) -> str:
@@ -96,13 +94,12 @@ def lease_bytes(token: str, holder: str, created: float, now: float, ttl: float)
 
 
 class Leases:
-    """Take, renew and release leases in ``blobs``. ``call(direction, what, fn)`` runs a remote operation and
-    returns ``fault`` when it failed (the remote cache counts and warns); ``warn(kind, message)`` tells the
-    user once per kind."""
+    """Take, renew and release leases in ``blobs``. Every operation runs through ``guard`` (a fault is
+    counted and warned about there, and means "no lease" here), which also tells the user once that a store
+    has no conditional writes."""
 
-    def __init__(self, blobs: Blobs, call: Call, fault: object, warn: Callable[[str, str], None], *,
-                 ttl: float, clock: Callable[[], float]):
-        self.blobs, self.call, self.fault, self.warn = blobs, call, fault, warn
+    def __init__(self, blobs: Blobs, guard: Guard, *, ttl: float, clock: Callable[[], float]):
+        self.blobs, self.guard = blobs, guard
         self.ttl = max(MIN_TTL, float(ttl))
         self.clock = clock
         self.holder = f"{socket.gethostname()} pid {os.getpid()}"
@@ -129,12 +126,12 @@ class Leases:
             now = self.clock()
             body = lease_bytes(token, self.holder, now, now, ttl)
             tag = self._create(path, body)
-            if tag is self.fault:
+            if tag is FAULT:
                 return "none", None
             if tag is not None:
                 return "held", self._hold(Lease(key, path, token, ttl, tag))
             got = self._op("read", lambda: self.blobs.read_tagged(path))
-            if got is self.fault:
+            if got is FAULT:
                 return "none", None
             if got is None:
                 continue  # released meanwhile: try to create it again
@@ -144,18 +141,18 @@ class Leases:
                 return "busy", None
             if self.blobs.compare_and_swap:
                 new_tag = self._op("write", lambda: self.blobs.swap(path, body, old_tag))
-                if new_tag is self.fault:
+                if new_tag is FAULT:
                     return "none", None
                 if new_tag is not None:
                     return "held", self._hold(Lease(key, path, token, ttl, new_tag), takeover=True)
-            elif self._op("write", lambda: self.blobs.delete(path, old_tag)) is self.fault:
+            elif self._op("write", lambda: self.blobs.delete(path, old_tag)) is FAULT:
                 return "none", None
         return "busy", None  # contended all along: someone else is at it
 
     def state(self, key: str) -> str:
         """``"busy"`` (a live lease), ``"free"`` (none, or expired) or ``"fault"``."""
         data = self._op("read", lambda: self.blobs.read(lease_path(key)))
-        if data is self.fault:
+        if data is FAULT:
             return "fault"
         if data is None:
             return "free"
@@ -164,7 +161,7 @@ class Leases:
 
     def release(self, lease: Lease) -> None:
         """Give the lease up (delete it while it is still ours); a fault leaves it to expire."""
-        with lease.guard:
+        with lease.lock:
             if lease.released:
                 return
             lease.released = True
@@ -189,10 +186,10 @@ class Leases:
     def _op(self, direction: str, operation: Callable[[], Any]) -> Any:
         """``call`` for lease operations; a store that turns out not to support one gets no more leases."""
         try:
-            return self.call(direction, "lease", operation)
+            return self.guard.call(direction, "lease", operation)
         except Unsupported as exc:
             self._unsupported(str(exc))
-            return self.fault
+            return FAULT
 
     def _create(self, path: str, body: bytes) -> Any:
         return self._op("write", lambda: self.blobs.create(path, body))
@@ -203,14 +200,14 @@ class Leases:
             return True
         path = f"{LEASE_DIR}/.probe-{secrets.token_hex(8)}.json"
         first = self._create(path, b"{}")
-        if first is self.fault:
+        if first is FAULT:
             return False if self.supported is False else None  # Unsupported, or a fault: try again later
         if first is None:  # a fresh random name "exists": the store answers nonsense to conditions
             self._unsupported(f"{self.blobs.display} refused a conditional create of a new object")
             return False
         second = self._create(path, b"{}")
         self._op("write", lambda: self.blobs.delete(path))
-        if second is self.fault:
+        if second is FAULT:
             return False if self.supported is False else None
         if second is not None:
             self._unsupported(f"{self.blobs.display} accepted a second conditional create of one object "
@@ -220,8 +217,8 @@ class Leases:
 
     def _unsupported(self, why: str) -> None:
         self.supported = False
-        self.warn("no-leases", f"remote cache {self.blobs.display}: no conditional writes ({why}); rendering "
-                               f"without leases, so two machines may render the same segment")
+        self.guard.warn_once("no-leases", f"remote cache {self.blobs.display}: no conditional writes ({why}); "
+                                          f"rendering without leases, so two machines may render the same segment")
 
     def _hold(self, lease: Lease, *, takeover: bool = False) -> Lease:
         with self._lock:
@@ -247,7 +244,7 @@ class Leases:
                 self._renew(lease)
 
     def _renew(self, lease: Lease) -> None:
-        with lease.guard:
+        with lease.lock:
             if lease.released or lease.lost:
                 return
             now = self.clock()
@@ -260,17 +257,17 @@ class Leases:
                 lease.lost = True
                 with self._lock:
                     self._held.pop(id(lease), None)
-            elif tag is not self.fault:
+            elif tag is not FAULT:
                 lease.tag = tag
 
     def _rewrite_own(self, lease: Lease, body: bytes) -> Any:
         """Renewal without an exact swap: rewrite the lease if it still carries our token."""
         current = self._op("read", lambda: self.blobs.read(lease.path))
-        if current is self.fault:
-            return self.fault
+        if current is FAULT:
+            return FAULT
         record = None if current is None else parse_lease(current)
         if record is None or record.token != lease.token:
             return None
-        if self._op("write", lambda: self.blobs.write(lease.path, body)) is self.fault:
-            return self.fault
+        if self._op("write", lambda: self.blobs.write(lease.path, body)) is FAULT:
+            return FAULT
         return content_tag(body)

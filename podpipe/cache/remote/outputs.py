@@ -1,4 +1,4 @@
-"""Finished episodes in the remote cache: the exported output and its sidecars under the mix's
+"""Finished outputs in the remote cache: an episode's exported file and its sidecars under the mix's
 ``inputs_digest`` (a mix is a pure function of its inputs), so a fresh machine with a warm remote downloads
 the episode instead of mixing it.
 
@@ -16,14 +16,17 @@ Files go up first and the index last, so an output whose upload was interrupted 
 served; an index naming a file that is missing or does not match is rejected as a whole. Content names make
 a repeated upload of the same bytes a no-op and let two machines upload the same output at once without
 mixing their files. The index comes from the store, so it is checked like any untrusted input: names are
-plain file names (no directories, no ``..``), sizes and hashes well-formed.
+plain file names (no directories, no ``..``), sizes and hashes well-formed. A download is whole or nothing:
+every file goes to a temp file beside its target and is renamed into place only when all of them check out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +34,12 @@ from typing import Any
 
 from podpipe.cache.entry import Damaged
 from podpipe.cache.layout import validate_key
+from podpipe.cache.remote.guard import FAULT, Guard
+from podpipe.files.atomic import atomic_path
+from podpipe.secrets import without_secrets
+from podpipe.storage import Blobs
+
+log = logging.getLogger("podpipe.cache.remote")
 
 OUTPUT_DIR = "outputs"
 INDEX_FORMAT = 1
@@ -131,3 +140,91 @@ def parse_index(raw: bytes, digest: str) -> OutputIndex:
     if len({f.name for f in files}) != len(files):
         raise Damaged("output index names a file twice")
     return OutputIndex(digest, tuple(files), meta)
+
+
+class Outputs:
+    """The finished outputs in ``blobs``; every operation through ``guard`` (a fault is a miss or a skipped
+    upload). ``writable``: the remote cache's mode lets it upload."""
+
+    def __init__(self, blobs: Blobs, guard: Guard, *, writable: bool):
+        self.blobs, self.guard, self.writable = blobs, guard, writable
+
+    def has(self, digest: str) -> bool:
+        """Whether a finished output is stored under ``digest`` (one HEAD of its index)."""
+        path = index_path(check_digest(digest))
+        return self.guard.call("read", "lookup", lambda: self.blobs.exists(path)) is True
+
+    def put(self, digest: str, files: Mapping[str, Path], meta: Mapping[str, Any] | None = None) -> bool:
+        """Store the files of one finished output under its ``inputs_digest``: ``files`` maps the name each
+        is stored (and later restored) under to the local file. Files first, the index last; True when the
+        whole output went up. Bad names or an unreadable local file raise (a caller's error); remote faults
+        return False."""
+        check_digest(digest)
+        if not files:
+            raise ValueError("put_output needs at least one file")
+        listed = [OutputFile(check_name(name), *file_facts(Path(path))) for name, path in files.items()]
+        if not self.writable:
+            return False
+        call = self.guard.call
+        index = index_bytes(digest, listed, without_secrets(dict(meta or {}), self.guard.environ))
+        sent = 0
+        for entry, path in zip(listed, files.values()):
+            blob = blob_path(digest, entry.sha256)
+            present = call("write", "output upload", lambda: self.blobs.exists(blob))
+            if present is FAULT:
+                return False
+            if not present:
+                if call("write", "output upload", lambda: self.blobs.upload(blob, Path(path))) is FAULT:
+                    return False
+                sent += entry.size
+        if call("write", "output upload", lambda: self.blobs.write(index_path(digest), index)) is FAULT:
+            return False
+        self.guard.count(outputs_up=1, bytes_up=sent + len(index))
+        return True
+
+    def get(self, digest: str, dest_dir: Path, *, names: Iterable[str] | None = None) -> FetchedOutput | None:
+        """Download the finished output stored under ``digest`` into ``dest_dir``: every file to a temp file
+        beside its target, each checked against the index's size and sha256, and only when all of them
+        are complete and correct are they renamed into place. None (nothing written) when there is none,
+        it is incomplete or damaged (rejected, warned), or on a fault. ``names``: the file names the
+        caller expects; an output stored under other names is a miss."""
+        path = index_path(check_digest(digest))
+        raw = self.guard.call("read", "output download", lambda: self.blobs.read(path))
+        if raw is FAULT or raw is None:
+            return None
+        try:
+            index = parse_index(raw, digest)
+        except Damaged as exc:
+            self.guard.reject(digest, f"output index: {exc}", what="finished output")
+            return None
+        if names is not None and set(names) != {f.name for f in index.files}:
+            return None
+        dest_dir = Path(dest_dir)
+        problem = None
+        try:
+            with contextlib.ExitStack() as stack:
+                for entry in index.files:
+                    tmp = stack.enter_context(atomic_path(dest_dir / entry.name))
+                    got = self.guard.call("read", "output download",
+                                          lambda: self.blobs.download(blob_path(digest, entry.sha256), tmp))
+                    if got is FAULT:
+                        raise _Abandon
+                    if not got:
+                        problem = f"{entry.name} is missing"
+                    elif file_facts(tmp) != (entry.size, entry.sha256):
+                        problem = f"{entry.name} does not match its index"
+                    if problem:
+                        raise _Abandon
+        except _Abandon:
+            if problem:
+                self.guard.reject(digest, problem, what="finished output")
+            return None
+        except OSError as exc:  # our own disk: the caller mixes instead (and will meet the same disk)
+            log.debug("remote cache %s: cannot write output %s locally: %s", self.guard.url, digest[:12], exc)
+            return None
+        self.guard.count(outputs_down=1, bytes_down=len(raw) + sum(f.size for f in index.files))
+        return FetchedOutput(digest, {f.name: dest_dir / f.name for f in index.files}, index.meta)
+
+
+class _Abandon(Exception):
+    """Stop a download and drop its temp files."""

@@ -1,12 +1,9 @@
-"""What a remote cache hands back besides audio: a run's counters (the summary line, ``--report``), a
-verified entry, and the store's figures for ``podpipe cache info``."""
+"""What a remote cache counts: what it did in a run (``RemoteStats``: the summary line, ``--report``) and
+what its store holds (``RemoteInfo``: ``podpipe cache info``)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
-
-from podpipe.audio_types import Audio
 
 
 @dataclass(frozen=True)
@@ -42,19 +39,8 @@ class RemoteStats:
 
 
 @dataclass(frozen=True)
-class RemoteEntry:
-    """A verified entry downloaded from the remote: the audio, its record, and the two objects' bytes."""
-
-    key: str
-    audio: Audio
-    record: dict[str, Any]
-    wav: bytes
-    record_bytes: bytes
-
-
-@dataclass(frozen=True)
 class RemoteInfo:
-    """The remote's figures for ``podpipe cache info`` (by listing the store, only when asked)."""
+    """What the remote holds, for ``podpipe cache info`` (by listing the store, only when asked)."""
 
     url: str
     mode: str
