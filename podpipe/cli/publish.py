@@ -33,7 +33,7 @@ def publish(specs, to, base_url, dry_run, skip_unbuilt, quiet):
     from podpipe.commands.publish import PublishOptions, publish_specs
 
     options = PublishOptions(to=to, base_url=base_url, dry_run=dry_run, skip_unbuilt=skip_unbuilt)
-    report = publish_specs(specs, options, on_action=None if quiet else lambda action: click.echo(action.line()))
-    for note in report.notes:
+    published = publish_specs(specs, options, on_action=None if quiet else lambda action: click.echo(action.line()))
+    for note in published.notes:
         _err(note, fg="yellow")
-    click.echo(report.summary())
+    click.echo(published.summary())

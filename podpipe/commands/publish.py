@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from podpipe.errors import UsageError
-from podpipe.publish import Action, PublishReport, check_target, publish
+from podpipe.publish import Action, Published, check_target, publish
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def public_base(url: str) -> str:
 
 
 def publish_specs(specs: Sequence[str | Path], options: PublishOptions,
-                  on_action: Callable[[Action], None] | None = None) -> PublishReport:
+                  on_action: Callable[[Action], None] | None = None) -> Published:
     """Build the site of ``specs`` and publish it; the target and the base URL are checked before any spec is
     read, so a typo costs nothing."""
     check_target(options.to)

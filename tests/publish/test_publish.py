@@ -35,17 +35,17 @@ def test_the_cache_control_table_covers_every_role() -> None:
 
 def test_a_first_publish_uploads_everything_with_its_headers_feed_last_then_the_index(s3_bucket, show) -> None:
     site = make_site(show, "ep1", "ep2")
-    report = publish(site, s3_bucket.url("site"), **FAST)
+    published = publish(site, s3_bucket.url("site"), **FAST)
 
     keys = _puts(s3_bucket)
     assert keys[-2:] == ["site/feed.xml", f"site/{INDEX_NAME}"]
     assert sorted(keys) == sorted([f"site/{f.path}" for f in site.files] + [f"site/{INDEX_NAME}"])
     roles = {f"site/{f.path}": f.role for f in site.files}
     assert [ROLES.index(roles[k]) for k in keys[:-1]] == sorted(ROLES.index(roles[k]) for k in keys[:-1])
-    assert [a.path for a in report.actions] == [k[len("site/"):] for k in keys[:-1]]
-    assert all(a.upload and a.reason == "new" for a in report.actions) and report.index_written
-    assert report.feed_url == f"{BASE_URL}/feed.xml"
-    assert report.summary().startswith(f"uploaded {len(site.files)} files (")
+    assert [a.path for a in published.actions] == [k[len("site/"):] for k in keys[:-1]]
+    assert all(a.upload and a.reason == "new" for a in published.actions) and published.index_written
+    assert published.feed_url == f"{BASE_URL}/feed.xml"
+    assert published.summary().startswith(f"uploaded {len(site.files)} files (")
 
     client = s3_bucket.server.client()
     for f in site.files:
@@ -78,10 +78,10 @@ def test_a_changed_episode_uploads_its_files_then_the_page_and_the_feed(s3_bucke
     (show / "ep2.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.000\n<v Alex>A fixed line\n", encoding="utf-8")
     mark = _mark(s3_bucket)
 
-    report = publish(make_site(show, "ep1", "ep2", version=2), s3_bucket.url("site"), **FAST)
+    published = publish(make_site(show, "ep1", "ep2", version=2), s3_bucket.url("site"), **FAST)
     assert _puts(s3_bucket, mark) == ["site/ep2.mp3", "site/ep2.vtt", "site/index.html", "site/feed.xml",
                                       f"site/{INDEX_NAME}"]
-    assert [(a.path, a.reason) for a in report.uploads] == [("ep2.mp3", "changed"), ("ep2.vtt", "changed"),
+    assert [(a.path, a.reason) for a in published.uploads] == [("ep2.mp3", "changed"), ("ep2.vtt", "changed"),
                                                             ("index.html", "changed"), ("feed.xml", "changed")]
     assert s3_bucket.objects()["site/feed.xml"] == feed_xml("ep1", "ep2", version=2)
 
@@ -109,8 +109,8 @@ def test_an_interrupted_publish_leaves_the_old_feed_live_and_the_next_one_finish
 
     server.fault = None
     mark = _mark(s3_bucket)
-    report = publish(new_site, s3_bucket.url("site"), **FAST)
-    reasons = {a.path: a.reason for a in report.actions}
+    published = publish(new_site, s3_bucket.url("site"), **FAST)
+    reasons = {a.path: a.reason for a in published.actions}
     assert reasons["ep2.mp3"] == "already there"  # sent by the interrupted publish: its sha256 is on the object
     assert reasons["ep1.mp3"] == "unchanged" and reasons["ep2.vtt"] == "new"
     assert "site/ep2.mp3" not in _puts(s3_bucket, mark) and _puts(s3_bucket, mark)[-2:] == [
@@ -122,16 +122,16 @@ def test_a_dry_run_lists_every_file_with_its_reason_and_size_and_writes_nothing(
     publish(make_site(show, "ep1"), s3_bucket.url("site"), **FAST)
     before, mark = s3_bucket.objects(), _mark(s3_bucket)
     seen = []
-    report = publish(make_site(show, "ep1", "ep2", version=2), s3_bucket.url("site"), dry_run=True,
+    published = publish(make_site(show, "ep1", "ep2", version=2), s3_bucket.url("site"), dry_run=True,
                      on_action=seen.append, **FAST)
     assert _puts(s3_bucket, mark) == [] and s3_bucket.objects() == before
-    assert seen == list(report.actions) and report.dry_run and not report.index_written
-    lines = [a.line() for a in report.actions]
+    assert seen == list(published.actions) and published.dry_run and not published.index_written
+    lines = [a.line() for a in published.actions]
     size = (show / "ep2.mp3").stat().st_size
     assert f"upload  ep2.mp3  ({size / 1e3:.1f} kB): new" in lines
     assert any(line.startswith("skip    ep1.mp3  (") and line.endswith("): unchanged") for line in lines)
     assert "upload  feed.xml  (" in lines[-1] and lines[-1].endswith("): changed")
-    assert report.summary().startswith("would upload 7 files (")  # ep2 and its 4 sidecars, page, feed
+    assert published.summary().startswith("would upload 7 files (")  # ep2 and its 4 sidecars, page, feed
 
 
 def test_without_the_index_files_are_compared_by_head_and_etag(s3_bucket, show) -> None:
@@ -144,17 +144,17 @@ def test_without_the_index_files_are_compared_by_head_and_etag(s3_bucket, show) 
                       ContentType="text/vtt", CacheControl=CACHE_CONTROL["sidecar"])
     client.put_object(Bucket=s3_bucket.name, Key="site/ep1.srt", Body=(show / "ep1.srt").read_bytes())
     mark = _mark(s3_bucket)
-    report = publish(site, s3_bucket.url("site"), **FAST)
-    reasons = {a.path: a.reason for a in report.actions}
+    published = publish(site, s3_bucket.url("site"), **FAST)
+    reasons = {a.path: a.reason for a in published.actions}
     assert reasons["ep1.mp3"] == reasons["ep1.vtt"] == "already there"  # sha256 metadata; the ETag's MD5
     assert reasons["ep1.srt"] == "headers changed"  # the same bytes, served without a Cache-Control
     assert _puts(s3_bucket, mark) == ["site/ep1.srt", f"site/{INDEX_NAME}"]
-    assert any("is not there (yet)" in note for note in report.notes)
+    assert any("is not there (yet)" in note for note in published.notes)
 
     s3_bucket.put(f"site/{INDEX_NAME}", b'{"format": 1, "files": {"ep1.mp3": ')  # damaged: no index at all
     mark = _mark(s3_bucket)
-    report = publish(site, s3_bucket.url("site"), **FAST)
-    assert {a.reason for a in report.actions} == {"already there"} and any("damaged" in n for n in report.notes)
+    published = publish(site, s3_bucket.url("site"), **FAST)
+    assert {a.reason for a in published.actions} == {"already there"} and any("damaged" in n for n in published.notes)
     assert _puts(s3_bucket, mark) == [f"site/{INDEX_NAME}"]  # mended, so the next publish reads hashes again
 
 
@@ -163,8 +163,8 @@ def test_an_object_removed_behind_podpipes_back_is_uploaded_again(s3_bucket, sho
     publish(site, s3_bucket.url("site"), **FAST)
     s3_bucket.server.client().delete_object(Bucket=s3_bucket.name, Key="site/ep1.mp3")
     mark = _mark(s3_bucket)
-    report = publish(site, s3_bucket.url("site"), **FAST)
-    assert [(a.path, a.reason) for a in report.uploads] == [("ep1.mp3", "missing from the store")]
+    published = publish(site, s3_bucket.url("site"), **FAST)
+    assert [(a.path, a.reason) for a in published.uploads] == [("ep1.mp3", "missing from the store")]
     assert _puts(s3_bucket, mark) == ["site/ep1.mp3"]  # the index already says what is there now
 
 
@@ -173,8 +173,8 @@ def test_changed_headers_alone_upload_the_file_again(s3_bucket, show) -> None:
     publish(site, s3_bucket.url("site"), **FAST)
     retyped = Site(site.base_url, tuple(SiteFile(f.path, "text/plain; charset=utf-8", f.role, f.source, f.data)
                                         if f.path == "ep1.srt" else f for f in site.files))
-    report = publish(retyped, s3_bucket.url("site"), **FAST)
-    assert [(a.path, a.reason) for a in report.uploads] == [("ep1.srt", "headers changed")]
+    published = publish(retyped, s3_bucket.url("site"), **FAST)
+    assert [(a.path, a.reason) for a in published.uploads] == [("ep1.srt", "headers changed")]
     head = s3_bucket.server.client().head_object(Bucket=s3_bucket.name, Key="site/ep1.srt")
     assert head["ContentType"] == "text/plain; charset=utf-8"
 
@@ -216,8 +216,8 @@ def test_an_interrupted_publish_to_a_directory_leaves_the_old_feed(show, tmp_pat
         publish(make_site(show, "ep1", "ep2", version=2), f"file://{target}")
     assert (target / "feed.xml").read_bytes() == feed_xml("ep1")
     (target / "ep2.vtt").rmdir()
-    report = publish(make_site(show, "ep1", "ep2", version=2), f"file://{target}")
-    assert {a.path: a.reason for a in report.actions}["ep2.mp3"] == "already there"
+    published = publish(make_site(show, "ep1", "ep2", version=2), f"file://{target}")
+    assert {a.path: a.reason for a in published.actions}["ep2.mp3"] == "already there"
     assert (target / "feed.xml").read_bytes() == feed_xml("ep1", "ep2", version=2)
 
 

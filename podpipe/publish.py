@@ -1,34 +1,113 @@
-"""``publish(site, to)``: upload a ``Site`` to an object store in an order that keeps the live feed whole.
+"""``podpipe publish``: a ``podpipe.feed.Site`` uploaded to object storage (s3://, gs://, az://, file://)
+through ``podpipe.storage``, with the right headers, only what changed, the feed last.
+
+``publish(site, to)`` keeps the live feed whole:
 
 1. Plan (reads only): the publish index, one listing of the target, and for each file whose index entry
    does not match, one ``stat`` (HEAD) of its object: a file already there with the same content hash
    (our sha256 metadata, an S3 single-part ETag's MD5, or a file:// file's own hash) and headers is not
    sent again, e.g. after an interrupted publish.
-2. Upload what differs, in role order (``policy``), each with its ``Content-Type`` and ``Cache-Control``;
-   the feed goes last, so a publish that fails part way leaves the previous feed live, naming only files
-   that are there.
+2. Upload what differs, in role order, each with its ``Content-Type`` (the site's: ``podpipe.formats`` for
+   media and sidecars) and ``Cache-Control``; the feed goes last, so a publish that fails part way leaves
+   the previous feed live, naming only files that are there.
 3. Write the index, when it changed.
 
-Nothing is ever deleted: a file no longer in the site stays (podcast apps keep old enclosure URLs).
+Nothing is ever deleted: a file no longer in the site stays (podcast apps keep old enclosure URLs). What was
+done comes back as ``Published`` (its ``summary()`` is the line the CLI prints).
+
+How files are served (``CACHE_CONTROL``, one table by role):
+
+- media and sidecars (``public, max-age=86400``): large and fetched once per listener; a day lets a CDN
+  carry them, while a rebuilt episode (a fixed line) still reaches everyone within a day;
+- artwork (a week): changes least and is fetched by every app that shows the show;
+- the page and the feed (``max-age=300``): podcast apps poll the feed, and a new episode must show within
+  minutes;
+- the publish index (``no-cache``): podpipe's own record, never something to serve stale.
+
+Upload order follows ``podpipe.feed.ROLES``: media, sidecars, artwork, the page, then the feed, so the live
+feed never names a file that is not there yet; the index goes after the feed.
+
+The publish index, ``.podpipe-publish.json`` at the target's root, records what podpipe last published
+there, so the next publish compares hashes instead of asking the store about every file. It is written
+after the feed (so it never claims a file an interrupted publish did not finish)::
+
+    {"format": 1, "files": {"ep12.mp3": {"sha256": "…", "size": 3456789,
+                                          "content_type": "audio/mpeg", "cache_control": "public, max-age=86400"}}}
+
+A file is trusted as published when its entry matches the local sha256 and headers and the store's listing
+shows an object of that size. An index that is missing, unreadable or of another format is no index: then
+every file is compared with what the store says of its object (``Blobs.stat``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 
-from podpipe.secrets import scrub_text
 from podpipe.errors import PodpipeError, PublishError, UsageError
 from podpipe.feed import ROLES, Site, SiteFile
-from podpipe.publish.index import Entry, dump_index, parse_index
-from podpipe.publish.policy import CACHE_CONTROL, INDEX_CACHE_CONTROL, INDEX_MEDIA_TYPE, INDEX_NAME, order
+from podpipe.secrets import scrub_text
 from podpipe.storage import Blobs, Location, Meta, Unsupported, open_blobs, parse_url
 
 CHUNK = 1 << 20
 
+CACHE_CONTROL: dict[str, str] = {
+    "media": "public, max-age=86400",
+    "sidecar": "public, max-age=86400",
+    "artwork": "public, max-age=604800",
+    "page": "public, max-age=300",
+    "feed": "public, max-age=300",
+}
+
+#: podpipe's record of what it published, at the root of the target (the publish index)
+INDEX_NAME = ".podpipe-publish.json"
+INDEX_CACHE_CONTROL = "no-cache"
+INDEX_MEDIA_TYPE = "application/json"
+
+
+def order(role: str) -> int:
+    """Where files of ``role`` go in the upload order."""
+    return ROLES.index(role)
+
+
+# -- the publish index --------------------------------------------------------------------------------------
+
+INDEX_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    sha256: str
+    size: int
+    content_type: str
+    cache_control: str
+
+
+def parse_index(data: bytes | None) -> dict[str, Entry] | None:
+    """The entries of a stored index; None when there is none or it cannot be trusted."""
+    if data is None:
+        return None
+    try:
+        doc = json.loads(data)
+        if doc.get("format") != INDEX_FORMAT:
+            return None
+        return {str(path): Entry(str(e["sha256"]), int(e["size"]), str(e["content_type"]), str(e["cache_control"]))
+                for path, e in doc["files"].items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def dump_index(entries: dict[str, Entry]) -> bytes:
+    """The index as stored: sorted, so the same entries give the same bytes (no needless rewrite)."""
+    doc = {"format": INDEX_FORMAT, "files": {path: asdict(entries[path]) for path in sorted(entries)}}
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+
+# -- publishing ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Action:
@@ -45,7 +124,9 @@ class Action:
 
 
 @dataclass(frozen=True)
-class PublishReport:
+class Published:
+    """What a publish did (or, in a dry run, would do)."""
+
     target: str  # the store URL as shown (no credentials)
     feed_url: str  # the feed's public URL
     dry_run: bool
@@ -72,7 +153,7 @@ def human_size(n: int) -> str:
 
 def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0, attempts: int = 3,
             on_action: Callable[[Action], None] | None = None,
-            environ: Mapping[str, str] | None = None) -> PublishReport:
+            environ: Mapping[str, str] | None = None) -> Published:
     """Upload ``site`` to the store ``to`` (s3://, gs://, az://, file://); see the module docstring.
 
     ``on_action`` is told of each file as it is uploaded or skipped (in a dry run: as it is planned).
@@ -161,7 +242,7 @@ class _Run:
                             f"same command again to finish")
 
     def go(self, site: Site, files: list[SiteFile], dry_run: bool,
-           on_action: Callable[[Action], None]) -> PublishReport:
+           on_action: Callable[[Action], None]) -> Published:
         uploaded: list[Action] = []
         feed_done = False
         try:
@@ -198,7 +279,7 @@ class _Run:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is the store failing
             raise self._fail(exc, uploaded, feed_done) from exc
-        return PublishReport(self.blobs.display, site.url(site.feed.path), dry_run, tuple(actions), index_written,
+        return Published(self.blobs.display, site.url(site.feed.path), dry_run, tuple(actions), index_written,
                              tuple(notes))
 
     def _present(self) -> dict[str, int] | None:
