@@ -85,8 +85,8 @@ class Output:
     gap: float = 0.25  # seconds of silence between spoken segments
     loudness: float | None = -16.0  # integrated target in LUFS (Apple Podcasts'); None: leave the level alone
     true_peak: float = -1.0  # ceiling in dBTP (only with loudness)
-    bitrate: int | None = None  # kbit/s for lossy formats; None: the format's default
-    sample_rate: int | None = None  # None: 44100 for mp3/m4a, 48000 for ogg, the speech rate for wav/flac
+    bitrate: int | None = None  # kbit/s for lossy formats; None: the format's default (``podpipe.formats``)
+    sample_rate: int | None = None  # None: the format's default rate (``podpipe.formats``), else the speech's
     channels: int = 1  # 1 (mono) or 2 (the same signal on both channels)
     crossfade: float = 0.0  # seconds a sound overlaps the speech or sound next to it
 
