@@ -94,10 +94,10 @@ class Sidecar:
     name: str
     suffix: str
     media_type: str  # the Content-Type it is served with
-    # "manifest": podpipe's record of the build (read back by freshness, plan, feed; never published);
-    # "transcript", "chapters": published with the episode and named in its feed item
-    role: str
-    feed_type: str | None = None  # the type attribute the Podcasting 2.0 namespace gives it in a feed
+    # its role in a published site (``podpipe.feed.ROLES``: how publish serves it and when it goes up); None:
+    # never published (the manifest: podpipe's record of the build, read back by freshness, plan and feed)
+    role: str | None
+    feed_type: str | None = None  # the type attribute the Podcasting 2.0 namespace gives it in a feed item
 
     def path(self, output: Path) -> Path:
         output = Path(output)
@@ -105,10 +105,10 @@ class Sidecar:
 
 
 SIDECARS: dict[str, Sidecar] = {s.name: s for s in (
-    Sidecar("manifest", ".manifest.json", "application/json", "manifest"),
-    Sidecar("vtt", ".vtt", "text/vtt; charset=utf-8", "transcript", "text/vtt"),
-    Sidecar("srt", ".srt", "application/x-subrip; charset=utf-8", "transcript", "application/x-subrip"),
-    Sidecar("chapters", ".chapters.json", "application/json", "chapters", "application/json+chapters"),
+    Sidecar("manifest", ".manifest.json", "application/json", None),
+    Sidecar("vtt", ".vtt", "text/vtt; charset=utf-8", "sidecar", "text/vtt"),  # podcast:transcript (captions)
+    Sidecar("srt", ".srt", "application/x-subrip; charset=utf-8", "sidecar", "application/x-subrip"),
+    Sidecar("chapters", ".chapters.json", "application/json", "sidecar", "application/json+chapters"),
 )}
 
 

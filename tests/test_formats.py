@@ -46,8 +46,17 @@ def test_each_sidecar_is_found_by_its_own_name_only():
         assert sidecar.path(out).parent == out.parent
     assert SIDECARS["chapters"].path(out).name == "ep.chapters.json"
     assert sidecar_of("ep.json") is None and sidecar_of(".vtt") is None and sidecar_of("ep.mp3") is None
-    published = {s.name for s in SIDECARS.values() if s.feed_type is not None}
-    assert published == {"vtt", "srt", "chapters"}  # the manifest is podpipe's own record, never in a feed
+    published = {s.name for s in SIDECARS.values() if s.role is not None}
+    assert published == {s.name for s in SIDECARS.values() if s.feed_type} == {"vtt", "srt", "chapters"}
+    # the manifest is podpipe's own record: never published, never in a feed
+
+
+def test_every_published_sidecar_has_a_role_publish_knows():
+    from podpipe.feed import ROLES
+    from podpipe.publish import CACHE_CONTROL
+
+    for sidecar in SIDECARS.values():
+        assert sidecar.role is None or (sidecar.role in ROLES and sidecar.role in CACHE_CONTROL), sidecar.name
 
 
 def test_the_table_imports_nothing_above_the_ground_floor():

@@ -70,7 +70,9 @@ def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: 
     files = []
     for b in built:
         files.append(SiteFile(tree.place(b.output), b.mime, "media", source=b.output))
-        files += [SiteFile(tree.place(p), sidecar_of(p).media_type, "sidecar", source=p) for p in b.sidecars]
+        for p in b.sidecars:
+            sidecar = sidecar_of(p)
+            files.append(SiteFile(tree.place(p), sidecar.media_type, sidecar.role, source=p))
     artwork_type = read_image_info(feed.artwork).media_type  # validation made sure it is a PNG or JPEG
     files.append(SiteFile(tree.place(feed.artwork), artwork_type, "artwork", source=feed.artwork))
     feed_rel = tree.claim(feed_name, "the feed")
