@@ -13,6 +13,7 @@ from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.mix.turns import turn_bounds
 
 KINDS = {SpeechPiece: "speech", SilencePiece: "silence", SoundPiece: "sound"}
 
@@ -26,7 +27,7 @@ class PlacedPiece:
     end_frame: int
     rate: int
     # where the turns of a multi-speaker render meet, in seconds from the piece's start, and how they were
-    # found ("silence", or "text" when the render had too few pauses); see ``transcript.turn_bounds``
+    # found ("silence", or "text" when the render had too few pauses); see ``turns``
     bounds: tuple[float, ...] = ()
     bounds_method: str = "exact"
 
@@ -47,8 +48,6 @@ class PlacedPiece:
         turns = getattr(self.piece, "turns", ())
         bounds = self.bounds
         if len(bounds) != max(0, len(turns) - 1):  # never located: shared out by text length
-            from podpipe.mix.steps.transcript import turn_bounds
-
             bounds = tuple(turn_bounds(0.0, self.end - self.start, [t.text for t in turns], ())[0])
         edges = [self.start, *(self.start + b for b in bounds), self.end]
         return list(zip(edges, edges[1:], turns))

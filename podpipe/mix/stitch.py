@@ -17,6 +17,7 @@ from typing import Any
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.mix.context import MixContext, PlacedPiece
+from podpipe.mix.turns import locate_turns
 
 DEFAULT_RATE = 24000  # Gemini's rate; used when an episode has no speech
 CHANNELS = 1  # podcasts of speech are mono; the output's channel count is set after stitching
@@ -47,8 +48,6 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
             if figures_for is not None:
                 figures[piece.key] = figures_for(piece.key, speech[piece.key])
             if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
-                from podpipe.mix.steps.transcript import locate_turns
-
                 located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
     rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
     pcm: dict[str, bytes] = {}
