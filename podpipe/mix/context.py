@@ -80,7 +80,7 @@ class MixContext:
     chunks: list[bytes]
     report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
-    # per speech render key: its loudness figures (``steps.loudness.figures``), from the cache or computed
+    # per speech render key: its loudness figures (``loudness.figures``), from the cache or computed
     figures: dict[str, Any] = field(default_factory=dict)
     # frame ranges changed after stitching (crossfades): their figures are measured from the audio
     touched: list[tuple[int, int]] = field(default_factory=list)
@@ -91,7 +91,7 @@ class MixContext:
     output_rate: int | None = None
     output_channels: int | None = None
     # set by the loudness step: gains the exporter applies on the way to the file, and how to correct them
-    # when the written file misses the target (``steps.loudness.episode.Leveling``)
+    # when the written file misses the target (``loudness.episode.Leveling``)
     leveling: Any = None
 
     @property

@@ -1,5 +1,5 @@
 """Writing the finished episode to a file, streaming: the stitched PCM pieces, with the loudness step's gains
-applied block by block (``steps.loudness.gains``), go through one ffmpeg that converts the rate and channels,
+applied block by block (``loudness.blocks``), go through one ffmpeg that converts the rate and channels,
 encodes and writes the output, never joined (a WAV that needs no conversion is written by podpipe itself).
 
 The same ffmpeg decodes what it encoded (a loopback decoder, ffmpeg 7 and later) and meters it with its
@@ -36,10 +36,10 @@ def export(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
     if leveling is not None:
         if leveling.correct(*measured) is not None:
             measured, sha256 = encode(fmt, ctx, path, tags, meter=True)
-        from podpipe.mix.steps.loudness import LoudnessStep, held_notes
+        from podpipe.mix.loudness.episode import held_notes
 
-        ctx.report[LoudnessStep.name] = leveling.finish(*measured)
-        ctx.notes += held_notes(ctx)
+        record = leveling.finish(*measured)  # the loudness step's record in the manifest, completed in place
+        ctx.notes += held_notes(record, ctx.compiled.episode.path.name)
     return sha256
 
 
@@ -54,9 +54,9 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
 
     pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks if chunk]
     if ctx.leveling is not None:
-        from podpipe.mix.steps.loudness.gains import apply
+        from podpipe.mix.loudness.blocks import apply
 
-        feed = apply(ctx.leveling.plan, pieces)
+        feed = apply(ctx.leveling.curve, pieces)
     else:
         feed = iter(ctx.chunks)
     converting = (ctx.out_rate, ctx.out_channels) != (ctx.rate, ctx.channels)

@@ -53,7 +53,7 @@ def render_figures(analyses: Store | None) -> Callable[[str, Audio], Any]:
     """``figures_for(key, audio)`` for the stitch: a render's loudness figures as stored beside its cache
     entry, else computed from its audio and stored there (a missing, damaged, foreign or outdated record
     is computed again, never trusted)."""
-    from podpipe.mix.steps.loudness.figures import analyze, from_record, to_record
+    from podpipe.mix.loudness.figures import analyze, from_record, to_record
 
     def figures_for(key: str, audio: Audio) -> Any:
         record = analyses.analysis(key) if analyses is not None else None

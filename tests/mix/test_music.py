@@ -215,7 +215,7 @@ def test_a_beds_figures_bound_what_the_mix_holds(bed_file):
     the measured mix's (speech and bed are unrelated), and peaks never under it (the limiter relies on it)."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.figures import analyze, place, window_edges
+    from podpipe.mix.loudness.figures import analyze, place, window_edges
 
     parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm, SPEECH.pcm]
     frames = sum(map(len, parts)) // 2

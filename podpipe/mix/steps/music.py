@@ -81,7 +81,7 @@ def place_beds(frames: int, rate: int, channels: int, beds: Sequence[tuple[Any, 
                spans: Sequence[tuple[float, float]]) -> list[tuple[Any, PlacedBed]]:
     """Each ``(MusicBed, start_s, end_s)`` that plays at all, with its audio and gain."""
     from podpipe.mix import segments
-    from podpipe.mix.steps.loudness.blocks import to_float
+    from podpipe.mix.loudness.blocks import to_float
 
     placed = []
     for bed, start, end in beds:
@@ -134,7 +134,7 @@ def bed_figures(bed: PlacedBed, frames: int) -> tuple[Any, Any]:
     the bed file's own figures and the bed's gain, so the mixed episode is never measured."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.figures import analyze_array, first_window, window_edges
+    from podpipe.mix.loudness.figures import analyze_array, first_window, window_edges
 
     edges = window_edges(bed.rate, frames)
     energy, peak = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1, dtype=np.float32)
