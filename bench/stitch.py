@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from podpipe.audio import read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.mix import mix_episode  # noqa: E402
-from podpipe.mix.segments import from_audio, to_audio  # noqa: E402
+from podpipe.mix.clips import from_audio, to_audio  # noqa: E402
 from podpipe.spec import Episode, Output  # noqa: E402
 
 # Issue 2's target is the stitch itself (join + WAV export + manifest); the production steps (loudness,

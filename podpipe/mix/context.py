@@ -87,7 +87,7 @@ class MixContext:
     # what steps added on top of the stitched pieces (music beds), as loudness figures over the episode's
     # 10 ms windows: (energy, peak bound) arrays
     layers: list[tuple[Any, Any]] = field(default_factory=list)
-    # the file's rate and channels when the exporter converts on the way out (``steps.format``); None: as is
+    # the file's rate and channels when the exporter converts on the way out (``export.FormatStep``); None: as is
     output_rate: int | None = None
     output_channels: int | None = None
     # set by the loudness step: gains the exporter applies on the way to the file, and how to correct them

@@ -7,6 +7,15 @@ The same ffmpeg decodes what it encoded (a loopback decoder, ffmpeg 7 and later)
 written, at the cost of no extra pass. Only when the file misses the target by more than the tolerance, or
 passes the ceiling, is it written a second time with corrected gains (``Leveling.correct``). With an older
 ffmpeg the written file is metered in a second run.
+
+The output's sample rate and channel count are set by the first post-stitch step (``FormatStep``), before
+anything measures the audio, so the loudness and true peak reported are those of the file written. The rate
+comes from the spec, else from the format's row in ``formats.FORMATS`` (44.1 kHz for MP3, 48 kHz for Opus,
+…), else the speech's. Resampling uses ffmpeg's filtered resampler (linear interpolation would leave audible
+images at 44.1 kHz). Speech alone is converted by the exporter's ffmpeg on the way to the file: every pass
+before it then runs at the speech's rate, on half the frames, and no converted copy of the episode is ever
+held. An episode with music beds is converted by the step, before the beds are mixed in, so they keep what
+they have above the speech's Nyquist frequency.
 """
 
 from __future__ import annotations
@@ -19,12 +28,46 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from podpipe.mix.context import MixContext
-from podpipe.mix.formats import Format, output_format
+from podpipe.compile import CompiledEpisode
+from podpipe.mix.context import MixContext, MixStep
+from podpipe.mix.formats import FORMATS, Format, output_format
 
 LOOPBACK_MAJOR = 7  # ffmpeg 7.0 brought loopback decoders (``-dec``)
 SILENT = -70.0
+
+
+def output_rate(compiled: CompiledEpisode) -> int | None:
+    """The sample rate the output is written at; None keeps the stitch rate (the speech's)."""
+    fmt = FORMATS.get(compiled.plan.format)
+    return compiled.episode.output.sample_rate or (fmt.rate if fmt else None)
+
+
+class FormatStep(MixStep):
+    """The output's sample rate and channel count: set on the audio when music beds follow, else left to the
+    exporter's ffmpeg (``MixContext.output_rate``/``output_channels``)."""
+
+    name = "format"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        out = compiled.episode.output
+        settings = {"rate": output_rate(compiled), "channels": out.channels, "bitrate": out.bitrate}
+        if out.crossfade:
+            settings["crossfade"] = out.crossfade
+        return settings
+
+    def process(self, ctx: MixContext) -> None:
+        from podpipe import audio as pcm
+
+        rate = output_rate(ctx.compiled) or ctx.rate
+        channels = ctx.compiled.episode.output.channels
+        if (rate, channels) == (ctx.rate, ctx.channels):
+            return
+        if ctx.compiled.episode.music:
+            ctx.audio = pcm.ffmpeg_convert(ctx.audio, rate, channels)
+        else:
+            ctx.output_rate, ctx.output_channels = rate, channels
 
 
 def export(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from podpipe.compile import CompiledEpisode
 from podpipe.errors import PodpipeError
 from podpipe.mix.context import MixStep
-from podpipe.mix.files import file_sha256
 from podpipe.mix.inputs import inputs_digest
-from podpipe.mix.manifest import ManifestError, manifest_path, read_manifest
+from podpipe.mix.manifest import ManifestError, file_sha256, manifest_path, read_manifest
 from podpipe.mix.steps import DEFAULT_STEPS
 
 UP_TO_DATE = "up to date"

@@ -16,14 +16,9 @@ from typing import Any
 
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SpeechPiece
 from podpipe.mix.context import KINDS, MixStep
-from podpipe.mix.files import relative, sound_sha256
+from podpipe.mix.manifest import MIX_VERSION, relative, sound_sha256
 from podpipe.mix.steps import DEFAULT_STEPS
 from podpipe.mix.stitch import CHANNELS
-
-# Bump when the stitched audio or the manifest changes for the same inputs: every output becomes stale.
-# 2: sound files are decoded, resampled and faded through pydub (fades in whole milliseconds, from and to
-#    -120 dB): their samples differ by a few LSB from version 1's; timings and speech are unchanged.
-MIX_VERSION = 2
 
 
 def episode_tags(compiled: CompiledEpisode) -> dict[str, str]:

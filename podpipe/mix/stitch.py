@@ -1,6 +1,6 @@
 """Stitching: every piece of the plan placed in the episode to the sample and joined, in linear time.
 
-Every piece becomes a pydub AudioSegment at the episode rate (``segments``), and its raw data is kept in
+Every piece becomes a pydub AudioSegment at the episode rate (a clip, ``clips``), and its raw data is kept in
 order, the buffers separate (``MixContext.chunks``): the exporter writes them out one after the other, and they
 are joined into one buffer (once, ``b"".join``) only when a post-stitch step asks for the whole audio. pydub's
 ``sum()``/``+`` would copy the whole episode per piece, which is quadratic.
@@ -35,7 +35,7 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     """The episode's pieces placed and in order. ``audio_for(key)`` returns a speech piece's cached render;
     whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates. ``figures_for(key, audio)``,
     when given, returns the render's loudness figures (kept in ``MixContext.figures``)."""
-    from podpipe.mix import segments  # pydub: imported only when a mix runs
+    from podpipe.mix import clips  # pydub: imported only when a mix runs
 
     plan = compiled.plan
     # each distinct render once; the episode rate is known only when all are loaded
@@ -52,7 +52,7 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
     pcm: dict[str, bytes] = {}
     for key in list(speech):  # converted one at a time so an original can be freed before the next is copied
-        pcm[key] = segments.speech(speech.pop(key), rate, CHANNELS).raw_data
+        pcm[key] = clips.speech(speech.pop(key), rate, CHANNELS).raw_data
 
     frame = SAMPLE_WIDTH * CHANNELS
     chunks: list[bytes] = []
@@ -75,14 +75,14 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
         else:
             ident = (piece.path, piece.gain_db, piece.fade_in, piece.fade_out)
             if ident not in sounds:
-                sounds[ident] = segments.sound(piece, rate, CHANNELS).raw_data
+                sounds[ident] = clips.sound(piece, rate, CHANNELS).raw_data
             data = sounds[ident]
         n_frames = len(data) // frame
         if xfade and placed and crossfades(placed[-1].piece, piece):
             overlap = min(xfade, n_frames, len(chunks[-1]) // frame)
             if overlap:  # the sound and its neighbour overlap: one fades out while the other fades in
                 cut = overlap * frame
-                mixed = segments.crossfade(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
+                mixed = clips.crossfade(chunks[-1][-cut:], data[:cut], rate, CHANNELS)
                 chunks[-1] = chunks[-1][:-cut]
                 data = mixed + data[cut:]
                 position -= overlap

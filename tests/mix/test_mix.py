@@ -21,8 +21,8 @@ from podpipe.audio_types import Audio
 from podpipe.cache import write_atomic
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.errors import PodpipeError, UsageError
-from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, export, files, inputs_digest, is_up_to_date,
-                         manifest_path, mix_episode, segments, stitch)
+from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, clips, export, inputs_digest, is_up_to_date,
+                         manifest_path, mix_episode, stitch)
 from tests.mix.helpers import compiled_episode, tone
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
@@ -345,7 +345,7 @@ def test_digest_changes_with_every_input(tmp_path, renders, jingle, make):
 def test_untouched_sound_hash_is_cached(tmp_path, jingle, monkeypatch, make):
     base = make([SoundPiece(jingle, "s1", 0)])
     inputs_digest(base)
-    monkeypatch.setattr(files, "file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
+    monkeypatch.setattr("podpipe.mix.manifest.file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
     inputs_digest(base)
 
 
@@ -424,7 +424,7 @@ class HalfVolume(MixStep):
         return {"note": self.note}
 
     def process(self, ctx: MixContext) -> None:
-        ctx.audio = segments.to_audio(segments.from_audio(ctx.audio).apply_gain(-6.0206))
+        ctx.audio = clips.to_audio(clips.from_audio(ctx.audio).apply_gain(-6.0206))
         ctx.report[self.name] = {"gain_db": -6.0206}
 
     def edit_output(self, ctx, path):

@@ -17,7 +17,7 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode
 from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.files import relative, sound_sha256
+from podpipe.mix.manifest import relative, sound_sha256
 
 ATTACK = 0.25  # seconds
 RELEASE = 0.8
@@ -80,12 +80,12 @@ class PlacedBed:
 def place_beds(frames: int, rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
                spans: Sequence[tuple[float, float]]) -> list[tuple[Any, PlacedBed]]:
     """Each ``(MusicBed, start_s, end_s)`` that plays at all, with its audio and gain."""
-    from podpipe.mix import segments
+    from podpipe.mix import clips
     from podpipe.mix.loudness.blocks import to_float
 
     placed = []
     for bed, start, end in beds:
-        music = to_float(segments.to_audio(segments.load(bed.path, rate, channels)))
+        music = to_float(clips.to_audio(clips.load(bed.path, rate, channels)))
         a = max(0, round(start * rate))
         b = min(frames, round(end * rate))
         length = b - a if bed.loop else min(b - a, len(music))

@@ -16,7 +16,7 @@ from typing import Any
 from podpipe.compile import CompiledEpisode
 from podpipe.errors import UsageError
 from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.files import relative, sound_sha256
+from podpipe.mix.manifest import relative, sound_sha256
 from podpipe.mix.formats import FORMATS
 from podpipe.mix.steps.chapters import chapters
 
