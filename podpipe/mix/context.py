@@ -20,7 +20,7 @@ KINDS = {SpeechPiece: "speech", SilencePiece: "silence", SoundPiece: "sound"}
 
 @dataclass(frozen=True)
 class PlacedPiece:
-    """A plan piece with its exact place in the episode, in frames at the rate it was stitched at."""
+    """A rundown piece with its exact place in the episode, in frames at the rate it was stitched at."""
 
     piece: Piece
     start_frame: int

@@ -40,7 +40,7 @@ SILENT = -70.0
 
 def output_rate(compiled: CompiledEpisode) -> int | None:
     """The sample rate the output is written at; None keeps the stitch rate (the speech's)."""
-    fmt = FORMATS.get(compiled.plan.format)
+    fmt = FORMATS.get(compiled.rundown.format)
     return compiled.episode.output.sample_rate or (fmt.rate if fmt else None)
 
 
@@ -73,7 +73,7 @@ class FormatStep(MixStep):
 def export(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
     """Write ``ctx``'s audio to ``path`` in the episode's format with ``tags``. Returns the sha256 of what was
     written when known for free, else None (the caller hashes the file)."""
-    fmt = output_format(ctx.compiled.plan.format, ctx.compiled.episode.path)
+    fmt = output_format(ctx.compiled.rundown.format, ctx.compiled.episode.path)
     leveling = ctx.leveling
     measured, sha256 = encode(fmt, ctx, path, tags, meter=leveling is not None)
     if leveling is not None:
@@ -130,7 +130,7 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
         args += ["-f", fmt.muxer, "-y", os.fspath(path)]
         if loopback:
             args += ["-dec", "0:0", *meter_args("[dec:0]", workdir)]
-        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()} into {ctx.compiled.plan.output}", feed=feed)
+        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()} into {ctx.compiled.rundown.output}", feed=feed)
         if not meter:
             return None, None
         if not loopback:

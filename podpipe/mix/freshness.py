@@ -60,13 +60,13 @@ def freshness(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEP
     reasons = ["forced"] if force else stale_reasons(compiled, steps)
     if not reasons or has is None:
         return Freshness(tuple(reasons))
-    return Freshness(tuple(reasons), tuple(key for key in dict.fromkeys(compiled.plan.keys) if not has(key)))
+    return Freshness(tuple(reasons), tuple(key for key in dict.fromkeys(compiled.rundown.keys) if not has(key)))
 
 
 def stale_reasons(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEPS) -> list[str]:
     """Why the output must be mixed again; [] when the manifest says it was mixed from exactly these inputs
     and the file and its sidecars are intact."""
-    output = compiled.plan.output
+    output = compiled.rundown.output
     try:
         st = os.stat(output)
     except OSError:

@@ -48,10 +48,10 @@ def inputs_digest(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_
     spec_dir = compiled.episode.path.parent
     doc = {
         "mix_version": MIX_VERSION,
-        "format": compiled.plan.format,
+        "format": compiled.rundown.format,
         "channels": CHANNELS,
         "tags": episode_tags(compiled),
-        "pieces": [piece_record(p, spec_dir) for p in compiled.plan.pieces],
+        "pieces": [piece_record(p, spec_dir) for p in compiled.rundown.pieces],
         "steps": [[s.name, s.settings(compiled)] for s in steps],
     }
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -94,7 +94,7 @@ def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, dige
         "mix_version": MIX_VERSION,
         "spec": relative(compiled.episode.path, here),
         "title": compiled.episode.title,
-        "output": {"path": relative(output, here), "format": compiled.plan.format, "size": st.st_size,
+        "output": {"path": relative(output, here), "format": compiled.rundown.format, "size": st.st_size,
                    "sha256": sha256 or file_sha256(output), "mtime_ns": st.st_mtime_ns},
         "sample_rate": ctx.out_rate,
         "channels": ctx.out_channels,

@@ -26,14 +26,14 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
     whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written.
     ``analyses`` (the render cache) keeps each render's loudness figures, so they are computed once."""
-    output_format(compiled.plan.format, compiled.episode.path)  # before any work: an unknown format fails fast
+    output_format(compiled.rundown.format, compiled.episode.path)  # before any work: an unknown format fails fast
     digest = inputs_digest(compiled, steps)  # and so does a missing sound
     wants_figures = compiled.episode.output.loudness is not None and any(step.needs_figures for step in steps)
     ctx = stitch(compiled, audio_for, render_figures(analyses) if wants_figures else None)
     for step in steps:
         step.process(ctx)
 
-    output = Path(compiled.plan.output)
+    output = Path(compiled.rundown.output)
     with atomic_path(output) as tmp:
         sha256 = export.export(ctx, tmp, episode_tags(compiled))
         for step in steps:

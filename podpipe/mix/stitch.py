@@ -1,4 +1,4 @@
-"""Stitching: every piece of the plan placed in the episode to the sample and joined, in linear time.
+"""Stitching: every piece of the rundown placed in the episode to the sample and joined, in linear time.
 
 Every piece becomes a pydub AudioSegment at the episode rate (a clip, ``clips``), and its raw data is kept in
 order, the buffers separate (``MixContext.chunks``): the exporter writes them out one after the other, and they
@@ -37,12 +37,12 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     when given, returns the render's loudness figures (kept in ``MixContext.figures``)."""
     from podpipe.mix import clips  # pydub: imported only when a mix runs
 
-    plan = compiled.plan
+    rundown = compiled.rundown
     # each distinct render once; the episode rate is known only when all are loaded
     speech: dict[str, Audio] = {}
     figures: dict[str, Any] = {}
     located: dict[str, tuple[tuple[float, ...], str]] = {}
-    for piece in plan.pieces:
+    for piece in rundown.pieces:
         if isinstance(piece, SpeechPiece) and piece.key not in speech:
             speech[piece.key] = audio_for(piece.key)
             if figures_for is not None:
@@ -62,12 +62,12 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     sounds: dict[tuple, bytes] = {}
     position = 0
     xfade = max(0, round(compiled.episode.output.crossfade * rate))
-    for piece in plan.pieces:
+    for piece in rundown.pieces:
         if isinstance(piece, SpeechPiece):
             data = pcm[piece.key]
         elif isinstance(piece, SilencePiece):
             # not pydub's silent(): it counts frames with int(), one short at some lengths, and every later
-            # piece would move; the plan's timings are round(seconds × rate)
+            # piece would move; the rundown's timings are round(seconds × rate)
             n = max(0, round(piece.seconds * rate))
             if n not in silences:  # gaps repeat: one buffer per length
                 silences[n] = bytes(n * frame)

@@ -233,7 +233,7 @@ def test_mix_settings_change_the_digest_not_the_render_keys(tmp_path, renders):
                    {"channels": 2}):
         out = dataclasses.replace(base.episode.output, **change)
         other = dataclasses.replace(base, episode=dataclasses.replace(base.episode, output=out))
-        assert other.plan.keys == base.plan.keys
+        assert other.rundown.keys == base.rundown.keys
         digests.add(inputs_digest(other))
     assert len(digests) == 6
     mix_episode(base, renders.__getitem__)

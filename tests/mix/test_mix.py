@@ -59,7 +59,7 @@ def make(tmp_path):
 
 
 def replace_plan(compiled: CompiledEpisode, **changes) -> CompiledEpisode:
-    return dataclasses.replace(compiled, plan=dataclasses.replace(compiled.plan, **changes))
+    return dataclasses.replace(compiled, rundown=dataclasses.replace(compiled.rundown, **changes))
 
 
 @pytest.fixture

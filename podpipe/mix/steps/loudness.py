@@ -25,7 +25,7 @@ class LoudnessStep(MixStep):
         if out.loudness is None:
             return None
         return {"version": LOUDNESS_VERSION, "target": out.loudness, "true_peak": out.true_peak,
-                "headroom": headroom(compiled.plan.format)}
+                "headroom": headroom(compiled.rundown.format)}
 
     def process(self, ctx: MixContext) -> None:
         out = ctx.compiled.episode.output
@@ -33,7 +33,7 @@ class LoudnessStep(MixStep):
             return
         from podpipe.mix.loudness.episode import level, speaker_ranges
 
-        fmt = FORMATS.get(ctx.compiled.plan.format)
+        fmt = FORMATS.get(ctx.compiled.rundown.format)
         ctx.leveling = level(ctx, speaker_ranges(ctx), out.loudness, out.true_peak,
-                             headroom(ctx.compiled.plan.format), fmt.encoder_shift if fmt else 0.0)
+                             headroom(ctx.compiled.rundown.format), fmt.encoder_shift if fmt else 0.0)
         ctx.report[self.name] = ctx.leveling.record  # the exporter completes it once the file is metered

@@ -98,7 +98,7 @@ class TagsStep(MixStep):
     VERSION = 1
 
     def settings(self, compiled: CompiledEpisode) -> Any:
-        fmt = FORMATS.get(compiled.plan.format)
+        fmt = FORMATS.get(compiled.rundown.format)
         if fmt is not None and fmt.tags is None:
             return None
         art = compiled.episode.artwork
@@ -106,7 +106,7 @@ class TagsStep(MixStep):
             "path": relative(art, compiled.episode.path.parent), "sha256": sound_sha256(art)}}
 
     def edit_output(self, ctx: MixContext, path: Path) -> None:
-        fmt = FORMATS[ctx.compiled.plan.format]
+        fmt = FORMATS[ctx.compiled.rundown.format]
         if fmt.tags is None:
             return
         art = ctx.compiled.episode.artwork
