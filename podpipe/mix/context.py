@@ -70,7 +70,8 @@ class MixContext:
     """The stitched episode, as post-stitch steps and exporters see it.
 
     ``chunks`` is the episode's PCM in playback order; ``audio`` joins it into one buffer on first use and
-    may be assigned (e.g. by a loudness step). ``report`` entries land in the manifest under ``steps``.
+    may be assigned (e.g. by a step that mixes in music). ``step_records`` holds what each step records about
+    its work (figures, counts), by step name: the manifest's ``steps``.
     """
 
     compiled: CompiledEpisode
@@ -78,7 +79,7 @@ class MixContext:
     rate: int
     channels: int
     chunks: list[bytes]
-    report: dict[str, Any] = field(default_factory=dict)
+    step_records: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
     # per speech render key: its loudness figures (``loudness.figures``), from the cache or computed
     figures: dict[str, Any] = field(default_factory=dict)

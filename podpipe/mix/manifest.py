@@ -103,8 +103,8 @@ def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, dige
         "inputs_digest": digest,
         "sidecars": [relative(p, here) for p in sidecars],
     }
-    if ctx.report:
-        manifest["steps"] = ctx.report
+    if ctx.step_records:
+        manifest["steps"] = ctx.step_records
     # one piece per line: readable, diffable, and written by the C encoder (indent= would use the slow one)
     head = json.dumps(manifest, indent=1, ensure_ascii=False)[:-2]
     body = ",\n  ".join(json.dumps(p, ensure_ascii=False) for p in pieces)

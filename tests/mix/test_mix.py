@@ -425,7 +425,7 @@ class HalfVolume(MixStep):
 
     def process(self, ctx: MixContext) -> None:
         ctx.audio = clips.to_audio(clips.from_audio(ctx.audio).apply_gain(-6.0206))
-        ctx.report[self.name] = {"gain_db": -6.0206}
+        ctx.step_records[self.name] = {"gain_db": -6.0206}
 
     def edit_output(self, ctx, path):
         with open(path, "ab") as f:  # a trailing chunk, as a tagger would add (WAV readers skip it)

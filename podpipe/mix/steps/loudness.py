@@ -36,4 +36,4 @@ class LoudnessStep(MixStep):
         fmt = FORMATS.get(ctx.compiled.rundown.format)
         ctx.leveling = level(ctx, speaker_ranges(ctx), out.loudness, out.true_peak,
                              headroom(ctx.compiled.rundown.format), fmt.encoder_shift if fmt else 0.0)
-        ctx.report[self.name] = ctx.leveling.record  # the exporter completes it once the file is metered
+        ctx.step_records[self.name] = ctx.leveling.record  # the exporter completes it once the file is metered

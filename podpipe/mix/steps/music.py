@@ -186,7 +186,7 @@ class MusicStep(MixStep):
         beds = place_beds(frames, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))
         chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
         ctx.audio = mix_beds(chunks, ctx.rate, ctx.channels, [b for _, b in beds])
-        ctx.report[self.name] = [
+        ctx.step_records[self.name] = [
             {"file": bed.path.name, "start": round(b.start / ctx.rate, 3), "end": round((b.start + b.length) / ctx.rate, 3),
              "loops": round(b.length / len(b.music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db}
             for bed, b in beds]

@@ -147,7 +147,7 @@ class TranscriptStep(MixStep):
         found, methods = cues(ctx.pieces)
         if not found:
             return []
-        ctx.report[self.name] = {"cues": len(found), "turn_boundaries": methods}
+        ctx.step_records[self.name] = {"cues": len(found), "turn_boundaries": methods}
         written = []
         for suffix, render in ((".vtt", webvtt), (".srt", srt)):
             path = output.with_name(output.stem + suffix)
