@@ -5,8 +5,9 @@ order, the buffers separate (``MixContext.chunks``): the exporter writes them ou
 are joined into one buffer (once, ``b"".join``) only when a post-stitch step asks for the whole audio. pydub's
 ``sum()``/``+`` would copy the whole episode per piece, which is quadratic.
 
-The episode rate is the highest rate among the speech renders (24 kHz for Gemini, 22.05 kHz for an
-all-espeak draft), so speech is only ever resampled upwards; sound files are decoded straight to that rate.
+The episode rate is the highest rate among the speech renders (whatever rate each backend renders at), so
+speech is only ever resampled upwards; sound files are decoded straight to that rate. An episode with no
+speech is stitched at ``NO_SPEECH_RATE``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, Sp
 from podpipe.mix.context import MixContext, PlacedPiece
 from podpipe.mix.turns import locate_turns
 
-DEFAULT_RATE = 24000  # Gemini's rate; used when an episode has no speech
+# The stitch rate of an episode with no speech (sounds and silences only): a neutral default, a common
+# rate for speech, not any backend's. The output's own rate is set after stitching (``export.FormatStep``:
+# the spec's, else the format's), so it shows only in a WAV or FLAC with no ``sample_rate``.
+NO_SPEECH_RATE = 24000
 CHANNELS = 1  # podcasts of speech are mono; the output's channel count is set after stitching
 
 
@@ -49,7 +53,7 @@ def stitch(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
                 figures[piece.key] = figures_for(piece.key, speech[piece.key])
             if len(piece.turns) > 1:  # who speaks when inside a multi-speaker render (seconds: rate-free)
                 located[piece.key] = locate_turns(speech[piece.key], [t.text for t in piece.turns])
-    rate = max((a.rate for a in speech.values()), default=DEFAULT_RATE)
+    rate = max((a.rate for a in speech.values()), default=NO_SPEECH_RATE)
     pcm: dict[str, bytes] = {}
     for key in list(speech):  # converted one at a time so an original can be freed before the next is copied
         pcm[key] = clips.speech(speech.pop(key), rate, CHANNELS).raw_data

@@ -174,7 +174,7 @@ def test_sound_is_decoded_resampled_with_gain_and_fades(tmp_path, renders, jingl
 def test_episode_without_speech(tmp_path, jingle, make):
     result = mix_episode(make([SoundPiece(jingle, "s1", 0), SilencePiece(0.5, "pause", "s2", 1)]),
                          {}.__getitem__)
-    assert result.rate == stitch.DEFAULT_RATE and result.duration == 1.5
+    assert result.rate == stitch.NO_SPEECH_RATE and result.duration == 1.5
 
 
 # --- export --------------------------------------------------------------------------------------------
