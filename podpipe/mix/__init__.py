@@ -7,8 +7,7 @@ itself, only when a mix runs.
 
 from podpipe.mix.context import MixContext, MixResult, MixStep, PlacedPiece
 from podpipe.mix.formats import FORMATS
-from podpipe.mix.freshness import Freshness, is_up_to_date
-from podpipe.mix.inputs import episode_tags, inputs_digest
+from podpipe.mix.freshness import Freshness, episode_tags, inputs_digest, is_up_to_date
 from podpipe.mix.manifest import MIX_VERSION, ManifestError, manifest_path, read_manifest
 from podpipe.mix.mixer import mix_episode
 

@@ -15,7 +15,7 @@ from podpipe.compile import CompiledEpisode
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
 from podpipe.mix.formats import output_format
-from podpipe.mix.inputs import episode_tags, inputs_digest
+from podpipe.mix.freshness import episode_tags, inputs_digest
 from podpipe.mix.manifest import manifest_json, manifest_path
 from podpipe.mix.steps import DEFAULT_STEPS
 from podpipe.mix.stitch import stitch
