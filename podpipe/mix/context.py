@@ -71,7 +71,7 @@ class MixContext:
 
     ``chunks`` is the episode's PCM in playback order; ``audio`` joins it into one buffer on first use and
     may be assigned (e.g. by a step that mixes in music). ``step_records`` holds what each step records about
-    its work (figures, counts), by step name: the manifest's ``steps``.
+    its work (levels, counts), by step name: the manifest's ``steps``.
     """
 
     compiled: CompiledEpisode
@@ -80,7 +80,7 @@ class MixContext:
     channels: int
     chunks: list[bytes]
     step_records: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
+    notes: list[str] = field(default_factory=list)  # for the author, beside what the manifest records
     # per speech render key: its loudness figures (``loudness.figures``), from the cache or computed
     figures: dict[str, Any] = field(default_factory=dict)
     # frame ranges changed after stitching (crossfades): their figures are measured from the audio

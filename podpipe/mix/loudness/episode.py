@@ -90,35 +90,35 @@ class Leveling:
         rate = self.model.rate
         factors = tuple((a, b, 10 ** (g / 20)) for ranges, g in zip(self.groups, gains) for a, b in ranges)
         self.curve = GainCurve(rate, self.model.frames, 10 ** (applied / 20), factors, knots)
-        self.record |= {"gain_db": figure(applied),
+        self.record |= {"gain_db": rounded(applied),
                         "limiter_max_reduction_db": round(-20 * math.log10(max(self.curve.deepest, 1e-9)), 2)}
         return self.curve
 
     def correct(self, lufs: float, peak: float) -> GainCurve | None:
         """Given the loudness and true peak of the file written with ``curve``, a corrected curve to write once
         more, or None when the file meets target and ceiling."""
-        self.record["first_encode_lufs"], self.record["first_encode_true_peak_dbtp"] = figure(lufs), figure(peak)
+        self.record["first_encode_lufs"], self.record["first_encode_true_peak_dbtp"] = rounded(lufs), rounded(peak)
         if not math.isfinite(lufs) or (abs(lufs - self.target) <= TOLERANCE and peak <= self.ceiling):
             return None
-        # what the encoder really took: the model's figure for what was fed against the file's
+        # what the encoder really took: the model's loudness for what was fed against the file's
         fed = self.predicted[0]
         self.shift = fed - lufs if math.isfinite(fed) else self.shift + self.target - lufs
         over = max(0.0, peak - self.ceiling)
         self.model.ceiling *= 10 ** (-(over + PEAK_MARGIN if over else 0.0) / 20)
         curve = self.solve(self.target + self.shift)
-        self.record["encoder_correction_db"] = figure(self.target - lufs)
+        self.record["encoder_correction_db"] = rounded(self.target - lufs)
         return curve
 
     def finish(self, lufs: float, peak: float) -> dict[str, Any]:
         """The record, completed (in place) with the written file's figures."""
-        self.record |= {"integrated_lufs": figure(lufs), "true_peak_dbtp": figure(peak)}
+        self.record |= {"integrated_lufs": rounded(lufs), "true_peak_dbtp": rounded(peak)}
         level, levels = self.predicted
         if self.names:
             # the file is measured whole; each speaker's loudness is the model's, moved by the model's miss
             miss = lufs - level if math.isfinite(lufs) and math.isfinite(level) else 0.0
             speakers = self.record["speakers"]
             for i, name in enumerate(self.names):
-                speakers[name] |= {"gain_db": figure(self.gains[i]), "integrated_lufs": figure(levels[i] + miss)}
+                speakers[name] |= {"gain_db": rounded(self.gains[i]), "integrated_lufs": rounded(levels[i] + miss)}
                 speakers[name].pop("held_by_peaks", None)
             for g in self.held:
                 speakers[self.names[g]]["held_by_peaks"] = True
@@ -143,10 +143,10 @@ def level(ctx: MixContext, groups: Mapping[str, Sequence[tuple[int, int]]], targ
     leveling = Leveling(model, names, [groups[n] for n in names], target, ceiling, headroom, shift,
                         [reference - measured[n] for n in names])
     top = float(peak.max(initial=0.0))
-    leveling.record = {"target_lufs": target, "true_peak_ceiling_dbtp": ceiling, "input_lufs": figure(whole),
-                       "input_true_peak_dbtp": figure(20 * math.log10(top) if top > 0 else -math.inf)}
+    leveling.record = {"target_lufs": target, "true_peak_ceiling_dbtp": ceiling, "input_lufs": rounded(whole),
+                       "input_true_peak_dbtp": rounded(20 * math.log10(top) if top > 0 else -math.inf)}
     if names:
-        leveling.record["speakers"] = {n: {"input_lufs": figure(measured[n])} for n in names}
+        leveling.record["speakers"] = {n: {"input_lufs": rounded(measured[n])} for n in names}
     leveling.solve(target + shift)
     return leveling
 
@@ -175,10 +175,10 @@ def held_notes(record: Mapping[str, Any], where: str) -> list[str]:
     of episode ``where`` (its file name)."""
     episode = record.get("integrated_lufs")
     notes = []
-    for name, figures in record.get("speakers", {}).items():
-        under = None if episode is None or figures["integrated_lufs"] is None \
-            else episode - figures["integrated_lufs"]
-        if figures.get("held_by_peaks") and under is not None and under > 1.0:
+    for name, speaker in record.get("speakers", {}).items():
+        under = None if episode is None or speaker["integrated_lufs"] is None \
+            else episode - speaker["integrated_lufs"]
+        if speaker.get("held_by_peaks") and under is not None and under > 1.0:
             notes.append(
                 f"{where}: speaker {name} ends {under:.1f} LU under the episode: "
                 "the peaks of the voice stand too far above its loudness for the limiter to bring it up "
@@ -186,5 +186,5 @@ def held_notes(record: Mapping[str, Any], where: str) -> list[str]:
     return notes
 
 
-def figure(value: float) -> float | None:
+def rounded(value: float) -> float | None:
     return round(value, 2) if math.isfinite(value) else None
