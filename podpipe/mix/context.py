@@ -1,5 +1,5 @@
-"""What the mix passes around: pieces placed in the episode, the stitched episode as post-stitch steps see it
-(``MixContext``), the extension point those steps implement (``MixStep``) and what a mix returns.
+"""What the mix passes around: pieces placed in the episode (and the chapters they make), the stitched episode
+as post-stitch steps see it (``MixContext``), the extension point those steps implement (``MixStep``) and what a mix returns.
 
 Kept apart from the work itself so that steps, the exporter and the freshness check can share these types
 without importing each other (or any audio library).
@@ -7,6 +7,7 @@ without importing each other (or any audio library).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,24 @@ class PlacedPiece:
             bounds = tuple(turn_bounds(0.0, self.end - self.start, [t.text for t in turns], ())[0])
         edges = [self.start, *(self.start + b for b in bounds), self.end]
         return list(zip(edges, edges[1:], turns))
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float  # seconds
+    end: float
+    title: str
+
+
+def chapters(pieces: Sequence, duration: float) -> list[Chapter]:
+    """Chapters in playback order; each runs to the next one's start, the last to the end of the episode.
+    ``pieces`` are the mix's placed pieces (anything with ``.piece.chapter`` and ``.start``)."""
+    marks = [(placed.start, placed.piece.chapter) for placed in pieces if placed.piece.chapter]
+    out = []
+    for i, (start, title) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else duration
+        out.append(Chapter(start, max(start, end), title))
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,12 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from podpipe.compile import CompiledEpisode
-from podpipe.mix.context import MixContext, MixStep
+from podpipe.mix.context import Chapter, MixContext, MixStep, chapters
 from podpipe.mix.formats import FORMATS, Format, output_format
 
 LOOPBACK_MAJOR = 7  # ffmpeg 7.0 brought loopback decoders (``-dec``)
@@ -93,7 +93,6 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
     written, the file's sha256 when known without reading it back)."""
     from podpipe.audio import run_ffmpeg
     from podpipe.audio_types import Audio
-    from podpipe.mix.steps.chapters import chapters, ffmetadata
 
     pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks if chunk]
     if ctx.leveling is not None:
@@ -136,6 +135,21 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
         if not loopback:
             run_ffmpeg(["-i", os.fspath(path), *meter_args("[0:a]", workdir)], f"ffmpeg could not measure {path}")
         return read_meter(workdir), None
+
+
+def _escape(value: str) -> str:
+    for ch in "\\=;#\n":
+        value = value.replace(ch, "\\" + ch)
+    return value
+
+
+def ffmetadata(marks: Sequence[Chapter]) -> str:
+    """FFMETADATA1 with one [CHAPTER] per chapter, times in milliseconds."""
+    lines = [";FFMETADATA1"]
+    for c in marks:
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(c.start * 1000)}",
+                  f"END={round(c.end * 1000)}", f"title={_escape(c.title)}"]
+    return "\n".join(lines) + "\n"
 
 
 def write_wav(ctx: MixContext, path: Path, blocks: Iterator[bytes]) -> str:

@@ -15,10 +15,9 @@ from typing import Any
 
 from podpipe.compile import CompiledEpisode
 from podpipe.errors import UsageError
-from podpipe.mix.context import MixContext, MixStep
+from podpipe.mix.context import MixContext, MixStep, chapters
 from podpipe.mix.manifest import relative, sound_sha256
 from podpipe.mix.formats import FORMATS
-from podpipe.mix.steps.chapters import chapters
 
 COVER_FRONT = 3  # the APIC / FLAC picture type for the front cover
 
@@ -47,7 +46,7 @@ def _clock(seconds: float) -> str:
 
 def finish(target: Path, kind: str, *, artwork: Path | None, description: str | None, marks: Sequence) -> None:
     """Edit the file at ``target``, whose tags are of ``kind`` (``formats.Format.tags``), in place; ``marks``
-    are ``chapters.Chapter``s, written as Vorbis comments where the container holds them."""
+    are ``context.Chapter``s, written as Vorbis comments where the container holds them."""
     art = _read_art(artwork) if artwork is not None else None
     if kind == "id3":
         from mutagen.id3 import APIC, COMM, ID3
