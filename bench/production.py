@@ -31,7 +31,7 @@ from stitch import RATE, gain, make_segments  # noqa: E402
 
 from podpipe.audio import ffmpeg_exe, read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
+from podpipe.compile import CompiledEpisode, RequestTurn, Rundown, SpeechPiece  # noqa: E402
 from podpipe.mix import MixContext, episode_tags, export, mix_episode  # noqa: E402
 from podpipe.spec import Episode, MusicBed, Output  # noqa: E402
 
@@ -63,7 +63,7 @@ def compiled_episode(n: int, out: Path, fmt: str = "wav", loudness: float | None
     ep = Episode(path=out.parent / "bench.yaml", title="Production benchmark", speakers=(), segments=(),
                  output=Output(out, fmt, loudness=loudness, sample_rate=RATE),
                  music=() if bed is None else (MusicBed(bed),))  # a bed under the whole episode, looped
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+    return CompiledEpisode(ep, (), Rundown(tuple(pieces), out, fmt))
 
 
 def child(cache: Path, n: int, out: Path, task: str) -> None:

@@ -31,13 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from podpipe.audio import read_wav, write_wav  # noqa: E402
 from podpipe.audio_types import Audio  # noqa: E402
 from podpipe.mix import mix_episode  # noqa: E402
-from podpipe.mix.segments import from_audio, to_audio  # noqa: E402
+from podpipe.mix.clips import from_audio, to_audio  # noqa: E402
 from podpipe.spec import Episode, Output  # noqa: E402
 
 # Issue 2's target is the stitch itself (join + WAV export + manifest); the production steps (loudness,
 # transcripts, ...) on top of it are measured by bench/production.py.
 STITCH_ONLY = ()
-from podpipe.compile import CompiledEpisode, MixPlan, RequestTurn, SpeechPiece  # noqa: E402
+from podpipe.compile import CompiledEpisode, RequestTurn, Rundown, SpeechPiece  # noqa: E402
 
 RATE = 24000
 TARGET_SPEEDUP = 100
@@ -93,7 +93,7 @@ def compiled_episode(n: int, out: Path) -> CompiledEpisode:
     pieces = tuple(SpeechPiece(f"{i:064x}", f"s{i + 1}", i, ("Host",), (turn,)) for i in range(n))
     ep = Episode(path=out.parent / "bench.yaml", title="Stitch benchmark", speakers=(), segments=(),
                  output=Output(out, "wav"))
-    return CompiledEpisode(ep, (), MixPlan(pieces, out, "wav"))
+    return CompiledEpisode(ep, (), Rundown(pieces, out, "wav"))
 
 
 def vm_hwm_kib() -> int | None:

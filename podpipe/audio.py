@@ -43,7 +43,7 @@ def audio_segment() -> Any:
 
     pydub warns "Couldn't find ffmpeg or avconv" when ffmpeg is not on PATH (imageio-ffmpeg's binary is
     not): podpipe points ``AudioSegment.converter`` at ``ffmpeg_exe()`` itself before pydub needs ffmpeg
-    (``mix.sounds``), so the warning would only mislead.
+    (``mix.clips``), so the warning would only mislead.
     """
     import warnings
 

@@ -96,7 +96,7 @@ class Prepared:
         """Unique requests of ``episodes`` (restricted to segment ids in ``only``), in first-use order."""
         seen: dict[str, RenderRequest] = {}
         for compiled in episodes:
-            wanted = {p.key for p in compiled.plan.pieces
+            wanted = {p.key for p in compiled.rundown.pieces
                       if isinstance(p, SpeechPiece) and (not only or p.segment_id in only)}
             for request in compiled.requests:
                 if request.key in wanted:
@@ -121,7 +121,7 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
     cls = backends.backend_class(name)
     compiled = tuple(compile_episode(ep, cls.target(ep.model)) for ep in episodes)
     if options.only:
-        known = {p.segment_id for c in compiled for p in c.plan.pieces if isinstance(p, SpeechPiece)}
+        known = {p.segment_id for c in compiled for p in c.rundown.pieces if isinstance(p, SpeechPiece)}
         unknown = sorted(set(options.only) - known)
         if unknown:
             raise UsageError(f"--only {', '.join(unknown)}: no spoken segment has that id; spoken segment ids "
@@ -180,7 +180,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     if prepared.remote is not None:
         # Download (verified) what only the remote has before rendering, so a damaged remote entry is
         # simply missing and rendered now, not discovered by the mix.
-        remote_only = {k for c in stale for k in c.plan.keys if not prepared.local.has(k)}
+        remote_only = {k for c in stale for k in c.rundown.keys if not prepared.local.has(k)}
         prepared.store.prefetch(remote_only)
         absent = {key for key in remote_only if not prepared.local.has(key)}
     missing = [r for r in prepared.needed(stale, options.only) if r.key in absent]
@@ -253,14 +253,14 @@ def _fetch_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode]) -> dict
     fetched = {}
     for compiled in stale:
         try:
-            key = _output_key(inputs_digest(compiled), compiled.plan.output)
+            key = _output_key(inputs_digest(compiled), compiled.rundown.output)
         except PodpipeError:  # e.g. a sound file is gone: the mix will say so
             continue
-        got = prepared.remote.get_output(key, compiled.plan.output.parent)
+        got = prepared.remote.get_output(key, compiled.rundown.output.parent)
         if got is not None and is_up_to_date(compiled):
             duration = (got.meta or {}).get("duration")
             fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
-                                                           output=compiled.plan.output, duration=duration)
+                                                           output=compiled.rundown.output, duration=duration)
     return fetched
 
 
@@ -273,7 +273,7 @@ def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
 
 def _where(prepared: Prepared, key: str) -> str:
     for compiled in prepared.episodes:
-        for piece in compiled.plan.pieces:
+        for piece in compiled.rundown.pieces:
             if isinstance(piece, SpeechPiece) and piece.key == key:
                 return f"{compiled.episode.path.name} segment {piece.segment_id}"
     return key[:12]

@@ -91,7 +91,7 @@ def mix_one(compiled: CompiledEpisode, store: Store) -> Mixed:
         # One episode's bad sound file or failed encode must not cost the others their (paid) mix.
         return Mixed("failed", str(exc))
     except OSError as exc:
-        where = exc.filename or compiled.plan.output
+        where = exc.filename or compiled.rundown.output
         return Mixed("failed", f"cannot write {where}: {exc.strerror or exc}")
     return Mixed("built", result=mixed)
 
@@ -205,7 +205,7 @@ class Readiness:
         self.store, self.mixer = store, mixer
         self.stale = stale
         rendering = {r.key for r in missing}
-        self.waiting = {c.episode.path: set(c.plan.keys) & rendering for c in stale}
+        self.waiting = {c.episode.path: set(c.rundown.keys) & rendering for c in stale}
         self.waiters: dict[str, list[CompiledEpisode]] = {}
         for compiled in stale:
             for key in self.waiting[compiled.episode.path]:
@@ -238,7 +238,7 @@ class Readiness:
     def _settle(self, compiled: CompiledEpisode) -> None:
         path = compiled.episode.path
         del self.waiting[path]
-        keys = compiled.plan.keys
+        keys = compiled.rundown.keys
         if failed := [k for k in keys if k in self.failed]:
             self.verdicts[path] = EpisodeStatus(compiled, "failed",
                                                 f"{len(failed)} render{'s' if len(failed) != 1 else ''} failed")

@@ -157,11 +157,11 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
     episodes = []
     for compiled in prepared.episodes:
         state = states[compiled.episode.path]
-        previous = segment_keys(compiled.plan.output)
+        previous = segment_keys(compiled.rundown.output)
         planned = []
         seen: set[str] = set()
         by_key = {r.key: r for r in compiled.requests}
-        for piece in compiled.plan.pieces:
+        for piece in compiled.rundown.pieces:
             if not isinstance(piece, SpeechPiece) or piece.key in seen:
                 continue
             if options.only and piece.segment_id not in options.only:
@@ -179,7 +179,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
             planned.append(PlannedRequest(
                 request, compiled.episode.path.name, piece.segment_id, action, reason, tokens_in, tokens_out,
                 cost_usd(request.model, tokens_in, tokens_out) if paid else 0.0))
-        episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.plan.output), state,
+        episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.rundown.output), state,
                                     tuple(planned)))
     return PlanResult(prepared.backend, tuple(episodes), prepared.warnings,
                       paid=backends.backend_class(prepared.backend).paid)

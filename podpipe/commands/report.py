@@ -19,7 +19,7 @@ REPORT_VERSION = 1
 def _uses(result: BuildResult) -> dict[str, list[dict]]:
     uses: dict[str, list[dict]] = {}
     for status in result.episodes:
-        for piece in status.compiled.plan.pieces:
+        for piece in status.compiled.rundown.pieces:
             if isinstance(piece, SpeechPiece):
                 uses.setdefault(piece.key, []).append(
                     {"episode": status.compiled.episode.path.name, "segment": piece.segment_id})

@@ -1,13 +1,14 @@
-"""The ``compile`` stage: an ``Episode`` in, render requests (each with its cache key) and a mix plan out.
+"""The ``compile`` stage: an ``Episode`` in, render requests (each with its cache key) and a rundown out.
 
-Pure: no I/O, no clock. ``Target`` says where the requests go (backend, model, what that voice takes).
+The rundown is the episode's running order: its pieces in playback order and the file to write. Pure: no
+I/O, no clock. ``Target`` says where the requests go (backend, model, what that voice takes).
 """
 
 from podpipe.compile.compiler import MAX_REQUEST_CHARS, compile_episode, split_text
 from podpipe.compile.keys import cache_key, key_material, request_material
-from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
+from podpipe.compile.types import (CompiledEpisode, Piece, RenderRequest, RequestTurn, Rundown, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 
-__all__ = ["MAX_REQUEST_CHARS", "CompiledEpisode", "MixPlan", "Piece", "RenderRequest", "RequestTurn",
+__all__ = ["MAX_REQUEST_CHARS", "CompiledEpisode", "Piece", "RenderRequest", "RequestTurn", "Rundown",
            "SilencePiece", "SoundPiece", "SpeechPiece", "Target", "cache_key", "compile_episode", "key_material",
            "request_material", "split_text"]

@@ -1,4 +1,4 @@
-"""Compile a validated episode into render requests and a mix plan. Pure: no I/O, no clock, no randomness.
+"""Compile a validated episode into render requests and a rundown. Pure: no I/O, no clock, no randomness.
 
 Splitting rules (documented in the README):
 - A single line is one request, unless it is longer than ``MAX_REQUEST_CHARS``; then it is split at
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from podpipe.catalog import MAX_SPEAKERS, SPEECH_CHARS_PER_SECOND
 from podpipe.compile.keys import cache_key, key_material
-from podpipe.compile.types import (CompiledEpisode, MixPlan, Piece, RenderRequest, RequestTurn, SilencePiece,
+from podpipe.compile.types import (CompiledEpisode, Piece, RenderRequest, RequestTurn, Rundown, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
 from podpipe.spec.text import Lexicon, spoken, written
@@ -96,7 +96,7 @@ def _group_turns(turns: list[RequestTurn], limit: int) -> Iterator[tuple[Request
 
 
 def compile_episode(episode: Episode, target: Target, *, limit: int = MAX_REQUEST_CHARS) -> CompiledEpisode:
-    """Turn ``episode`` into requests for ``target`` and the plan to mix their audio."""
+    """Turn ``episode`` into requests for ``target`` and the rundown that mixes their audio."""
     backend, model = target.backend, target.model
     lexicon = Lexicon(episode.lexicon)
     requests: dict[str, RenderRequest] = {}
@@ -132,5 +132,5 @@ def compile_episode(episode: Episode, target: Target, *, limit: int = MAX_REQUES
             pieces.append(SpeechPiece(key=key, segment_id=segment.id, segment_index=segment.index,
                                       speakers=tuple(dict.fromkeys(t.speaker for t in group)), turns=group,
                                       chapter=segment.chapter if n == 0 else None))
-    plan = MixPlan(pieces=tuple(pieces), output=episode.output.path, format=episode.output.format)
-    return CompiledEpisode(episode=episode, requests=tuple(requests.values()), plan=plan)
+    rundown = Rundown(pieces=tuple(pieces), output=episode.output.path, format=episode.output.format)
+    return CompiledEpisode(episode=episode, requests=tuple(requests.values()), rundown=rundown)

@@ -1,7 +1,7 @@
-"""What ``compile`` produces: render requests (each with its cache key) and the mix plan.
+"""What ``compile`` produces: render requests (each with its cache key) and the rundown.
 
 A request holds exactly the inputs that change the audio, so its key can be computed from it alone; where a
-request came from (episode, segment) lives in the plan, because identical requests in different episodes
+request came from (episode, segment) lives in the rundown, because identical requests in different episodes
 share one key and are rendered once.
 """
 
@@ -98,7 +98,9 @@ Piece = SpeechPiece | SilencePiece | SoundPiece
 
 
 @dataclass(frozen=True)
-class MixPlan:
+class Rundown:
+    """The episode's running order: every piece to stitch, in playback order, and the file to write."""
+
     pieces: tuple[Piece, ...]  # in playback order; gaps are already explicit SilencePieces
     output: Path
     format: str
@@ -112,4 +114,4 @@ class MixPlan:
 class CompiledEpisode:
     episode: Episode
     requests: tuple[RenderRequest, ...]  # unique by key, in first-use order
-    plan: MixPlan
+    rundown: Rundown

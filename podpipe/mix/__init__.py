@@ -6,9 +6,8 @@ itself, only when a mix runs.
 """
 
 from podpipe.mix.context import MixContext, MixResult, MixStep, PlacedPiece
-from podpipe.mix.freshness import Freshness, is_up_to_date
-from podpipe.mix.inputs import MIX_VERSION, episode_tags, inputs_digest
-from podpipe.mix.manifest import ManifestError, manifest_path, read_manifest
+from podpipe.mix.freshness import Freshness, episode_tags, inputs_digest, is_up_to_date
+from podpipe.mix.manifest import MIX_VERSION, ManifestError, manifest_path, read_manifest
 from podpipe.mix.mixer import mix_episode
 
 __all__ = ["MIX_VERSION", "Freshness", "ManifestError", "MixContext", "MixResult", "MixStep", "PlacedPiece",

@@ -1,5 +1,5 @@
-"""What the mix passes around: pieces placed in the episode, the stitched episode as post-stitch steps see it
-(``MixContext``), the extension point those steps implement (``MixStep``) and what a mix returns.
+"""What the mix passes around: pieces placed in the episode (and the chapters they make), the stitched episode
+as post-stitch steps see it (``MixContext``), the extension point those steps implement (``MixStep``) and what a mix returns.
 
 Kept apart from the work itself so that steps, the exporter and the freshness check can share these types
 without importing each other (or any audio library).
@@ -7,26 +7,28 @@ without importing each other (or any audio library).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.mix.turns import turn_bounds
 
 KINDS = {SpeechPiece: "speech", SilencePiece: "silence", SoundPiece: "sound"}
 
 
 @dataclass(frozen=True)
 class PlacedPiece:
-    """A plan piece with its exact place in the episode, in frames at the rate it was stitched at."""
+    """A rundown piece with its exact place in the episode, in frames at the rate it was stitched at."""
 
     piece: Piece
     start_frame: int
     end_frame: int
     rate: int
     # where the turns of a multi-speaker render meet, in seconds from the piece's start, and how they were
-    # found ("silence", or "text" when the render had too few pauses); see ``transcript.turn_bounds``
+    # found ("silence", or "text" when the render had too few pauses); see ``turns``
     bounds: tuple[float, ...] = ()
     bounds_method: str = "exact"
 
@@ -47,11 +49,27 @@ class PlacedPiece:
         turns = getattr(self.piece, "turns", ())
         bounds = self.bounds
         if len(bounds) != max(0, len(turns) - 1):  # never located: shared out by text length
-            from podpipe.mix.steps.transcript import turn_bounds
-
             bounds = tuple(turn_bounds(0.0, self.end - self.start, [t.text for t in turns], ())[0])
         edges = [self.start, *(self.start + b for b in bounds), self.end]
         return list(zip(edges, edges[1:], turns))
+
+
+@dataclass(frozen=True)
+class Chapter:
+    start: float  # seconds
+    end: float
+    title: str
+
+
+def chapters(pieces: Sequence, duration: float) -> list[Chapter]:
+    """Chapters in playback order; each runs to the next one's start, the last to the end of the episode.
+    ``pieces`` are the mix's placed pieces (anything with ``.piece.chapter`` and ``.start``)."""
+    marks = [(placed.start, placed.piece.chapter) for placed in pieces if placed.piece.chapter]
+    out = []
+    for i, (start, title) in enumerate(marks):
+        end = marks[i + 1][0] if i + 1 < len(marks) else duration
+        out.append(Chapter(start, max(start, end), title))
+    return out
 
 
 @dataclass(frozen=True)
@@ -71,7 +89,8 @@ class MixContext:
     """The stitched episode, as post-stitch steps and exporters see it.
 
     ``chunks`` is the episode's PCM in playback order; ``audio`` joins it into one buffer on first use and
-    may be assigned (e.g. by a loudness step). ``report`` entries land in the manifest under ``steps``.
+    may be assigned (e.g. by a step that mixes in music). ``step_records`` holds what each step records about
+    its work (levels, counts), by step name: the manifest's ``steps``.
     """
 
     compiled: CompiledEpisode
@@ -79,20 +98,20 @@ class MixContext:
     rate: int
     channels: int
     chunks: list[bytes]
-    report: dict[str, Any] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)  # for the author, beside the manifest's figures
-    # per speech render key: its loudness figures (``steps.loudness.figures``), from the cache or computed
+    step_records: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the author, beside what the manifest records
+    # per speech render key: its loudness figures (``loudness.figures``), from the cache or computed
     figures: dict[str, Any] = field(default_factory=dict)
     # frame ranges changed after stitching (crossfades): their figures are measured from the audio
     touched: list[tuple[int, int]] = field(default_factory=list)
     # what steps added on top of the stitched pieces (music beds), as loudness figures over the episode's
     # 10 ms windows: (energy, peak bound) arrays
     layers: list[tuple[Any, Any]] = field(default_factory=list)
-    # the file's rate and channels when the exporter converts on the way out (``steps.format``); None: as is
+    # the file's rate and channels when the exporter converts on the way out (``export.FormatStep``); None: as is
     output_rate: int | None = None
     output_channels: int | None = None
     # set by the loudness step: gains the exporter applies on the way to the file, and how to correct them
-    # when the written file misses the target (``steps.loudness.episode.Leveling``)
+    # when the written file misses the target (``loudness.episode.Leveling``)
     leveling: Any = None
 
     @property

@@ -1,5 +1,5 @@
 """Writing the finished episode to a file, streaming: the stitched PCM pieces, with the loudness step's gains
-applied block by block (``steps.loudness.gains``), go through one ffmpeg that converts the rate and channels,
+applied block by block (``loudness.blocks``), go through one ffmpeg that converts the rate and channels,
 encodes and writes the output, never joined (a WAV that needs no conversion is written by podpipe itself).
 
 The same ffmpeg decodes what it encoded (a loopback decoder, ffmpeg 7 and later) and meters it with its
@@ -7,6 +7,15 @@ The same ffmpeg decodes what it encoded (a loopback decoder, ffmpeg 7 and later)
 written, at the cost of no extra pass. Only when the file misses the target by more than the tolerance, or
 passes the ceiling, is it written a second time with corrected gains (``Leveling.correct``). With an older
 ffmpeg the written file is metered in a second run.
+
+The output's sample rate and channel count are set by the first post-stitch step (``FormatStep``), before
+anything measures the audio, so the loudness and true peak reported are those of the file written. The rate
+comes from the spec, else from the format's row in ``formats.FORMATS`` (44.1 kHz for MP3, 48 kHz for Opus,
+…), else the speech's. Resampling uses ffmpeg's filtered resampler (linear interpolation would leave audible
+images at 44.1 kHz). Speech alone is converted by the exporter's ffmpeg on the way to the file: every pass
+before it then runs at the speech's rate, on half the frames, and no converted copy of the episode is ever
+held. An episode with music beds is converted by the step, before the beds are mixed in, so they keep what
+they have above the speech's Nyquist frequency.
 """
 
 from __future__ import annotations
@@ -17,29 +26,63 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from podpipe.formats import Format, output_format
-from podpipe.mix.context import MixContext
+from podpipe.compile import CompiledEpisode
+from podpipe.formats import FORMATS, Format, output_format
+from podpipe.mix.context import Chapter, MixContext, MixStep, chapters
 
 LOOPBACK_MAJOR = 7  # ffmpeg 7.0 brought loopback decoders (``-dec``)
 SILENT = -70.0
 
 
+def output_rate(compiled: CompiledEpisode) -> int | None:
+    """The sample rate the output is written at; None keeps the stitch rate (the speech's)."""
+    fmt = FORMATS.get(compiled.rundown.format)
+    return compiled.episode.output.sample_rate or (fmt.rate if fmt else None)
+
+
+class FormatStep(MixStep):
+    """The output's sample rate and channel count: set on the audio when music beds follow, else left to the
+    exporter's ffmpeg (``MixContext.output_rate``/``output_channels``)."""
+
+    name = "format"
+
+    def settings(self, compiled: CompiledEpisode) -> Any:
+        out = compiled.episode.output
+        settings = {"rate": output_rate(compiled), "channels": out.channels, "bitrate": out.bitrate}
+        if out.crossfade:
+            settings["crossfade"] = out.crossfade
+        return settings
+
+    def process(self, ctx: MixContext) -> None:
+        from podpipe import audio as pcm
+
+        rate = output_rate(ctx.compiled) or ctx.rate
+        channels = ctx.compiled.episode.output.channels
+        if (rate, channels) == (ctx.rate, ctx.channels):
+            return
+        if ctx.compiled.episode.music:
+            ctx.audio = pcm.ffmpeg_convert(ctx.audio, rate, channels)
+        else:
+            ctx.output_rate, ctx.output_channels = rate, channels
+
+
 def export(ctx: MixContext, path: Path, tags: dict[str, str]) -> str | None:
     """Write ``ctx``'s audio to ``path`` in the episode's format with ``tags``. Returns the sha256 of what was
     written when known for free, else None (the caller hashes the file)."""
-    fmt = output_format(ctx.compiled.plan.format, ctx.compiled.episode.path)
+    fmt = output_format(ctx.compiled.rundown.format, ctx.compiled.episode.path)
     leveling = ctx.leveling
     measured, sha256 = encode(fmt, ctx, path, tags, meter=leveling is not None)
     if leveling is not None:
         if leveling.correct(*measured) is not None:
             measured, sha256 = encode(fmt, ctx, path, tags, meter=True)
-        from podpipe.mix.steps.loudness import LoudnessStep, held_notes
+        from podpipe.mix.loudness.episode import held_notes
 
-        ctx.report[LoudnessStep.name] = leveling.finish(*measured)
-        ctx.notes += held_notes(ctx)
+        record = leveling.finish(*measured)  # the loudness step's record in the manifest, completed in place
+        ctx.notes += held_notes(record, ctx.compiled.episode.path.name)
     return sha256
 
 
@@ -50,13 +93,12 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
     written, the file's sha256 when known without reading it back)."""
     from podpipe.audio import run_ffmpeg
     from podpipe.audio_types import Audio
-    from podpipe.mix.steps.chapters import chapters, ffmetadata
 
     pieces = [Audio(chunk, ctx.rate, ctx.channels) for chunk in ctx.chunks if chunk]
     if ctx.leveling is not None:
-        from podpipe.mix.steps.loudness.gains import apply
+        from podpipe.mix.loudness.blocks import apply
 
-        feed = apply(ctx.leveling.plan, pieces)
+        feed = apply(ctx.leveling.curve, pieces)
     else:
         feed = iter(ctx.chunks)
     converting = (ctx.out_rate, ctx.out_channels) != (ctx.rate, ctx.channels)
@@ -87,12 +129,27 @@ def encode(fmt: Format, ctx: MixContext, path: Path, tags: dict[str, str], *,
         args += ["-f", fmt.muxer, "-y", os.fspath(path)]
         if loopback:
             args += ["-dec", "0:0", *meter_args("[dec:0]", workdir)]
-        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()} into {ctx.compiled.plan.output}", feed=feed)
+        run_ffmpeg(args, f"ffmpeg failed to encode {fmt.name.upper()} into {ctx.compiled.rundown.output}", feed=feed)
         if not meter:
             return None, None
         if not loopback:
             run_ffmpeg(["-i", os.fspath(path), *meter_args("[0:a]", workdir)], f"ffmpeg could not measure {path}")
         return read_meter(workdir), None
+
+
+def _escape(value: str) -> str:
+    for ch in "\\=;#\n":
+        value = value.replace(ch, "\\" + ch)
+    return value
+
+
+def ffmetadata(marks: Sequence[Chapter]) -> str:
+    """FFMETADATA1 with one [CHAPTER] per chapter, times in milliseconds."""
+    lines = [";FFMETADATA1"]
+    for c in marks:
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(c.start * 1000)}",
+                  f"END={round(c.end * 1000)}", f"title={_escape(c.title)}"]
+    return "\n".join(lines) + "\n"
 
 
 def write_wav(ctx: MixContext, path: Path, blocks: Iterator[bytes]) -> str:

@@ -7,25 +7,71 @@ sidecars are intact. Renders missing from the cache do not make an intact output
 spend API quota to replace audio that is already mixed, and a new take would sound different); they are
 looked up only for an output that must be mixed again, and listed, because those are what a build renders.
 
+``inputs_digest`` reduces everything that determines a mixed output to one digest: the canonical JSON of
+the render keys, gaps, pauses, sound contents and settings, the format, the tag metadata, ``MIX_VERSION``
+and the settings of every post-stitch step. The manifest records it and this check compares it, so any
+change there re-mixes (and never re-renders).
+
 Stdlib only, no audio: a no-op build runs this for every episode, so it stays fast.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from podpipe.compile import CompiledEpisode
+from podpipe.compile import CompiledEpisode, Piece, SilencePiece, SpeechPiece
 from podpipe.errors import PodpipeError
-from podpipe.mix.context import MixStep
-from podpipe.mix.files import file_sha256
-from podpipe.mix.inputs import inputs_digest
-from podpipe.mix.manifest import ManifestError, manifest_path, read_manifest
+from podpipe.mix.context import KINDS, MixStep
+from podpipe.mix.manifest import (MIX_VERSION, ManifestError, file_sha256, manifest_path, read_manifest, relative,
+                                  sound_sha256)
 from podpipe.mix.steps import DEFAULT_STEPS
+from podpipe.mix.stitch import CHANNELS
 
 UP_TO_DATE = "up to date"
 STALE = "stale"
+
+
+def episode_tags(compiled: CompiledEpisode) -> dict[str, str]:
+    """Metadata written into the output's tags (ID3 for MP3)."""
+    ep = compiled.episode
+    tags = {"title": ep.title, "artist": ep.author, "album": ep.show or ep.author,
+            "track": None if ep.episode is None else str(ep.episode), "comment": ep.description,
+            "genre": "Podcast", "date": ep.date}
+    return {k: v for k, v in tags.items() if v}
+
+
+def piece_record(piece: Piece, spec_dir: Path) -> dict[str, Any]:
+    """The identity of a piece for the digest: everything that changes the audio or the manifest."""
+    base = {"kind": KINDS[type(piece)], "segment_id": piece.segment_id, "segment_index": piece.segment_index,
+            "chapter": piece.chapter}
+    if isinstance(piece, SpeechPiece):
+        return {**base, "key": piece.key, "speakers": list(piece.speakers),
+                "turns": [[t.speaker, t.shown] for t in piece.turns]}
+    if isinstance(piece, SilencePiece):
+        return {**base, "seconds": piece.seconds, "reason": piece.reason}
+    return {**base, "path": relative(piece.path, spec_dir), "sha256": sound_sha256(piece.path),
+            "gain_db": piece.gain_db, "fade_in": piece.fade_in, "fade_out": piece.fade_out}
+
+
+def inputs_digest(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEPS) -> str:
+    """sha256 of the canonical JSON of everything that determines the mixed output."""
+    spec_dir = compiled.episode.path.parent
+    doc = {
+        "mix_version": MIX_VERSION,
+        "format": compiled.rundown.format,
+        "channels": CHANNELS,
+        "tags": episode_tags(compiled),
+        "pieces": [piece_record(p, spec_dir) for p in compiled.rundown.pieces],
+        "steps": [[s.name, s.settings(compiled)] for s in steps],
+    }
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -61,13 +107,13 @@ def freshness(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEP
     reasons = ["forced"] if force else stale_reasons(compiled, steps)
     if not reasons or has is None:
         return Freshness(tuple(reasons))
-    return Freshness(tuple(reasons), tuple(key for key in dict.fromkeys(compiled.plan.keys) if not has(key)))
+    return Freshness(tuple(reasons), tuple(key for key in dict.fromkeys(compiled.rundown.keys) if not has(key)))
 
 
 def stale_reasons(compiled: CompiledEpisode, steps: Sequence[MixStep] = DEFAULT_STEPS) -> list[str]:
     """Why the output must be mixed again; [] when the manifest says it was mixed from exactly these inputs
     and the file and its sidecars are intact."""
-    output = compiled.plan.output
+    output = compiled.rundown.output
     try:
         st = os.stat(output)
     except OSError:

@@ -3,11 +3,16 @@ freshness check and by ``podpipe plan``, so the format is defined in one place.
 
 It records every piece with its sample-exact start/end (speech with its key, speakers and turns), the output
 file's size, sha256 and mtime, the sidecars written with it, the ``inputs_digest`` of what went into it and
-the reports of the post-stitch steps. Paths are relative to the manifest.
+what the post-stitch steps record. Paths are relative to the manifest (``relative``), so a manifest holds no
+machine paths and a project can move; files an episode names are recorded by content hash (each sound hashed
+once per process while it is unchanged, ``sound_sha256``), and the inputs digest hashes them the same way.
+
+Stdlib only: the freshness check of every no-op build reads manifests and hashes every sound of every episode.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,12 +20,46 @@ from typing import Any
 
 from podpipe import __version__
 from podpipe.compile import CompiledEpisode, SilencePiece, SpeechPiece
+from podpipe.errors import UsageError
 from podpipe.formats import SIDECARS
 from podpipe.mix.context import MixContext
-from podpipe.mix.files import file_sha256, relative
-from podpipe.mix.inputs import MIX_VERSION
 
 MANIFEST_VERSION = 1
+
+# Bump when the stitched audio or the manifest changes for the same inputs: every output becomes stale.
+# 2: sound files are decoded, resampled and faded through pydub (fades in whole milliseconds, from and to
+#    -120 dB): their samples differ by a few LSB from version 1's; timings and speech are unchanged.
+MIX_VERSION = 2
+
+_sound_hashes: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sound_sha256(path: Path) -> str:
+    """Content hash of a sound file, computed once per process for a given (path, size, mtime)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise UsageError(f"{path}: sound file not found") from None
+    key = (os.fspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _sound_hashes:
+        _sound_hashes[key] = file_sha256(path)
+    return _sound_hashes[key]
+
+
+def relative(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``, with forward slashes."""
+    try:
+        return Path(os.path.relpath(path, base)).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).as_posix()
 
 
 def manifest_path(output: Path) -> Path:
@@ -56,7 +95,7 @@ def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, dige
         "mix_version": MIX_VERSION,
         "spec": relative(compiled.episode.path, here),
         "title": compiled.episode.title,
-        "output": {"path": relative(output, here), "format": compiled.plan.format, "size": st.st_size,
+        "output": {"path": relative(output, here), "format": compiled.rundown.format, "size": st.st_size,
                    "sha256": sha256 or file_sha256(output), "mtime_ns": st.st_mtime_ns},
         "sample_rate": ctx.out_rate,
         "channels": ctx.out_channels,
@@ -65,8 +104,8 @@ def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, dige
         "inputs_digest": digest,
         "sidecars": [relative(p, here) for p in sidecars],
     }
-    if ctx.report:
-        manifest["steps"] = ctx.report
+    if ctx.step_records:
+        manifest["steps"] = ctx.step_records
     # one piece per line: readable, diffable, and written by the C encoder (indent= would use the slow one)
     head = json.dumps(manifest, indent=1, ensure_ascii=False)[:-2]
     body = ",\n  ".join(json.dumps(p, ensure_ascii=False) for p in pieces)

@@ -16,7 +16,8 @@ from podpipe.files import atomic_path, write_atomic
 from podpipe.formats import output_format
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
-from podpipe.mix.inputs import episode_tags, inputs_digest
+from podpipe.formats import output_format
+from podpipe.mix.freshness import episode_tags, inputs_digest
 from podpipe.mix.manifest import manifest_json, manifest_path
 from podpipe.mix.steps import DEFAULT_STEPS
 from podpipe.mix.stitch import stitch
@@ -27,14 +28,14 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
     """Stitch, export and write the manifest. ``audio_for(key)`` returns a speech piece's cached render;
     whatever it raises (e.g. ``LookupError`` for a damaged entry) propagates and nothing is written.
     ``analyses`` (the render cache) keeps each render's loudness figures, so they are computed once."""
-    output_format(compiled.plan.format, compiled.episode.path)  # before any work: an unknown format fails fast
+    output_format(compiled.rundown.format, compiled.episode.path)  # before any work: an unknown format fails fast
     digest = inputs_digest(compiled, steps)  # and so does a missing sound
     wants_figures = compiled.episode.output.loudness is not None and any(step.needs_figures for step in steps)
     ctx = stitch(compiled, audio_for, render_figures(analyses) if wants_figures else None)
     for step in steps:
         step.process(ctx)
 
-    output = Path(compiled.plan.output)
+    output = Path(compiled.rundown.output)
     with atomic_path(output) as tmp:
         sha256 = export.export(ctx, tmp, episode_tags(compiled))
         for step in steps:
@@ -54,7 +55,7 @@ def render_figures(analyses: Store | None) -> Callable[[str, Audio], Any]:
     """``figures_for(key, audio)`` for the stitch: a render's loudness figures as stored beside its cache
     entry, else computed from its audio and stored there (a missing, damaged, foreign or outdated record
     is computed again, never trusted)."""
-    from podpipe.mix.steps.loudness.figures import analyze, from_record, to_record
+    from podpipe.mix.loudness.figures import analyze, from_record, to_record
 
     def figures_for(key: str, audio: Audio) -> Any:
         record = analyses.analysis(key) if analyses is not None else None

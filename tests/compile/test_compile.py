@@ -40,7 +40,7 @@ def test_golden_plan():
     doc = {
         "requests": [dataclasses.asdict(r) for r in compiled.requests],
         "pieces": [{"type": type(p).__name__, **{k: v for k, v in dataclasses.asdict(p).items() if k != "path"}}
-                   for p in compiled.plan.pieces],
+                   for p in compiled.rundown.pieces],
     }
     golden = GOLDEN / "basic.json"
     text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
@@ -51,7 +51,7 @@ def test_golden_plan():
 
 
 def test_gaps_between_spoken_pieces_only():
-    pieces = _compile(episode(*BASE, gap=0.4)).plan.pieces
+    pieces = _compile(episode(*BASE, gap=0.4)).rundown.pieces
     kinds = [(type(p).__name__, getattr(p, "reason", None)) for p in pieces]
     assert kinds == [("SpeechPiece", None), ("SilencePiece", "gap"), ("SpeechPiece", None),
                      ("SilencePiece", "pause"), ("SpeechPiece", None)]
@@ -59,7 +59,7 @@ def test_gaps_between_spoken_pieces_only():
 
 
 def test_zero_gap_adds_no_silence():
-    pieces = _compile(episode(*BASE, gap=0)).plan.pieces
+    pieces = _compile(episode(*BASE, gap=0)).rundown.pieces
     assert not [p for p in pieces if isinstance(p, SilencePiece) and p.reason == "gap"]
 
 
@@ -90,7 +90,7 @@ def test_long_line_is_split_at_sentences_under_the_cap():
         assert r.turns[0].text.endswith(".")
     assert " ".join(r.turns[0].text for r in compiled.requests) == text
     # split pieces of one segment are separated by the gap and only the first carries the chapter
-    speech = [p for p in compiled.plan.pieces if isinstance(p, SpeechPiece)]
+    speech = [p for p in compiled.rundown.pieces if isinstance(p, SpeechPiece)]
     assert {p.segment_id for p in speech} == {"s1"}
 
 
@@ -225,7 +225,7 @@ def test_lexicon_changes_the_speech_not_the_written_text():
 def test_identical_lines_share_one_request():
     compiled = _compile(episode(line(0, "host", "Same."), line(1, "host", "Same.")))
     assert len(compiled.requests) == 1
-    assert len(compiled.plan.keys) == 2 and len(set(compiled.plan.keys)) == 1
+    assert len(compiled.rundown.keys) == 2 and len(set(compiled.rundown.keys)) == 1
 
 
 def test_identical_requests_across_episodes_share_keys(tmp_path):
@@ -236,7 +236,7 @@ def test_identical_requests_across_episodes_share_keys(tmp_path):
 
 def test_chapter_marks_land_on_the_first_piece_of_their_segment():
     compiled = _compile(episode(*BASE))
-    speech = [p for p in compiled.plan.pieces if isinstance(p, SpeechPiece)]
+    speech = [p for p in compiled.rundown.pieces if isinstance(p, SpeechPiece)]
     assert speech[0].chapter == "Intro"
     assert [p.chapter for p in speech[1:]] == [None, None]
 

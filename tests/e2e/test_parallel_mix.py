@@ -127,7 +127,7 @@ def test_episodes_whose_renders_never_started_are_failed_not_waiting(workdir):
 
 def test_a_bug_in_a_worker_is_raised_in_the_build_with_the_workers_traceback(workdir):
     prepared = prepare([write(workdir, "a.yaml", 1)])
-    broken = dataclasses.replace(prepared.episodes[0], plan=None)  # what no user input can cause: a bug
+    broken = dataclasses.replace(prepared.episodes[0], rundown=None)  # what no user input can cause: a bug
     with Mixer(2, prepared.local, prepared.store) as mixer:
         mixer.submit(broken)
         with pytest.raises(AttributeError) as caught:

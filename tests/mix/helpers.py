@@ -9,7 +9,7 @@ from array import array
 from pathlib import Path
 
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, MixPlan
+from podpipe.compile import CompiledEpisode, Rundown
 from podpipe.spec import Episode, Output
 
 
@@ -51,4 +51,4 @@ def compiled_episode(root: Path, pieces, fmt: str = "wav", *, name: str = "ep", 
     output = Output(out, fmt, **{k: v for k, v in fields.items() if k in _OUTPUT_FIELDS})
     ep = Episode(path=root / spec_dir / f"{name}.yaml", title=title, speakers=(), segments=(), output=output,
                  **{k: v for k, v in fields.items() if k not in _OUTPUT_FIELDS})
-    return CompiledEpisode(ep, (), MixPlan(tuple(pieces), out, fmt))
+    return CompiledEpisode(ep, (), Rundown(tuple(pieces), out, fmt))

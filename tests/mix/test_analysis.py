@@ -12,8 +12,8 @@ import pytest
 from podpipe.cache import FileStore
 from podpipe.compile import SilencePiece
 from podpipe.mix import mix_episode
-from podpipe.mix.steps.loudness import figures as figures_module
-from podpipe.mix.steps.loudness.figures import ANALYSIS_VERSION, Figures, from_record, to_record
+from podpipe.mix.loudness import figures as figures_module
+from podpipe.mix.loudness.figures import ANALYSIS_VERSION, Figures, from_record, to_record
 from tests.mix.helpers import compiled_episode
 from tests.support.audio import speech, voice
 
@@ -125,7 +125,7 @@ def test_prune_and_delete_take_the_analysis_with_the_entry(cached):
 def test_windows_cover_every_frame_once_and_agree_with_first_window(rate):
     """Every window holds at least one frame (a render of 71663 frames at 22.05 kHz once ended in an empty
     one, which failed its mix), and ``first_window`` names the window each frame is in."""
-    from podpipe.mix.steps.loudness.figures import first_window, window_edges
+    from podpipe.mix.loudness.figures import first_window, window_edges
 
     for frames in [*range(1, 1200, 7), 71663, 1_000_003]:
         edges = window_edges(rate, frames)

@@ -44,7 +44,7 @@ def test_up_to_date_needs_no_cache_lookup(built):
 
 
 def test_each_reason(built, episode_of):
-    output = built.plan.output
+    output = built.rundown.output
     assert freshness(built, force=True).reasons == ("forced",)
     changed = episode_of([speech(KEY_A, 0, "Hi."), SilencePiece(0.25, "gap"), speech(KEY_B, 1)], loudness=None)
     assert freshness(changed).reasons == ("inputs changed",)

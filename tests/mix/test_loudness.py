@@ -16,10 +16,11 @@ from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
-from podpipe.mix.steps.loudness import blocks, filters, gains, meter, model
-from podpipe.mix.steps.loudness.figures import analyze
+from podpipe.mix.loudness import blocks, filters, model
+from podpipe.mix.loudness.figures import analyze
 from tests.mix.helpers import compiled_episode
 from tests.support import REPO
+from tests.support import loudness as meter
 from tests.support.audio import speech, voice
 
 RATE = 24000
@@ -232,7 +233,7 @@ def test_mix_settings_change_the_digest_not_the_render_keys(tmp_path, renders):
                    {"channels": 2}):
         out = dataclasses.replace(base.episode.output, **change)
         other = dataclasses.replace(base, episode=dataclasses.replace(base.episode, output=out))
-        assert other.plan.keys == base.plan.keys
+        assert other.rundown.keys == base.rundown.keys
         digests.add(inputs_digest(other))
     assert len(digests) == 6
     mix_episode(base, renders.__getitem__)
@@ -266,8 +267,8 @@ def limit(audio: Audio, ceiling: float, gain: float = 1.0) -> tuple[Audio, float
     """``audio`` through the limiter alone, as the mix applies it: (the result, the deepest gain)."""
     figures = analyze(audio)
     m = model.Model(figures.energy, figures.peak, audio.rate, figures.frames, [], ceiling)
-    plan = gains.GainPlan(audio.rate, figures.frames, gain, (), m.limiter(gain, np.ones(1)))
-    return Audio(b"".join(gains.apply(plan, [audio])), audio.rate), plan.deepest
+    curve = blocks.GainCurve(audio.rate, figures.frames, gain, (), m.limiter(gain, np.ones(1)))
+    return Audio(b"".join(blocks.apply(curve, [audio])), audio.rate), curve.deepest
 
 
 def pcm16(x) -> Audio:
@@ -298,7 +299,7 @@ def test_limiter_is_a_no_op_under_the_ceiling():
 
 def test_limiter_holds_the_ceiling_for_any_gain_and_speaker_ranges():
     """Peaks everywhere (also on window and block edges), a large overall gain and speakers with their own
-    gains over ranges: the applied plan never lets a true peak through."""
+    gains over ranges: the applied curve never lets a true peak through."""
     rng = np.random.default_rng(5)
     rate = 24000
     x = rng.standard_normal(rate * 3) * 0.05
@@ -308,11 +309,11 @@ def test_limiter_holds_the_ceiling_for_any_gain_and_speaker_ranges():
     ranges = [[(0, rate), (2 * rate, 3 * rate)], [(rate, 2 * rate)]]
     m = model.Model(figures.energy, figures.peak, rate, figures.frames, ranges, -3.0)
     factors = np.array([2.0, 0.5])
-    plan = gains.GainPlan(rate, figures.frames, 4.0, tuple((a, b, f) for rs, f in zip(ranges, factors) for a, b in rs),
+    curve = blocks.GainCurve(rate, figures.frames, 4.0, tuple((a, b, f) for rs, f in zip(ranges, factors) for a, b in rs),
                           m.limiter(4.0, factors))
-    out = Audio(b"".join(gains.apply(plan, [audio])), rate)
+    out = Audio(b"".join(blocks.apply(curve, [audio])), rate)
     assert meter.true_peak(out) <= -3.0 + 0.01  # 16-bit rounding of the result
-    assert plan.deepest < 0.2
+    assert curve.deepest < 0.2
 
 
 def test_meter_agrees_with_ffmpeg(tmp_path, renders):
@@ -338,7 +339,7 @@ def test_no_op_build_imports_no_numpy(tmp_path, renders):
                    cwd=REPO)
 
 
-def test_the_plan_gives_the_same_frames_whatever_the_block_size(monkeypatch):
+def test_the_gain_curve_gives_the_same_frames_whatever_the_block_size(monkeypatch):
     """The gains are applied block by block to bound memory: tiny blocks must give the very same bytes."""
     rng = np.random.default_rng(5)
     rate = 24000
@@ -347,10 +348,10 @@ def test_the_plan_gives_the_same_frames_whatever_the_block_size(monkeypatch):
     pieces = [Audio(x[:30001].tobytes(), rate), Audio(x[30001:].tobytes(), rate)]  # never joined
     figures = analyze(Audio(x.tobytes(), rate))
     m = model.Model(figures.energy, figures.peak, rate, figures.frames, [[(100, 40000)]], -3.0)
-    plan = gains.GainPlan(rate, figures.frames, 1.5, ((100, 40000, 0.7),), m.limiter(1.5, np.array([0.7])))
-    whole = b"".join(gains.apply(plan, pieces))
-    monkeypatch.setattr(gains, "BLOCK", 4097)
-    assert b"".join(gains.apply(plan, pieces)) == whole
+    curve = blocks.GainCurve(rate, figures.frames, 1.5, ((100, 40000, 0.7),), m.limiter(1.5, np.array([0.7])))
+    whole = b"".join(blocks.apply(curve, pieces))
+    monkeypatch.setattr(blocks, "BLOCK", 4097)
+    assert b"".join(blocks.apply(curve, pieces)) == whole
 
 
 def test_sources_read_the_same_frames_wherever_a_read_starts():
@@ -407,7 +408,7 @@ def test_too_short_to_measure_still_meets_the_ceiling(episode_of):
 
 def test_figures_do_not_depend_on_where_the_passes_fall(monkeypatch):
     """A long range is analysed in passes of bounded size; small passes give the same figures."""
-    from podpipe.mix.steps.loudness import figures
+    from podpipe.mix.loudness import figures
 
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((RATE * 4, 1)) * 0.1 * np.sin(np.arange(RATE * 4) / 3000)[:, None])

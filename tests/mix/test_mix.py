@@ -21,8 +21,8 @@ from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
 from podpipe.errors import PodpipeError, UsageError
 from podpipe.files import write_atomic
-from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, export, files, inputs_digest, is_up_to_date,
-                         manifest_path, mix_episode, segments, stitch)
+from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, clips, export, inputs_digest, is_up_to_date,
+                         manifest_path, mix_episode, stitch)
 from tests.mix.helpers import compiled_episode, tone
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
@@ -59,7 +59,7 @@ def make(tmp_path):
 
 
 def replace_plan(compiled: CompiledEpisode, **changes) -> CompiledEpisode:
-    return dataclasses.replace(compiled, plan=dataclasses.replace(compiled.plan, **changes))
+    return dataclasses.replace(compiled, rundown=dataclasses.replace(compiled.rundown, **changes))
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def test_sound_is_decoded_resampled_with_gain_and_fades(tmp_path, renders, jingl
 def test_episode_without_speech(tmp_path, jingle, make):
     result = mix_episode(make([SoundPiece(jingle, "s1", 0), SilencePiece(0.5, "pause", "s2", 1)]),
                          {}.__getitem__)
-    assert result.rate == stitch.DEFAULT_RATE and result.duration == 1.5
+    assert result.rate == stitch.NO_SPEECH_RATE and result.duration == 1.5
 
 
 # --- export --------------------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def test_digest_changes_with_every_input(tmp_path, renders, jingle, make):
 def test_untouched_sound_hash_is_cached(tmp_path, jingle, monkeypatch, make):
     base = make([SoundPiece(jingle, "s1", 0)])
     inputs_digest(base)
-    monkeypatch.setattr(files, "file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
+    monkeypatch.setattr("podpipe.mix.manifest.file_sha256", lambda path: pytest.fail("re-hashed an unchanged sound"))
     inputs_digest(base)
 
 
@@ -424,8 +424,8 @@ class HalfVolume(MixStep):
         return {"note": self.note}
 
     def process(self, ctx: MixContext) -> None:
-        ctx.audio = segments.to_audio(segments.from_audio(ctx.audio).apply_gain(-6.0206))
-        ctx.report[self.name] = {"gain_db": -6.0206}
+        ctx.audio = clips.to_audio(clips.from_audio(ctx.audio).apply_gain(-6.0206))
+        ctx.step_records[self.name] = {"gain_db": -6.0206}
 
     def edit_output(self, ctx, path):
         with open(path, "ab") as f:  # a trailing chunk, as a tagger would add (WAV readers skip it)

@@ -109,7 +109,7 @@ def test_bed_settings_change_the_digest_not_the_renders(tmp_path, bed_file):
     digests = {inputs_digest(compiled), inputs_digest(episode(tmp_path, []))}
     for change in ({"gain_db": -20.0}, {"duck_db": -6.0}, {"fade_in": 3.0}, {"loop": False}, {"start_segment": 1}):
         other = episode(tmp_path, [dataclasses.replace(bed, **change)])
-        assert other.plan.keys == compiled.plan.keys
+        assert other.rundown.keys == compiled.rundown.keys
         digests.add(inputs_digest(other))
     assert len(digests) == 7
     bed_file.write_bytes(wav_bytes(tone(600, 1.0, amp=0.5)))
@@ -181,7 +181,7 @@ def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
     plain_c, plain = build(0.0)
     assert plain.duration == pytest.approx(1 + 2 + 0.5 + 2 + 1)
     faded_c, faded = build(0.4)
-    assert inputs_digest(faded_c) != inputs_digest(plain_c) and faded_c.plan.keys == plain_c.plan.keys
+    assert inputs_digest(faded_c) != inputs_digest(plain_c) and faded_c.rundown.keys == plain_c.rundown.keys
     assert faded.duration == pytest.approx(6.5 - 0.8)  # two sound joins; the gap keeps its length
     starts = [(p.start, p.end) for p in faded.pieces]
     assert starts[1][0] == pytest.approx(0.6) and starts[0][1] == pytest.approx(1.0)  # overlapping
@@ -215,7 +215,7 @@ def test_a_beds_figures_bound_what_the_mix_holds(bed_file):
     the measured mix's (speech and bed are unrelated), and peaks never under it (the limiter relies on it)."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.figures import analyze, place, window_edges
+    from podpipe.mix.loudness.figures import analyze, place, window_edges
 
     parts = [SPEECH.pcm, bytes(RATE * 2), SPEECH.pcm, SPEECH.pcm]
     frames = sum(map(len, parts)) // 2

@@ -174,7 +174,7 @@ def test_artwork_changes_re_mix_never_render(tmp_path, renders, cover):
     before = inputs_digest(compiled)
     cover.write_bytes(png(8, 8))
     assert inputs_digest(compiled) != before and not is_up_to_date(compiled)
-    assert episode(tmp_path, "mp3", cover).plan.keys == compiled.plan.keys
+    assert episode(tmp_path, "mp3", cover).rundown.keys == compiled.rundown.keys
 
 
 def test_artwork_that_is_no_image_is_a_clear_error(tmp_path, renders):
@@ -183,4 +183,4 @@ def test_artwork_that_is_no_image_is_a_clear_error(tmp_path, renders):
     compiled = episode(tmp_path, "m4a", fake)
     with pytest.raises(UsageError, match="not a PNG or JPEG"):
         mix_episode(compiled, renders.__getitem__)
-    assert not compiled.plan.output.exists()  # nothing half-written
+    assert not compiled.rundown.output.exists()  # nothing half-written

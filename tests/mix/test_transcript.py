@@ -15,7 +15,7 @@ import pytest
 from podpipe.audio import wav_bytes
 from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
-from podpipe.mix import mix_episode
+from podpipe.mix import mix_episode, turns
 from podpipe.mix.steps import transcript
 from podpipe.spec import MusicBed
 from tests.mix.helpers import compiled_episode
@@ -160,12 +160,12 @@ def test_turns_are_found_before_a_music_bed_fills_the_pauses(tmp_path, renders):
 
 
 def test_text_proportional_fallback():
-    bounds, method = transcript.turn_bounds(10.0, 13.0, ["aa", "a"], [])
+    bounds, method = turns.turn_bounds(10.0, 13.0, ["aa", "a"], [])
     assert method == "text" and bounds == [pytest.approx(12.0)]
     # text says 1.67 and 3.33; the short pause at the start loses to the long ones nearer
-    bounds, method = transcript.turn_bounds(0.0, 5.0, ["a", "b", "c"], [(0.2, 0.35), (1.0, 1.4), (4.0, 4.5)])
+    bounds, method = turns.turn_bounds(0.0, 5.0, ["a", "b", "c"], [(0.2, 0.35), (1.0, 1.4), (4.0, 4.5)])
     assert method == "silence" and bounds == [pytest.approx(1.2), pytest.approx(4.25)]
-    bounds, _ = transcript.turn_bounds(0.0, 5.0, ["a", "b", "c"], [(1.5, 1.7), (3.2, 3.5), (4.0, 4.5)])
+    bounds, _ = turns.turn_bounds(0.0, 5.0, ["a", "b", "c"], [(1.5, 1.7), (3.2, 3.5), (4.0, 4.5)])
     assert bounds == [pytest.approx(1.6), pytest.approx(3.35)]
 
 
@@ -184,7 +184,7 @@ def test_long_turns_become_readable_cues():
 def test_pause_detection_ignores_edges_and_short_dips():
     audio = join(quiet(0.5), voice(1, 1.0, 0.4), quiet(0.05), voice(1, 1.0, 0.4), quiet(0.3),
                  voice(1, 1.0, 0.4), quiet(0.5))
-    found = transcript.pauses(audio, 0.0, audio.seconds)
+    found = turns.pauses(audio, 0.0, audio.seconds)
     assert len(found) == 1
     assert abs(found[0][0] - 2.55) <= 0.03 and abs(found[0][1] - 2.85) <= 0.03
 

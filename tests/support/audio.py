@@ -1,4 +1,4 @@
-"""Test audio and the mix-plan pieces that carry it."""
+"""Test audio and the rundown pieces that carry it."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode
 from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.files import relative, sound_sha256
+from podpipe.mix.manifest import relative, sound_sha256
 
 ATTACK = 0.25  # seconds
 RELEASE = 0.8
@@ -80,12 +80,12 @@ class PlacedBed:
 def place_beds(frames: int, rate: int, channels: int, beds: Sequence[tuple[Any, float, float]],
                spans: Sequence[tuple[float, float]]) -> list[tuple[Any, PlacedBed]]:
     """Each ``(MusicBed, start_s, end_s)`` that plays at all, with its audio and gain."""
-    from podpipe.mix import segments
-    from podpipe.mix.steps.loudness.blocks import to_float
+    from podpipe.mix import clips
+    from podpipe.mix.loudness.blocks import to_float
 
     placed = []
     for bed, start, end in beds:
-        music = to_float(segments.to_audio(segments.load(bed.path, rate, channels)))
+        music = to_float(clips.to_audio(clips.load(bed.path, rate, channels)))
         a = max(0, round(start * rate))
         b = min(frames, round(end * rate))
         length = b - a if bed.loop else min(b - a, len(music))
@@ -134,7 +134,7 @@ def bed_figures(bed: PlacedBed, frames: int) -> tuple[Any, Any]:
     the bed file's own figures and the bed's gain, so the mixed episode is never measured."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.figures import analyze_array, first_window, window_edges
+    from podpipe.mix.loudness.figures import analyze_array, first_window, window_edges
 
     edges = window_edges(bed.rate, frames)
     energy, peak = np.zeros(len(edges) - 1), np.zeros(len(edges) - 1, dtype=np.float32)
@@ -186,7 +186,7 @@ class MusicStep(MixStep):
         beds = place_beds(frames, ctx.rate, ctx.channels, placed, speech_spans(ctx.pieces))
         chunks, ctx.chunks = ctx.chunks, []  # handed over: freed as soon as they are copied into the mix
         ctx.audio = mix_beds(chunks, ctx.rate, ctx.channels, [b for _, b in beds])
-        ctx.report[self.name] = [
+        ctx.step_records[self.name] = [
             {"file": bed.path.name, "start": round(b.start / ctx.rate, 3), "end": round((b.start + b.length) / ctx.rate, 3),
              "loops": round(b.length / len(b.music), 2), "gain_db": bed.gain_db, "duck_db": bed.duck_db}
             for bed, b in beds]

@@ -16,9 +16,8 @@ from typing import Any
 from podpipe.compile import CompiledEpisode
 from podpipe.errors import UsageError
 from podpipe.formats import FORMATS
-from podpipe.mix.context import MixContext, MixStep
-from podpipe.mix.files import relative, sound_sha256
-from podpipe.mix.steps.chapters import chapters
+from podpipe.mix.context import MixContext, MixStep, chapters
+from podpipe.mix.manifest import relative, sound_sha256
 
 COVER_FRONT = 3  # the APIC / FLAC picture type for the front cover
 
@@ -47,7 +46,7 @@ def _clock(seconds: float) -> str:
 
 def finish(target: Path, kind: str, *, artwork: Path | None, description: str | None, marks: Sequence) -> None:
     """Edit the file at ``target``, whose tags are of ``kind`` (``formats.Format.tags``), in place; ``marks``
-    are ``chapters.Chapter``s, written as Vorbis comments where the container holds them."""
+    are ``context.Chapter``s, written as Vorbis comments where the container holds them."""
     art = _read_art(artwork) if artwork is not None else None
     if kind == "id3":
         from mutagen.id3 import APIC, COMM, ID3
@@ -98,7 +97,7 @@ class TagsStep(MixStep):
     VERSION = 1
 
     def settings(self, compiled: CompiledEpisode) -> Any:
-        fmt = FORMATS.get(compiled.plan.format)
+        fmt = FORMATS.get(compiled.rundown.format)
         if fmt is not None and fmt.tags is None:
             return None
         art = compiled.episode.artwork
@@ -106,7 +105,7 @@ class TagsStep(MixStep):
             "path": relative(art, compiled.episode.path.parent), "sha256": sound_sha256(art)}}
 
     def edit_output(self, ctx: MixContext, path: Path) -> None:
-        fmt = FORMATS[ctx.compiled.plan.format]
+        fmt = FORMATS[ctx.compiled.rundown.format]
         if fmt.tags is None:
             return
         art = ctx.compiled.episode.artwork

@@ -16,7 +16,7 @@ from podpipe import audio as pcm
 from podpipe.audio import Audio, FfmpegError, ffmpeg_exe, wav_bytes
 from podpipe.compile import SoundPiece
 from podpipe.errors import UsageError
-from podpipe.mix import segments, sounds
+from podpipe.mix import clips
 from tests.mix.helpers import crossings, rms, samples_of, tone
 
 
@@ -31,7 +31,7 @@ def clean_ffmpeg_cache():
 
 def test_speech_keeps_duration_and_pitch():
     audio = tone(440, 1.0, 22050)
-    up = segments.to_audio(segments.speech(audio, 24000, 1))
+    up = clips.to_audio(clips.speech(audio, 24000, 1))
     assert up.rate == 24000 and up.frames == 24000
     assert abs(crossings(up) - crossings(audio)) <= 2  # 880 zero crossings either way
     assert abs(rms(samples_of(up)) - rms(samples_of(audio))) < 0.02 * rms(samples_of(audio))
@@ -40,24 +40,24 @@ def test_speech_keeps_duration_and_pitch():
 @pytest.mark.parametrize("frames,src,dst", [(1, 22050, 24000), (12345, 22050, 24000), (7, 24000, 22050),
                                             (1000, 16000, 48000), (22050 * 3 + 17, 22050, 24000), (0, 22050, 24000)])
 def test_speech_has_the_exact_length(frames, src, dst):
-    segment = segments.speech(Audio(bytes(2 * frames), src), dst, 1)
-    assert segment.frame_rate == dst and len(segment.raw_data) // 2 == round(frames * dst / src)
+    clip = clips.speech(Audio(bytes(2 * frames), src), dst, 1)
+    assert clip.frame_rate == dst and len(clip.raw_data) // 2 == round(frames * dst / src)
 
 
 def test_speech_channels():
     stereo = tone(440, 0.5, 22050, channels=2)  # the tone on the left, silence on the right
-    up = segments.to_audio(segments.speech(stereo, 24000, 2))
+    up = clips.to_audio(clips.speech(stereo, 24000, 2))
     assert up.channels == 2 and up.frames == 12000
     assert abs(crossings(up, 0) - crossings(stereo, 0)) <= 2 and max(map(abs, samples_of(up, 1))) == 0
-    mono = segments.to_audio(segments.speech(stereo, 22050, 1))
+    mono = clips.to_audio(clips.speech(stereo, 22050, 1))
     assert mono.channels == 1 and all(abs(m - s / 2) <= 1 for m, s in zip(samples_of(mono), samples_of(stereo)))
-    back = segments.to_audio(segments.speech(mono, 22050, 2))
+    back = clips.to_audio(clips.speech(mono, 22050, 2))
     assert samples_of(back, 0) == samples_of(back, 1) == samples_of(mono)
 
 
 def test_speech_at_its_own_rate_is_not_copied():
     audio = tone(440, 0.1, 24000)
-    assert segments.speech(audio, 24000, 1).raw_data is audio.pcm
+    assert clips.speech(audio, 24000, 1).raw_data is audio.pcm
 
 
 # --- sound files -------------------------------------------------------------------------------------------
@@ -86,13 +86,13 @@ FORMATS = {  # suffix, extra ffmpeg arguments → what the header says, frames a
 def test_sounds_of_any_format(tmp_path, name):
     suffix, args, sniffed, tolerance = FORMATS[name]
     path = make_sound(tmp_path, suffix, 1.0, *args)
-    assert sounds.sniff(path) == sniffed
-    audio = segments.to_audio(segments.load(path, 24000, 1))
+    assert clips.sniff(path) == sniffed
+    audio = clips.to_audio(clips.load(path, 24000, 1))
     assert audio.rate == 24000 and audio.channels == 1
     assert abs(audio.frames - 24000) <= tolerance
     # 440 Hz survives (880 crossings per second), averaged from the left channel into mono
     assert abs(crossings(audio) - 880) <= 12
-    assert -16 < segments.from_audio(audio).dBFS < -10  # a 0.5 sine in one of two channels ≈ -15 dBFS mono
+    assert -16 < clips.from_audio(audio).dBFS < -10  # a 0.5 sine in one of two channels ≈ -15 dBFS mono
 
 
 def test_mp3_behind_a_large_id3_tag(tmp_path):
@@ -102,12 +102,12 @@ def test_mp3_behind_a_large_id3_tag(tmp_path):
     tags = ID3(path)
     tags.add(APIC(encoding=1, mime="image/png", type=3, desc="Cover", data=os.urandom(20000)))
     tags.save(path)
-    assert path.read_bytes()[:3] == b"ID3" and sounds.sniff(path) == ("mp3", "mp3float")
-    assert segments.load(path, 24000, 1).frame_rate == 24000
+    assert path.read_bytes()[:3] == b"ID3" and clips.sniff(path) == ("mp3", "mp3float")
+    assert clips.load(path, 24000, 1).frame_rate == 24000
 
 
 def test_sound_in_stereo(tmp_path):
-    audio = segments.to_audio(segments.load(make_sound(tmp_path, ".wav"), 48000, 2))
+    audio = clips.to_audio(clips.load(make_sound(tmp_path, ".wav"), 48000, 2))
     assert audio.channels == 2 and audio.frames == 48000
     assert max(map(abs, samples_of(audio, 1))) < 50  # the silent right channel stays silent
 
@@ -115,8 +115,8 @@ def test_sound_in_stereo(tmp_path):
 def test_sounds_need_no_ffprobe_and_no_ffmpeg_on_path(tmp_path, monkeypatch, clean_ffmpeg_cache):
     # imageio-ffmpeg ships no ffprobe and is not on PATH: pydub decodes with it all the same, and quietly
     mp3 = make_sound(tmp_path, ".mp3")
-    code = ("import sys; from podpipe.mix import segments; "
-            f"s = segments.load({str(mp3)!r}, 24000, 1); assert len(s.raw_data) > 46000, len(s.raw_data)")
+    code = ("import sys; from podpipe.mix import clips; "
+            f"s = clips.load({str(mp3)!r}, 24000, 1); assert len(s.raw_data) > 46000, len(s.raw_data)")
     env = dict(os.environ, PATH=str(tmp_path), PYTHONPATH=os.pathsep.join(sys.path))
     result = subprocess.run([sys.executable, "-W", "error", "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr == "", result.stderr
@@ -126,20 +126,20 @@ def test_sound_errors_name_the_file(tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"\xff\xfb" + os.urandom(3000))
     with pytest.raises(FfmpegError, match=r"broken.mp3: cannot decode sound file \(exit \d+\): \S"):
-        segments.load(bad, 24000, 1)
+        clips.load(bad, 24000, 1)
     garbage = tmp_path / "garbage.bin"
     garbage.write_bytes(os.urandom(3000))
     with pytest.raises(FfmpegError, match=r"garbage.bin: cannot decode sound file \(exit \d+\): \S"):
-        segments.load(garbage, 24000, 1)
+        clips.load(garbage, 24000, 1)
     with pytest.raises(UsageError, match="missing.wav: sound file not found"):
-        segments.load(tmp_path / "missing.wav", 24000, 1)
+        clips.load(tmp_path / "missing.wav", 24000, 1)
 
 
 def test_an_empty_sound_is_an_error(tmp_path):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(wav_bytes(Audio(b"", 24000)))
     with pytest.raises(UsageError, match="empty.wav: sound file has no audio"):
-        segments.load(empty, 24000, 1)
+        clips.load(empty, 24000, 1)
 
 
 # --- gain and fades ----------------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def sound_piece(tmp_path: Path, audio: Audio, **kw) -> SoundPiece:
 
 
 def level(tmp_path: Path, audio: Audio, **kw) -> array:
-    return samples_of(segments.to_audio(segments.sound(sound_piece(tmp_path, audio, **kw), audio.rate, 1)))
+    return samples_of(clips.to_audio(clips.sound(sound_piece(tmp_path, audio, **kw), audio.rate, 1)))
 
 
 def test_gain(tmp_path):
@@ -182,7 +182,7 @@ def test_a_fade_longer_than_the_sound_spans_it(tmp_path):
 def test_crossfade():
     rate = 24000
     tail, head = (Audio(array("h", [v] * rate).tobytes(), rate) for v in (10000, -6000))
-    mixed = array("h", segments.crossfade(tail.pcm, head.pcm, rate, 1))
+    mixed = array("h", clips.crossfade(tail.pcm, head.pcm, rate, 1))
     assert len(mixed) == rate
     assert abs(mixed[0] - 10000) <= 1 and abs(mixed[-1] - -6000) <= 200  # one out, the other in
     assert mixed[rate // 2] == pytest.approx((10000 - 6000) / 2, abs=100)
@@ -195,4 +195,4 @@ def test_sound_files_are_read_as_written(tmp_path):
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(24000)
         w.writeframes(audio.pcm)
-    assert sounds.decode(path).raw_data == audio.pcm
+    assert clips.decode(path).raw_data == audio.pcm

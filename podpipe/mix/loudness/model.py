@@ -1,11 +1,12 @@
-"""Leveling, normalizing and limiting solved from the episode's figures (``figures``), without touching audio.
+"""Leveling, normalizing and limiting solved from the episode's figures (``figures``), without touching audio;
+loudness per ITU-R BS.1770-4 (``block_powers`` then ``gated``), mono measured as mono, as ffmpeg's ``ebur128`` does.
 
 ``Model`` holds the episode as 10 ms windows (K-weighted energy, true peak, which speaker) and predicts,
 for an overall gain and per-speaker gains, what the look-ahead limiter will do and how loud the result is:
 a window's peak times its gain over the ceiling is what the limiter must take off there, held for
 ``HOLD_WINDOWS`` after and ramped in ``AHEAD_WINDOWS`` before; the window's energy is scaled by the mean
 square of that gain ramp. ``solve`` searches the gains as the old audio-reading solver did, pass after pass,
-each pass now a few array operations instead of a pass over the episode. ``gains.GainPlan`` then applies the
+each pass now a few array operations instead of a pass over the episode. ``blocks.GainCurve`` then applies the
 result to the samples, with exactly the limiter gains the model assumed.
 """
 
@@ -15,8 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from podpipe.mix.steps.loudness.figures import WINDOWS_PER_SECOND, first_window, window_edges
-from podpipe.mix.steps.loudness.meter import gated
+from podpipe.mix.loudness.figures import WINDOWS_PER_SECOND, first_window, window_edges
 
 HOLD_WINDOWS = 6  # 60 ms: the gain stays down after a peak, so it does not pump between words
 AHEAD_WINDOWS = 1  # 10 ms: and ramps down before it
@@ -112,6 +112,22 @@ class Model:
         """Loudness of the whole and of each group as stitched (no gain, no limiter)."""
         powers = block_powers(self.energy * self.channels)
         return gated(powers), [gated(powers[self.block_label == g]) for g in range(self.count)]
+
+
+def gated(powers) -> float:
+    """BS.1770-4 gating (absolute −70 LUFS, relative −10 LU) over block powers; -inf when nothing passes."""
+    import numpy as np
+
+    if not len(powers):
+        return -math.inf
+    with np.errstate(divide="ignore"):
+        loud = -0.691 + 10 * np.log10(powers)
+    kept = powers[loud >= -70.0]
+    if not len(kept):
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(kept.mean())) - 10.0
+    kept = powers[(loud > relative) & (loud > -70.0)]
+    return -0.691 + 10 * math.log10(float(kept.mean())) if len(kept) else -math.inf
 
 
 def block_powers(energy: Any) -> Any:

@@ -1,5 +1,6 @@
-"""Loudness and true peak per ITU-R BS.1770-4: gating of block powers, and whole-signal figures for
-callers that hold audio (the model works from ``figures`` instead).
+"""Loudness and true peak of whole signals, per ITU-R BS.1770-4, for tests that hold audio: the mix itself
+works from figures (``podpipe.mix.loudness``), and these read the same filters and gating, so a test can
+check a mixed file against the engine and the engine against pyloudnorm and scipy.
 
 Mono is measured as mono (it reads 3 LU lower than the same signal as dual mono), exactly as ffmpeg's
 ``ebur128`` does.
@@ -11,34 +12,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from podpipe.audio_types import Audio
-
-
-def gated(powers) -> float:
-    """BS.1770-4 gating (absolute −70 LUFS, relative −10 LU) over block powers; -inf when nothing passes."""
-    import numpy as np
-
-    if not len(powers):
-        return -math.inf
-    with np.errstate(divide="ignore"):
-        loud = -0.691 + 10 * np.log10(powers)
-    kept = powers[loud >= -70.0]
-    if not len(kept):
-        return -math.inf
-    relative = -0.691 + 10 * math.log10(float(kept.mean())) - 10.0
-    kept = powers[(loud > relative) & (loud > -70.0)]
-    return -0.691 + 10 * math.log10(float(kept.mean())) if len(kept) else -math.inf
+from podpipe.mix.loudness.figures import analyze_array
+from podpipe.mix.loudness.filters import frame_peaks
+from podpipe.mix.loudness.model import block_powers, gated
 
 
 def integrated(x: Any, rate: int | None = None, ranges: Sequence[tuple[int, int]] | None = None) -> float:
     """Integrated loudness in LUFS of ``x`` (16-bit ``Audio``, or float frames × channels at ``rate``), or of
     its frame ``ranges`` taken together, as if joined; -inf for audio that is silent or shorter than one
     400 ms block."""
-    import numpy as np
-
-    from podpipe.mix.steps.loudness.figures import analyze_array
-    from podpipe.mix.steps.loudness.model import block_powers
-
     x, rate, scale = frames_of(x, rate)
     parts = [(0, len(x))] if ranges is None else ranges
     powers = [block_powers(analyze_array(x[a:b], rate, scale).energy)
@@ -48,8 +33,6 @@ def integrated(x: Any, rate: int | None = None, ranges: Sequence[tuple[int, int]
 
 def true_peak(x: Any) -> float:
     """True peak in dBTP (4× oversampling) of ``x`` (``Audio`` or float frames × channels); -inf for silence."""
-    from podpipe.mix.steps.loudness.filters import frame_peaks
-
     x, _, scale = frames_of(x, 1)
     peak = max((float(frame_peaks(x[:, ch] * scale).max(initial=0.0)) for ch in range(x.shape[1])), default=0.0)
     return 20 * math.log10(peak) if peak > 0 else -math.inf
@@ -57,8 +40,6 @@ def true_peak(x: Any) -> float:
 
 def frames_of(x: Any, rate: int | None) -> tuple[Any, int, float]:
     """(frames × channels array, rate, scale to full scale ±1) of ``Audio`` or of an array at ``rate``."""
-    import numpy as np
-
     if isinstance(x, Audio):
         return np.frombuffer(x.pcm, dtype="<i2").reshape(-1, x.channels), x.rate, 1 / 32768
     x = np.asarray(x)

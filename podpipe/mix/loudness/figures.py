@@ -72,7 +72,7 @@ def analyze_range(read: Callable[[int, int], Any], frames: int, rate: int, scale
     filters need before and after it, so the result does not depend on where the passes fall."""
     import numpy as np
 
-    from podpipe.mix.steps.loudness.filters import HALF_TAPS, frame_peaks, k_weight
+    from podpipe.mix.loudness.filters import HALF_TAPS, frame_peaks, k_weight
 
     edges = window_edges(rate, frames)
     count = len(edges) - 1

@@ -1,17 +1,28 @@
-"""The episode as the loudness steps see it: float32 frames, full scale ±1, computed block by block on demand.
+"""The episode as loudness sees it: float32 frames, full scale ±1, computed block by block on demand, and the
+solved gains applied to it on the way to the file.
 
 A ``Source`` is read in ranges; ``PcmSource`` reads 16-bit PCM given as consecutive pieces (never joined)
-and applies the overall gain and per-range speaker gains as it goes (``gains.apply`` streams it to the
-encoder, ``episode`` measures ranges of it), so the episode is never copied whole as floats. numpy is
-imported inside the functions, only when a mix runs.
+and applies the overall gain and per-range speaker gains as it goes (``apply`` streams it to the encoder,
+``episode`` measures ranges of it), so the episode is never copied whole as floats. numpy is imported
+inside the functions, only when a mix runs.
+
+``GainCurve`` is the solved loudness (``episode.Leveling``): the overall gain, each speaker's leveling gain
+over its frame ranges, and the limiter's gain ramped linearly between its knots (one per 10 ms window,
+``model.Model.limiter``). A ramp between two knots never exceeds either, and each knot is at most what its
+own window and the next one need (the hold covers the window before), so no window's true peak passes the
+ceiling. ``apply`` reads the stitched 16-bit pieces and writes 16-bit blocks: nothing full-length is
+allocated.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from podpipe.audio_types import Audio
+from podpipe.mix.loudness.figures import first_window, window_edges
 
 BLOCK = 1 << 18  # frames per block of every blockwise pass (conversion, output)
 
@@ -98,3 +109,35 @@ class PcmSource(Source):
                 y[max(a, lo) - lo:min(b, hi) - lo] *= np.float32(factor)
             i += 1
         return y
+
+
+@dataclass(frozen=True, eq=False)
+class GainCurve:
+    rate: int
+    frames: int
+    gain: float  # overall, linear
+    factors: tuple[tuple[int, int, float], ...]  # (first frame, end frame, linear gain) of each speaker's range
+    knots: Any  # the limiter's gain at the start of each 10 ms window
+
+    @property
+    def deepest(self) -> float:
+        return float(self.knots.min(initial=1.0))
+
+
+def apply(curve: GainCurve, pieces: Sequence[Audio]) -> Iterator[bytes]:
+    """The episode's PCM (its stitched ``pieces``) with ``curve`` applied, as 16-bit blocks."""
+    import numpy as np
+
+    source = PcmSource(pieces, curve.gain, curve.factors)
+    edges = window_edges(curve.rate, curve.frames)
+    knots = np.append(curve.knots, curve.knots[-1:])  # the last window holds its gain to the end
+    for lo in range(0, curve.frames, BLOCK):
+        hi = min(curve.frames, lo + BLOCK)
+        y = source.read(lo, hi)
+        a, b = first_window(lo, curve.rate), first_window(hi - 1, curve.rate) + 1
+        if knots[a:b + 1].min() < 1.0:
+            ramp = np.interp(np.arange(lo, hi), edges[a:b + 1], knots[a:b + 1]).astype(np.float32)
+            y = y * ramp[:, None]
+        y = np.rint(y * 32768)
+        np.clip(y, -32768, 32767, out=y)
+        yield y.astype("<i2").tobytes()
