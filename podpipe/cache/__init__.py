@@ -1,5 +1,5 @@
 """The render cache: content-addressed entries (audio + a metadata record) with atomic writes and per-key
-locks, its maintenance (info, verify, prune), the stored Gemini voice list beside it, and a shared remote
+locks, its maintenance (info, verify, prune), and a shared remote
 cache on object storage behind the local one (``open_remote``, ``TieredStore``, ``push``/``pull``).
 
 The remote cache's names are loaded on first use (PEP 562), so a build without one never imports them."""
@@ -8,11 +8,10 @@ from podpipe.cache.atomic import atomic_path, write_atomic
 from podpipe.cache.layout import resolve_cache_dir
 from podpipe.cache.maintenance import cache_info, prune, verify
 from podpipe.cache.store import FileStore, Store
-from podpipe.cache.voices import LibraryVoice, VoiceLibrary, load_library, save_library
 
-__all__ = ["FileStore", "LibraryVoice", "RemoteCache", "RemoteInfo", "RemoteStats", "Store", "TieredStore", "Transfer",
-           "VoiceLibrary", "atomic_path", "cache_info", "load_library", "open_remote", "prune", "pull", "push",
-           "resolve_cache_dir", "save_library", "verify", "write_atomic"]
+__all__ = ["FileStore", "RemoteCache", "RemoteInfo", "RemoteStats", "Store", "TieredStore", "Transfer",
+           "atomic_path", "cache_info", "open_remote", "prune", "pull", "push", "resolve_cache_dir", "verify",
+           "write_atomic"]
 
 _LAZY = {"RemoteCache": "podpipe.cache.remote", "RemoteInfo": "podpipe.cache.remote",
          "RemoteStats": "podpipe.cache.remote", "open_remote": "podpipe.cache.remote",

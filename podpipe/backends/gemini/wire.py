@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.catalog import DIALECT_METADATA, model_info
+from podpipe.backends.gemini.catalog import DIALECT_METADATA, model_info
 from podpipe.compile import RenderRequest, RequestTurn
 
 # Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
