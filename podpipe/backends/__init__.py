@@ -80,6 +80,9 @@ def default_backend_name(environ: Mapping[str, str] | None = None) -> str:
     for cls in _by_priority():
         if cls.configured(env):
             return cls.name
+    if not names():
+        raise UsageError(f"no backends are registered in the entry-point group {GROUP!r}: install podpipe "
+                         "(`pip install -e .` in a checkout), which registers its own")
     raise UsageError(f"no backend is configured: choose one with --backend ({', '.join(names())})")
 
 

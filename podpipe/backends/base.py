@@ -122,17 +122,30 @@ class Backend(ABC):
         return model in cls.models()
 
     @classmethod
-    def rpm_for(cls, model: str) -> float | None:
-        """Requests per minute suited to ``model`` when the user gives no --rpm (None: unlimited)."""
-        return cls.default_rpm
+    def model_for(cls, spec_model: str | None) -> str:
+        """The model string that goes into requests and cache keys for a spec's ``model:`` (None: the spec
+        names none)."""
+        return spec_model or cls.default_model or cls.name
 
-    def __init__(self, *, timeout: float | None = None):
-        self.timeout = timeout  # seconds per request attempt; None: the backend's own default
+    @classmethod
+    def target(cls, spec_model: str | None) -> Target:
+        """What ``compile`` needs to know for a spec's ``model:``: the model string, whether temperature
+        reaches the audio, and which vocal tag form the voice reads. The default: temperature counts and
+        tags are left out (a voice that reads none must not say "laughs")."""
+        return Target(cls.name, cls.model_for(spec_model))
 
-    @abstractmethod
-    def render(self, request: RenderRequest) -> Rendered:
-        """Render one request or raise ``podpipe.errors.BackendError``."""
+    @classmethod
+    def sampling_note(cls, model: str) -> str:
+        """Why ``model`` takes no temperature, for the warning when a spec sets one (e.g. " (3.8 models
+        reject sampling settings)"); "" when there is nothing more to say."""
+        return ""
 
+    @classmethod
+    def temperature_warning(cls, model: str, temperature: float, shown: str) -> str | None:
+        """A warning when ``temperature`` (written as ``shown``) is known to make ``model`` fail, else None."""
+        return None
+
+    # -- voices ------------------------------------------------------------------------------------------------
     @classmethod
     @abstractmethod
     def voices(cls) -> list[VoiceInfo]:
@@ -163,31 +176,12 @@ class Backend(ABC):
             raise UsageError(f"voices --refresh fetches a live voice list; --backend {cls.name} has none")
         return VoiceListing(tuple(f"{v.name:<14} {v.description}" for v in cls.voices()))
 
+    # -- rates and money ---------------------------------------------------------------------------------------
     @classmethod
-    def model_for(cls, spec_model: str | None) -> str:
-        """The model string that goes into requests and cache keys for a spec's ``model:`` (None: the spec
-        names none)."""
-        return spec_model or cls.default_model or cls.name
+    def rpm_for(cls, model: str) -> float | None:
+        """Requests per minute suited to ``model`` when the user gives no --rpm (None: unlimited)."""
+        return cls.default_rpm
 
-    @classmethod
-    def target(cls, spec_model: str | None) -> Target:
-        """What ``compile`` needs to know for a spec's ``model:``: the model string, whether temperature
-        reaches the audio, and which vocal tag form the voice reads. The default: temperature counts and
-        tags are left out (a voice that reads none must not say "laughs")."""
-        return Target(cls.name, cls.model_for(spec_model))
-
-    @classmethod
-    def sampling_note(cls, model: str) -> str:
-        """Why ``model`` takes no temperature, for the warning when a spec sets one (e.g. " (3.8 models
-        reject sampling settings)"); "" when there is nothing more to say."""
-        return ""
-
-    @classmethod
-    def temperature_warning(cls, model: str, temperature: float, shown: str) -> str | None:
-        """A warning when ``temperature`` (written as ``shown``) is known to make ``model`` fail, else None."""
-        return None
-
-    # -- money -------------------------------------------------------------------------------------------------
     @classmethod
     def prices(cls, model: str) -> tuple[float, float]:
         """(input, output) USD per 1M tokens on ``model``. The default: free."""
@@ -218,6 +212,13 @@ class Backend(ABC):
         return Estimate(total_in, total_out, usd)
 
     # -- rendering ---------------------------------------------------------------------------------------------
+    def __init__(self, *, timeout: float | None = None):
+        self.timeout = timeout  # seconds per request attempt; None: the backend's own default
+
+    @abstractmethod
+    def render(self, request: RenderRequest) -> Rendered:
+        """Render one request or raise ``podpipe.errors.BackendError``."""
+
     def prepare(self) -> None:
         """Load clients and native libraries before the scheduler starts its clock, so the first attempts
         don't take rate-limit slots and then spend them importing an SDK. Raises BackendError when the

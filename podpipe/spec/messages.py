@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from podpipe.errors import suggest  # noqa: F401 - the spec's checks use it from here
+from podpipe.errors import suggest
 from podpipe.spec import schema
 from podpipe.spec.schemacheck import is_number
 from podpipe.spec.view import View

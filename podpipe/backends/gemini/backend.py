@@ -55,14 +55,13 @@ from typing import Any
 
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
-from podpipe.backends.gemini import cost
 from podpipe.backends.gemini.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS,
-                                             LOW_TEMPERATURE, looks_like_tts_model, model_info)
+                                             LOW_TEMPERATURE, looks_like_tts_model, model_info, prices)
 from podpipe.backends.gemini.failures import KEY_LIKE, KEY_PARAM, classify
 from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, KEY_VARIABLES, api_key
 from podpipe.backends.gemini.voices import LibraryVoice, VoiceLibrary, check_voice, load_library, save_library
-from podpipe.backends.gemini.wire import (check_audio, decode_audio, metadata_parts, mime_params, speaker_voices,
-                                          transcript_text)
+from podpipe.backends.gemini.wire import (check_audio, decode_audio, estimate_tokens, metadata_parts, mime_params,
+                                          speaker_voices, transcript_text)
 from podpipe.compile.types import RenderRequest, Target
 from podpipe.errors import BackendError, RenderError, UsageError
 
@@ -149,11 +148,11 @@ class GeminiBackend(Backend):
 
     @classmethod
     def prices(cls, model: str) -> tuple[float, float]:
-        return cost.prices(model)
+        return prices(model)
 
     @classmethod
     def tokens(cls, request: RenderRequest) -> tuple[int, int]:
-        return cost.estimate_tokens(request)
+        return estimate_tokens(request)
 
     def prepare(self) -> None:
         """Create the client now (import google-genai, read the key) instead of inside the first attempt.

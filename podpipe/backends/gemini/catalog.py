@@ -84,6 +84,15 @@ def model_info(name: str) -> ModelInfo:
     return _legacy(name, low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")
 
 
+def prices(model: str) -> tuple[float, float]:
+    """(input, output) USD per 1M tokens: the table (a guess for an unknown ``gemini*`` name), else 0
+    (``PODPIPE_PRICES`` overrides either, see ``podpipe.commands.cost``)."""
+    if model in KNOWN_MODELS or model.startswith("gemini"):
+        info = model_info(model)
+        return info.price_input_per_m, info.price_output_per_m
+    return 0.0, 0.0
+
+
 # -- voices ------------------------------------------------------------------------------------------------
 
 # Gemini's 30 prebuilt voices and their documented character: every model and backend knows these names.
