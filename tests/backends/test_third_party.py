@@ -10,6 +10,8 @@ from __future__ import annotations
 import array
 import json
 import os
+import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -144,3 +146,25 @@ def test_build_end_to_end_in_a_child_podpipe(tmp_path):
     assert wrong.returncode == 2 and "ep.yaml names beep-1, which backend 'beep' renders, not 'gemini'" in wrong.stderr
     unknown = run_podpipe(project, "build", "--backend", "nope", "ep.yaml", env=env)
     assert unknown.returncode == 2 and "'nope' is not one of 'beep', 'espeak', 'gemini'" in unknown.stderr
+
+
+def test_say_asks_the_models_backend_for_its_voices(beep, tmp_path):
+    from podpipe.commands.say import say
+
+    out = say("Hello.", tmp_path / "hi.wav", voice="treble", model="beep-1", backend="beep",
+              cache_dir=tmp_path / "cache")
+    assert out.rendered and out.duration == pytest.approx(SECONDS_PER_CHAR * len("Hello."), abs=0.02)  # Treble
+    with pytest.raises(UsageError, match=r"^-v: unknown voice 'Zephyr'; .*\(beep voices: Alto, Bass, Tenor, Treble\)"):
+        say("Hello.", tmp_path / "hi.wav", voice="Zephyr", model="beep-1", backend="beep", cache_dir=tmp_path / "cache")
+    default = say("Hello.", tmp_path / "default.wav", model="beep-2", backend="beep", cache_dir=tmp_path / "cache")
+    assert default.rendered  # no -v: beep's default voice (Alto), for beep's other model
+
+
+def test_reading_the_registry_imports_no_backend(tmp_path):
+    site = tmp_path / "site"
+    beep_backend.install(site)
+    code = ("import sys; from podpipe import backends; print(backends.names()); "
+            "print(sorted(m for m in sys.modules if m.startswith(('podpipe.backends.', 'tests.support.beep'))))")
+    env = child_env(PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["['beep', 'espeak', 'gemini']", "[]"]
