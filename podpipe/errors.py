@@ -7,6 +7,8 @@ them is usually looking at a CI log, not at our code.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -115,3 +117,15 @@ class BackendError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+
+
+def suggest(word: str, candidates: Iterable[str]) -> str | None:
+    """The closest other candidate: an exact match ignoring case first, then difflib's best near-miss."""
+    by_lower: dict[str, str] = {}
+    for c in candidates:
+        if c != word:
+            by_lower.setdefault(c.lower(), c)
+    if word.lower() in by_lower and by_lower[word.lower()] != word:
+        return by_lower[word.lower()]
+    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[match[0]] if match else None

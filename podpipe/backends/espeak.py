@@ -2,7 +2,7 @@
 
 No system packages and no network: the wheel bundles the library and its data. Each of the 30 prebuilt
 Gemini voice names maps to its own espeak (variant, pitch, rate factor) so speakers stay distinguishable in drafts; the
-feminine/masculine register follows ``podpipe.catalog.FEMININE`` and the pitch/rate lean on each voice's
+feminine/masculine register follows ``gemini.catalog.FEMININE`` and the pitch/rate lean on each voice's
 documented character. Any other voice (a library name, a custom id) gets a (variant, pitch, rate) drawn
 from a hash of its name. The mapping is fixed, so a voice always sounds the same; the samples are not
 bit-identical from one render to the next (espeak's pitch flutter and breath noise carry state across
@@ -33,8 +33,8 @@ from pathlib import Path
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
-from podpipe.catalog import GEMINI_VOICES
-from podpipe.compile import RenderRequest, RequestTurn, Target
+from podpipe.backends.gemini.catalog import GEMINI_VOICES
+from podpipe.compile.types import RenderRequest, RequestTurn, Target
 from podpipe.errors import BackendError
 
 MODEL = "espeak-ng"
@@ -259,6 +259,7 @@ class EspeakBackend(Backend):
     name = "espeak"
     default_jobs = 2
     default_rpm = None
+    drafts = True  # stand-ins for any voice of any model: a spec's voices are judged by its model's owner
     default_notice = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                       "(set GEMINI_API_KEY, or pass --backend)")
 
@@ -288,6 +289,10 @@ class EspeakBackend(Backend):
         return pcm, rate
 
     @classmethod
+    def configured(cls, environ=None) -> bool:
+        return True  # offline: always ready, so it is the default when nothing else is configured
+
+    @classmethod
     def voices(cls) -> list[VoiceInfo]:
         return [VoiceInfo(name, f"{GEMINI_VOICES[name]}; offline: en-us+{v.variant}, pitch {v.pitch}"
                           + (f", rate ×{v.rate:.2f}" if v.rate != 1.0 else ""))
@@ -300,10 +305,10 @@ class EspeakBackend(Backend):
                                            "drawn from its name")
 
     @classmethod
-    def model_for(cls, spec_model: str) -> str:
-        return MODEL  # the spec's Gemini model does not change espeak audio
+    def model_for(cls, spec_model: str | None) -> str:
+        return MODEL  # the spec's model does not change espeak audio
 
     @classmethod
-    def target(cls, spec_model: str) -> Target:
+    def target(cls, spec_model: str | None) -> Target:
         # espeak has no sampling, and reads no vocal tags (it would say "laughs")
         return Target(cls.name, MODEL, sampling=False, tags=None)

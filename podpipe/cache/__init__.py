@@ -1,6 +1,6 @@
 """The render cache: content-addressed entries (audio + a metadata record) in a ``FileStore`` (``Store`` is
-its contract), its maintenance (info, verify, prune), the stored Gemini voice list beside it, and a shared
-remote cache on object storage behind the local one (``open_remote``, ``TieredStore``, ``push``/``pull``).
+its contract), its maintenance (info, verify, prune), and a shared remote cache on object storage behind the
+local one (``open_remote``, ``TieredStore``, ``push``/``pull``).
 
 Atomic writes and locks are ``podpipe.files``; scrubbing secrets from records is ``podpipe.secrets``. The
 remote cache's names are loaded on first use (PEP 562), so a build without one never imports them."""
@@ -8,11 +8,9 @@ remote cache's names are loaded on first use (PEP 562), so a build without one n
 from podpipe.cache.layout import resolve_cache_dir
 from podpipe.cache.maintenance import cache_info, prune, verify
 from podpipe.cache.store import FileStore, Store
-from podpipe.cache.voices import LibraryVoice, VoiceLibrary, load_library, save_library
 
-__all__ = ["FileStore", "LibraryVoice", "RemoteCache", "RemoteInfo", "RemoteStats", "Store", "TieredStore", "Transfer",
-           "VoiceLibrary", "cache_info", "load_library", "open_remote", "prune", "pull", "push",
-           "resolve_cache_dir", "save_library", "verify"]
+__all__ = ["FileStore", "RemoteCache", "RemoteInfo", "RemoteStats", "Store", "TieredStore", "Transfer",
+           "cache_info", "open_remote", "prune", "pull", "push", "resolve_cache_dir", "verify"]
 
 _LAZY = {"RemoteCache": "podpipe.cache.remote", "RemoteInfo": "podpipe.cache.remote",
          "RemoteStats": "podpipe.cache.remote", "open_remote": "podpipe.cache.remote",

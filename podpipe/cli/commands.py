@@ -85,20 +85,19 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
 def validate(specs, allow_outside, strict, cache_dir):
     """Check SPECS against the schema and the semantic rules; exit 2 on any error.
 
-    Extended Voice Library names are checked against the list `podpipe voices --backend gemini` keeps in the
-    cache directory.
+    Voices are checked by the backend that owns the spec's model, against the voice list `podpipe voices`
+    may have kept in the cache directory.
 
     \b
     Examples:
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
     """
-    from podpipe.cache import load_library, resolve_cache_dir
+    from podpipe.cache import resolve_cache_dir
     from podpipe.spec import load_episodes
 
-    cache_root = resolve_cache_dir(cache_dir)
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
-                           library=lambda: load_library(cache_root))
+                           cache_root=resolve_cache_dir(cache_dir))
     _print_warnings(result.warnings)
     n = len(result.episodes)
     click.echo(f"{n} spec{'s' if n != 1 else ''} valid")
@@ -145,7 +144,8 @@ def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict
 
 @cli.command()
 @_backend_option
-@click.option("--refresh", is_flag=True, help="Fetch the Gemini voice list again (needs GEMINI_API_KEY).")
+@click.option("--refresh", is_flag=True, help="Fetch the backend's live voice list again (e.g. gemini's, with "
+                                             "GEMINI_API_KEY); without --backend, that of the default model's backend.")
 @click.option("--search", metavar="TEXT", default=None,
               help="Only the voices whose line (name, type, language, description) contains TEXT, in any case.")
 @_cache_option
@@ -170,11 +170,13 @@ def voices(backend, refresh, search, cache_dir):
       Amberly              prebuilt   en-GB  Warm, mid-pitched storyteller
       voice_3f9c1a0b       prompted   en-US  My designed narrator
     """
-    from podpipe.backends import backend_class, default_backend_name
+    from podpipe import backends
     from podpipe.cache import resolve_cache_dir
 
-    name = backend or ("gemini" if refresh else default_backend_name())
-    listing = backend_class(name).listing(resolve_cache_dir(cache_dir), refresh=refresh)
+    # --refresh fetches a live list: that of the backend a spec's default model belongs to
+    owner = backends.model_owner(None) if refresh and not backend else None
+    name = backend or (owner.name if owner else backends.default_backend_name())
+    listing = backends.backend_class(name).listing(resolve_cache_dir(cache_dir), refresh=refresh)
     needle = (search or "").casefold()
     shown = [line for line in listing.lines if needle in line.casefold()]
     for line in shown:
@@ -190,7 +192,8 @@ def voices(backend, refresh, search, cache_dir):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Audio file to write (.wav or .mp3).")
 @click.option("--style", default=None, help="Director's note, e.g. 'warm and slow'.")
-@click.option("--model", default=None, help="Gemini TTS model (default gemini-3.8-flash-tts).")
+@click.option("--model", default=None, help="TTS model; its backend checks the voices (default: the default "
+                                           "backend family's model, e.g. gemini-3.8-flash-tts).")
 @click.option("--temperature", type=click.FloatRange(0, 2), default=None)
 @click.option("--language", default=None, help="BCP-47 language, e.g. en-US.")
 @_backend_option

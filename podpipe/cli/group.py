@@ -70,8 +70,9 @@ def _print_warnings(warnings) -> None:
 def _backend_option(f):
     from podpipe.backends import names
     return click.option("--backend", type=click.Choice(names()), default=None,
-                        help="Render with this backend (default: gemini when GEMINI_API_KEY or GOOGLE_API_KEY "
-                             "is set, else the offline espeak voice).")(f)
+                        help="Render with this backend (default: the configured backend of highest priority, e.g. "
+                             "gemini when GEMINI_API_KEY or GOOGLE_API_KEY is set, else the offline espeak draft "
+                             "voice).")(f)
 
 
 def _scheduling_options(f):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe import backends
-from podpipe.cache import FileStore, Store, load_library, resolve_cache_dir
+from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus
 from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
@@ -30,12 +30,13 @@ from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
 if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
+    from podpipe.backends.base import Backend
     from podpipe.cache import RemoteCache
     from podpipe.mix.freshness import Freshness
 
 @dataclass(frozen=True)
 class BuildOptions:
-    backend: str | None = None  # None: gemini when an API key is set, else espeak
+    backend: str | None = None  # None: the configured backend of highest priority (backends.default_backend_name)
     jobs: int | None = None
     rpm: float | None = None
     attempts: int = 5
@@ -109,8 +110,21 @@ def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions())
     root = Path(options.root or os.getcwd()).resolve()
     cache_root = resolve_cache_dir(options.cache_dir, cwd=root)
     loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside, strict=options.strict,
-                           library=lambda: load_library(cache_root))
+                           cache_root=cache_root)
     return prepare_episodes(loaded.episodes, options, loaded.warnings)
+
+
+def _check_models(cls: type[Backend], episodes: Sequence[Episode]) -> None:
+    """A backend renders only its own models' specs (a draft backend renders stand-ins for any)."""
+    if cls.drafts:
+        return
+    for ep in episodes:
+        owner = backends.model_owner(ep.model)
+        if owner is not None and owner is not cls:
+            model = ep.model or f"no model (so {owner.name}'s default, {owner.default_model})"
+            raise UsageError(f"{ep.path.name} names {model}, which backend {owner.name!r} renders, not "
+                             f"{cls.name!r}: build it with --backend {owner.name} (or a draft backend), or set "
+                             f"model: to one of {cls.name}'s ({', '.join(cls.models()) or 'none known'})")
 
 
 def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildOptions(),
@@ -119,6 +133,7 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
     root = Path(options.root or os.getcwd()).resolve()
     name = options.backend or backends.default_backend_name()
     cls = backends.backend_class(name)
+    _check_models(cls, episodes)
     compiled = tuple(compile_episode(ep, cls.target(ep.model)) for ep in episodes)
     if options.only:
         known = {p.segment_id for c in compiled for p in c.rundown.pieces if isinstance(p, SpeechPiece)}
@@ -222,9 +237,10 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
     rpm = options.rpm
-    if rpm is None and hasattr(cls, "rpm_for"):
-        # The strictest per-model quota among what is about to be sent; --rpm overrides it.
-        rpm = min(cls.rpm_for(model) for model in {r.model for r in missing})
+    if rpm is None:
+        # The strictest per-model quota among what is about to be sent (None: unlimited); --rpm overrides it.
+        rates = [r for r in (cls.rpm_for(model) for model in {r.model for r in missing}) if r is not None]
+        rpm = min(rates) if rates else None
     progress.rendering(len(missing))
 
     def done(outcome: Outcome) -> None:

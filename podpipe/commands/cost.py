@@ -1,46 +1,20 @@
-"""Token and cost estimates for Gemini TTS requests, before anything is rendered (``podpipe plan``).
+"""What renders cost in USD: each backend's own prices and token estimates (``Backend.prices``,
+``Backend.tokens``, ``Backend.estimate``, ``Backend.cost``), with the user's price overrides on top.
 
-Estimates, not bills: the service reports real counts in ``usageMetadata`` after each render.
-
-- Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN``, counting everything the request sends:
-  spoken text, styles, speaker labels and the 2.5/3.1 preambles (``gemini.prompt_chars``).
-- Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` × estimated seconds of speech, at
-  ``SPEECH_CHARS_PER_SECOND`` characters of spoken text per second.
-- Prices: the model table in ``podpipe.catalog`` (other ``gemini-*`` names get a guess: override it;
-  offline models cost nothing).
-
-  Override with ``prices={"model": {"input": x, "output": y}}`` (per 1M tokens; either key may be left
-  out to keep the table's value), or without code: point ``PODPIPE_PRICES`` at a JSON file of that shape
-  (used by ``plan``, ``build``'s summary and ``--report`` when Google changes prices).
+Override without code: point ``PODPIPE_PRICES`` at a JSON file of the shape
+``{"model": {"input": x, "output": y}}`` (USD per 1M tokens; either key may be left out to keep the
+backend's value), used by ``plan``, ``build``'s summary and ``--report`` when a vendor changes prices.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import math
 import os
-from collections.abc import Mapping
 
-from podpipe.catalog import AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, KNOWN_MODELS, SPEECH_CHARS_PER_SECOND, model_info
+from podpipe import backends
+from podpipe.backends.base import Estimate, Prices
 from podpipe.compile import RenderRequest
-
-Prices = Mapping[str, Mapping[str, float]]
-
-
-def estimate_seconds(request: RenderRequest) -> float:
-    """Seconds of speech the request will produce, from its spoken characters."""
-    return request.characters / SPEECH_CHARS_PER_SECOND
-
-
-def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
-    """(input text tokens, output audio tokens) one render of ``request`` will use, estimated."""
-    from podpipe.backends.gemini import prompt_chars  # pure functions; google-genai is not imported
-
-    prompt = math.ceil(prompt_chars(request) / CHARS_PER_TOKEN)
-    output = math.ceil(estimate_seconds(request) * AUDIO_TOKENS_PER_SECOND)
-    return prompt, output
-
 
 PRICES_VARIABLE = "PODPIPE_PRICES"
 
@@ -59,21 +33,19 @@ def file_prices(path: str) -> Prices:
         raise UsageError(f"{PRICES_VARIABLE}={path}: cannot use this price file: {exc}") from None
 
 
-def prices_for(model: str, prices: Prices | None = None) -> tuple[float, float]:
-    """(input, output) USD per 1M tokens: the override, else the model table, else 0 for non-Gemini models."""
+def overrides(prices: Prices | None = None) -> Prices | None:
+    """``prices`` when given, else the ``PODPIPE_PRICES`` file's, else None (the backends' own prices)."""
     if prices is None and os.environ.get(PRICES_VARIABLE):
-        prices = file_prices(os.environ[PRICES_VARIABLE])
-    if model in KNOWN_MODELS or model.startswith("gemini"):
-        info = model_info(model)
-        base = (info.price_input_per_m, info.price_output_per_m)
-    else:
-        base = (0.0, 0.0)
-    override = (prices or {}).get(model) or {}
-    return float(override.get("input", base[0])), float(override.get("output", base[1]))
+        return file_prices(os.environ[PRICES_VARIABLE])
+    return prices
 
 
-def cost_usd(model: str, prompt_tokens: int, output_tokens: int, prices: Prices | None = None) -> float:
-    """Cost in USD of the given token counts on ``model``."""
-    price_in, price_out = prices_for(model, prices)
-    return (prompt_tokens * price_in + output_tokens * price_out) / 1_000_000
+def estimate(request: RenderRequest, prices: Prices | None = None) -> Estimate:
+    """Tokens and USD one render of ``request`` will take, estimated by the backend that renders it."""
+    return backends.backend_class(request.backend).estimate([request], overrides(prices))
 
+
+def cost_usd(request: RenderRequest, prompt_tokens: int, output_tokens: int, prices: Prices | None = None) -> float:
+    """USD for the token counts a render of ``request`` reported."""
+    cls = backends.backend_class(request.backend)
+    return cls.cost(request.model, prompt_tokens, output_tokens, overrides(prices))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, prepare
-from podpipe.commands.cost import cost_usd, estimate_tokens
+from podpipe.commands.cost import estimate
 from podpipe.compile import RenderRequest, SpeechPiece, compile_episode, request_material
 from podpipe.spec import load_episodes
 
@@ -174,11 +174,11 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
                 action, reason = SKIP, "not in the cache, and not needed: the output is up to date"
             else:
                 action, reason = RENDER, _reason(prepared, request, piece.segment_id, previous)
-            tokens_in, tokens_out = estimate_tokens(request)
+            guess = estimate(request)
             paid = action == RENDER and backends.backend_class(request.backend).paid
             planned.append(PlannedRequest(
-                request, compiled.episode.path.name, piece.segment_id, action, reason, tokens_in, tokens_out,
-                cost_usd(request.model, tokens_in, tokens_out) if paid else 0.0))
+                request, compiled.episode.path.name, piece.segment_id, action, reason, guess.input_tokens,
+                guess.output_tokens, guess.usd if paid else 0.0))
         episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.rundown.output), state,
                                     tuple(planned)))
     return PlanResult(prepared.backend, tuple(episodes), prepared.warnings,

@@ -48,7 +48,7 @@ def build_report(result: BuildResult) -> dict:
             "tokens": None if usage is None else {
                 "prompt": usage.prompt_tokens, "output": usage.output_tokens, "total": usage.total_tokens},
             "cost_usd": None if usage is None else round(
-                cost_usd(request.model, usage.prompt_tokens, usage.output_tokens), 6),
+                cost_usd(request, usage.prompt_tokens, usage.output_tokens), 6),
             "error": o.error if o and not o.ok else None,
             "failed_attempts": list(o.failures) if o else [],
         })

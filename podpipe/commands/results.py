@@ -57,7 +57,7 @@ class BuildResult:
         if tokens:
             from podpipe.commands.cost import cost_usd
 
-            usd = sum(cost_usd(o.request.model, o.usage.prompt_tokens, o.usage.output_tokens)
+            usd = sum(cost_usd(o.request, o.usage.prompt_tokens, o.usage.output_tokens)
                       for o in self.render.outcomes)
             line += f"; {tokens:,} tokens, ~${usd:.4f}"
         built = sum(1 for e in self.episodes if e.state == "built")

@@ -7,17 +7,20 @@ rate-limited and reported exactly like a spec's.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from podpipe.cache import VoiceLibrary, load_library, resolve_cache_dir
-from podpipe.catalog import DEFAULT_MODEL, GEMINI_VOICES, LOW_TEMPERATURE, is_custom, model_info
+from podpipe import backends
+from podpipe.cache import resolve_cache_dir
 from podpipe.commands.build import BuildOptions, Progress, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
 from podpipe.formats import FORMATS, format_of
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
+
+if TYPE_CHECKING:
+    from podpipe.backends.base import Backend
 
 SAY_FORMATS = ("wav", "mp3")  # what a one-off line is written as (the suffix of -o decides)
 
@@ -29,30 +32,44 @@ class SayResult:
     rendered: bool  # False when the audio came from the cache
 
 
-def _voice(voice: str, where: str, model: str, library: Callable[[], VoiceLibrary | None]) -> str:
-    voice = voice.strip()
-    for name in GEMINI_VOICES:
-        if name.lower() == voice.lower():
-            return name
-    stored = None if is_custom(voice) else library()
-    if is_custom(voice) or (stored and voice in stored.names):
-        if not model_info(model).voice_ids:
-            raise UsageError(f"{where}: {model} takes only the 30 prebuilt voices; use --model gemini-3.8-flash-tts "
-                             f"for {voice!r}")
+@dataclass(frozen=True)
+class _Judge:
+    """The backend that owns the model (``backends.spec_judge``), checking voices as ``validate`` does."""
+
+    backend: type[Backend] | None
+    model: str | None
+    cache_root: Path
+
+    def voice(self, voice: str, where: str) -> str:
+        voice = voice.strip()
+        if self.backend is None:
+            return voice
+        for info in self.backend.voices():  # names are case-sensitive in a spec, not on the command line
+            if info.name.lower() == voice.lower():
+                return info.name
+        problem = self.backend.check_voice(voice, self.backend.model_for(self.model), self.cache_root)
+        if problem:
+            raise UsageError(f"{where}: {problem}")
         return voice
-    raise UsageError(f"{where}: unknown voice {voice!r}; `podpipe voices` lists the voices")
 
 
-def _speakers(specs: Sequence[str], model: str, library: Callable[[], VoiceLibrary | None]) -> list[Speaker]:
+def _speakers(specs: Sequence[str], judge: _Judge) -> list[Speaker]:
     speakers = []
     for n, spec in enumerate(specs):
         name, sep, voice = spec.rpartition(":")
         if not sep or not name.strip():
             raise UsageError(f"--speaker {spec!r}: write it as Name:Voice, e.g. --speaker Alex:Zephyr")
-        speakers.append(Speaker(f"s{n}", _voice(voice, f"--speaker {spec}", model, library), name.strip()))
+        speakers.append(Speaker(f"s{n}", judge.voice(voice, f"--speaker {spec}"), name.strip()))
     if len({s.name for s in speakers}) != len(speakers):
         raise UsageError("--speaker: each speaker needs a different name")
     return speakers
+
+
+def _default_voice(judge: _Judge) -> str:
+    """The voice when -v is left out: the model's backend's ``default_voice``, else the first it lists."""
+    if judge.backend is None:
+        raise UsageError("-v: no backend owns this model, so there is no default voice; name one")
+    return judge.backend.default_voice or judge.backend.voices()[0].name
 
 
 def _dialogue(text: str, speakers: list[Speaker]) -> tuple[Turn, ...]:
@@ -84,27 +101,26 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
                          f"{' or '.join(FORMATS[name].suffix for name in SAY_FORMATS)}")
     if speakers and voice:
         raise UsageError("give either -v VOICE (one speaker) or --speaker Name:Voice (several), not both")
-    model = model or DEFAULT_MODEL
-    cache_root = resolve_cache_dir(cache_dir)
-    library = cache(lambda: load_library(cache_root))
+    judge = _Judge(backends.spec_judge(model), model, resolve_cache_dir(cache_dir))
     if speakers:
-        cast = _speakers(speakers, model, library)
+        cast = _speakers(speakers, judge)
         segment = Segment(0, "s1", "dialogue", turns=_dialogue(text, cast), style=style, temperature=temperature)
     else:
         if not text.strip():
             raise UsageError("TEXT is empty")
-        cast = [Speaker("narrator", _voice(voice or "Kore", "-v", model, library), "Narrator")]
+        cast = [Speaker("narrator", judge.voice(voice or _default_voice(judge), "-v"), "Narrator")]
         segment = Segment(0, "s1", "speech", turns=(Turn("narrator", text),), style=style, temperature=temperature)
     episode = Episode(path=output.with_suffix(".say"), title=output.stem, speakers=tuple(cast),
                       segments=(segment,), output=Output(output, fmt.name), model=model,
                       language=language)
     warnings = []
-    if temperature is not None and not model_info(model).sampling:
-        warnings.append(Diagnostic("--temperature", 0, 0, "", f"{model} does not take temperature, so it is not "
-                                   "sent; use --style for another delivery", severity="warning"))
-    if model_info(episode.model).fails_at(temperature):
-        warnings.append(Diagnostic("--temperature", 0, 0, "", f"{temperature} on {episode.model} is known to fail "
-                                   f"(finishReason OTHER); use more than {LOW_TEMPERATURE} or a 3.8 model", severity="warning"))
+    if temperature is not None and judge.backend is not None:
+        named = judge.backend.model_for(model)
+        if not judge.backend.target(model).sampling:
+            warnings.append(Diagnostic("--temperature", 0, 0, "", f"{named} does not take temperature, so it is "
+                                       "not sent; use --style for another delivery", severity="warning"))
+        elif problem := judge.backend.temperature_warning(named, temperature, str(temperature)):
+            warnings.append(Diagnostic("--temperature", 0, 0, "", problem, severity="warning"))
     # --force: a one-off file is always written, even when an identical one already stands there.
     options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, attempts=attempts,
                            force=True)

@@ -10,7 +10,7 @@ Splitting rules (documented in the README):
 
 Text: the lexicon is applied and vocal tags are put in the form the target reads (``speech_text``); each
 turn also keeps its written form for transcripts. Temperature is sent, and keyed, only where the target's
-model takes it (3.8 models reject it).
+model takes it (``Target.sampling``).
 
 Styles combine from general to specific — episode ``style``, then the speaker's, then the segment's —
 joined with "; ", so the most specific note is read last and wins where they disagree.
@@ -21,14 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from podpipe.catalog import MAX_SPEAKERS, SPEECH_CHARS_PER_SECOND
 from podpipe.compile.keys import cache_key, key_material
 from podpipe.compile.types import (CompiledEpisode, Piece, RenderRequest, RequestTurn, Rundown, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
 from podpipe.spec.text import Lexicon, spoken, written
 
-# 3,360 characters is ~4 minutes of speech, under the ~5.5-minute cap after which Gemini cuts audio off.
+MAX_SPEAKERS = 2  # distinct voices per request: what multi-speaker TTS services take
+SPEECH_CHARS_PER_SECOND = 14  # rule of thumb: speech runs at ~14 characters a second
+# 3,360 characters is ~4 minutes of speech, under the length after which TTS services cut audio off
+# (a backend's own limit, if lower, is its to enforce).
 MAX_REQUEST_CHARS = 240 * SPEECH_CHARS_PER_SECOND
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")

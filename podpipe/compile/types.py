@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from podpipe.spec import Episode
+from podpipe.spec.episode import Episode
 
 
 @dataclass(frozen=True)
@@ -18,15 +18,15 @@ class Target:
     """Where a compile's requests go, and what that voice makes of a spec's text and settings."""
 
     backend: str  # backend name, part of every key
-    model: str  # the model string requests carry ("espeak-ng" for the offline voice)
+    model: str  # the model string requests carry (a draft backend's own, e.g. "espeak-ng")
     sampling: bool = True  # temperature reaches the audio; if not, it is neither sent nor part of the key
-    tags: str | None = None  # the vocal tag form the voice reads (models.TAGS_*); None: tags are left out
+    tags: str | None = None  # the vocal tag form the voice reads (spec.text.TAGS_*); None: tags are left out
 
 
 @dataclass(frozen=True)
 class RequestTurn:
     speaker: str  # speaker label as sent to the model (the speaker's display name)
-    voice: str  # a Gemini voice: prebuilt or library name, or a custom id (voice_…, voicekey_…)
+    voice: str  # the spec's voice name, as the backend that owns the model knows it
     text: str  # exactly what the voice receives: lexicon applied, tags in the model's form
     style: str | None = None  # combined episode + speaker + segment style for this turn
     # The words as the author wrote them (tags as [cue]), for transcripts and manifests; None: the same as
@@ -41,8 +41,8 @@ class RequestTurn:
 @dataclass(frozen=True)
 class RenderRequest:
     key: str  # sha256 hex of the canonical JSON of every field below plus the cache format version
-    backend: str  # backend name, e.g. "espeak" or "gemini"
-    model: str  # the model the backend will use ("espeak-ng" for the offline voice)
+    backend: str  # registry name of the backend that renders it
+    model: str  # the model the backend will use (a draft backend's own model string)
     turns: tuple[RequestTurn, ...]  # one turn: single speaker; several: multi-speaker (<= 2 distinct)
     temperature: float | None = None
     language: str | None = None

@@ -10,12 +10,10 @@ rejects, so a problem is reported once, by whichever knows more about it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from podpipe.catalog import (DEFAULT_MODEL, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, is_custom,
-                             looks_like_tts_model, model_info)
+from podpipe import backends
 from podpipe.formats import FORMATS
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
 from podpipe.spec.feedcheck import check_feed
@@ -26,29 +24,26 @@ from podpipe.spec.view import View
 from podpipe.spec.yamldoc import DocPath, YamlDoc
 
 if TYPE_CHECKING:
-    from podpipe.cache import VoiceLibrary
+    from podpipe.backends.base import Backend
 
-# New models ship often: a name of this form is passed on without a warning even if the catalog lacks it.
-_PREBUILT = len(GEMINI_VOICES)
-# What to suggest when a voice needs a model that takes voice ids: the first such model in the catalog.
-_VOICE_ID_MODEL = next(m.name for m in KNOWN_MODELS.values() if m.voice_ids)
 
 
 class Checker:
     """The semantic checks of one ``load_episodes`` call.
 
     One checker sees every episode of the call, because some rules span episodes (two must not write one
-    file) and the stored voice list is read at most once, and only when a voice needs it.
+    file). Voices and model settings are judged by the backend that owns the episode's model
+    (``podpipe.backends.spec_judge``), whatever backend will render it; ``cache_root`` is where a backend
+    may keep the voice list it fetched.
     """
 
-    def __init__(self, root: Path, allow_outside: bool = False,
-                 library: Callable[[], VoiceLibrary | None] | None = None, feed: bool = False):
+    def __init__(self, root: Path, allow_outside: bool = False, cache_root: Path | None = None,
+                 feed: bool = False):
         self.root = root
         self.feed = feed  # the episodes go into a feed: each needs what an item needs (podpipe feed)
         self.root_real = root.resolve()
         self.allow_outside = allow_outside  # the user's explicit --allow-outside-root
-        self._library_source = library
-        self._library: tuple[VoiceLibrary | None] | None = None
+        self.cache_root = cache_root
         self._outputs: dict[Path, tuple[str, str]] = {}  # output path sans suffix -> (spec file, shown path)
 
     def inside(self, path: Path) -> bool:
@@ -59,12 +54,6 @@ class Checker:
             return path.resolve().is_relative_to(self.root_real)
         except (OSError, RuntimeError):  # a symlink loop cannot lead anywhere useful
             return False
-
-    def library(self) -> VoiceLibrary | None:
-        """The stored Extended Voice Library list, read once and only when a voice needs it."""
-        if self._library is None:
-            self._library = (self._library_source() if self._library_source else None,)
-        return self._library[0]
 
     def check(self, view: View, doc: YamlDoc) -> tuple[list[str], tuple[Path, str] | None]:
         """Check the episode ``doc`` (merged as ``view``), schema included; returns its segment ids and its
@@ -98,7 +87,7 @@ class Checker:
             if not isinstance(spec, dict):
                 continue
             voice = spec.get("voice")
-            if isinstance(voice, str) and voice.strip() and voice not in GEMINI_VOICES:
+            if isinstance(voice, str) and voice.strip():
                 self.check_voice(view, ("speakers", sid, "voice"), voice)
             name = spec.get("name")
             if name is not None and not isinstance(name, str):
@@ -165,38 +154,24 @@ class Checker:
         return frozenset(skip)
 
     def check_voice(self, view: View, path: DocPath, voice: str) -> None:
-        """A voice beyond the prebuilt ones: a custom id or a library name, on a model that takes it."""
+        """A voice the backend owning the episode's model does not know, or that the model cannot take."""
         model = _model(view)
-        library = None if is_custom(voice) else self.library()
-        if is_custom(voice) or (library and voice in library.names):
-            if not model_info(model).voice_ids:
-                what = "custom voice ids" if is_custom(voice) else "Extended Voice Library voices"
-                view.add(path, f"{model} cannot use {what} (only the 3.8 models and later take them); use one "
-                               f"of the {_PREBUILT} prebuilt voices (`podpipe voices`), or model: {_VOICE_ID_MODEL}")
-            return
-        known = set(GEMINI_VOICES) | (library.names if library else set())
-        suggestion = suggest(voice, known)
-        if suggestion and suggestion.lower() == voice.lower():
-            hint = f"; did you mean {suggestion!r}? (voice names are case-sensitive)"
-        elif suggestion:
-            hint = f"; did you mean {suggestion!r}?"
-        elif library:
-            hint = "; `podpipe voices --backend gemini` lists the voices"
-        else:
-            hint = (f"; `podpipe voices` lists the {_PREBUILT} prebuilt voices (to use Extended Voice Library voices, "
-                    "fetch their list once with `podpipe voices --backend gemini --refresh` and a key)")
-        view.add(path, f"unknown voice {voice!r}{hint}")
+        judge = backends.spec_judge(model)
+        problem = judge.check_voice(voice, judge.model_for(model), self.cache_root) if judge else None
+        if problem:
+            view.add(path, problem)
 
     def check_segments(self, view: View) -> list[str]:
         """Segment ids unique, sound files real and inside the root, temperature warnings; returns ids."""
         data = view.data
         segments = data.get("segments") if isinstance(data.get("segments"), list) else []
-        model = _model(view)
-        fragile = model_info(model).low_temperature_fails
-        if fragile:
-            warn_temperature(view, ("temperature",), data.get("temperature"), model)
-        if not model_info(model).sampling:
-            warn_sampling(view, segments, model)
+        judge = backends.spec_judge(_model(view))
+        model = judge.model_for(_model(view)) if judge else ""
+        sampling = judge is not None and judge.target(model).sampling
+        if sampling:
+            warn_temperature(view, ("temperature",), data.get("temperature"), judge, model)
+        elif judge is not None:
+            warn_sampling(view, segments, judge, model)
         ids: dict[str, tuple[int, bool]] = {}
         result = []
         for i, seg in enumerate(segments):
@@ -221,8 +196,8 @@ class Checker:
             kind = segment_kind(seg)
             if kind == "sound":
                 self.check_sound(view, ("segments", i, "sound"), seg["sound"])
-            elif fragile and kind != "pause":
-                warn_temperature(view, ("segments", i, "temperature"), seg.get("temperature"), model)
+            elif sampling and kind != "pause":
+                warn_temperature(view, ("segments", i, "temperature"), seg.get("temperature"), judge, model)
         return result
 
     def check_music(self, view: View, segment_ids: list[str]) -> None:
@@ -330,37 +305,38 @@ class Checker:
 
 
 def check_model(view: View) -> None:
-    """A model name the catalog does not know and that does not look like a TTS model: likely a typo."""
+    """A model name no backend owns (nor spells like a newer model of its own): likely a typo."""
     model = view.data.get("model")
-    if (not isinstance(model, str) or not model.strip() or model in KNOWN_MODELS
-            or looks_like_tts_model(model)):
+    if not isinstance(model, str) or not model.strip() or backends.model_owner(model) is not None:
         return
-    suggestion = suggest(model, KNOWN_MODELS)
-    hint = f"did you mean {suggestion!r}?" if suggestion else f"known TTS models: {', '.join(KNOWN_MODELS)}"
+    known = backends.known_models()
+    suggestion = suggest(model, known)
+    hint = f"did you mean {suggestion!r}?" if suggestion else f"known TTS models: {', '.join(known)}"
     view.warn(("model",), f"unknown model {model!r} (it is passed to the backend as is); {hint}")
 
 
-def warn_sampling(view: View, segments: list, model: str) -> None:
-    """One warning per spec, at the first temperature, for a model that rejects sampling settings."""
+def warn_sampling(view: View, segments: list, judge: type[Backend], model: str) -> None:
+    """One warning per spec, at the first temperature, for a model that takes no sampling settings."""
     paths = [("temperature",)] if is_number(view.data.get("temperature")) else []
     paths += [("segments", i, "temperature") for i, seg in enumerate(segments)
               if isinstance(seg, dict) and is_number(seg.get("temperature"))]
     if not paths:
         return
     more = f" (set in {len(paths)} places in this spec)" if len(paths) > 1 else ""
-    view.warn(paths[0], f"{model} does not take temperature (3.8 models reject sampling settings), so "
+    view.warn(paths[0], f"{model} does not take temperature{judge.sampling_note(model)}, so "
                         f"podpipe does not send it{more}: remove it; for another reading of a line bump its "
                         "`take:`, for another delivery write a `style:`")
 
 
-def warn_temperature(view: View, path: DocPath, value: Any, model: str) -> None:
+def warn_temperature(view: View, path: DocPath, value: Any, judge: type[Backend], model: str) -> None:
     """A temperature the model is known to answer without audio at."""
-    if is_number(value) and model_info(model).fails_at(value):
-        view.warn(path, f"temperature {view.source(path, value)} is known to fail with {model} (it "
-                        f"answers without audio at {LOW_TEMPERATURE} or lower); use 0.5 or higher")
+    if is_number(value):
+        problem = judge.temperature_warning(model, value, view.source(path, value))
+        if problem:
+            view.warn(path, problem)
 
 
-def _model(view: View) -> str:
-    """The model the episode will use, as far as the checks care (a bad value is the schema's to report)."""
+def _model(view: View) -> str | None:
+    """The model the episode names (None: the default; a bad value is the schema's to report)."""
     model = view.data.get("model")
-    return model if isinstance(model, str) else DEFAULT_MODEL
+    return model if isinstance(model, str) else None

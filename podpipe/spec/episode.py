@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from podpipe.catalog import DEFAULT_MODEL
 from podpipe.spec.text import LexiconEntry
 
 DEFAULT_FORMAT = "mp3"  # a constant, not only a field default: the default output path is named after it
@@ -27,7 +26,7 @@ def default_name(speaker_id: str) -> str:
 @dataclass(frozen=True)
 class Speaker:
     id: str  # the key in ``speakers:``, matches ^[a-z][a-z0-9_-]*$
-    voice: str  # a Gemini voice: one of the 30 prebuilt names, a library name, or a custom id (voice_…)
+    voice: str  # a voice of the model's backend (checked by Backend.check_voice)
     name: str  # display name / dialogue label; default_name(id) when the spec gives none
     style: str | None = None
 
@@ -143,7 +142,7 @@ class Episode:
     speakers: tuple[Speaker, ...]
     segments: tuple[Segment, ...]
     output: Output
-    model: str = DEFAULT_MODEL
+    model: str | None = None  # None: the default model (podpipe.backends.spec_default_model)
     temperature: float | None = None
     language: str | None = None
     style: str | None = None

@@ -12,10 +12,10 @@ cannot express (``checks``) and, when all of that passed, to ``resolve``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import lexicon, resolve
@@ -24,9 +24,6 @@ from podpipe.spec.episode import Episode
 from podpipe.spec.messages import report_schema_errors
 from podpipe.spec.view import View
 from podpipe.spec.yamldoc import SPEC_TOP, YamlDoc, load_yaml
-
-if TYPE_CHECKING:
-    from podpipe.cache import VoiceLibrary
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ class _Session:
 
 
 def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allow_outside: bool = False,
-                  library: Callable[[], VoiceLibrary | None] | None = None, strict: bool = False,
+                  cache_root: Path | None = None, strict: bool = False,
                   feed: bool = False) -> LoadResult:
     """Load, validate and resolve every spec in ``paths``.
 
@@ -142,12 +139,12 @@ def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allo
     file collected; if any is an error, raises ``SpecError`` with all of them (warnings included), sorted
     by file, line and column. A path given twice is loaded once. ``allow_outside`` lifts the project-root
     confinement of show files, sounds, artwork and outputs (the CLI's explicit ``--allow-outside-root``).
-    ``library`` returns the stored Extended Voice Library list (called only when a voice is not one of the
-    30 prebuilt names or a custom id). ``strict`` turns every warning into an error (``--strict``, for CI).
+    ``cache_root`` is the cache directory, where a backend may keep a voice list it fetched (``podpipe
+    voices``), so voices are checked against it (None: only what backends know without one). ``strict`` turns every warning into an error (``--strict``, for CI).
     ``feed`` also requires what a feed item needs (a ``feed:`` section, a ``date``), for ``podpipe feed``.
     """
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    session = _Session(Checker(root, allow_outside, library, feed))
+    session = _Session(Checker(root, allow_outside, cache_root, feed))
     episodes = []
     seen: set[Path] = set()
     for given in paths:

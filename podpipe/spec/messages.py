@@ -9,28 +9,15 @@ gets a helpful message by being documented.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
-from collections.abc import Iterable
 from typing import Any
 
+from podpipe.errors import suggest
 from podpipe.spec import schema
 from podpipe.spec.schemacheck import is_number
 from podpipe.spec.view import View
 from podpipe.spec.yamldoc import DocPath
-
-
-def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """The closest other candidate: an exact match ignoring case first, then difflib's best near-miss."""
-    by_lower: dict[str, str] = {}
-    for c in candidates:
-        if c != word:
-            by_lower.setdefault(c.lower(), c)
-    if word.lower() in by_lower and by_lower[word.lower()] != word:
-        return by_lower[word.lower()]
-    match = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
-    return by_lower[match[0]] if match else None
 
 
 def inline(value: Any) -> str:

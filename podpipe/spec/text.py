@@ -22,7 +22,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from podpipe.catalog import TAGS_ANGLE, TAGS_SQUARE
+# The forms a voice may read tags in (``compile.Target.tags``; each backend says which its models read).
+TAGS_ANGLE = "angle"  # <laughs>
+TAGS_SQUARE = "square"  # [laughs]
 
 _NAME = r"[A-Za-z](?:[A-Za-z' -]{0,38}[A-Za-z])?"
 _TOKEN = re.compile(rf"\\([\[\]<>\\])|\[({_NAME})\]|<({_NAME})>")

@@ -12,7 +12,7 @@ import pytest
 
 from podpipe.backends import backend_class, espeak
 from podpipe.backends.espeak import VOICE_MAP, EspeakBackend, words_per_minute
-from podpipe.catalog import FEMININE, GEMINI_VOICES
+from podpipe.backends.gemini.catalog import FEMININE, GEMINI_VOICES
 from podpipe.compile import RenderRequest, RequestTurn
 from podpipe.errors import BackendError
 

@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 from podpipe.audio_types import Audio
+from podpipe.backends.base import Estimate
+from podpipe.backends.espeak import EspeakBackend
 from podpipe.backends.gemini import GeminiBackend, check_audio, decode_audio, parse_retry_delay, transcript_text
-from podpipe.catalog import KNOWN_MODELS
+from podpipe.backends.gemini.catalog import KNOWN_MODELS
 from podpipe.commands import cost
 from podpipe.compile import RenderRequest, RequestTurn, compile_episode
 from podpipe.errors import BackendError
@@ -390,14 +392,19 @@ def test_client_is_created_once_across_threads(gemini_server, backend):
 
 def test_cost_estimates():
     request = req("gemini-3.8-flash-tts", (ALEX, "x" * 1400, "calm"))
-    prompt, output = cost.estimate_tokens(request)
+    prompt, output = GeminiBackend.tokens(request)
     assert prompt == (1400 + 4) // 4 and output == 2500  # 100 s of speech at 25 tokens/s
-    assert cost.cost_usd("gemini-3.8-flash-tts", 1_000_000, 1_000_000) == pytest.approx(9.5)
-    assert cost.cost_usd("gemini-2.5-pro-preview-tts", 2_000_000, 0) == pytest.approx(2.0)
-    assert cost.cost_usd("gemini-3.8-flash-tts", 0, 1_000_000, {"gemini-3.8-flash-tts": {"output": 12}}) == 12
-    assert cost.cost_usd("espeak-ng", 10**6, 10**6) == 0
+    assert GeminiBackend.cost("gemini-3.8-flash-tts", 1_000_000, 1_000_000) == pytest.approx(9.5)
+    assert GeminiBackend.cost("gemini-2.5-pro-preview-tts", 2_000_000, 0) == pytest.approx(2.0)
+    assert GeminiBackend.cost("gemini-3.8-flash-tts", 0, 1_000_000, {"gemini-3.8-flash-tts": {"output": 12}}) == 12
+    assert GeminiBackend.cost("espeak-ng", 10**6, 10**6) == 0
+    assert EspeakBackend.estimate([request]) == Estimate(0, 0, 0.0)  # offline: nothing counted, nothing paid
+    both = GeminiBackend.estimate([request, request])
+    assert (both.input_tokens, both.output_tokens) == (2 * prompt, 2 * output)
+    assert both.usd == pytest.approx(2 * GeminiBackend.cost("gemini-3.8-flash-tts", prompt, output))
+    assert cost.estimate(request).usd == pytest.approx(both.usd / 2)  # through the registry, by request.backend
     transcript = req("gemini-2.5-flash-preview-tts", (ALEX, "x" * 100, "calm"))
-    assert cost.estimate_tokens(transcript)[0] == -(-len(transcript_text(transcript)) // 4)
+    assert GeminiBackend.tokens(transcript)[0] == -(-len(transcript_text(transcript)) // 4)
 
 
 def test_import_is_light():

@@ -14,7 +14,7 @@ def test_defaults_and_shorthand_resolution(monkeypatch):
     ep = load_episodes(["valid/minimal.yaml"]).episodes[0]  # root defaults to the working directory
     assert ep.path == SPECS / "valid" / "minimal.yaml"
     assert ep.output.path == SPECS / "build" / "minimal.mp3"  # relative to the root, not to the spec
-    assert (ep.output.format, ep.output.gap, ep.model, ep.version) == ("mp3", 0.25, "gemini-3.8-flash-tts", 1)
+    assert (ep.output.format, ep.output.gap, ep.model, ep.version) == ("mp3", 0.25, None, 1)  # None: the default model
     assert ep.speakers[0].name == "Host"
     seg = ep.segments[0]
     assert (seg.kind, seg.id, seg.index, seg.take, seg.line) == ("speech", "s1", 0, 1, 6)

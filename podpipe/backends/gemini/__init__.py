@@ -1,5 +1,7 @@
 """Gemini text-to-speech through google-genai (``backend``), its wire format as pure functions (``wire``),
-failure classification (``failures``) and where the service is (``settings``)."""
+failure classification (``failures``), where the service is and the API key (``settings``), its models,
+voices, prices and rates (``catalog``), and the voices a spec may name and the stored voice list
+(``voices``)."""
 
 from podpipe.backends.gemini.backend import GeminiBackend
 from podpipe.backends.gemini.failures import parse_retry_delay

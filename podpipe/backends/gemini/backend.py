@@ -5,7 +5,7 @@ off and this module never sleeps. It turns each outcome into audio or a ``Backen
 ``retryable`` / ``retry_after`` / ``status`` drive the scheduler, and whose message names the cause and
 the fix. ``google.genai`` is imported on first use, never at module import.
 
-Request dialects (chosen by ``podpipe.catalog.model_info(model).dialect``):
+Request dialects (chosen by ``catalog.model_info(model).dialect``):
 
 - ``metadata`` (3.8+): one user content, one part per turn, text verbatim; the turn's style goes in the
   part's ``speech_metadata.style``. Multi-speaker parts also carry ``speech_metadata.speaker`` (the label
@@ -54,15 +54,15 @@ from pathlib import Path
 from typing import Any
 
 from podpipe.audio_types import Audio
-from podpipe.backends import KEY_VARIABLES
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
+from podpipe.backends.gemini.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS,
+                                             LOW_TEMPERATURE, looks_like_tts_model, model_info, prices)
 from podpipe.backends.gemini.failures import KEY_LIKE, KEY_PARAM, classify
-from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, api_key
-from podpipe.backends.gemini.wire import (check_audio, decode_audio, metadata_parts, mime_params, speaker_voices,
-                                          transcript_text)
-from podpipe.cache import LibraryVoice, VoiceLibrary, load_library, save_library
-from podpipe.catalog import DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS, LOW_TEMPERATURE, model_info
-from podpipe.compile import RenderRequest, Target
+from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, KEY_VARIABLES, api_key
+from podpipe.backends.gemini.voices import LibraryVoice, VoiceLibrary, check_voice, load_library, save_library
+from podpipe.backends.gemini.wire import (check_audio, decode_audio, estimate_tokens, metadata_parts, mime_params,
+                                          speaker_voices, transcript_text)
+from podpipe.compile.types import RenderRequest, Target
 from podpipe.errors import BackendError, RenderError, UsageError
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,10 @@ class GeminiBackend(Backend):
     default_jobs = 4
     default_rpm = KNOWN_MODELS[DEFAULT_MODEL].default_rpm
     paid = True
+    default_model = DEFAULT_MODEL
+    default_voice = "Kore"
+    env_variables = KEY_VARIABLES
+    priority = 100  # a configured paid service renders the real thing: it wins over drafts
 
     def __init__(self, *, timeout: float | None = None):
         super().__init__(timeout=timeout)
@@ -104,19 +108,51 @@ class GeminiBackend(Backend):
         return [VoiceInfo(name, character) for name, character in GEMINI_VOICES.items()]
 
     @classmethod
-    def model_for(cls, spec_model: str) -> str:
+    def models(cls) -> tuple[str, ...]:
+        return tuple(KNOWN_MODELS)
+
+    @classmethod
+    def owns_model(cls, model: str) -> bool:
+        """A model in the catalog, or one spelled like a newer Gemini TTS model (new ones ship often)."""
+        return model in KNOWN_MODELS or looks_like_tts_model(model)
+
+    @classmethod
+    def check_voice(cls, voice: str, model: str, cache_root: Path | None = None) -> str | None:
+        return check_voice(voice, model, cache_root)
+
+    @classmethod
+    def model_for(cls, spec_model: str | None) -> str:
         return spec_model or DEFAULT_MODEL
 
     @classmethod
-    def target(cls, spec_model: str) -> Target:
+    def target(cls, spec_model: str | None) -> Target:
         model = cls.model_for(spec_model)
         info = model_info(model)
         return Target(cls.name, model, sampling=info.sampling, tags=info.tags)
 
     @classmethod
+    def sampling_note(cls, model: str) -> str:
+        return " (3.8 models reject sampling settings)"
+
+    @classmethod
+    def temperature_warning(cls, model: str, temperature: float, shown: str) -> str | None:
+        if not model_info(model).fails_at(temperature):
+            return None
+        return (f"temperature {shown} is known to fail with {model} (it answers without audio at "
+                f"{LOW_TEMPERATURE} or lower); use 0.5 or higher")
+
+    @classmethod
     def rpm_for(cls, model: str) -> float:
-        """Requests per minute suited to a tier-1 quota for this model (from ``podpipe.catalog``)."""
+        """Requests per minute suited to a tier-1 quota for this model (from ``catalog``)."""
         return model_info(model).default_rpm
+
+    @classmethod
+    def prices(cls, model: str) -> tuple[float, float]:
+        return prices(model)
+
+    @classmethod
+    def tokens(cls, request: RenderRequest) -> tuple[int, int]:
+        return estimate_tokens(request)
 
     def prepare(self) -> None:
         """Create the client now (import google-genai, read the key) instead of inside the first attempt.

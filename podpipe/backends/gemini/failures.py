@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, base_url
-from podpipe.catalog import KNOWN_MODELS
+from podpipe.backends.gemini.catalog import KNOWN_MODELS
 from podpipe.errors import BackendError
 
 Scrub = Callable[[str], str]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
-from podpipe.backends import KEY_VARIABLES
 from podpipe.errors import BackendError
 
+KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")  # in order of preference
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 BASE_URL_VARIABLE = "GOOGLE_GEMINI_BASE_URL"
 # Seconds per attempt when none is given: a 4-minute request can take a couple of minutes to generate.

@@ -1,12 +1,26 @@
-"""The Gemini TTS wire format, as pure functions (no SDK): what a request's text parts say in each dialect,
-and how an answer's inline audio is read and judged plausible before anything is cached."""
+"""The Gemini TTS wire format, as pure functions (no SDK): what a request's text parts say in each dialect
+(and so how many tokens it will take), and how an answer's inline audio is read and judged plausible before
+anything is cached.
+
+Token estimates (``estimate_tokens``, for ``podpipe plan``) are estimates, not bills: the service reports
+real counts in ``usageMetadata`` after each render.
+
+- Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN``, counting everything the request sends:
+  spoken text, styles, speaker labels and the 2.5/3.1 preambles (``prompt_chars``).
+- Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` × estimated seconds of speech, at
+  ``SPEECH_CHARS_PER_SECOND`` characters of spoken text per second.
+
+Prices are in the catalog (``catalog.prices``).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
-from podpipe.catalog import DIALECT_METADATA, model_info
+from podpipe.backends.gemini.catalog import (AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, DIALECT_METADATA,
+                                             SPEECH_CHARS_PER_SECOND, model_info)
 from podpipe.compile import RenderRequest, RequestTurn
 
 # Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
@@ -74,6 +88,13 @@ def prompt_chars(request: RenderRequest) -> int:
         return sum(len(p["text"]) + sum(len(v) for v in p.get("speech_metadata", {}).values())
                    for p in metadata_parts(request))
     return len(transcript_text(request))
+
+
+def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
+    """(input text tokens, output audio tokens) one render of ``request`` will use, estimated."""
+    prompt = math.ceil(prompt_chars(request) / CHARS_PER_TOKEN)
+    output = math.ceil(request.characters / SPEECH_CHARS_PER_SECOND * AUDIO_TOKENS_PER_SECOND)
+    return prompt, output
 
 
 # -- response parsing -------------------------------------------------------------------------------------

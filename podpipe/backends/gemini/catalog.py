@@ -1,4 +1,4 @@
-"""The vendor facts in one place: Gemini's TTS models (request dialect, what each accepts, per-request
+"""Gemini's facts in one place: its TTS models (request dialect, what each accepts, per-request
 limits, rate defaults, prices) and its voices (the 30 prebuilt ones, the form of custom voice ids).
 
 The model table is the one place that says which models take sampling settings, which tag form they read
@@ -11,16 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from podpipe.compile.compiler import MAX_SPEAKERS, SPEECH_CHARS_PER_SECOND
+from podpipe.spec.text import TAGS_ANGLE, TAGS_SQUARE
+
 DIALECT_METADATA = "metadata"  # 3.8+: one part per turn with speech_metadata {speaker, style}, text verbatim
 DIALECT_TRANSCRIPT = "transcript"  # 2.5 / 3.1: style preamble, "Name: line" lines, multi_speaker_voice_config
 
-TAGS_ANGLE = "angle"  # <laughs>: what 3.8 reads
-TAGS_SQUARE = "square"  # [laughs]: what 2.5 / 3.1 read
+# Tag forms: TAGS_ANGLE (<laughs>) is what 3.8 reads, TAGS_SQUARE ([laughs]) what 2.5 / 3.1 read.
 SAMPLING_FIELDS = ("temperature", "topP", "topK")
-MAX_SPEAKERS = 2  # voices per request, every TTS model so far
-# Rules of thumb for estimates (plan, request sizes): speech runs at ~14 characters a second, text is ~4
-# characters a token, audio ~25 tokens a second.
-SPEECH_CHARS_PER_SECOND = 14
+# MAX_SPEAKERS (2): voices per request, every TTS model so far; the compiler splits dialogues to fit it.
+# Rules of thumb for estimates (plan): speech runs at ~SPEECH_CHARS_PER_SECOND (14) characters a second,
+# text is ~4 characters a token, audio ~25 tokens a second.
 CHARS_PER_TOKEN = 4.0
 AUDIO_TOKENS_PER_SECOND = 25.0
 LOW_TEMPERATURE = 0.4  # at or below this the 2.5 models answer without audio (seen in the wild)
@@ -81,6 +82,15 @@ def model_info(name: str) -> ModelInfo:
     if m and (int(m.group(1)), int(m.group(2))) >= (3, 8):
         return _current(name, status="unknown")
     return _legacy(name, low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")
+
+
+def prices(model: str) -> tuple[float, float]:
+    """(input, output) USD per 1M tokens: the table (a guess for an unknown ``gemini*`` name), else 0
+    (``PODPIPE_PRICES`` overrides either, see ``podpipe.commands.cost``)."""
+    if model in KNOWN_MODELS or model.startswith("gemini"):
+        info = model_info(model)
+        return info.price_input_per_m, info.price_output_per_m
+    return 0.0, 0.0
 
 
 # -- voices ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Which voices a spec may name: the 30 prebuilt ones everywhere; on 3.8 models also custom ids and the
-Extended Voice Library names from the list `podpipe voices --backend gemini` keeps in the cache directory."""
+"""Which voices a Gemini spec may name (the Gemini backend's ``check_voice``, which ``validate`` asks): the 30
+prebuilt ones everywhere; on 3.8 models also custom ids and the Extended Voice Library names from the list
+`podpipe voices --backend gemini` keeps in the cache directory."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from podpipe.cache.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
+from podpipe.backends.gemini import voices
+from podpipe.backends.gemini.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
@@ -24,8 +26,13 @@ def spec(voice: str, model: str = "gemini-3.8-flash-tts") -> str:
 
 def problems(tmp_path, voice: str, model: str = "gemini-3.8-flash-tts", library=None) -> list[str]:
     (tmp_path / "ep.yaml").write_text(spec(voice, model), encoding="utf-8")
+    cache_root = tmp_path / "cache"
+    if library is not None:
+        save_library(cache_root, library)
+    else:
+        (cache_root / LIBRARY_FILE).unlink(missing_ok=True)
     try:
-        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, library=lambda: library)
+        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=cache_root)
     except SpecError as exc:
         return [d.message for d in exc.diagnostics]
     return []
@@ -57,11 +64,18 @@ def test_custom_and_library_voices_need_a_model_that_takes_them(tmp_path, voice,
     assert problems(tmp_path, voice, "gemini-2.5-flash-preview-tts".replace("2.5", "3.9"), library) == []
 
 
-def test_the_list_is_read_only_when_a_voice_needs_it(tmp_path):
+def test_the_list_is_read_only_when_a_voice_needs_it(tmp_path, monkeypatch):
     calls = []
-    (tmp_path / "ep.yaml").write_text(spec("Kore"), encoding="utf-8")
-    load_episodes([tmp_path / "ep.yaml"], root=tmp_path, library=lambda: calls.append(1))
+    real = voices.load_library
+    monkeypatch.setattr(voices, "load_library", lambda root: calls.append(root) or real(root))
+    save_library(tmp_path / "cache", LIBRARY)
+    for voice in ("Kore", "voice_abc123"):
+        (tmp_path / "ep.yaml").write_text(spec(voice), encoding="utf-8")
+        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache")
     assert calls == []
+    (tmp_path / "ep.yaml").write_text(spec("Amberly"), encoding="utf-8")
+    load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache")
+    assert calls == [tmp_path / "cache"]
 
 
 def test_stored_list_round_trip_and_damage(tmp_path):
