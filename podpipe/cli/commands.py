@@ -93,11 +93,12 @@ def validate(specs, allow_outside, strict, cache_dir):
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
     """
+    from podpipe import backends
     from podpipe.cache import resolve_cache_dir
     from podpipe.spec import load_episodes
 
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
-                           cache_root=resolve_cache_dir(cache_dir))
+                           cache_root=resolve_cache_dir(cache_dir), rules=backends)
     _print_warnings(result.warnings)
     n = len(result.episodes)
     click.echo(f"{n} spec{'s' if n != 1 else ''} valid")

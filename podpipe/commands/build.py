@@ -110,7 +110,7 @@ def prepare(paths: Sequence[str | Path], options: BuildOptions = BuildOptions())
     root = Path(options.root or os.getcwd()).resolve()
     cache_root = resolve_cache_dir(options.cache_dir, cwd=root)
     loaded = load_episodes(paths, root=root, allow_outside=options.allow_outside, strict=options.strict,
-                           cache_root=cache_root)
+                           cache_root=cache_root, rules=backends)
     return prepare_episodes(loaded.episodes, options, loaded.warnings)
 
 

@@ -187,7 +187,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
 
 def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
     """Every key the specs use under any backend, so pruning by specs keeps drafts and paid renders alike."""
-    loaded = load_episodes(paths)
+    loaded = load_episodes(paths, rules=backends)
     keys: set[str] = set()
     for name in backends.names():
         cls = backends.backend_class(name)

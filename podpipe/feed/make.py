@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from podpipe import backends
 from podpipe.errors import NotBuiltError, UsageError
 from podpipe.feed.built import BuiltEpisode, built_episode, channel_guid
 from podpipe.feed.page import page
@@ -43,7 +44,8 @@ def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: 
     note = notes or (lambda message: None)
     base_url = _base_url(base_url)
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    loaded = load_episodes(spec_paths, root=root, allow_outside=allow_outside, strict=strict, feed=True)
+    loaded = load_episodes(spec_paths, root=root, allow_outside=allow_outside, strict=strict, feed=True,
+                           rules=backends)
     for warning in loaded.warnings:
         note(str(warning))
     episodes = loaded.episodes

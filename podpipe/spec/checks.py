@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from podpipe import backends
 from podpipe.formats import FORMATS
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
 from podpipe.spec.feedcheck import check_feed
@@ -23,8 +22,26 @@ from podpipe.spec.schemacheck import is_number
 from podpipe.spec.view import View
 from podpipe.spec.yamldoc import DocPath, YamlDoc
 
-if TYPE_CHECKING:
-    from podpipe.backends.base import Backend
+
+class Judge(Protocol):
+    """What the backend that owns a model says about a spec for it (a ``podpipe.backends.base.Backend``
+    class answers this)."""
+
+    def model_for(self, spec_model: str | None) -> str: ...
+    def check_voice(self, voice: str, model: str, cache_root: Path | None = None) -> str | None: ...
+    def target(self, spec_model: str | None) -> Any: ...  # its ``.sampling``: temperature reaches the audio
+    def sampling_note(self, model: str) -> str: ...
+    def temperature_warning(self, model: str, temperature: float, shown: str) -> str | None: ...
+
+
+class ModelRules(Protocol):
+    """Who judges a spec's model and voices. The spec stage stands below the backends and imports none of
+    them: the commands hand it the registry (the ``podpipe.backends`` module answers this). Without rules,
+    models and voices are left unjudged."""
+
+    def spec_judge(self, model: str | None) -> Judge | None: ...
+    def model_owner(self, model: str) -> object | None: ...
+    def known_models(self) -> list[str]: ...
 
 
 
@@ -33,13 +50,14 @@ class Checker:
 
     One checker sees every episode of the call, because some rules span episodes (two must not write one
     file). Voices and model settings are judged by the backend that owns the episode's model
-    (``podpipe.backends.spec_judge``), whatever backend will render it; ``cache_root`` is where a backend
-    may keep the voice list it fetched.
+    (``rules.spec_judge``: the commands pass ``podpipe.backends``), whatever backend will render it;
+    ``cache_root`` is where a backend may keep the voice list it fetched.
     """
 
     def __init__(self, root: Path, allow_outside: bool = False, cache_root: Path | None = None,
-                 feed: bool = False):
+                 feed: bool = False, rules: ModelRules | None = None):
         self.root = root
+        self.rules = rules
         self.feed = feed  # the episodes go into a feed: each needs what an item needs (podpipe feed)
         self.root_real = root.resolve()
         self.allow_outside = allow_outside  # the user's explicit --allow-outside-root
@@ -69,7 +87,8 @@ class Checker:
         self.check_music(view, segment_ids)
         check_feed(view, lambda v, path, value: self.check_sound(v, path, value, what="artwork"),
                    required=self.feed)
-        check_model(view)
+        if self.rules is not None:
+            check_model(view, self.rules)
         return segment_ids, output
 
     def check_speakers(self, view: View) -> frozenset:
@@ -156,7 +175,7 @@ class Checker:
     def check_voice(self, view: View, path: DocPath, voice: str) -> None:
         """A voice the backend owning the episode's model does not know, or that the model cannot take."""
         model = _model(view)
-        judge = backends.spec_judge(model)
+        judge = self.rules.spec_judge(model) if self.rules else None
         problem = judge.check_voice(voice, judge.model_for(model), self.cache_root) if judge else None
         if problem:
             view.add(path, problem)
@@ -165,7 +184,7 @@ class Checker:
         """Segment ids unique, sound files real and inside the root, temperature warnings; returns ids."""
         data = view.data
         segments = data.get("segments") if isinstance(data.get("segments"), list) else []
-        judge = backends.spec_judge(_model(view))
+        judge = self.rules.spec_judge(_model(view)) if self.rules else None
         model = judge.model_for(_model(view)) if judge else ""
         sampling = judge is not None and judge.target(model).sampling
         if sampling:
@@ -304,18 +323,18 @@ class Checker:
         return target, fmt
 
 
-def check_model(view: View) -> None:
+def check_model(view: View, rules: ModelRules) -> None:
     """A model name no backend owns (nor spells like a newer model of its own): likely a typo."""
     model = view.data.get("model")
-    if not isinstance(model, str) or not model.strip() or backends.model_owner(model) is not None:
+    if not isinstance(model, str) or not model.strip() or rules.model_owner(model) is not None:
         return
-    known = backends.known_models()
+    known = rules.known_models()
     suggestion = suggest(model, known)
     hint = f"did you mean {suggestion!r}?" if suggestion else f"known TTS models: {', '.join(known)}"
     view.warn(("model",), f"unknown model {model!r} (it is passed to the backend as is); {hint}")
 
 
-def warn_sampling(view: View, segments: list, judge: type[Backend], model: str) -> None:
+def warn_sampling(view: View, segments: list, judge: Judge, model: str) -> None:
     """One warning per spec, at the first temperature, for a model that takes no sampling settings."""
     paths = [("temperature",)] if is_number(view.data.get("temperature")) else []
     paths += [("segments", i, "temperature") for i, seg in enumerate(segments)
@@ -328,7 +347,7 @@ def warn_sampling(view: View, segments: list, judge: type[Backend], model: str) 
                         "`take:`, for another delivery write a `style:`")
 
 
-def warn_temperature(view: View, path: DocPath, value: Any, judge: type[Backend], model: str) -> None:
+def warn_temperature(view: View, path: DocPath, value: Any, judge: Judge, model: str) -> None:
     """A temperature the model is known to answer without audio at."""
     if is_number(value):
         problem = judge.temperature_warning(model, value, view.source(path, value))

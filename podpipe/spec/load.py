@@ -19,7 +19,7 @@ from typing import Any
 
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import lexicon, resolve
-from podpipe.spec.checks import Checker
+from podpipe.spec.checks import Checker, ModelRules
 from podpipe.spec.episode import Episode
 from podpipe.spec.messages import report_schema_errors
 from podpipe.spec.view import View
@@ -131,7 +131,7 @@ class _Session:
 
 def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allow_outside: bool = False,
                   cache_root: Path | None = None, strict: bool = False,
-                  feed: bool = False) -> LoadResult:
+                  feed: bool = False, rules: ModelRules | None = None) -> LoadResult:
     """Load, validate and resolve every spec in ``paths``.
 
     ``root`` is the project root (default: the working directory): sound and output paths must stay
@@ -141,10 +141,12 @@ def load_episodes(paths: Sequence[str | Path], *, root: Path | None = None, allo
     confinement of show files, sounds, artwork and outputs (the CLI's explicit ``--allow-outside-root``).
     ``cache_root`` is the cache directory, where a backend may keep a voice list it fetched (``podpipe
     voices``), so voices are checked against it (None: only what backends know without one). ``strict`` turns every warning into an error (``--strict``, for CI).
+    ``rules`` judges each spec's model and voices (``podpipe.backends``, which the commands pass; None: they
+    are not judged, since the spec stage imports no backend).
     ``feed`` also requires what a feed item needs (a ``feed:`` section, a ``date``), for ``podpipe feed``.
     """
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    session = _Session(Checker(root, allow_outside, cache_root, feed))
+    session = _Session(Checker(root, allow_outside, cache_root, feed, rules))
     episodes = []
     seen: set[Path] = set()
     for given in paths:

@@ -9,6 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from podpipe import backends
 from podpipe.backends.gemini import voices
 from podpipe.backends.gemini.voices import LIBRARY_FILE, LibraryVoice, VoiceLibrary, load_library, save_library
 from podpipe.cli import cli
@@ -32,7 +33,7 @@ def problems(tmp_path, voice: str, model: str = "gemini-3.8-flash-tts", library=
     else:
         (cache_root / LIBRARY_FILE).unlink(missing_ok=True)
     try:
-        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=cache_root)
+        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=cache_root, rules=backends)
     except SpecError as exc:
         return [d.message for d in exc.diagnostics]
     return []
@@ -71,10 +72,10 @@ def test_the_list_is_read_only_when_a_voice_needs_it(tmp_path, monkeypatch):
     save_library(tmp_path / "cache", LIBRARY)
     for voice in ("Kore", "voice_abc123"):
         (tmp_path / "ep.yaml").write_text(spec(voice), encoding="utf-8")
-        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache")
+        load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache", rules=backends)
     assert calls == []
     (tmp_path / "ep.yaml").write_text(spec("Amberly"), encoding="utf-8")
-    load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache")
+    load_episodes([tmp_path / "ep.yaml"], root=tmp_path, cache_root=tmp_path / "cache", rules=backends)
     assert calls == [tmp_path / "cache"]
 
 

@@ -54,7 +54,7 @@ def spec(tmp_path: Path, voice: str, model: str | None = "beep-1", guest: str = 
 
 def problems(path: Path) -> list[str]:
     try:
-        load_episodes([path], root=path.parent)
+        load_episodes([path], root=path.parent, rules=backends)
     except SpecError as exc:
         return [d.message for d in exc.diagnostics if d.severity == "error"]
     return []
@@ -99,7 +99,7 @@ def test_its_model_means_its_voices_and_its_messages(beep, tmp_path):
 
 def test_a_model_nobody_owns_is_a_warning_that_suggests_every_backends_models(beep, tmp_path):
     path = spec(tmp_path, "Kore", model="bep-1", guest="Puck")
-    warnings = [d.message for d in load_episodes([path], root=tmp_path).warnings]
+    warnings = [d.message for d in load_episodes([path], root=tmp_path, rules=backends).warnings]
     assert warnings == ["unknown model 'bep-1' (it is passed to the backend as is); did you mean 'beep-1'?"]
 
 

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from podpipe import backends
 from podpipe.cli import cli
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
@@ -36,7 +37,7 @@ def check(path: Path, root: Path) -> SpecError | None:
     """Load ``path``; only a valid result or a located SpecError is acceptable."""
     record_figure("spec_cases_fuzzed", 1)
     try:
-        load_episodes([path], root=root)
+        load_episodes([path], root=root, rules=backends)
     except SpecError as exc:
         assert exc.diagnostics, "SpecError without a diagnostic"
         for d in exc.diagnostics:

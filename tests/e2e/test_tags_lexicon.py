@@ -9,6 +9,7 @@ import re
 import pytest
 import webvtt
 
+from podpipe import backends
 from podpipe.cache import FileStore
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
@@ -127,7 +128,7 @@ def _diagnostics(project, spec: str, lexicon: str = LEXICON):
     (project / "ep.yaml").write_text(spec, encoding="utf-8")
     (project / "lexicon.yaml").write_text(lexicon, encoding="utf-8")
     try:
-        return [str(d) for d in load_episodes(["ep.yaml"], root=project).warnings]
+        return [str(d) for d in load_episodes(["ep.yaml"], root=project, rules=backends).warnings]
     except SpecError as exc:
         return [str(d) for d in exc.diagnostics + exc.warnings]
 

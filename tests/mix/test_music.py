@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from podpipe import backends
 from podpipe.audio import read_wav, wav_bytes
 from podpipe.audio_types import Audio
 from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
@@ -127,14 +128,14 @@ def test_music_spec_fields(tmp_path):
                     "  - host: Middle.\n  - {id: outro, host: Bye.}\n"
                     "music:\n  - {file: assets/bed.wav, to: intro, gain_db: -20, loop: false}\n"
                     "  - {file: assets/bed.wav, from: outro, duck_db: -9, fade_in: 0.5, fade_out: 4}\n")
-    beds = load_episodes([spec], root=tmp_path).episodes[0].music
+    beds = load_episodes([spec], root=tmp_path, rules=backends).episodes[0].music
     assert [(b.start_segment, b.end_segment, b.gain_db, b.duck_db, b.loop) for b in beds] == [
         (0, 0, -20.0, -12.0, False), (2, 2, -18.0, -9.0, True)]
     assert beds[1].fade_in == 0.5 and beds[1].fade_out == 4.0 and beds[0].path == tmp_path / "assets" / "bed.wav"
     spec.write_text(spec.read_text().replace("to: intro", "to: intr").replace("from: outro", "from: outro, to: intro")
                     .replace("file: assets/bed.wav, from", "file: assets/nope.wav, from"))
     with pytest.raises(SpecError) as info:
-        load_episodes([spec], root=tmp_path)
+        load_episodes([spec], root=tmp_path, rules=backends)
     messages = [f"{d.field}: {d.message}" for d in info.value.diagnostics]
     assert any("music[0].to" in m and "did you mean 'intro'" in m for m in messages), messages
     assert any("music[1].to" in m and "comes before" in m for m in messages), messages
@@ -162,7 +163,7 @@ def test_example_bed_is_made_by_its_script_and_used_by_an_example(tmp_path, monk
     module.write(tmp_path / "again.wav")
     assert (tmp_path / "again.wav").read_bytes() == bed.read_bytes()
     monkeypatch.chdir(REPO)
-    ep = load_episodes(["episodes/ep13-longitude.yaml"]).episodes[0]
+    ep = load_episodes(["episodes/ep13-longitude.yaml"], rules=backends).episodes[0]
     ids = [s.id for s in ep.segments]
     assert [(ids[b.start_segment], ids[b.end_segment]) for b in ep.music] == [("jingle", "cold-open"),
                                                                             ("outro", "outro")]

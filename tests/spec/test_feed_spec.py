@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from podpipe import backends
 from podpipe.categories import CATEGORIES
 from podpipe.errors import SpecError
 from podpipe.spec import Feed, Person, load_episodes, read_image_info
@@ -37,19 +38,19 @@ def project(tmp_path, write):
 
 def errors(project: Path, *, feed: bool = False) -> list[str]:
     with pytest.raises(SpecError) as info:
-        load_episodes([project / "ep.yaml"], root=project, feed=feed)
+        load_episodes([project / "ep.yaml"], root=project, feed=feed, rules=backends)
     return [str(d).replace(str(project) + "/", "") for d in info.value.diagnostics]
 
 
 def test_feed_resolves_with_its_fallbacks_and_defaults(project):
     (project / "ep.yaml").write_text(EPISODE + "season: 2\nepisode_type: bonus\nexplicit: true\nguid: abc\n")
-    ep = load_episodes([project / "ep.yaml"], root=project).episodes[0]
+    ep = load_episodes([project / "ep.yaml"], root=project, rules=backends).episodes[0]
     assert ep.feed == Feed(title="My Show", description="About things.", artwork=project / "cover.png",
                            category="Science", subcategory="Astronomy", language="en-GB", author="Me")
     assert (ep.feed.explicit, ep.feed.type, ep.feed.locked) == (False, "episodic", None)
     assert (ep.season, ep.episode_type, ep.explicit, ep.guid) == (2, "bonus", True, "abc")
     (project / "show.yaml").write_text(SHOW + "  title: Own Title\n  persons: [{name: Ann}]\n")
-    ep = load_episodes([project / "ep.yaml"], root=project).episodes[0]
+    ep = load_episodes([project / "ep.yaml"], root=project, rules=backends).episodes[0]
     assert ep.feed.title == "Own Title" and ep.feed.persons == (Person("Ann"),)
 
 
@@ -84,10 +85,10 @@ def test_cmyk_jpeg_and_alpha_png(project):
     jpeg_header(project / "cover.jpg", 1400, 1400, components=4)
     assert "its colours are CMYK: save it in RGB" in errors(project)[0]
     jpeg_header(project / "cover.jpg", 2000, 2000)
-    assert load_episodes([project / "ep.yaml"], root=project).episodes[0].feed.artwork.name == "cover.jpg"
+    assert load_episodes([project / "ep.yaml"], root=project, rules=backends).episodes[0].feed.artwork.name == "cover.jpg"
     png(project / "cover.png", 1400, 1400, colour_type=6)
     (project / "show.yaml").write_text(SHOW)
-    (warning,) = load_episodes([project / "ep.yaml"], root=project).warnings
+    (warning,) = load_episodes([project / "ep.yaml"], root=project, rules=backends).warnings
     assert warning.field == "feed.artwork" and "alpha channel" in warning.message
 
 
@@ -106,7 +107,7 @@ def test_podpipe_feed_needs_a_date_and_a_feed_section(project):
                                           "add `date: YYYY-MM-DD`"]
     (project / "ep.yaml").write_text(EPISODE.replace("extends: show.yaml\n", "") + "date: 2026-01-01\n")
     assert "feed: podpipe feed needs the show's feed metadata" in errors(project, feed=True)[0]
-    load_episodes([project / "ep.yaml"], root=project)  # a build needs neither
+    load_episodes([project / "ep.yaml"], root=project, rules=backends)  # a build needs neither
 
 
 def test_image_headers(tmp_path):
@@ -130,7 +131,7 @@ def test_category_list_is_well_formed():
 
 def test_example_show_has_a_valid_feed_and_its_cover_is_made_by_its_script(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    episodes = load_episodes(sorted(Path("episodes").glob("*.yaml")), feed=True).episodes
+    episodes = load_episodes(sorted(Path("episodes").glob("*.yaml")), feed=True, rules=backends).episodes
     cover = REPO / "episodes" / "assets" / "cover.png"
     assert all(ep.feed == episodes[0].feed and ep.date and ep.season for ep in episodes)
     assert episodes[0].feed.artwork == cover

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from podpipe import backends
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import LoadResult, load_episodes, schema
 
@@ -51,7 +52,7 @@ def _golden(path: Path, actual: str) -> None:
 def test_invalid_spec_reports_exactly_the_expected_diagnostics(name, monkeypatch):
     monkeypatch.chdir(SPECS)
     with pytest.raises(SpecError) as info:
-        load_episodes([f"invalid/{name}.yaml"], root=SPECS)
+        load_episodes([f"invalid/{name}.yaml"], root=SPECS, rules=backends)
     assert info.value.diagnostics, "an invalid fixture must produce at least one error"
     lines = "".join(f"{d}\n" for d in _sorted(info.value))
     _golden(SPECS / "invalid" / f"{name}.expected", lines)
@@ -60,7 +61,7 @@ def test_invalid_spec_reports_exactly_the_expected_diagnostics(name, monkeypatch
 @pytest.mark.parametrize("name", VALID)
 def test_valid_spec_resolves_to_the_golden_episode(name, monkeypatch):
     monkeypatch.chdir(SPECS)
-    result = load_episodes([f"valid/{name}.yaml"], root=SPECS)
+    result = load_episodes([f"valid/{name}.yaml"], root=SPECS, rules=backends)
     assert isinstance(result, LoadResult) and len(result.episodes) == 1
     golden = {"episode": _plain(result.episodes[0], SPECS), "warnings": [str(w) for w in result.warnings]}
     _golden(SPECS / "valid" / f"{name}.json", json.dumps(golden, indent=2, ensure_ascii=False) + "\n")
@@ -79,7 +80,7 @@ def test_without_the_fast_checker_the_results_are_the_same(monkeypatch):
 
     def run():
         try:
-            return [str(w) for w in load_episodes(paths, root=SPECS).warnings]
+            return [str(w) for w in load_episodes(paths, root=SPECS, rules=backends).warnings]
         except SpecError as err:
             return [str(d) for d in _sorted(err)]
     with_fast = run()

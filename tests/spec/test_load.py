@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from podpipe import backends
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
 
@@ -17,7 +18,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 
 def test_extends_deep_merge(monkeypatch):
     monkeypatch.chdir(SPECS)
-    ep = load_episodes(["valid/extends_merge.yaml"], root=SPECS).episodes[0]
+    ep = load_episodes(["valid/extends_merge.yaml"], root=SPECS, rules=backends).episodes[0]
     host = ep.speaker("host")
     assert (host.voice, host.name, host.style) == ("Puck", "Alex", "bright")  # mapping merged, episode wins
     assert [s.id for s in ep.speakers] == ["host", "cohost", "guest"]
@@ -29,7 +30,7 @@ def test_extends_deep_merge(monkeypatch):
 
 def test_extends_chain_resolves_sounds_relative_to_the_file_that_names_them(monkeypatch):
     monkeypatch.chdir(SPECS)
-    result = load_episodes(["valid/extends_chain.yaml", "valid/extends_nested_show.yaml"], root=SPECS)
+    result = load_episodes(["valid/extends_chain.yaml", "valid/extends_nested_show.yaml"], root=SPECS, rules=backends)
     chain, nested = result.episodes
     assert (chain.show, chain.author, chain.style) == ("Chain Top", "Middle Author", "From the top of the chain")
     assert (chain.speaker("host").voice, chain.speaker("host").name) == ("Leda", "Top Host")
@@ -45,7 +46,7 @@ def test_missing_unreadable_and_directory_paths_are_clean_diagnostics(tmp_path, 
     locked.chmod(0)
     try:
         with pytest.raises(SpecError) as info:
-            load_episodes(["nope.yaml", "adir.yaml", "locked.yaml"])
+            load_episodes(["nope.yaml", "adir.yaml", "locked.yaml"], rules=backends)
     finally:
         locked.chmod(0o644)
     messages = {d.file: d.message for d in info.value.diagnostics}
@@ -58,7 +59,7 @@ def test_missing_unreadable_and_directory_paths_are_clean_diagnostics(tmp_path, 
 
 def test_a_path_given_twice_is_loaded_once(monkeypatch):
     monkeypatch.chdir(SPECS)
-    result = load_episodes(["valid/minimal.yaml", Path("valid/minimal.yaml"), SPECS / "valid/minimal.yaml"])
+    result = load_episodes(["valid/minimal.yaml", Path("valid/minimal.yaml"), SPECS / "valid/minimal.yaml"], rules=backends)
     assert len(result.episodes) == 1
 
 
@@ -66,7 +67,7 @@ def test_all_files_are_checked_and_diagnostics_sorted_by_file_then_line(monkeypa
     monkeypatch.chdir(SPECS)
     with pytest.raises(SpecError) as info:
         load_episodes(["invalid/voices.yaml", "valid/minimal.yaml", "invalid/ranges.yaml",
-                       "invalid/low_temperature_error.yaml"], root=SPECS)
+                       "invalid/low_temperature_error.yaml"], root=SPECS, rules=backends)
     err = info.value
     keys = [(d.file, d.line, d.column) for d in err.diagnostics]
     assert keys == sorted(keys)
@@ -79,7 +80,7 @@ def test_all_files_are_checked_and_diagnostics_sorted_by_file_then_line(monkeypa
 
 def test_warnings_come_back_with_a_valid_load(monkeypatch):
     monkeypatch.chdir(SPECS)
-    result = load_episodes(["valid/low_temperature.yaml", "valid/future_model.yaml"], root=SPECS)
+    result = load_episodes(["valid/low_temperature.yaml", "valid/future_model.yaml"], root=SPECS, rules=backends)
     assert [e.title for e in result.episodes] == ["Low temperature", "Future model"]
     assert [(w.file, w.field, w.severity) for w in result.warnings] == [
         ("valid/future_model.yaml", "temperature", "warning"),
@@ -92,12 +93,12 @@ def test_warnings_come_back_with_a_valid_load(monkeypatch):
 def test_paths_are_shown_as_given(tmp_path, write, minimal):
     path = write(tmp_path / "abs.yaml", minimal.replace("host: Hello.", "hots: Hello."))
     with pytest.raises(SpecError) as info:
-        load_episodes([path], root=tmp_path)
+        load_episodes([path], root=tmp_path, rules=backends)
     assert info.value.diagnostics[0].file == str(path)
 
 
 def test_load_result_is_frozen(monkeypatch):
     monkeypatch.chdir(SPECS)
-    result = load_episodes(["valid/minimal.yaml"])
+    result = load_episodes(["valid/minimal.yaml"], rules=backends)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.episodes = ()

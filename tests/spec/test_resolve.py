@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from podpipe import backends
 from podpipe.spec import Episode, MusicBed, Output, Segment, Sound, Speaker, Turn, load_episodes
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -11,7 +12,7 @@ SPECS = Path(__file__).resolve().parent / "specs"
 
 def test_defaults_and_shorthand_resolution(monkeypatch):
     monkeypatch.chdir(SPECS)
-    ep = load_episodes(["valid/minimal.yaml"]).episodes[0]  # root defaults to the working directory
+    ep = load_episodes(["valid/minimal.yaml"], rules=backends).episodes[0]  # root defaults to the working directory
     assert ep.path == SPECS / "valid" / "minimal.yaml"
     assert ep.output.path == SPECS / "build" / "minimal.mp3"  # relative to the root, not to the spec
     assert (ep.output.format, ep.output.gap, ep.model, ep.version) == ("mp3", 0.25, None, 1)  # None: the default model
@@ -23,7 +24,7 @@ def test_defaults_and_shorthand_resolution(monkeypatch):
 
 def test_full_spec_fields(monkeypatch):
     monkeypatch.chdir(SPECS)
-    ep = load_episodes(["valid/full.yaml"], root=SPECS).episodes[0]
+    ep = load_episodes(["valid/full.yaml"], root=SPECS, rules=backends).episodes[0]
     kinds = [s.kind for s in ep.segments]
     assert kinds == ["speech", "speech", "dialogue", "pause", "pause", "sound", "speech"]
     intro = ep.segments[0]
@@ -45,7 +46,7 @@ def test_full_spec_fields(monkeypatch):
 
 def test_output_format_follows_the_suffix_case_insensitively(monkeypatch):
     monkeypatch.chdir(SPECS)
-    ep = load_episodes(["valid/yaml_quirks.yaml"], root=SPECS).episodes[0]
+    ep = load_episodes(["valid/yaml_quirks.yaml"], root=SPECS, rules=backends).episodes[0]
     assert ep.output.format == "mp3" and ep.output.path.name == "quirks.MP3"
     assert ep.title == "2024-05-01 Review" and ep.episode == 16
     assert ep.segments[0].turns[0].text == "1984" and ep.segments[1].turns[0].speaker == "yes"
@@ -55,7 +56,7 @@ def test_what_a_spec_does_not_write_takes_the_dataclass_default(tmp_path, write,
     """Resolution restates no default: every field the spec leaves out equals the dataclass's own."""
     (tmp_path / "ding.wav").write_bytes(b"RIFF")
     path = write(tmp_path / "ep.yaml", minimal + "  - pause: 1\n  - sound: ding.wav\nmusic:\n  - file: ding.wav\n")
-    ep = load_episodes([path], root=tmp_path).episodes[0]
+    ep = load_episodes([path], root=tmp_path, rules=backends).episodes[0]
     speech, pause, sound = ep.segments
     assert speech == Segment(index=0, id="s1", kind="speech", line=5, turns=(Turn("host", "Hello.", 5),))
     assert pause == Segment(index=1, id="s2", kind="pause", line=6, pause=1.0)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from podpipe import backends
 from podpipe.errors import SpecError
 from podpipe.spec import load_episodes
 from podpipe.spec.yamldoc import format_path
@@ -30,7 +31,7 @@ def test_tags_are_never_executed(tmp_path, monkeypatch, write):
     write(tmp_path / "evil.yaml", f'title: !!python/object/apply:os.system ["touch {marker}"]\n'
                                   "speakers: {host: {voice: Zephyr}}\nsegments: [{host: hi}]\n")
     with pytest.raises(SpecError) as info:
-        load_episodes(["evil.yaml"])
+        load_episodes(["evil.yaml"], rules=backends)
     assert not marker.exists()
     (d,) = info.value.diagnostics
     assert (d.line, d.column, d.field) == (1, 8, "title") and "not allowed" in d.message
@@ -42,7 +43,7 @@ def test_line_and_column_survive_bom_and_crlf(tmp_path):
     path = tmp_path / "crlf.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
     with pytest.raises(SpecError) as info:
-        load_episodes([path], root=tmp_path)
+        load_episodes([path], root=tmp_path, rules=backends)
     (d,) = info.value.diagnostics
     assert (d.file, d.line, d.column, d.field) == (str(path), 6, 5, "segments[1].gust")
 
@@ -51,14 +52,14 @@ def test_positions_are_exact_for_flow_and_block_styles(tmp_path, write):
     path = write(tmp_path / "pos.yaml", "title: T\nspeakers: {host: {voice: Zephyr}, guest: {voice: Pck}}\n"
                                        "segments:\n  -   speaker:   nobody\n      text: hi\n")
     with pytest.raises(SpecError) as info:
-        load_episodes([path], root=tmp_path)
+        load_episodes([path], root=tmp_path, rules=backends)
     where = {(d.field, d.line, d.column) for d in info.value.diagnostics}
     assert where == {("speakers.guest.voice", 2, 50), ("segments[0].speaker", 4, 18)}
 
 
 def test_yaml_anchors_and_merge_keys(monkeypatch):
     monkeypatch.chdir(SPECS)
-    ep = load_episodes(["valid/anchors.yaml"], root=SPECS).episodes[0]
+    ep = load_episodes(["valid/anchors.yaml"], root=SPECS, rules=backends).episodes[0]
     guest = ep.speaker("guest")
     assert (guest.voice, guest.style, guest.name) == ("Puck", "calm", "Guest Star")
     assert [s.turns[0].text for s in ep.segments] == ["Said twice."] * 3
@@ -76,11 +77,11 @@ def test_yaml_merge_key_priorities_and_positions(tmp_path, write):
         "    name: Three\n"
         "segments:\n"
         "  - three: Hi\n"))
-    three = load_episodes([path], root=tmp_path).episodes[0].speaker("three")
+    three = load_episodes([path], root=tmp_path, rules=backends).episodes[0].speaker("three")
     assert (three.voice, three.style, three.name) == ("Zephyr", "bold", "Three")  # earlier source wins
     path.write_text(path.read_text().replace("voice: Zephyr", "voice: Zephy"))
     with pytest.raises(SpecError) as info:
-        load_episodes([path], root=tmp_path)
+        load_episodes([path], root=tmp_path, rules=backends)
     where = [(d.field, d.line, d.column) for d in info.value.diagnostics]
     assert where == [("speakers.one.voice", 3, 19), ("speakers.three.voice", 3, 19)]  # both at the anchor
 
@@ -103,7 +104,7 @@ def test_mangled_yaml_never_raises_anything_but_spec_error(tmp_path):
                 data[i:i] = bytes(rng.choice(alphabet) for _ in range(rng.randint(1, 4)))
         target.write_bytes(bytes(data))
         try:
-            load_episodes([target], root=tmp_path)
+            load_episodes([target], root=tmp_path, rules=backends)
             outcomes["valid"] += 1
         except SpecError as err:
             assert err.diagnostics
