@@ -284,13 +284,12 @@ def test_unknown_model_lists_known_models(gemini_server, backend):
 
 def test_timeout_is_retryable_and_quick(gemini_server):
     backend = GeminiBackend(timeout=1)
-    gemini_server.script([Fault("hang", seconds=20)])
-    started = time.monotonic()
+    # the answer never comes while the test runs (the stand-in releases the hang when it stops): returning
+    # at all proves the 1 s timeout, however slow the machine
+    gemini_server.script([Fault("hang", seconds=3600)])
     err = render_error(backend, CASES["metadata_single"])
-    elapsed = time.monotonic() - started
     backend.close()
     assert err.retryable and "within 1s" in str(err)
-    assert elapsed < 8  # 1 s timeout, generous bound for a loaded machine; the hang lasts 20 s
     assert len(gemini_server.requests) == 1
 
 

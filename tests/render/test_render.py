@@ -77,7 +77,6 @@ def test_retry_after_pauses_the_whole_pool(tmp_path):
     requests = scripted_requests(6)
     script = {"Line number 0.": [BackendError("429", retryable=True, retry_after=0.6, status=429)]}
     backend = ScriptedBackend(script, latency=0.05)
-    t0 = time.monotonic()
     result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=3, **FAST)).run(requests)
     assert not result.failed
     starts = {}
@@ -90,7 +89,7 @@ def test_retry_after_pauses_the_whole_pool(tmp_path):
     assert starts["Line number 5."] >= first_429 + 0.6
     retried = [t for t, text in backend.calls if text == "Line number 0."]
     assert retried[1] - retried[0] >= 0.6
-    assert time.monotonic() - t0 < 5
+
 
 
 def test_rate_limit_never_exceeded_in_any_window(tmp_path):
