@@ -54,3 +54,12 @@ def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch):
     s3_server.fault, s3_server.ignore_conditions = None, False
     yield Bucket(s3_server, s3_server.create_bucket())
     s3_server.fault, s3_server.ignore_conditions = None, False
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty project directory, made the working directory; the offline voice is the default backend."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
