@@ -2,7 +2,8 @@
 
 Every error a user can act on is a ``PodpipeError`` and leaves with its ``ExitCode`` (``podpipe.errors``);
 anything else is a bug (exit 70), with a traceback only behind ``--debug``. ``group`` holds the group, the
-error mapping and the shared options; ``pipeline``, ``cache``, ``feed`` and ``publish`` register their commands on it when imported.
+error mapping and the shared options; ``pipeline``, ``cache``, ``feed`` and ``publish`` register their
+commands on it when imported; ``progress`` draws a build's progress.
 """
 
 import importlib

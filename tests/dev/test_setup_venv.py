@@ -5,13 +5,10 @@ must; a second run of either installs nothing."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -31,8 +28,8 @@ def wheel(directory, name, version, files, metadata):
     dist = f"{name}-{version}.dist-info"
     files = {**files, f"{dist}/METADATA": metadata,
              f"{dist}/WHEEL": "Wheel-Version: 1.0\\nGenerator: probe\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
-    record = "".join(f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(d.encode()).digest()).rstrip(b'=').decode()},"
-                     f"{len(d.encode())}\\n" for p, d in files.items()) + f"{dist}/RECORD,,\\n"
+    digest = lambda d: base64.urlsafe_b64encode(hashlib.sha256(d.encode()).digest()).rstrip(b"=").decode()
+    record = "".join(f"{p},sha256={digest(d)},{len(d.encode())}\\n" for p, d in files.items()) + f"{dist}/RECORD,,\\n"
     path = os.path.join(directory, f"{name}-{version}-py3-none-any.whl")
     with zipfile.ZipFile(path, "w") as z:
         for p, d in {**files, f"{dist}/RECORD": record}.items():

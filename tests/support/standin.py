@@ -308,8 +308,9 @@ class Recorded:
         return [p.get("text", "") for c in (self.body or {}).get("contents", []) for p in c.get("parts", [])]
 
 
-def tone(seconds: float, rate: int = RATE, freq: int = 200) -> bytes:
-    """A sine tone as s16le mono; built from one period so even minutes of audio cost microseconds."""
+def answer_pcm(seconds: float, rate: int = RATE, freq: int = 200) -> bytes:
+    """The audio the stand-in answers with: a 200 Hz sine as s16le mono bytes, built from one period so even
+    minutes of it cost microseconds (test audio as ``Audio`` is ``tests.support.audio.tone``)."""
     period = rate // freq  # 200 Hz at 24 kHz: 120 samples, a whole number, so periods tile seamlessly
     one = struct.pack(f"<{period}h", *(int(8000 * math.sin(2 * math.pi * i / period)) for i in range(period)))
     frames = max(0, int(seconds * rate))
@@ -865,7 +866,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif k == "mime":
                 blob["mimeType"] = f.mime
             elif k == "silence":
-                seconds = len(tone(max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND))) // 2 / RATE
+                seconds = len(answer_pcm(max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND))) // 2 / RATE
                 pcm = bytes(int(seconds * RATE) * 2)
                 blob["data"] = base64.b64encode(
                     wav_bytes(pcm) if blob["mimeType"] == "audio/wav" else pcm).decode()
@@ -879,7 +880,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = math.ceil(info["prompt_chars"] / 4)
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
-            pcm = tone(seconds)
+            pcm = answer_pcm(seconds)
             fmt = s.response_format or MODELS[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}
