@@ -127,18 +127,18 @@ def test_a_waiting_machine_gets_the_holders_entry_instead_of_rendering(shared: S
                                                                        render_meta) -> None:
     holder, waiter = shared.machine(tmp_path, "holder"), shared.machine(tmp_path, "waiter")
     k = key("rendered once")
-    waiting = threading.Event()
+    waited_thrice = threading.Event()
     polls: list[float] = []
 
     def render_slowly() -> None:
         assert not holder.has(k)
-        assert waiting.wait(10)  # the other machine is waiting for us now
-        time.sleep(0.1)
+        assert waited_thrice.wait(120)  # the other machine has looked three times: it is waiting for us
         holder.put(k, tone(), render_meta)
 
     def poll(seconds: float) -> None:
         polls.append(seconds)
-        waiting.set()
+        if len(polls) >= 3:
+            waited_thrice.set()
         time.sleep(seconds)
 
     thread = _holding(holder, k, render_slowly)
