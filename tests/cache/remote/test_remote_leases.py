@@ -243,3 +243,28 @@ def test_a_store_that_ignores_conditional_writes_gets_no_leases(s3_shared: Share
     assert len(s3_shared.warnings) == 1
     assert "no conditional writes" in s3_shared.warnings[0] and "ignores If-None-Match" in s3_shared.warnings[0]
     assert not any(p.startswith("leases/") for p in s3_shared.objects())
+
+
+def test_an_entry_stored_between_the_look_and_the_lease_is_taken_not_rendered_again(shared: Shared, tmp_path, key,
+                                                                                    tone, render_meta) -> None:
+    """The other machine finishes (stores, lets go of its lease) right after we looked and found nothing:
+    the lease we then get is no licence to render, the entry is there. (Seen under load: two machines paid
+    for the same render.)"""
+    holder, waiter = shared.machine(tmp_path, "holder"), shared.machine(tmp_path, "waiter")
+    k = key("just finished")
+    real_exists = waiter.remote._exists
+    looks: list[bool] = []
+
+    def the_holder_finishes_after_the_first_look(key_: str) -> bool:
+        found = real_exists(key_)
+        if not looks:  # that interleaving, made to happen rather than waited for
+            with holder.lock(k):
+                holder.put(k, tone(), render_meta)
+        looks.append(found)
+        return found
+
+    waiter.remote._exists = the_holder_finishes_after_the_first_look
+    with waiter.lock(k):
+        assert waiter.has(k)  # the render stage's re-check: nothing to render
+    assert looks[0] is False and waiter.get(k) == tone()
+    assert waiter.remote.stats().leases == 1  # it did take the lease, and gave it back unused
