@@ -3,9 +3,22 @@ benchmarks' smoke tests) can point the real google-genai client at a loopback se
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.standin import StandIn
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``ci`` (slow, e.g. building a venv with pip) run in CI (CI set) or with PODPIPE_CI_TESTS=1."""
+    if os.environ.get("CI") or os.environ.get("PODPIPE_CI_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a CI-only test (set PODPIPE_CI_TESTS=1 to run it here)")
+    for item in items:
+        if item.get_closest_marker("ci"):
+            item.add_marker(skip)
+
 
 # Environment the SDK or podpipe reads that must not leak in from the developer's shell.
 _GEMINI_ENV = ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE",

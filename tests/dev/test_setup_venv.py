@@ -130,6 +130,7 @@ def test_set_up_with_uv(project):
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+@pytest.mark.ci  # a venv built by pip costs 10-30 s: CI runs it, `make test` locally does not
 def test_set_up_falls_back_to_pip_when_uv_cannot_be_had(project):
     # no uv on PATH, and the registry is out of reach (PIP_NO_INDEX), so uv's wheel cannot be fetched either
     path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep)

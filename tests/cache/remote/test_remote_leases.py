@@ -178,10 +178,12 @@ def test_waiting_is_bounded_and_interruptible(shared: Shared, tmp_path, key) -> 
     def interrupt(_seconds: float) -> None:
         raise Interrupted
 
+    # a machine that waits long enough to poll at all, however slow its first look on a busy machine
+    patient = shared.machine(tmp_path, "patient")
     with pytest.raises(Interrupted):
-        with machine.lock(key("stuck"), poll=interrupt):
+        with patient.lock(key("stuck"), poll=interrupt):
             pass
-    with machine.local.lock(k, poll=interrupt):  # the local lock was released on the way out
+    with patient.local.lock(k, poll=interrupt):  # the local lock was released on the way out
         pass
 
 
