@@ -1,18 +1,22 @@
 # Every target sets up .venv itself, so a fresh clone needs only `make demo` or `make test`.
+# tools/setup-venv installs with uv when it can be had, else pip: `make demo` only the runtime dependencies,
+# `make test` the dev extra too (PODPIPE_INSTALLER=pip or =uv forces one).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+STAMP  := $(VENV)/.stamp-runtime
+DEV    := $(VENV)/.stamp-dev
+export PYTHON
 
-.PHONY: venv demo feed test bench clean
+.PHONY: venv demo feed test test-loaded bench clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	tools/setup-venv runtime
 
-venv: $(STAMP)
+$(DEV): pyproject.toml
+	tools/setup-venv dev
+
+venv: $(DEV)
 
 demo: $(STAMP)
 	$(BIN)/podpipe build episodes/*.yaml
@@ -22,10 +26,17 @@ BASE_URL ?= https://example.com/podpipe-weekly
 feed: demo
 	$(BIN)/podpipe feed episodes/*.yaml --base-url $(BASE_URL) -o build/feed.xml
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q
+# The suite in parallel (pytest-xdist, a worker per core); JOBS=1 runs it in one process. PYTEST_ARGS adds options.
+JOBS ?= auto
+test: $(DEV)
+	$(BIN)/python -m pytest -q -n $(JOBS) $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# The suite RUNS times while two busy loops load both cores; fails if any run fails (tools/loaded-test).
+RUNS ?= 1
+test-loaded: $(DEV)
+	tools/loaded-test $(RUNS)
+
+bench: $(DEV)
 	$(BIN)/python bench/run.py
 
 clean:
@@ -34,5 +45,5 @@ clean:
 # Security scan (bandit, a dev dependency): every finding in podpipe/ must be fixed or carry a reviewed
 # `# nosec BXXX - reason` annotation. .ci/run runs it after the tests.
 .PHONY: security
-security: $(STAMP)
+security: $(DEV)
 	$(BIN)/python -m bandit -r podpipe -q

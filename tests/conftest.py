@@ -3,9 +3,22 @@ benchmarks' smoke tests) can point the real google-genai client at a loopback se
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.support.standin import StandIn
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``ci`` (slow, e.g. building a venv with pip) run in CI (CI set) or with PODPIPE_CI_TESTS=1."""
+    if os.environ.get("CI") or os.environ.get("PODPIPE_CI_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="a CI-only test (set PODPIPE_CI_TESTS=1 to run it here)")
+    for item in items:
+        if item.get_closest_marker("ci"):
+            item.add_marker(skip)
+
 
 # Environment the SDK or podpipe reads that must not leak in from the developer's shell.
 _GEMINI_ENV = ("GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_USE_ENTERPRISE",
@@ -54,3 +67,12 @@ def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch):
     s3_server.fault, s3_server.ignore_conditions = None, False
     yield Bucket(s3_server, s3_server.create_bucket())
     s3_server.fault, s3_server.ignore_conditions = None, False
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty project directory, made the working directory; the offline voice is the default backend."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path

@@ -114,11 +114,20 @@ def _locked_temp(target: Path, mode: int) -> Iterator[tuple[Path, int]]:
     stem = f".{target.name}.{os.getpid()}-{threading.get_ident()}."
     while True:
         tmp = target.with_name(f"{stem}{os.urandom(4).hex()}{TEMP_SUFFIX}")
+        fd = None
         try:
             fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_RDWR, mode)  # honours the umask, unlike mkstemp
+            locked = lock_new_file(fd, tmp)
         except FileExistsError:
             continue
-        if lock_new_file(fd, tmp):
+        except BaseException:
+            # Ctrl-C between creating the file and the block below: the name is ours alone (pid, thread and
+            # random part, O_EXCL), so it goes, even if the interrupt came before ``fd`` was assigned.
+            unlink_quietly(tmp)
+            if fd is not None:
+                os.close(fd)
+            raise
+        if locked:
             break
         os.close(fd)  # a cleaner took it between our open and flock (it deletes it): start over
     try:

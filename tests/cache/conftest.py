@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
-import struct
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 
 from podpipe.audio_types import Audio
 from podpipe.cache import FileStore
+from tests.support import audio
 
 # What the render stage records, trimmed: a request summary and token usage (usage is not a secret).
 _META = {"backend": "espeak", "model": "espeak-ng", "request": {"speakers": ["Alex"], "text": "Hello there."},
@@ -40,13 +39,9 @@ def key() -> Callable[[object], str]:
 
 @pytest.fixture
 def tone() -> Callable[..., Audio]:
-    """``tone(seconds=0.05, rate=24000, freq=440.0, channels=1)``: a sine, so two takes differ audibly."""
-    def make(seconds: float = 0.05, rate: int = 24000, freq: float = 440.0, channels: int = 1) -> Audio:
-        frames = int(seconds * rate)
-        samples = [int(12000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(frames)
-                   for _ in range(channels)]
-        return Audio(pcm=struct.pack(f"<{len(samples)}h", *samples), rate=rate, channels=channels)
-    return make
+    """``tests.support.audio.tone`` (``tone(freq=440.0, seconds=0.05, ...)``): a sine, so two takes differ
+    audibly."""
+    return audio.tone
 
 
 @pytest.fixture

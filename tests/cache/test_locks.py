@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_concurrent_puts_of_one_key_end_in_a_valid_entry(store: FileStore, key, tone, render_meta, temp_files) -> None:
     k = key("shared")
     # Non-deterministic TTS: every writer has different audio for the same key.
-    takes = [tone(0.02 + 0.01 * i, freq=200 + 50 * i) for i in range(6)]
+    takes = [tone(seconds=0.02 + 0.01 * i, freq=200 + 50 * i) for i in range(6)]
     start = threading.Barrier(len(takes) + 2)
     seen: list[Audio | None] = []
     stop = threading.Event()
@@ -64,7 +64,7 @@ def test_concurrent_puts_with_slow_renames_never_mix_takes(store: FileStore, mon
     """A slow disk widens the window between the two renames that commit an entry; writers of one key must
     still never leave one take's audio under another take's record."""
     k = key("slow disk")
-    takes = [tone(0.02, freq=200 + 100 * i) for i in range(4)]
+    takes = [tone(seconds=0.02, freq=200 + 100 * i) for i in range(4)]
     real_replace = os.replace
     renames: list[str] = []
 

@@ -59,11 +59,11 @@ def test_verify_finds_every_kind_of_damage_and_repairs(store: FileStore, key, to
 
 
 def test_cache_info(store: FileStore, key, tone, edit_record) -> None:
-    store.put(key(1), tone(1.0), {"backend": "espeak", "model": "espeak-ng"})
-    store.put(key(2), tone(0.5), {"request": {"backend": "gemini", "model": "gemini-3.8-flash-tts"}})
-    store.put(key(3), tone(0.25), {"backend": "gemini", "model": "gemini-3.8-flash-tts"})
-    store.put(key(5), tone(0.5), {"note": "no backend recorded"})
-    store.put(key(4), tone(0.25), {})
+    store.put(key(1), tone(seconds=1.0), {"backend": "espeak", "model": "espeak-ng"})
+    store.put(key(2), tone(seconds=0.5), {"request": {"backend": "gemini", "model": "gemini-3.8-flash-tts"}})
+    store.put(key(3), tone(seconds=0.25), {"backend": "gemini", "model": "gemini-3.8-flash-tts"})
+    store.put(key(5), tone(seconds=0.5), {"note": "no backend recorded"})
+    store.put(key(4), tone(seconds=0.25), {})
     edit_record(store, key(2), created="2026-01-02T03:04:05+00:00")
     store.entry_paths(key(4))[1].write_text("nope")
 

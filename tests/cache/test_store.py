@@ -22,7 +22,7 @@ SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"
 
 
 def test_round_trip_layout_and_metadata(store: FileStore, key, tone, render_meta, files_under) -> None:
-    k, audio = key(1), tone(0.25)
+    k, audio = key(1), tone(seconds=0.25)
     store.put(k, audio, render_meta)
 
     assert store.has(k)
@@ -50,7 +50,7 @@ def test_round_trip_layout_and_metadata(store: FileStore, key, tone, render_meta
 
 
 def test_stereo_round_trip(store: FileStore, key, tone) -> None:
-    audio = tone(0.1, rate=44100, channels=2)
+    audio = tone(seconds=0.1, rate=44100, channels=2)
     store.put(key("stereo"), audio, {})
     assert store.get(key("stereo")) == audio
     assert store.meta(key("stereo"))["channels"] == 2

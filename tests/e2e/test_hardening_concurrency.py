@@ -135,9 +135,8 @@ def test_stale_lock_of_a_killed_process_is_recovered_at_once(tmp_path):
     holder.wait(timeout=10)
     assert FileStore(tmp_path).lock_path(request.key).exists()  # the file stays; the flock died with it
     backend = ScriptedBackend(latency=0.05)
-    started = time.monotonic()
+    # a lock that outlived its process would block this run for good (pytest-timeout): returning is the proof
     result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=1, rpm=0)).run([request])
-    assert time.monotonic() - started < 10
     assert backend.keys == [request.key] and len(result.rendered) == 1
 
 
@@ -148,9 +147,8 @@ def test_interrupt_while_waiting_for_a_lock_does_not_hang(tmp_path):
         scheduler = Scheduler(ScriptedBackend(latency=0.05), FileStore(tmp_path), RenderOptions(jobs=1, rpm=0))
         timer = threading.Timer(0.3, scheduler._stop.set)
         timer.start()
-        started = time.monotonic()
         result = scheduler.run([request])
-        assert time.monotonic() - started < 5
+        # had it waited for the holder (30 s) it would have rendered: nothing done proves the stop was heeded
         assert result.outcomes == () and result.skipped == ()
     finally:
         holder.kill()

@@ -13,18 +13,6 @@ from podpipe.compile import CompiledEpisode, Rundown
 from podpipe.spec import Episode, Output
 
 
-def tone(freq: float, seconds: float, rate: int = 24000, amp: float = 0.5, channels: int = 1) -> Audio:
-    """A sine of ``amp`` × full scale; in stereo the tone is on the left and the right is silent, so
-    channel mix-ups show."""
-    n = round(seconds * rate)
-    samples = array("h", (int(amp * 32767 * math.sin(2 * math.pi * freq * i / rate)) for i in range(n)))
-    if channels == 2:
-        stereo = array("h", bytes(4 * n))
-        stereo[0::2] = samples
-        samples = stereo
-    return Audio(samples.tobytes(), rate, channels)
-
-
 def samples_of(audio: Audio, channel: int = 0) -> array:
     return array("h", audio.pcm)[channel::audio.channels]
 

@@ -16,7 +16,8 @@ import pytest
 from podpipe import audio as pcm
 from podpipe.audio import Audio, FfmpegError, ffmpeg_exe, read_wav, run_ffmpeg, wav_bytes
 from podpipe.errors import UsageError
-from tests.mix.helpers import crossings, rms, samples_of, tone
+from tests.mix.helpers import crossings, rms, samples_of
+from tests.support.audio import tone
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from podpipe.audio import Audio, FfmpegError, ffmpeg_exe, wav_bytes
 from podpipe.compile import SoundPiece
 from podpipe.errors import UsageError
 from podpipe.mix import clips
-from tests.mix.helpers import crossings, rms, samples_of, tone
+from tests.mix.helpers import crossings, rms, samples_of
+from tests.support.audio import tone
 
 
 @pytest.fixture

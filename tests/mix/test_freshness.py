@@ -8,18 +8,14 @@ import os
 
 import pytest
 
-from podpipe.compile import RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import SilencePiece
 from podpipe.mix import mix_episode
 from podpipe.mix.freshness import freshness
-from tests.mix.helpers import tone
+from tests.support.audio import speech, tone
 from tests.support.cli import run
 from tests.support.hardening import write_specs
 
 KEY_A, KEY_B = "a" * 64, "b" * 64
-
-
-def speech(key: str, index: int, text: str = "Hello.") -> SpeechPiece:
-    return SpeechPiece(key, f"s{index + 1}", index, ("Alex",), (RequestTurn("Alex", "Zephyr", text),))
 
 
 @pytest.fixture
@@ -46,7 +42,7 @@ def test_up_to_date_needs_no_cache_lookup(built):
 def test_each_reason(built, episode_of):
     output = built.rundown.output
     assert freshness(built, force=True).reasons == ("forced",)
-    changed = episode_of([speech(KEY_A, 0, "Hi."), SilencePiece(0.25, "gap"), speech(KEY_B, 1)], loudness=None)
+    changed = episode_of([speech(KEY_A, 0, text="Hi."), SilencePiece(0.25, "gap"), speech(KEY_B, 1)], loudness=None)
     assert freshness(changed).reasons == ("inputs changed",)
 
     data = bytearray(output.read_bytes())

@@ -18,12 +18,13 @@ import pytest
 from podpipe import __version__
 from podpipe.audio import ffmpeg_exe, read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SoundPiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, SilencePiece, SoundPiece
 from podpipe.errors import PodpipeError, UsageError
 from podpipe.files import write_atomic
 from podpipe.mix import (MIX_VERSION, MixContext, MixResult, MixStep, clips, export, inputs_digest, is_up_to_date,
                          manifest_path, mix_episode, stitch)
-from tests.mix.helpers import compiled_episode, tone
+from tests.mix.helpers import compiled_episode
+from tests.support.audio import speech, tone
 
 KEY_A, KEY_B, KEY_C = ("a" * 64, "b" * 64, "c" * 64)
 
@@ -35,12 +36,6 @@ def samples(data: bytes) -> array:
 def rms(data: bytes) -> float:
     s = samples(data)
     return math.sqrt(sum(x * x for x in s) / len(s)) if s else 0.0
-
-
-def speech(key: str, index: int, text: str = "Hello there.", speakers: tuple[str, ...] = ("Alex",),
-           chapter: str | None = None) -> SpeechPiece:
-    turns = tuple(RequestTurn(s, "Zephyr", f"{text} ({s})") for s in speakers)
-    return SpeechPiece(key, f"s{index + 1}", index, speakers, turns, chapter)
 
 
 def gap(seconds: float = 0.25) -> SilencePiece:
@@ -107,13 +102,13 @@ def test_timings_are_sample_exact(tmp_path, renders, make):
     first, dialogue = manifest["pieces"][0], manifest["pieces"][2]
     assert first["chapter"] == "Intro" and first["key"] == KEY_A and first["segment_id"] == "s1"
     assert dialogue["speakers"] == ["Alex", "Sam"]
-    assert [(t["speaker"], t["text"]) for t in dialogue["turns"]] == [("Alex", "Hello there. (Alex)"),
-                                                                      ("Sam", "Hello there. (Sam)")]
+    assert [(t["speaker"], t["text"]) for t in dialogue["turns"]] == [("Alex", "line 1 (Alex)"),
+                                                                      ("Sam", "line 1 (Sam)")]
     # the turns tile the piece: the first starts at its start, the last ends at its end, none overlap
     edges = [dialogue["turns"][0]["start"], *(t["end"] for t in dialogue["turns"])]
     assert edges[0] == dialogue["start"] and edges[-1] == dialogue["end"]
     assert dialogue["turns"][1]["start"] == dialogue["turns"][0]["end"] and edges == sorted(edges)
-    assert first["turns"] == [{"speaker": "Alex", "text": "Hello there. (Alex)", "start": first["start"],
+    assert first["turns"] == [{"speaker": "Alex", "text": "line 0", "start": first["start"],
                                "end": first["end"]}] and "turns_located_by" not in first
     assert manifest["pieces"][3]["reason"] == "pause" and manifest["pieces"][3]["segment_id"] == "s3"
 

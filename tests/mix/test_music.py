@@ -14,11 +14,12 @@ import pytest
 from podpipe import backends
 from podpipe.audio import read_wav, wav_bytes
 from podpipe.audio_types import Audio
-from podpipe.compile import CompiledEpisode, RequestTurn, SilencePiece, SpeechPiece
+from podpipe.compile import CompiledEpisode, SilencePiece
 from podpipe.mix import inputs_digest, is_up_to_date, mix_episode
 from podpipe.mix.steps import music
 from podpipe.spec import MusicBed
-from tests.mix.helpers import compiled_episode, tone
+from tests.mix.helpers import compiled_episode
+from tests.support.audio import speech, tone
 
 RATE = 24000
 
@@ -43,13 +44,9 @@ def bed_file(tmp_path) -> Path:
 SPEECH = tone(220, 2.0, amp=0.3)
 
 
-def speech(index: int) -> SpeechPiece:
-    return SpeechPiece("a" * 64, f"s{index + 1}", index, ("Alex",), (RequestTurn("Alex", "Zephyr", "Hi."),))
-
-
 def episode(tmp_path: Path, beds) -> CompiledEpisode:
     # s1 pause 3 s | s2 speech 2 s | s3 pause 3 s | s4 speech 2 s | s5 pause 3 s
-    pieces = [SilencePiece(3.0, "pause", "s1", 0), speech(1), SilencePiece(3.0, "pause", "s3", 2), speech(3),
+    pieces = [SilencePiece(3.0, "pause", "s1", 0), speech(index=1), SilencePiece(3.0, "pause", "s3", 2), speech(index=3),
               SilencePiece(3.0, "pause", "s5", 4)]
     return compiled_episode(tmp_path, pieces, loudness=None, music=tuple(beds))
 
@@ -95,10 +92,10 @@ def test_bed_over_a_range_of_segments_and_play_once(tmp_path, bed_file):
 
 def test_close_speech_stays_ducked():
     spans = music.speech_spans([
-        type("P", (), {"piece": speech(0), "start": 0.0, "end": 2.0})(),
-        type("P", (), {"piece": speech(1), "start": 2.25, "end": 4.0})(),
+        type("P", (), {"piece": speech(index=0), "start": 0.0, "end": 2.0})(),
+        type("P", (), {"piece": speech(index=1), "start": 2.25, "end": 4.0})(),
         type("P", (), {"piece": SilencePiece(3.0, "pause"), "start": 4.0, "end": 7.0})(),
-        type("P", (), {"piece": speech(2), "start": 7.0, "end": 8.0})()])
+        type("P", (), {"piece": speech(index=2), "start": 7.0, "end": 8.0})()])
     assert spans == [(0.0, 4.0), (7.0, 8.0)]
 
 
@@ -173,7 +170,7 @@ def test_crossfade_overlaps_sounds_with_their_neighbours(tmp_path, bed_file):
     from podpipe.compile import SoundPiece
 
     jingle = SoundPiece(bed_file, "s1", 0)  # 1 s of a 500 Hz tone
-    pieces = [jingle, speech(1), SilencePiece(0.5, "gap"), speech(2), SoundPiece(bed_file, "s4", 3)]
+    pieces = [jingle, speech(index=1), SilencePiece(0.5, "gap"), speech(index=2), SoundPiece(bed_file, "s4", 3)]
 
     def build(crossfade: float):
         compiled = compiled_episode(tmp_path, pieces, loudness=None, crossfade=crossfade)

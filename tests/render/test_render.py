@@ -14,7 +14,8 @@ import pytest
 from podpipe.cache import FileStore
 from podpipe.errors import BackendError
 from podpipe.render import RateLimiter, RenderOptions, Scheduler
-from tests.support.backends import ScriptedBackend, scripted_requests
+from podpipe.render.limiter import PauseGate
+from tests.support.backends import RecordingLimiter, ScriptedBackend, scripted_requests
 
 
 FAST = dict(backoff_base=0.01, backoff_max=0.05, rpm=0)
@@ -76,35 +77,54 @@ def test_retry_after_pauses_the_whole_pool(tmp_path):
     """A 429 with RetryInfo on one request holds back every worker's next start, not only its own."""
     requests = scripted_requests(6)
     script = {"Line number 0.": [BackendError("429", retryable=True, retry_after=0.6, status=429)]}
-    backend = ScriptedBackend(script, latency=0.05)
-    t0 = time.monotonic()
-    result = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=3, **FAST)).run(requests)
+    paused = threading.Event()
+
+    class Gate(PauseGate):
+        def hold(self, seconds: float) -> None:
+            super().hold(seconds)
+            paused.set()
+
+    class HeldUntilThePause(ScriptedBackend):
+        """Lines 3 and 4 finish only once the 429's pause is set: line 5, which needs one of their workers,
+        then cannot start before the pause however the machine schedules the threads (an event, not a race)."""
+
+        def render(self, request):
+            if request.turns[0].text in ("Line number 3.", "Line number 4."):
+                assert paused.wait(120), "the 429 never paused the pool"  # the timeout is a safety net
+            return super().render(request)
+
+    backend = HeldUntilThePause(script, latency=0.05)
+    scheduler = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=3, **FAST))
+    scheduler.gate = Gate(time.monotonic)
+    result = scheduler.run(requests)
     assert not result.failed
     starts = {}
     for t, text in backend.calls:
         starts.setdefault(text, t)
     first_429 = starts["Line number 0."]
-    # Lines 1 and 2 start with line 0; their workers take lines 3 and 4 as the 429 comes back (a race with
-    # the pause, either way is right). Line 5 waits for a free worker, and then for the pause: without a
-    # pool-wide pause it would start ~0.1 s in.
+    # Lines 1 and 2 start with line 0; their workers take lines 3 and 4, held until the 429 has paused the
+    # pool. Line 5 waits for a free worker, and then for the pause: without a pool-wide pause it would start
+    # as soon as line 3 or 4 ended.
     assert starts["Line number 5."] >= first_429 + 0.6
     retried = [t for t, text in backend.calls if text == "Line number 0."]
     assert retried[1] - retried[0] >= 0.6
-    assert time.monotonic() - t0 < 5
 
 
 def test_rate_limit_never_exceeded_in_any_window(tmp_path):
     window = 0.5
     backend = ScriptedBackend()
     options = RenderOptions(jobs=4, rpm=5, rate_window=window, backoff_base=0.01)
-    result = Scheduler(backend, FileStore(tmp_path), options).run(scripted_requests(12))
+    scheduler = Scheduler(backend, FileStore(tmp_path), options)
+    scheduler.limiter = limiter = RecordingLimiter(5, window=window)
+    result = scheduler.run(scripted_requests(12))
     assert not result.failed
-    starts = sorted(t for t, _ in backend.calls)
-    for i, t in enumerate(starts):
-        in_window = [s for s in starts[i:] if s - t < window - 1e-3]
-        assert len(in_window) <= 5
-    # and no slower than the limit requires: 12 requests at 5 per window need just over 2 windows
-    assert starts[-1] - starts[0] < 3 * window
+    # held on the limiter's own decisions and on the order of events, not on how soon threads ran
+    limiter.assert_at_most(5, window)
+    limiter.assert_none_before_its_grant([t for t, _ in backend.calls])
+    # and no slower than the limit requires: 12 grants at 5 per window span just over 2 windows (the limiter
+    # asks for no longer wait than the slot needs: test_rate_limiter_fractional_rpm, on a fake clock)
+    grants = sorted(limiter.grants)
+    assert grants[10] - grants[0] >= 2 * window
 
 
 def test_rate_limiter_fractional_rpm():
@@ -179,14 +199,27 @@ def test_key_lock_is_held_until_the_entry_is_committed(tmp_path):
 
 
 def test_workers_go_on_rendering_while_entries_are_stored(tmp_path):
-    # one worker, renders of 20 ms, puts of 60 ms: if the worker waited for each put, the next render could
-    # not start before the previous put ended
-    store = _SlowStore(tmp_path, delay=0.06)
-    backend = ScriptedBackend(latency=0.02)
-    result = Scheduler(backend, store, RenderOptions(jobs=1, **FAST)).run(scripted_requests(4))
-    assert len(result.rendered) == 4
-    first_put_end = min(t for kind, _, t in store.events if kind == "put")
-    assert sum(1 for t, _ in backend.calls if t < first_put_end) >= 2
+    # One worker; the first put does not end before the second render has begun. A worker that waited for
+    # each put could never begin it: the put would wait out its safety net and the test fail (events, no race).
+    second_render = threading.Event()
+    waited_in_vain = []
+
+    class PutWaitsForTheNextRender(FileStore):
+        def put(self, key, audio, meta):
+            if not second_render.wait(120):
+                waited_in_vain.append(key)
+            super().put(key, audio, meta)
+
+    class Signalling(ScriptedBackend):
+        def render(self, request):
+            if self.calls:
+                second_render.set()
+            return super().render(request)
+
+    backend = Signalling()
+    result = Scheduler(backend, PutWaitsForTheNextRender(tmp_path), RenderOptions(jobs=1, **FAST)).run(
+        scripted_requests(4))
+    assert len(result.rendered) == 4 and waited_in_vain == []
 
 
 def test_a_write_failure_after_render_releases_the_lock_and_caches_nothing(tmp_path):

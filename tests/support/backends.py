@@ -9,6 +9,7 @@ import time
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.compile import RenderRequest, Target, compile_episode
+from podpipe.render import RateLimiter
 from tests.support.episodes import episode, line
 
 
@@ -55,3 +56,39 @@ def scripted_requests(n: int, text: str = "Line number {i}.") -> list[RenderRequ
     """``n`` distinct one-line requests for the scripted backend."""
     ep = episode(*(line(i, "host", text.format(i=i)) for i in range(n)))
     return list(compile_episode(ep, Target("scripted", "m")).requests)
+
+
+class RecordingLimiter(RateLimiter):
+    """A ``RateLimiter`` that records, in ``grants``, the clock reading on which it granted each slot: what the
+    limiter decided, exactly, however late a thread then got to run. A test holds the limit on these, and the
+    arrivals it observes to them (the k-th arrival can come no earlier than the k-th grant), never on how
+    soon a busy machine ran the thread."""
+
+    def __init__(self, rpm: float | None, *, window: float = 60.0, clock=time.monotonic):
+        self._reading = threading.local()
+
+        def read() -> float:
+            self._reading.now = clock()
+            return self._reading.now
+
+        super().__init__(rpm, window=window, clock=read)
+        self.grants: list[float] = []
+
+    def delay(self) -> float:
+        wait = super().delay()
+        if wait <= 0 and self.limit:
+            with self._lock:
+                self.grants.append(self._reading.now)
+        return wait
+
+    def assert_at_most(self, limit: int, window: float) -> None:
+        """No ``limit + 1`` grants within any ``window`` seconds."""
+        grants = sorted(self.grants)
+        spans = [later - first for first, later in zip(grants, grants[limit:])]
+        assert all(span >= window for span in spans), (window, spans)
+
+    def assert_none_before_its_grant(self, arrivals) -> None:
+        """Each arrival follows its own grant, so the k-th earliest arrival follows the k-th earliest grant."""
+        arrivals, grants = sorted(arrivals), sorted(self.grants)
+        assert len(arrivals) == len(grants)  # every attempt took a slot, none went round the limiter
+        assert all(a >= g for a, g in zip(arrivals, grants)), list(zip(arrivals, grants))

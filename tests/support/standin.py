@@ -47,6 +47,9 @@ Faults are injected on demand, each consumed by one request:
     server.fault_fn = lambda rec: Fault("503") if (rec.model or "").startswith("gemini-2.5") else None
     server.fail_first_attempts(0.3, kinds=("429", "500", "other"))  # 30 % of distinct bodies fail once
     server.latency = 0.2                           # every answer leaves 0.2 s after its request arrived
+    server.hold(after=2)                           # answer 2 generate requests, hold the later ones...
+    server.wait_held(2)                            # ...until 2 are held (the client waits on them: an event)
+    server.release()                               # answer them
 
 Fault kinds: "429" (RESOURCE_EXHAUSTED + RetryInfo ``retry_delay``), "500", "502", "503", "504", "408",
 "400" (INVALID_ARGUMENT, ``message``), "400-key" (API_KEY_INVALID), "403", "404", "hang" (no answer for
@@ -305,8 +308,9 @@ class Recorded:
         return [p.get("text", "") for c in (self.body or {}).get("contents", []) for p in c.get("parts", [])]
 
 
-def tone(seconds: float, rate: int = RATE, freq: int = 200) -> bytes:
-    """A sine tone as s16le mono; built from one period so even minutes of audio cost microseconds."""
+def answer_pcm(seconds: float, rate: int = RATE, freq: int = 200) -> bytes:
+    """The audio the stand-in answers with: a 200 Hz sine as s16le mono bytes, built from one period so even
+    minutes of it cost microseconds (test audio as ``Audio`` is ``tests.support.audio.tone``)."""
     period = rate // freq  # 200 Hz at 24 kHz: 120 samples, a whole number, so periods tile seamlessly
     one = struct.pack(f"<{period}h", *(int(8000 * math.sin(2 * math.pi * i / period)) for i in range(period)))
     frames = max(0, int(seconds * rate))
@@ -553,6 +557,10 @@ class StandIn:
         self._script: deque[Fault | None] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._changed = threading.Condition(self._lock)  # notified when an answer is held at the gate
+        self._gate_open = True
+        self._gate_passes = 0  # answers let through while the gate holds the rest
+        self.held = 0  # generate requests whose answer waits at the gate now
         self._seen: set[bytes] = set()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -573,6 +581,8 @@ class StandIn:
 
     def stop(self) -> None:
         self._stop.set()  # releases hanging handlers at once
+        with self._lock:
+            self._changed.notify_all()  # and held ones
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -612,6 +622,40 @@ class StandIn:
             return Fault(kinds[digest[8] % len(kinds)], retry_delay=retry_delay)
 
         self.fault_fn = fn
+
+    # -- gate: hold answers until the test lets them go (tests wait on this event, never on time) ----------
+    def hold(self, after: int = 0) -> None:
+        """Answer the next ``after`` generate requests, then hold every later answer until ``release()``
+        or ``stop()`` (a held request has arrived and been recorded; its client waits)."""
+        with self._lock:
+            self._gate_open, self._gate_passes = False, after
+
+    def release(self) -> None:
+        """Open the gate: held answers go out, and no later one is held."""
+        with self._lock:
+            self._gate_open = True
+            self._changed.notify_all()
+
+    def wait_held(self, count: int, timeout: float = 120.0) -> bool:
+        """Block until ``count`` answers are held at the gate. ``timeout`` is only a safety net for a test that
+        went wrong (False then); the test asserts on the event."""
+        with self._lock:
+            return self._changed.wait_for(lambda: self.held >= count, timeout)
+
+    def _gate(self) -> bool:
+        """Wait at the gate if it is closed; True when the server is stopping (no answer then)."""
+        with self._lock:
+            if self._gate_open:
+                return False
+            if self._gate_passes > 0:
+                self._gate_passes -= 1
+                return False
+            self.held += 1
+            self._changed.notify_all()
+            while not self._gate_open and not self._stop.is_set():
+                self._changed.wait()  # release() and stop() notify
+            self.held -= 1
+            return self._stop.is_set()
 
     def _next_fault(self, rec: Recorded) -> Fault | None:
         with self._lock:
@@ -732,6 +776,9 @@ class _Handler(BaseHTTPRequestHandler):
                 rec.voice_ids = [payload["id"]]
         except _BadRequest as e:
             return self._error(rec, e.code, e.message, e.details)
+        if s._gate():
+            self.close_connection = True  # stopping while held: no answer
+            return
         fault = s._next_fault(rec) if s.voices_faults else None
         if fault and fault.kind not in _VOICES_FAULTS:
             fault = None  # kinds that shape an audio answer do not apply: answer normally
@@ -757,6 +804,9 @@ class _Handler(BaseHTTPRequestHandler):
             info = check_request(rec.model, rec.body if raw else None, custom)
         except _BadRequest as e:
             return self._error(rec, e.code, e.message, e.details)
+        if s._gate():
+            self.close_connection = True  # stopping while held: no answer
+            return
         fault = s._next_fault(rec)
         rec.fault = fault.kind if fault else None
         rec.deadline = rec.t + s.latency if s.latency else None
@@ -816,7 +866,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif k == "mime":
                 blob["mimeType"] = f.mime
             elif k == "silence":
-                seconds = len(tone(max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND))) // 2 / RATE
+                seconds = len(answer_pcm(max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND))) // 2 / RATE
                 pcm = bytes(int(seconds * RATE) * 2)
                 blob["data"] = base64.b64encode(
                     wav_bytes(pcm) if blob["mimeType"] == "audio/wav" else pcm).decode()
@@ -830,7 +880,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens = math.ceil(info["prompt_chars"] / 4)
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
-            pcm = tone(seconds)
+            pcm = answer_pcm(seconds)
             fmt = s.response_format or MODELS[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}

@@ -281,6 +281,10 @@ class RemoteCache:
             if not self.writable:
                 return "none", None
             state, held = self.leases.acquire(key)
+            if state == "held" and self._exists(key):
+                # The holder before us stored it and let go between our look and our lease: take its render.
+                self.leases.release(held)
+                return "found", None
             if state != "busy":
                 return state, held
             if not waited:

@@ -18,7 +18,9 @@ from podpipe.cache import FileStore
 from podpipe.cache.remote import RemoteCache, open_remote, parse_url, resolve_mode
 from podpipe.cache.tiered import TieredStore
 
-FAST = dict(poll_interval=0.02, lease_wait=5.0, attempts=1, timeout=5.0)
+# lease_wait and timeout: safety nets only (a test that needs one to fire sets it itself), generous for a busy
+# machine, where a waiter giving up after 5 s would render twice
+FAST = dict(poll_interval=0.02, lease_wait=120.0, attempts=1, timeout=60.0)
 
 
 @dataclass

@@ -20,7 +20,7 @@ def test_a_second_machine_gets_every_entry_from_the_remote_byte_for_byte(shared:
     first = shared.machine(tmp_path, "first")
     keys = [key(i) for i in range(4)]
     for i, k in enumerate(keys):
-        first.put(k, tone(0.05, freq=300 + 50 * i), render_meta)
+        first.put(k, tone(seconds=0.05, freq=300 + 50 * i), render_meta)
     # the remote holds exactly the local cache's files, in the local cache's layout
     objects = shared.objects()
     for k in keys:
@@ -31,7 +31,7 @@ def test_a_second_machine_gets_every_entry_from_the_remote_byte_for_byte(shared:
     second = shared.machine(tmp_path, "second")
     assert all(second.has(k) for k in keys) and not second.has(key("never rendered"))
     for i, k in enumerate(keys):
-        assert second.get(k) == tone(0.05, freq=300 + 50 * i)
+        assert second.get(k) == tone(seconds=0.05, freq=300 + 50 * i)
         assert second.local.has(k)  # the hit was kept locally...
         assert entry_files(second.local, k)[0] == entry_files(first.local, k)[0]  # ...as the very same WAV
         mine, theirs = second.local.meta(k), first.local.meta(k)

@@ -6,7 +6,6 @@ credential into a message or a log line."""
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 
@@ -45,7 +44,6 @@ def test_the_s3_server_stopping_mid_run_degrades_every_operation(own_s3_server, 
     assert second.has(key("before"))  # the second machine has talked to the server: a warm client
 
     own_s3_server.stop()
-    t0 = time.monotonic()
     assert second.get(key("before")) is None  # on the remote, but unreachable: a miss
     assert not second.has(key("new"))
     with second.lock(key("new")):  # no lease to be had: render without one
@@ -58,7 +56,8 @@ def test_the_s3_server_stopping_mid_run_degrades_every_operation(own_s3_server, 
     assert second.remote.get_output(key("digest"), tmp_path / "out") is None
     assert not second.remote.info().listed
     assert second.remote.missing([key("before")]) == [key("before")]
-    assert time.monotonic() - t0 < 15  # a few refused connections, then the remote is given up on
+    # a few refused connections, then the remote is given up on: later operations are not even tried
+    assert second.remote.stats().skipped > 0
 
     stats = second.remote.stats()
     assert stats.errors == 4 and stats.skipped >= 3  # max_errors in a row per direction, then no more tries
@@ -115,9 +114,8 @@ def test_throttling_is_retried_by_the_client_and_timeouts_are_bounded(s3_shared:
     hasty = s3_shared.machine(tmp_path, "hasty", timeout=0.25)
     assert hasty.remote.missing([key("warm-up")])  # connected before the clock starts
     server.fault = lambda method, path: ("hang", 4.0) if method == "HEAD" else None
-    t0 = time.monotonic()
+    # on the remote, so only a read timeout (not the server's late answer) makes it a miss
     assert not hasty.has(key("throttled"))
-    assert time.monotonic() - t0 < 3  # not waiting for the server's answer (the HTTP layer may try twice)
     assert hasty.remote.stats().errors == 1
     assert "ReadTimeout" in s3_shared.warnings[-1]
 

@@ -1,5 +1,5 @@
-"""``podpipe build``, ``validate``, ``plan``, ``voices``, ``say``, ``schema``: options in, ``podpipe.commands`` called,
-results printed."""
+"""The pipeline's commands, ``podpipe build``, ``validate``, ``plan``, ``voices``, ``say``, ``schema``: options in,
+``podpipe.commands`` called, results printed (a build's progress by ``cli.progress``)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     """
     from podpipe.commands import BuildOptions
     from podpipe.commands import build as run_build
-    from podpipe.commands.progress import ClickProgress
+    from podpipe.cli.progress import ClickProgress
     from podpipe.commands.report import write_report
     from podpipe.errors import RenderError
 
@@ -209,7 +209,7 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
       podpipe say "Hello and welcome." -v Kore -o hello.mp3
       podpipe say $'Alex: Hi Sam!\\nSam: Hi Alex.' --speaker Alex:Zephyr --speaker Sam:Puck -o hi.wav
     """
-    from podpipe.commands.progress import ClickProgress
+    from podpipe.cli.progress import ClickProgress
     from podpipe.commands.say import say as run_say
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,

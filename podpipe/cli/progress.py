@@ -1,4 +1,5 @@
-"""What ``podpipe build`` prints while it works: a progress bar on a terminal, plain lines in CI logs."""
+"""What ``podpipe build`` prints while it works: a progress bar on a terminal, plain lines in CI logs. The library
+reports through ``commands.build.Progress``; this is the click rendering of it, the only one that prints."""
 
 from __future__ import annotations
 
