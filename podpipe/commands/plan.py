@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe import backends
-from podpipe.commands.build import BuildOptions, Prepared, prepare
+from podpipe.commands.build import BuildOptions, Prepared, compile_for, prepare
 from podpipe.commands.cost import estimate
-from podpipe.compile import RenderRequest, SpeechPiece, compile_episode, request_material
+from podpipe.compile import RenderRequest, SpeechPiece, request_material
 from podpipe.spec import load_episodes
 
 if TYPE_CHECKING:  # the mix stage is imported only when a plan is made
@@ -192,5 +192,5 @@ def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
     for name in backends.names():
         cls = backends.backend_class(name)
         for episode in loaded.episodes:
-            keys.update(r.key for r in compile_episode(episode, cls.target(episode.model)).requests)
+            keys.update(r.key for r in compile_for(cls, episode).requests)
     return keys

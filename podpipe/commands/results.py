@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from podpipe.mix import MixResult
 
 
+def shown_path(path: Path) -> str:
+    """Relative to the working directory when inside it: that is how the user named it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class EpisodeStatus:
     compiled: CompiledEpisode

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from podpipe.compile.keys import cache_key, key_material
 from podpipe.compile.types import (CompiledEpisode, Piece, RenderRequest, RequestTurn, Rundown, SilencePiece,
@@ -115,6 +116,28 @@ def halves(text: str) -> tuple[str, str] | None:
     best = min(ends)[1]
     first, second = "".join(pieces[:best]).strip(), "".join(pieces[best:]).strip()
     return (first, second) if first and second else None
+
+
+def split_request(request: RenderRequest) -> tuple[RenderRequest, RenderRequest] | None:
+    """``request`` as two requests whose audio, joined, is the whole's: at the turn boundary nearest the
+    middle, or for one turn at the sentence end nearest the middle of its text (``halves``). For a take that
+    stopped at the model's output cap. Each part has the key its own material gives (what any request of that
+    text would have); None when the request cannot be cut."""
+    turns = request.turns
+    if len(turns) > 1:
+        total, run, best = request.characters, 0, (float("inf"), 1)
+        for i, turn in enumerate(turns[:-1], 1):
+            run += len(turn.text)
+            best = min(best, (abs(run - total / 2), i))
+        groups = (turns[:best[1]], turns[best[1]:])
+    else:
+        cut = halves(turns[0].text)
+        if cut is None:
+            return None
+        groups = tuple((replace(turns[0], text=text, written=None),) for text in cut)
+    return tuple(replace(request, turns=group, key=cache_key(key_material(
+        request.backend, request.model, group, request.temperature, request.language, request.take)))
+        for group in groups)  # type: ignore[return-value]
 
 
 def _combine_styles(*styles: str | None) -> str | None:

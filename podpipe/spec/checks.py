@@ -20,6 +20,7 @@ from podpipe.spec.feedcheck import check_feed
 from podpipe.spec.messages import report_schema_errors, suggest
 from podpipe.spec.schema import formats, is_speaker_id, segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
+from podpipe.spec.textcheck import check_texts
 from podpipe.spec.view import View
 from podpipe.spec.yamldoc import DocPath, YamlDoc
 
@@ -162,7 +163,8 @@ class Checker:
             view.add(path, problem)
 
     def check_segments(self, view: View) -> list[str]:
-        """Segment ids unique, sound files real and inside the root, temperature warnings; returns ids."""
+        """Segment ids unique, sound files real and inside the root, temperature, tag and script warnings
+        (``spec.textcheck``); returns ids."""
         data = view.data
         segments = data.get("segments") if isinstance(data.get("segments"), list) else []
         judge = backends.spec_judge(_model(view))
@@ -198,6 +200,7 @@ class Checker:
                 self.check_sound(view, ("segments", i, "sound"), seg["sound"])
             elif sampling and kind != "pause":
                 warn_temperature(view, ("segments", i, "temperature"), seg.get("temperature"), judge, model)
+        check_texts(view, segments, judge, model)
         return result
 
     def check_music(self, view: View, segment_ids: list[str]) -> None:

@@ -67,7 +67,8 @@ class Segment:
     index: int  # 0-based position in the episode
     id: str  # the segment's ``id:`` or "s<index+1>"; what ``build --only`` takes
     kind: str  # "speech" | "dialogue" | "pause" | "sound"
-    line: int = 0
+    line: int = 0  # 1-based line and column of the segment in the spec, for messages (render failures)
+    column: int = 0
     turns: tuple[Turn, ...] = ()
     pause: float | None = None
     sound: Sound | None = None

@@ -86,7 +86,8 @@ def _speaker(sid: str, spec: dict) -> Speaker:
 
 def _segment(view: View, i: int, seg: dict, seg_id: str) -> Segment:
     where = ("segments", i)
-    common = dict(index=i, id=seg_id, line=view.loc(where).line, **_given(seg, _text, "chapter"))
+    loc = view.loc(where)
+    common = dict(index=i, id=seg_id, line=loc.line, column=loc.column, **_given(seg, _text, "chapter"))
     kind = segment_kind(seg)
     if kind == "pause":
         return Segment(kind="pause", pause=float(seg["pause"]), **common)
