@@ -49,3 +49,16 @@ def cost_usd(request: RenderRequest, prompt_tokens: int, output_tokens: int, pri
     """USD for the token counts a render of ``request`` reported."""
     cls = backends.backend_class(request.backend)
     return cls.cost(request.model, prompt_tokens, output_tokens, overrides(prices))
+
+
+def price_basis(backend: str, model: str, prices: Prices | None = None) -> str:
+    """Which price a cost of ``model`` is computed with, in words: the user's override (``PODPIPE_PRICES``)
+    or the backend's dated price and its source (``Backend.price_basis``)."""
+    cls = backends.backend_class(backend)
+    override = (overrides(prices) or {}).get(model)
+    if override:
+        base_in, base_out = cls.prices(model)
+        price_in, price_out = override.get("input", base_in), override.get("output", base_out)
+        return (f"{model}: ${price_in:g} in / ${price_out:g} out per 1M tokens (from "
+                f"{PRICES_VARIABLE}={os.environ.get(PRICES_VARIABLE, '')})")
+    return cls.price_basis(model)

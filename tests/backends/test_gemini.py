@@ -565,39 +565,3 @@ def test_fail_first_attempts_is_reproducible(gemini_server, backend):
     assert 4 <= len(failed) <= 16
     assert sum(1 for rec in gemini_server.requests if rec.fault) == len(failed)
 
-
-def test_failed_attempts_carry_what_they_were_billed(gemini_server, backend):
-    gemini_server.script([Fault("refusal"), Fault("max-tokens"), Fault("other")])
-    for kind in ("refusal", "max-tokens", "other"):
-        err = render_error(backend, CASES["metadata_single"])
-        usage = gemini_server.requests[-1].usage
-        assert err.billed is not None, kind
-        assert (err.billed.prompt_tokens, err.billed.output_tokens) == (
-            usage["promptTokenCount"], usage["candidatesTokenCount"])
-    assert render_error_cut_off_flag(gemini_server, backend)
-
-
-def render_error_cut_off_flag(server, backend) -> bool:
-    server.script([Fault("max-tokens")])
-    return render_error(backend, CASES["metadata_single"]).cut_off
-
-
-def test_the_service_own_failures_repeat(gemini_server, backend):
-    """The stand-in's refusals, output cap and unsupported languages fail the same way every time."""
-    gemini_server.refuse_words = {"what happened"}
-    for _ in range(2):
-        err = render_error(backend, CASES["transcript_multi"])
-        assert not err.retryable and "(SAFETY" in str(err)
-    gemini_server.refuse_words = set()
-    gemini_server.max_output_seconds = 0.6
-    err = render_error(backend, CASES["transcript_multi"])
-    assert err.cut_off and not err.retryable
-    gemini_server.max_output_seconds = None
-    gemini_server.languages = {"en-GB"}
-    swahili = dataclasses.replace(CASES["transcript_multi"], language="sw-KE")
-    first, second = (render_error(backend, swahili) for _ in range(2))
-    assert str(first) == str(second) and first.status == 500 and first.retryable and first.final_if_repeated
-    assert "language: sw-KE" in str(first)
-    # in English a 500 is an ordinary burst: retried as often as the scheduler allows
-    gemini_server.languages = {"en-US"}
-    assert not render_error(backend, CASES["transcript_multi"]).final_if_repeated

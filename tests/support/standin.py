@@ -6,7 +6,8 @@ checks requests the way the Gemini 3.8 service does (key, model, response modali
 voices, at most two speakers, speaker labels that match), and answers like the service: a whole WAV
 (``audio/wav``) for 3.8 models, raw little-endian ``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in
 ``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text
-(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Unknown model names get 404.
+(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Models not in ``server.models`` (``MODELS``
++ newer ones a test adds) get 404.
 
 Model rules (checked 2026-12):
 
@@ -357,8 +358,8 @@ def is_38(model: str) -> bool:
     (names without a version count as new, as the stand-in always assumed)."""
     if model in MODELS:
         return MODELS[model] == "wav"
-    v = re.match(r"gemini-(\d+)\.(\d+)", model or "")
-    return not v or (int(v.group(1)), int(v.group(2))) >= (3, 8)
+    v = re.match(r"gemini-(\d+)(?:\.(\d+))?-", model or "")  # gemini-4-flash-tts: version 4.0
+    return not v or (int(v.group(1)), int(v.group(2) or 0)) >= (3, 8)
 
 
 def _resolve_voice(model: str, voice_config: Any, custom: Collection[str]) -> str | None:
@@ -562,6 +563,8 @@ class StandIn:
         self.refuse_words: set[str] = set()  # text containing one (any case) is refused: finishReason SAFETY
         self.max_output_seconds: float | None = None  # the output cap as seconds of audio (None: no cap)
         self.languages: set[str] | None = None  # language codes the model takes (None: every one)
+        # the models it serves (name -> "wav" or "pcm"); add a newer one as it ships: gemini-4-flash-tts
+        self.models: dict[str, str] = dict(MODELS)
         self.requests: list[Recorded] = []
         self._script: deque[Fault | None] = deque()
         self._lock = threading.Lock()
@@ -762,7 +765,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, 404, f"Method not found: {self.command} {rec.path}")
         if self._key_refused(rec, given):
             return
-        if rec.model not in MODELS:
+        if rec.model not in s.models:
             return self._error(rec, 404, f"models/{rec.model} is not found for API version "
                                          f"{m.group(1)}, or is not supported for generateContent.")
         with s._lock:
@@ -868,7 +871,7 @@ class _Handler(BaseHTTPRequestHandler):
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
             pcm = tone(seconds)
-            fmt = s.response_format or MODELS[rec.model]
+            fmt = s.response_format or s.models[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}
             else:
