@@ -117,3 +117,15 @@ def test_an_unsupported_language_fails_after_two_identical_500s(gemini_server, p
     assert len(gemini_server.generate_requests()) == 4 * 2  # each line: the 500, the same 500, then final
     assert "`language: sw-KE`" in result.output and "does not take that language" in result.output
     assert "(after 2 attempts)" in result.output
+
+
+def test_plan_says_which_dated_price_it_used(gemini_server, project, monkeypatch):
+    _write(project)
+    text = run("plan", "show.yaml").output
+    assert "price: gemini-3.8-flash-tts: $0.5 in / $9 out per 1M tokens (launch price" in text
+    assert "2026-12-31" in text  # the launch price's end date, and where it was read
+    (project / "prices.json").write_text(json.dumps({"gemini-3.8-flash-tts": {"output": 12.0}}))
+    monkeypatch.setenv("PODPIPE_PRICES", str(project / "prices.json"))
+    planned = json.loads(run("plan", "--json", "show.yaml").output)
+    assert planned["prices"] == [f"gemini-3.8-flash-tts: $0.5 in / $12 out per 1M tokens (from PODPIPE_PRICES="
+                                 f"{project / 'prices.json'})"]
