@@ -45,9 +45,11 @@ def chars_per_second(language: str | None) -> float:
     return LANGUAGE_RATES.get(primary, float(SPEECH_CHARS_PER_SECOND))
 
 
-# The vocal tags Google's 3.8 prompting guide documents (the guide lists these "and more": an unknown tag
-# is a warning, never an error). Sustained delivery (whispering, shouting) is a style, not a tag.
-TAGS_38 = frozenset({"laugh", "laughs", "sigh", "cough", "breath", "short pause", "gasp"})
+# The vocal tags Google's 3.8 prompting guide documents, with the -s form of each sound (the guide lists
+# these "and more": an unknown tag is a warning, never an error). Sustained delivery (whispering, shouting)
+# is a style, not a tag.
+TAGS_38 = frozenset({"laugh", "laughs", "sigh", "sighs", "cough", "coughs", "breath", "short pause", "gasp",
+                     "gasps"})
 
 
 @dataclass(frozen=True)
