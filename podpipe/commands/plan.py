@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from podpipe import backends
 from podpipe.commands.build import BuildOptions, Prepared, compile_for, prepare
-from podpipe.commands.cost import estimate, price_basis
+from podpipe.commands.cost import estimate, price_basis, spec_prices
 from podpipe.compile import RenderRequest, SpeechPiece, request_material
 from podpipe.spec import load_episodes
 
@@ -158,6 +158,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
     from podpipe.mix.manifest import segment_keys
 
     states = prepared.freshness(options.force)
+    specs = spec_prices(c.episode for c in prepared.episodes)
     episodes = []
     for compiled in prepared.episodes:
         state = states[compiled.episode.path]
@@ -178,7 +179,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
                 action, reason = SKIP, "not in the cache, and not needed: the output is up to date"
             else:
                 action, reason = RENDER, _reason(prepared, request, piece.segment_id, previous)
-            guess = estimate(request)
+            guess = estimate(request, specs)
             paid = action == RENDER and backends.backend_class(request.backend).paid
             planned.append(PlannedRequest(
                 request, compiled.episode.path.name, piece.segment_id, action, reason, guess.input_tokens,
@@ -187,7 +188,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
                                     tuple(planned)))
     paid = backends.backend_class(prepared.backend).paid
     models = dict.fromkeys(r.request.model for e in episodes for r in e.requests if r.action == RENDER)
-    prices = tuple(b for b in (price_basis(prepared.backend, m) for m in models) if b) if paid else ()
+    prices = tuple(b for b in (price_basis(prepared.backend, m, specs) for m in models) if b) if paid else ()
     return PlanResult(prepared.backend, tuple(episodes), prepared.warnings, paid=paid, prices=prices)
 
 

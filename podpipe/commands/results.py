@@ -57,6 +57,13 @@ class BuildResult:
     def cached(self) -> int:
         return len(self.needed) - len(self.render.outcomes)
 
+    @property
+    def prices(self) -> dict:
+        """The specs' ``prices:`` overrides (``podpipe.commands.cost.spec_prices``)."""
+        from podpipe.commands.cost import spec_prices
+
+        return dict(spec_prices(e.compiled.episode for e in self.episodes))
+
     def summary(self) -> str:
         rendered, failed = len(self.render.rendered), len(self.render.failed)
         line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
@@ -65,7 +72,8 @@ class BuildResult:
         if tokens:
             from podpipe.commands.cost import cost_usd
 
-            usd = sum(cost_usd(o.request, o.usage.prompt_tokens, o.usage.output_tokens)
+            prices = self.prices
+            usd = sum(cost_usd(o.request, o.usage.prompt_tokens, o.usage.output_tokens, prices)
                       for o in self.render.outcomes)
             line += f"; {tokens:,} tokens, ~${usd:.4f}"
         built = sum(1 for e in self.episodes if e.state == "built")

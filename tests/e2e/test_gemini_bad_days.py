@@ -129,3 +129,34 @@ def test_plan_says_which_dated_price_it_used(gemini_server, project, monkeypatch
     planned = json.loads(run("plan", "--json", "show.yaml").output)
     assert planned["prices"] == [f"gemini-3.8-flash-tts: $0.5 in / $12 out per 1M tokens (from PODPIPE_PRICES="
                                  f"{project / 'prices.json'})"]
+
+
+def test_prices_in_the_show_file_override_the_catalog_and_the_variable_overrides_both(gemini_server, project,
+                                                                                       monkeypatch):
+    (project / "show").mkdir()
+    (project / "show" / "show.yaml").write_text("prices:\n  gemini-3.8-flash-tts: {output: 18}\n")
+    _write(project, SHOW.replace("title: Bad days\n", "title: Bad days\nextends: show/show.yaml\n"))
+    base = json.loads(run("plan", "--json", "show.yaml").output)
+    assert base["prices"] == ["gemini-3.8-flash-tts: $0.5 in / $18 out per 1M tokens (from prices: in the spec)"]
+    catalog = sum(r["output_tokens"] * 9 + r["input_tokens"] * 0.5 for r in base["episodes"][0]["requests"]) / 1e6
+    doubled = sum(r["output_tokens"] * 18 + r["input_tokens"] * 0.5 for r in base["episodes"][0]["requests"]) / 1e6
+    assert base["totals"]["cost_usd"] == pytest.approx(doubled, abs=1e-4) and doubled > catalog
+    (project / "prices.json").write_text(json.dumps({"gemini-3.8-flash-tts": {"input": 1.0}}))
+    monkeypatch.setenv("PODPIPE_PRICES", str(project / "prices.json"))
+    both = json.loads(run("plan", "--json", "show.yaml").output)
+    assert both["prices"] == [f"gemini-3.8-flash-tts: $1 in / $18 out per 1M tokens (from PODPIPE_PRICES="
+                              f"{project / 'prices.json'})"]  # per key: the file's input, the show's output
+    monkeypatch.delenv("PODPIPE_PRICES")
+    gemini_server.refuse_words = set()
+    run("build", "--rpm", "0", "--report", "report.json", "show.yaml")
+    report = json.loads((project / "report.json").read_text())
+    billed = [r.usage for r in gemini_server.generate_requests()]
+    expected = sum(u["promptTokenCount"] * 0.5 + u["candidatesTokenCount"] * 18 for u in billed) / 1e6
+    assert report["totals"]["cost_usd"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_bad_price_is_a_located_error(project):
+    _write(project, SHOW.replace("title: Bad days\n", "title: Bad days\nprices:\n  gemini-3.8-flash-tts: "
+                                                      "{{output: -1}}\n"))
+    result = run("validate", "show.yaml", code=2)
+    assert "show.yaml:3:34: prices['gemini-3.8-flash-tts'].output: must be at least 0, got -1" in result.output
