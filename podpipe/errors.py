@@ -108,15 +108,24 @@ class BackendError(Exception):
 
     ``retryable`` tells the scheduler whether another attempt can help (429, 5xx, timeouts, bad audio);
     ``retry_after`` is a server-given minimum wait in seconds (RetryInfo), which slows the whole pool.
+    ``cut_off``: the take stopped at the model's output cap; the scheduler splits the request at sentence
+    ends and renders the parts instead (never retried as is, never cached). ``final_if_repeated``: a
+    retryable failure that, answered the same way twice in a row for one request, will not change (e.g. the
+    same 500 for a language the model does not speak), so the scheduler stops after the second.
+    ``billed``: what the failed attempt was billed (a ``podpipe.backends.base.Usage``), None when nothing.
     The message must never contain a secret: backends build it from status, reason and the fix.
     """
 
     def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
-                 status: int | None = None):
+                 status: int | None = None, cut_off: bool = False, final_if_repeated: bool = False,
+                 billed: object = None):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        self.cut_off = cut_off
+        self.final_if_repeated = final_if_repeated
+        self.billed = billed
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:

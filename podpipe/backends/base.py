@@ -16,7 +16,10 @@ for a backend and never name one:
   it (``sampling_note``, ``temperature_warning``);
 - configuration from the environment (``env_variables``, ``configured``, ``priority``): the default backend
   is the configured one of highest priority;
-- rates (``default_jobs``, ``rpm_for``) and money (``paid``, ``prices``, ``tokens``, ``estimate``, ``cost``).
+- what a model reads: ``tag_names`` (its documented vocal tags, for ``validate``'s warning) and
+  ``request_chars`` (how much text one request may hold in a language, from the model's output cap);
+- rates (``default_jobs``, ``rpm_for``) and money (``paid``, ``prices``, ``price_basis``, ``tokens``,
+  ``estimate``, ``cost``).
 """
 
 from __future__ import annotations
@@ -145,6 +148,18 @@ class Backend(ABC):
         """A warning when ``temperature`` (written as ``shown``) is known to make ``model`` fail, else None."""
         return None
 
+    @classmethod
+    def tag_names(cls, model: str) -> frozenset[str] | None:
+        """The vocal tags ``model`` is documented to read (lower case), for ``validate``'s "unknown tag"
+        warning; None when no list is published (no warning)."""
+        return None
+
+    @classmethod
+    def request_chars(cls, model: str, language: str | None) -> int | None:
+        """The most characters of text one request to ``model`` may hold in ``language`` (so its audio ends
+        well before the model's output cap); None: the compiler's own limit (``compile.MAX_REQUEST_CHARS``)."""
+        return None
+
     # -- voices ------------------------------------------------------------------------------------------------
     @classmethod
     @abstractmethod
@@ -186,6 +201,11 @@ class Backend(ABC):
     def prices(cls, model: str) -> tuple[float, float]:
         """(input, output) USD per 1M tokens on ``model``. The default: free."""
         return 0.0, 0.0
+
+    @classmethod
+    def price_basis(cls, model: str) -> str:
+        """Which price ``prices(model)`` is, in words (its dates and source), for ``plan``; "" for none."""
+        return ""
 
     @classmethod
     def tokens(cls, request: RenderRequest) -> tuple[int, int]:

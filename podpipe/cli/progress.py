@@ -10,17 +10,9 @@ from pathlib import Path
 import click
 
 from podpipe.commands.build import Progress
-from podpipe.commands.results import EpisodeStatus
+from podpipe.commands.results import EpisodeStatus, shown_path
 from podpipe.compile import RenderRequest
 from podpipe.render import Outcome
-
-
-def _shown(path) -> str:
-    """Relative to the working directory when inside it: that is how the user named it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _duration(seconds: float) -> str:
@@ -77,7 +69,7 @@ class ClickProgress(Progress):
             return
         if status.state == "built":
             how = f", {status.detail}" if status.detail else ""  # e.g. "from the remote cache"
-            click.echo(f"{status.name}: built {_shown(status.output)} ({_duration(status.duration or 0)}{how})")
+            click.echo(f"{status.name}: built {shown_path(status.output)} ({_duration(status.duration or 0)}{how})")
         elif status.state == "up to date":
             click.echo(f"{status.name}: up to date")
         else:

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from podpipe import backends
 from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
-from podpipe.commands.results import BuildResult, EpisodeStatus
-from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
+from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
+from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
@@ -134,7 +134,7 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
     name = options.backend or backends.default_backend_name()
     cls = backends.backend_class(name)
     _check_models(cls, episodes)
-    compiled = tuple(compile_episode(ep, cls.target(ep.model)) for ep in episodes)
+    compiled = tuple(compile_for(cls, ep) for ep in episodes)
     if options.only:
         known = {p.segment_id for c in compiled for p in c.rundown.pieces if isinstance(p, SpeechPiece)}
         unknown = sorted(set(options.only) - known)
@@ -154,6 +154,14 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
 
     return Prepared(name, options.backend is None, compiled, tuple(warnings), TieredStore(local, remote), local,
                     remote, notes)
+
+
+def compile_for(cls: type[Backend], episode: Episode) -> CompiledEpisode:
+    """``episode`` as requests for backend ``cls``: its target, and requests sized for the model and the
+    episode's language (``Backend.request_chars``; the compiler's own limit when the backend has none)."""
+    target = cls.target(episode.model)
+    limit = cls.request_chars(target.model, episode.language) or MAX_REQUEST_CHARS
+    return compile_episode(episode, target, limit=limit)
 
 
 def _natural(segment_id: str) -> tuple:
@@ -288,10 +296,16 @@ def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
 
 
 def _where(prepared: Prepared, key: str) -> str:
+    """Where a request's text is written: ``file:line:col`` of its segment (as validation errors name
+    places) and the segment's id; the key when no episode of this build holds it."""
     for compiled in prepared.episodes:
         for piece in compiled.rundown.pieces:
             if isinstance(piece, SpeechPiece) and piece.key == key:
-                return f"{compiled.episode.path.name} segment {piece.segment_id}"
+                segment = compiled.episode.segments[piece.segment_index]
+                where = shown_path(compiled.episode.path)
+                if segment.line:
+                    where += f":{segment.line}:{segment.column or 1}"
+                return f"{where}: segment {piece.segment_id}"
     return key[:12]
 
 

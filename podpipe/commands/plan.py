@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe import backends
-from podpipe.commands.build import BuildOptions, Prepared, prepare
-from podpipe.commands.cost import estimate
-from podpipe.compile import RenderRequest, SpeechPiece, compile_episode, request_material
+from podpipe.commands.build import BuildOptions, Prepared, compile_for, prepare
+from podpipe.commands.cost import estimate, price_basis, spec_prices
+from podpipe.compile import RenderRequest, SpeechPiece, request_material
 from podpipe.spec import load_episodes
 
 if TYPE_CHECKING:  # the mix stage is imported only when a plan is made
@@ -66,6 +66,7 @@ class PlanResult:
     episodes: tuple[EpisodePlan, ...]
     warnings: tuple = ()
     paid: bool = False  # the backend's renders cost money (``Backend.paid``)
+    prices: tuple[str, ...] = ()  # which price each model's cost uses: its dates and source, or the override
 
     def _unique(self, action: str) -> dict[str, PlannedRequest]:
         return {r.request.key: r for e in self.episodes for r in e.requests if r.action == action}
@@ -84,6 +85,7 @@ class PlanResult:
                 "output_tokens": sum(r.output_tokens for r in to_render.values()),
                 "cost_usd": round(sum(r.cost_usd for r in to_render.values()), 4),
             },
+            "prices": list(self.prices),
             "episodes": [{
                 "spec": e.spec, "output": e.output, "up_to_date": e.up_to_date, "state": e.freshness.state,
                 "reasons": list(e.freshness.reasons),
@@ -112,6 +114,8 @@ class PlanResult:
             cost = f", offline with {self.backend}: no API cost"
         skip = f", {t['skip']} not needed (their outputs are up to date)" if t["skip"] else ""
         lines.append(f"{t['render']} to render ({t['characters']:,} characters{cost}), {t['cached']} cached{skip}")
+        if self.paid and t["render"]:
+            lines += [f"  price: {basis}" for basis in self.prices]
         return "\n".join(lines)
 
 
@@ -154,6 +158,7 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
     from podpipe.mix.manifest import segment_keys
 
     states = prepared.freshness(options.force)
+    specs = spec_prices(c.episode for c in prepared.episodes)
     episodes = []
     for compiled in prepared.episodes:
         state = states[compiled.episode.path]
@@ -174,15 +179,17 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
                 action, reason = SKIP, "not in the cache, and not needed: the output is up to date"
             else:
                 action, reason = RENDER, _reason(prepared, request, piece.segment_id, previous)
-            guess = estimate(request)
+            guess = estimate(request, specs)
             paid = action == RENDER and backends.backend_class(request.backend).paid
             planned.append(PlannedRequest(
                 request, compiled.episode.path.name, piece.segment_id, action, reason, guess.input_tokens,
                 guess.output_tokens, guess.usd if paid else 0.0))
         episodes.append(EpisodePlan(str(compiled.episode.path.name), str(compiled.rundown.output), state,
                                     tuple(planned)))
-    return PlanResult(prepared.backend, tuple(episodes), prepared.warnings,
-                      paid=backends.backend_class(prepared.backend).paid)
+    paid = backends.backend_class(prepared.backend).paid
+    models = dict.fromkeys(r.request.model for e in episodes for r in e.requests if r.action == RENDER)
+    prices = tuple(b for b in (price_basis(prepared.backend, m, specs) for m in models) if b) if paid else ()
+    return PlanResult(prepared.backend, tuple(episodes), prepared.warnings, paid=paid, prices=prices)
 
 
 def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
@@ -192,5 +199,5 @@ def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
     for name in backends.names():
         cls = backends.backend_class(name)
         for episode in loaded.episodes:
-            keys.update(r.key for r in compile_episode(episode, cls.target(episode.model)).requests)
+            keys.update(r.key for r in compile_for(cls, episode).requests)
     return keys

@@ -28,6 +28,7 @@ def _uses(result: BuildResult) -> dict[str, list[dict]]:
 
 def build_report(result: BuildResult) -> dict:
     outcomes = {o.request.key: o for o in result.render.outcomes}
+    prices = result.prices
     uses = _uses(result)
     records = []
     for request in result.needed:
@@ -43,12 +44,14 @@ def build_report(result: BuildResult) -> dict:
             "characters": request.characters,
             "outcome": "cached" if o is None else ("rendered" if o.ok else "failed"),
             "attempts": o.attempts if o else 0,
+            # requests the audio was rendered as: more than 1 when a take cut off at the output cap was split
+            "parts": o.parts if o else None,
             "seconds": round(o.seconds, 3) if o else 0.0,
             "audio_seconds": round(o.audio_seconds, 3) if o else None,
-            "tokens": None if usage is None else {
+            "tokens": None if usage is None else {  # every attempt's, failed ones included (all are billed)
                 "prompt": usage.prompt_tokens, "output": usage.output_tokens, "total": usage.total_tokens},
             "cost_usd": None if usage is None else round(
-                cost_usd(request, usage.prompt_tokens, usage.output_tokens), 6),
+                cost_usd(request, usage.prompt_tokens, usage.output_tokens, prices), 6),
             "error": o.error if o and not o.ok else None,
             "failed_attempts": list(o.failures) if o else [],
         })

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from podpipe.mix import MixResult
 
 
+def shown_path(path: Path) -> str:
+    """Relative to the working directory when inside it: that is how the user named it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class EpisodeStatus:
     compiled: CompiledEpisode
@@ -49,6 +57,13 @@ class BuildResult:
     def cached(self) -> int:
         return len(self.needed) - len(self.render.outcomes)
 
+    @property
+    def prices(self) -> dict:
+        """The specs' ``prices:`` overrides (``podpipe.commands.cost.spec_prices``)."""
+        from podpipe.commands.cost import spec_prices
+
+        return dict(spec_prices(e.compiled.episode for e in self.episodes))
+
     def summary(self) -> str:
         rendered, failed = len(self.render.rendered), len(self.render.failed)
         line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
@@ -57,7 +72,8 @@ class BuildResult:
         if tokens:
             from podpipe.commands.cost import cost_usd
 
-            usd = sum(cost_usd(o.request, o.usage.prompt_tokens, o.usage.output_tokens)
+            prices = self.prices
+            usd = sum(cost_usd(o.request, o.usage.prompt_tokens, o.usage.output_tokens, prices)
                       for o in self.render.outcomes)
             line += f"; {tokens:,} tokens, ~${usd:.4f}"
         built = sum(1 for e in self.episodes if e.state == "built")

@@ -1,8 +1,10 @@
 """Compile a validated episode into render requests and a rundown. Pure: no I/O, no clock, no randomness.
 
 Splitting rules (documented in the README):
-- A single line is one request, unless it is longer than ``MAX_REQUEST_CHARS``; then it is split at
-  sentence boundaries (words, for a run-on sentence) into several requests.
+- A single line is one request, unless it is longer than the limit (``MAX_REQUEST_CHARS``, or what the
+  backend asks for the model and language); then it is split at sentence ends of any script (CJK 。！？,
+  Hindi ।, Arabic/Urdu ؟ ۔, ...) into several requests; only one sentence longer than the limit is cut
+  inside, at a clause mark (，、；,;:—), else at a space.
 - A dialogue block is split greedily, in order, into requests of at most ``MAX_SPEAKERS`` distinct
   speakers and ``MAX_REQUEST_CHARS`` characters: a turn that would bring in a third speaker, or overflow the
   size cap, starts the next request.
@@ -20,20 +22,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from podpipe.compile.keys import cache_key, key_material
 from podpipe.compile.types import (CompiledEpisode, Piece, RenderRequest, RequestTurn, Rundown, SilencePiece,
                                    SoundPiece, SpeechPiece, Target)
 from podpipe.spec import Episode, Segment, Turn
+from podpipe.spec.scripts import CLAUSE_MARKS, SENTENCE_END
 from podpipe.spec.text import Lexicon, spoken, written
 
 MAX_SPEAKERS = 2  # distinct voices per request: what multi-speaker TTS services take
-SPEECH_CHARS_PER_SECOND = 14  # rule of thumb: speech runs at ~14 characters a second
-# 3,360 characters is ~4 minutes of speech, under the length after which TTS services cut audio off
-# (a backend's own limit, if lower, is its to enforce).
-MAX_REQUEST_CHARS = 240 * SPEECH_CHARS_PER_SECOND
+SPEECH_CHARS_PER_SECOND = 14  # rule of thumb: English speech runs at ~14 characters a second
+# ~4 minutes of speech, under the length after which TTS services cut audio off or drift; a backend may ask
+# for less per language and model (``Backend.request_chars``: a script that says more per character).
+MAX_REQUEST_SECONDS = 240
+MAX_REQUEST_CHARS = MAX_REQUEST_SECONDS * SPEECH_CHARS_PER_SECOND  # 3,360: English and other Latin scripts
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+")
 _SPACE = re.compile(r"\s+")
 
 
@@ -42,26 +46,98 @@ def normalize_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def sentences(text: str) -> list[str]:
+    """``text`` cut after each sentence end of any script (``spec.scripts.SENTENCE_END``), each piece with
+    the separator that follows it, so joining the pieces gives the text back (a Latin end's closing quotes
+    and space become one space, as the splitter has always done: English keys stay as they were)."""
+    pieces, pos = [], 0
+    for m in SENTENCE_END.finditer(text):
+        if m.group("latin") is not None:
+            piece, pos_next = text[pos:m.start()] + " ", m.end()
+        else:
+            piece, pos_next = text[pos:m.end()], m.end()
+        if piece.strip():
+            pieces.append(piece)
+            pos = pos_next
+    if text[pos:].strip():
+        pieces.append(text[pos:])
+    return pieces
+
+
+def _cut(sentence: str, limit: int) -> list[str]:
+    """One sentence longer than ``limit`` in pieces of at most ``limit``: after the last clause mark that
+    fits, else at the last space, else hard (a script without either)."""
+    out = []
+    while len(sentence.rstrip()) > limit:
+        mark = max(sentence.rfind(c, 0, limit) for c in CLAUSE_MARKS)
+        space = sentence.rfind(" ", 0, limit + 1)
+        if mark > 0:
+            cut = mark + 1
+            while cut < len(sentence) and sentence[cut] == " ":
+                cut += 1
+        elif space > 0:
+            cut = space + 1
+        else:
+            cut = limit
+        out.append(sentence[:cut])
+        sentence = sentence[cut:].lstrip()
+    if sentence.strip():
+        out.append(sentence)
+    return out
+
+
 def split_text(text: str, limit: int = MAX_REQUEST_CHARS) -> list[str]:
-    """Split at sentence ends (then at spaces, then hard) into chunks of at most ``limit`` characters."""
+    """Split at sentence ends (any script; then at clause marks, spaces, or hard, for one sentence longer
+    than ``limit``) into chunks of at most ``limit`` characters, as few as the greedy fill gives."""
     if len(text) <= limit:
         return [text]
-    pieces: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        while len(sentence) > limit:
-            cut = sentence.rfind(" ", 0, limit + 1)
-            cut = cut if cut > 0 else limit
-            pieces.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if sentence:
-            pieces.append(sentence)
     chunks: list[str] = []
-    for piece in pieces:
-        if chunks and len(chunks[-1]) + 1 + len(piece) <= limit:
-            chunks[-1] += " " + piece
+    for piece in (p for sentence in sentences(text) for p in _cut(sentence, limit)):
+        if chunks and len((chunks[-1] + piece).rstrip()) <= limit:
+            chunks[-1] += piece
         else:
             chunks.append(piece)
-    return chunks
+    return [c.strip() for c in chunks if c.strip()]
+
+
+def halves(text: str) -> tuple[str, str] | None:
+    """``text`` in two parts of about equal length, cut at the sentence end nearest the middle (one
+    sentence: at a clause mark, else a space, else hard), for a take that hit the model's output cap;
+    None when it is too short to cut."""
+    pieces = sentences(text)
+    if len(pieces) < 2:
+        pieces = _cut(text, max(1, len(text) // 2))
+    if len(pieces) < 2:
+        return None
+    run, ends = 0, []
+    for i, piece in enumerate(pieces[:-1], 1):
+        run += len(piece)
+        ends.append((abs(run - len(text) / 2), i))
+    best = min(ends)[1]
+    first, second = "".join(pieces[:best]).strip(), "".join(pieces[best:]).strip()
+    return (first, second) if first and second else None
+
+
+def split_request(request: RenderRequest) -> tuple[RenderRequest, RenderRequest] | None:
+    """``request`` as two requests whose audio, joined, is the whole's: at the turn boundary nearest the
+    middle, or for one turn at the sentence end nearest the middle of its text (``halves``). For a take that
+    stopped at the model's output cap. Each part has the key its own material gives (what any request of that
+    text would have); None when the request cannot be cut."""
+    turns = request.turns
+    if len(turns) > 1:
+        total, run, best = request.characters, 0, (float("inf"), 1)
+        for i, turn in enumerate(turns[:-1], 1):
+            run += len(turn.text)
+            best = min(best, (abs(run - total / 2), i))
+        groups = (turns[:best[1]], turns[best[1]:])
+    else:
+        cut = halves(turns[0].text)
+        if cut is None:
+            return None
+        groups = tuple((replace(turns[0], text=text, written=None),) for text in cut)
+    return tuple(replace(request, turns=group, key=cache_key(key_material(
+        request.backend, request.model, group, request.temperature, request.language, request.take)))
+        for group in groups)  # type: ignore[return-value]
 
 
 def _combine_styles(*styles: str | None) -> str | None:

@@ -13,6 +13,15 @@ behaviour:
   the entry is fsynced (fsyncs from many threads queue up in the file system's journal and would hold
   every worker). The key's lock is held until the entry is committed. An interrupted run waits for the
   writer, so it keeps everything that finished; a failure is never stored.
+- A failure is final at once when the backend says no attempt can help (``retryable`` False: a refusal is
+  attempted exactly once), or when a ``final_if_repeated`` failure comes back identical twice in a row.
+- A take cut off at the model's output cap (``BackendError.cut_off``) is never cached or used: the request
+  is split at the sentence end nearest its middle (``compile.split_request``), each part rendered the same
+  way (recursively, up to ``MAX_SPLIT_DEPTH`` levels), and the parts' audio joined end to end into the audio
+  of the whole, which is stored under the whole's key. The parts have keys of their own but are never
+  stored: the next build finds the whole and renders nothing, and editing the line re-renders it whole.
+- Every attempt's billed tokens count (``BackendError.billed`` for failed ones): ``Outcome.usage`` is what
+  the request cost, not only what its last attempt did.
 - Each key is rendered under the store's per-key lock (``Store.lock``), and ``has(key)`` is asked again
   once the lock is held: when another build sharing the cache rendered the key meanwhile, it is taken from
   the cache (``RenderResult.skipped``), so concurrent builds never pay twice for one render.
@@ -30,7 +39,8 @@ from dataclasses import dataclass, field
 
 from podpipe.backends.base import Backend, Rendered, Usage
 from podpipe.cache import Store
-from podpipe.compile import RenderRequest, request_material
+from podpipe.audio_types import Audio
+from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
 from podpipe.render.limiter import WINDOW, PauseGate, RateLimiter, backoff
 
@@ -45,16 +55,20 @@ class RenderOptions:
     rate_window: float = WINDOW  # seconds the rpm limit is counted over; shorter only in tests/benchmarks
 
 
+MAX_SPLIT_DEPTH = 6  # a cut-off take is halved at most this often (64 parts): far past any output cap
+
+
 @dataclass(frozen=True)
 class Outcome:
     request: RenderRequest
     ok: bool
     attempts: int
     seconds: float  # wall time from the first attempt's start to the end of the last
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage)  # every attempt's billed tokens, failed ones included
     error: str | None = None  # why the last attempt failed, when not ok
     failures: tuple[str, ...] = ()  # every failed attempt's reason, in order
     audio_seconds: float = 0.0
+    parts: int = 1  # requests the audio was rendered as (more than 1: split after a take was cut off)
 
 
 @dataclass(frozen=True)
@@ -79,10 +93,18 @@ class Interrupted(Exception):
 
 @dataclass(frozen=True)
 class _Success:
-    rendered: Rendered
+    rendered: Rendered  # its usage: every attempt's billed tokens
     attempts: int
     seconds: float
     failures: tuple[str, ...]
+    parts: int = 1
+
+
+def _plus(a: Usage, b: object) -> Usage:
+    if not isinstance(b, Usage):
+        return a
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.output_tokens + b.output_tokens,
+                 a.total_tokens + b.total_tokens)
 
 
 class Scheduler:
@@ -144,9 +166,10 @@ class Scheduler:
         except RuntimeError:  # the writer was shut down (Ctrl-C): commit here, the render is paid for
             return self._commit(request, result, held)
 
-    def _attempts(self, request: RenderRequest) -> Outcome | _Success:
+    def _attempts(self, request: RenderRequest, depth: int = 0) -> Outcome | _Success:
         failures: list[str] = []
         started = None
+        billed = Usage()
         for attempt in range(1, self.options.attempts + 1):
             self._wait_for_slot()
             started = self._clock() if started is None else started
@@ -158,32 +181,69 @@ class Scheduler:
                 if not isinstance(exc, BackendError):
                     # A backend bug must not take the other renders down with it; it is reported, not retried.
                     exc = BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
+                billed = _plus(billed, exc.billed)
                 failures.append(str(exc))
-                if not exc.retryable or attempt == self.options.attempts:
-                    return Outcome(request, False, attempt, self._clock() - started, error=str(exc),
-                                   failures=tuple(failures))
+                if exc.cut_off:
+                    return self._split(request, depth, attempt, started, tuple(failures), billed)
+                repeated = exc.final_if_repeated and len(failures) > 1 and failures[-2] == failures[-1]
+                if not exc.retryable or repeated or attempt == self.options.attempts:
+                    return Outcome(request, False, attempt, self._clock() - started, usage=billed,
+                                   error=str(exc), failures=tuple(failures))
                 if exc.retry_after:
                     self.gate.hold(exc.retry_after)
                 self._sleep(max(self._backoff(attempt), exc.retry_after or 0.0))
                 continue
+            rendered = Rendered(rendered.audio, _plus(billed, rendered.usage))
             return _Success(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")
+
+    def _split(self, request: RenderRequest, depth: int, attempts: int, started: float,
+               failures: tuple[str, ...], billed: Usage) -> Outcome | _Success:
+        """The audio of a request whose take was cut off at the output cap: its two halves rendered (each
+        split again if cut off too) and joined end to end. Fails when it cannot be cut any further."""
+        parts = split_request(request) if depth < MAX_SPLIT_DEPTH else None
+        if parts is None:
+            reason = (f"{failures[-1]}; it cannot be split any further: shorten this line or split it into "
+                      "several segments")
+            return Outcome(request, False, attempts, self._clock() - started, usage=billed, error=reason,
+                           failures=(*failures[:-1], reason))
+        audio: list[Audio] = []
+        count = 0
+        for part in parts:
+            done = self._attempts(part, depth + 1)
+            attempts += done.attempts
+            billed = _plus(billed, done.usage if isinstance(done, Outcome) else done.rendered.usage)
+            failures = (*failures, *done.failures)
+            if isinstance(done, Outcome):
+                return Outcome(request, False, attempts, self._clock() - started, usage=billed,
+                               error=f"after a take cut off at the output cap, a part of it failed: {done.error}",
+                               failures=failures)
+            audio.append(done.rendered.audio)
+            count += done.parts
+        first = audio[0]
+        if any((a.rate, a.channels) != (first.rate, first.channels) for a in audio):
+            reason = "the parts of a split request came back in different audio formats"
+            return Outcome(request, False, attempts, self._clock() - started, usage=billed, error=reason,
+                           failures=(*failures, reason))
+        joined = Audio(b"".join(a.pcm for a in audio), first.rate, first.channels)
+        return _Success(Rendered(joined, billed), attempts, self._clock() - started, failures, count)
 
     def _commit(self, request: RenderRequest, done: _Success, held: contextlib.ExitStack) -> Outcome:
         """Store a successful render, then release its key's lock."""
         with held:
             try:
-                self._store(request, done.rendered, done.attempts, done.seconds)
+                self._store(request, done.rendered, done.attempts, done.seconds, done.parts)
             except (OSError, ValueError) as exc:
                 # ValueError: the store refused the audio (empty, odd length): a bad render, never cached.
                 detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 reason = f"rendered, but could not be written to the cache: {detail}"
-                return Outcome(request, False, done.attempts, done.seconds, error=reason,
-                               failures=(*done.failures, reason))
+                return Outcome(request, False, done.attempts, done.seconds, usage=done.rendered.usage,
+                               error=reason, failures=(*done.failures, reason))
         return Outcome(request, True, done.attempts, done.seconds, usage=done.rendered.usage,
-                       failures=done.failures, audio_seconds=done.rendered.audio.seconds)
+                       failures=done.failures, audio_seconds=done.rendered.audio.seconds, parts=done.parts)
 
-    def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float) -> None:
+    def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float,
+               parts: int = 1) -> None:
         self.store.put(request.key, rendered.audio, {
             "request": request_material(request),
             "usage": {"prompt_tokens": rendered.usage.prompt_tokens,
@@ -191,6 +251,7 @@ class Scheduler:
                       "total_tokens": rendered.usage.total_tokens},
             "attempts": attempt,
             "render_seconds": round(seconds, 3),
+            **({"parts": parts} if parts > 1 else {}),
         })
 
     def run(self, requests: Sequence[RenderRequest]) -> RenderResult:

@@ -5,7 +5,7 @@ the semantic rules, and resolves defaults; ``Episode`` and its parts are what th
 ``text`` holds the rules of a line's text (vocal tags, the lexicon) that later stages apply.
 """
 
-from podpipe.spec.checks import ModelRules
+from podpipe.spec.rules import ModelRules
 from podpipe.spec.episode import Episode, Feed, Funding, MusicBed, Output, Owner, Person, Segment, Sound, Speaker, Turn
 from podpipe.spec.image import ImageInfo, read_image_info
 from podpipe.spec.load import LoadResult, load_episodes

@@ -11,37 +11,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from podpipe.formats import FORMATS
 from podpipe.spec.episode import DEFAULT_FORMAT, default_name
 from podpipe.spec.feedcheck import check_feed
 from podpipe.spec.messages import report_schema_errors, suggest
 from podpipe.spec.schema import formats, is_speaker_id, segment_fields, segment_kind
+from podpipe.spec.rules import Judge, ModelRules
 from podpipe.spec.schemacheck import is_number
+from podpipe.spec.textcheck import check_texts
 from podpipe.spec.view import View
 from podpipe.spec.yamldoc import DocPath, YamlDoc
-
-
-class Judge(Protocol):
-    """What the backend that owns a model says about a spec for it (a ``podpipe.backends.base.Backend``
-    class answers this)."""
-
-    def model_for(self, spec_model: str | None) -> str: ...
-    def check_voice(self, voice: str, model: str, cache_root: Path | None = None) -> str | None: ...
-    def target(self, spec_model: str | None) -> Any: ...  # its ``.sampling``: temperature reaches the audio
-    def sampling_note(self, model: str) -> str: ...
-    def temperature_warning(self, model: str, temperature: float, shown: str) -> str | None: ...
-
-
-class ModelRules(Protocol):
-    """Who judges a spec's model and voices. The spec stage stands below the backends and imports none of
-    them: the commands hand it the registry (the ``podpipe.backends`` module answers this). Without rules,
-    models and voices are left unjudged."""
-
-    def spec_judge(self, model: str | None) -> Judge | None: ...
-    def model_owner(self, model: str) -> object | None: ...
-    def known_models(self) -> list[str]: ...
 
 
 
@@ -181,7 +162,8 @@ class Checker:
             view.add(path, problem)
 
     def check_segments(self, view: View) -> list[str]:
-        """Segment ids unique, sound files real and inside the root, temperature warnings; returns ids."""
+        """Segment ids unique, sound files real and inside the root, temperature, tag and script warnings
+        (``spec.textcheck``); returns ids."""
         data = view.data
         segments = data.get("segments") if isinstance(data.get("segments"), list) else []
         judge = self.rules.spec_judge(_model(view)) if self.rules else None
@@ -217,6 +199,7 @@ class Checker:
                 self.check_sound(view, ("segments", i, "sound"), seg["sound"])
             elif sampling and kind != "pause":
                 warn_temperature(view, ("segments", i, "temperature"), seg.get("temperature"), judge, model)
+        check_texts(view, segments, judge, model)
         return result
 
     def check_music(self, view: View, segment_ids: list[str]) -> None:

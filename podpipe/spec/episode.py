@@ -67,7 +67,8 @@ class Segment:
     index: int  # 0-based position in the episode
     id: str  # the segment's ``id:`` or "s<index+1>"; what ``build --only`` takes
     kind: str  # "speech" | "dialogue" | "pause" | "sound"
-    line: int = 0
+    line: int = 0  # 1-based line and column of the segment in the spec, for messages (render failures)
+    column: int = 0
     turns: tuple[Turn, ...] = ()
     pause: float | None = None
     sound: Sound | None = None
@@ -136,6 +137,15 @@ class Feed:
 
 
 @dataclass(frozen=True)
+class PriceOverride:
+    """A spec's ``prices:`` entry: USD per 1M tokens for one model (None: the backend's own price)."""
+
+    model: str
+    input: float | None = None
+    output: float | None = None
+
+
+@dataclass(frozen=True)
 class Episode:
     path: Path  # the spec file, absolute
     title: str
@@ -160,6 +170,7 @@ class Episode:
     explicit: bool | None = None  # None: the show's feed.explicit
     guid: str | None = None  # pinned feed guid; None: derived from the spec's path (podpipe.feed)
     feed: Feed | None = None  # the show's feed metadata, when the spec (or its show file) has feed:
+    prices: tuple[PriceOverride, ...] = ()  # the spec's (and its show file's) price overrides, by model
 
     @property
     def stem(self) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 
 from podpipe.errors import Diagnostic, SpecError
 from podpipe.spec import lexicon, resolve
-from podpipe.spec.checks import Checker, ModelRules
+from podpipe.spec.checks import Checker
+from podpipe.spec.rules import ModelRules
 from podpipe.spec.episode import Episode
 from podpipe.spec.messages import report_schema_errors
 from podpipe.spec.view import View

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, Segment, Sound, Speaker,
-                                  Turn, default_name)
+from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, PriceOverride, Segment,
+                                  Sound, Speaker, Turn, default_name)
 from podpipe.spec.schema import segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
 from podpipe.spec.text import LexiconEntry
@@ -42,6 +42,8 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
         music=tuple(_music_bed(view, i, bed, segment_ids) for i, bed in enumerate(data.get("music", ()))),
         lexicon=lexicon,
         feed=_feed(view, data) if "feed" in data else None,
+        prices=tuple(PriceOverride(model, *(None if p.get(k) is None else float(p[k]) for k in ("input", "output")))
+                     for model, p in data.get("prices", {}).items()),
         **written,
     )
 
@@ -86,7 +88,8 @@ def _speaker(sid: str, spec: dict) -> Speaker:
 
 def _segment(view: View, i: int, seg: dict, seg_id: str) -> Segment:
     where = ("segments", i)
-    common = dict(index=i, id=seg_id, line=view.loc(where).line, **_given(seg, _text, "chapter"))
+    loc = view.loc(where)
+    common = dict(index=i, id=seg_id, line=loc.line, column=loc.column, **_given(seg, _text, "chapter"))
     kind = segment_kind(seg)
     if kind == "pause":
         return Segment(kind="pause", pause=float(seg["pause"]), **common)

@@ -130,7 +130,7 @@ def test_dialect_placement_details(gemini_server, backend):
     [tpart] = transcript["contents"][0]["parts"]
     assert "speechMetadata" not in tpart
     assert tpart["text"].splitlines() == [
-        "TTS the following conversation between Alex and Sam. Style for Alex: warm.",
+        "TTS the following conversation between Alex and Sam, and make Alex sound warm:",
         "Alex: So what happened?", "Sam: It's a long story. A very long one.", "Alex: Tell me everything."]
     assert transcript["generationConfig"]["speechConfig"]["language_code"] == "en-GB"
     spart = single["contents"][0]["parts"][0]
@@ -160,8 +160,10 @@ def test_transcript_preamble_forms():
     plain = req("gemini-2.5-flash-preview-tts", (ALEX, "Hello.", None))
     assert transcript_text(plain) == "Hello."
     both = req("gemini-2.5-flash-preview-tts", (ALEX, "Hi.", "warm"), (SAM, "Yo.", "dry"))
-    assert transcript_text(both).splitlines()[0] == (
-        "TTS the following conversation between Alex and Sam. Style for Alex: warm. Style for Sam: dry.")
+    head = transcript_text(both).splitlines()[0]
+    assert head == "TTS the following conversation between Alex and Sam, and make Alex sound warm, and Sam sound dry:"
+    # one plain instruction sentence: no "Name:" the model could read as a turn in that speaker's voice
+    assert "Alex:" not in head and "Sam:" not in head
 
 
 def test_wav_response_is_parsed(gemini_server, backend):
@@ -225,7 +227,9 @@ FAULTS = {
     "504": (True, 504, ["504"]),
     "408": (True, 408, ["408"]),
     "other": (True, None, ["finishReason OTHER", "no audio"]),
-    "max-tokens": (True, None, ["MAX_TOKENS", "split long text"]),
+    "max-tokens": (False, None, ["MAX_TOKENS", "output cap", "partial audio", "never used"]),
+    "refusal": (False, None, ["the model refused this line for safety (SAFETY, gemini-3.8-flash-tts): rephrase it"]),
+    "blocked": (False, None, ["refused this line for safety (SAFETY"]),
     "text": (True, None, ["text instead of audio", "Here is the audio"]),
     "empty-wav": (True, None, ["implausibly short", "0 bytes"]),
     "garbled": (True, None, ["cannot decode"]),
@@ -560,3 +564,4 @@ def test_fail_first_attempts_is_reproducible(gemini_server, backend):
             backend.render(r)  # the second attempt at the same body succeeds
     assert 4 <= len(failed) <= 16
     assert sum(1 for rec in gemini_server.requests if rec.fault) == len(failed)
+

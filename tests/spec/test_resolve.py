@@ -58,9 +58,9 @@ def test_what_a_spec_does_not_write_takes_the_dataclass_default(tmp_path, write,
     path = write(tmp_path / "ep.yaml", minimal + "  - pause: 1\n  - sound: ding.wav\nmusic:\n  - file: ding.wav\n")
     ep = load_episodes([path], root=tmp_path, rules=backends).episodes[0]
     speech, pause, sound = ep.segments
-    assert speech == Segment(index=0, id="s1", kind="speech", line=5, turns=(Turn("host", "Hello.", 5),))
-    assert pause == Segment(index=1, id="s2", kind="pause", line=6, pause=1.0)
-    assert sound == Segment(index=2, id="s3", kind="sound", line=7, sound=Sound(tmp_path / "ding.wav"))
+    assert speech == Segment(index=0, id="s1", kind="speech", line=5, column=5, turns=(Turn("host", "Hello.", 5),))
+    assert pause == Segment(index=1, id="s2", kind="pause", line=6, column=5, pause=1.0)
+    assert sound == Segment(index=2, id="s3", kind="sound", line=7, column=5, sound=Sound(tmp_path / "ding.wav"))
     assert ep.music == (MusicBed(tmp_path / "ding.wav", start_segment=0, end_segment=2),)  # "to" absent: the last
     assert ep == Episode(path=path, title="T", speakers=(Speaker("host", "Zephyr", "Host"),), segments=ep.segments,
                          output=Output(tmp_path / "build" / "ep.mp3"), music=ep.music)

@@ -111,7 +111,7 @@ def test_segment_forms_reserved_names_and_the_dataclasses_hold_the_same_fields()
     assert spoken - shared == set(schema["$defs"]["spokenSegmentFields"]["properties"])
     # every field lands in the dataclasses, and every dataclass field that the spec writes has its key
     held = {_HELD_AS.get(name, name) for fields in forms.values() for name in fields}
-    segment = {f.name for f in dataclasses.fields(Segment)} - {"index", "kind", "line"}  # resolution sets these
+    segment = {f.name for f in dataclasses.fields(Segment)} - {"index", "kind", "line", "column"}  # resolution sets these
     sound = {f.name for f in dataclasses.fields(Sound)} - {"path"}  # the sound key's value
     assert held == segment | sound
     # segment_kind tells the forms apart as the schema does: each example goes to the form it is valid in

@@ -6,7 +6,8 @@ checks requests the way the Gemini 3.8 service does (key, model, response modali
 voices, at most two speakers, speaker labels that match), and answers like the service: a whole WAV
 (``audio/wav``) for 3.8 models, raw little-endian ``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in
 ``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text
-(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Unknown model names get 404.
+(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Models not in ``server.models`` (``MODELS``
++ newer ones a test adds) get 404.
 
 Model rules (checked 2026-12):
 
@@ -54,10 +55,18 @@ Faults are injected on demand, each consumed by one request:
 Fault kinds: "429" (RESOURCE_EXHAUSTED + RetryInfo ``retry_delay``), "500", "502", "503", "504", "408",
 "400" (INVALID_ARGUMENT, ``message``), "400-key" (API_KEY_INVALID), "403", "404", "hang" (no answer for
 ``seconds`` or until the server stops), "other" (200, finishReason OTHER, no content), "max-tokens"
-(200, finishReason MAX_TOKENS with the audio), "text" (a text part instead of audio), "empty-wav" (a
+(200, finishReason MAX_TOKENS with the first half of the audio), "refusal" (200, finishReason ``reason``,
+default SAFETY, no content, the prompt's tokens billed), "blocked" (200, ``promptFeedback.blockReason``
+``reason``, no candidates), "text" (a text part instead of audio), "empty-wav" (a
 44-byte WAV), "garbled" (base64 that does not decode), "truncated" (base64 cut mid-way), "mime" (audio
 labelled ``mime``), "silence" (full-length digital silence), "close" (drop the connection, no answer),
 "echo-key" (a 400 whose message quotes the API key back, as some proxies do), "ok" / None (normal).
+
+How the real service fails on its own, request by request (no script needed; each the same every time):
+
+    server.refuse_words = {"forbidden"}   # text containing one: 200, finishReason SAFETY, no audio, billed
+    server.max_output_seconds = 4.0        # longer takes: finishReason MAX_TOKENS, audio cut at 4 s, billed
+    server.languages = {"en-US", "de-DE"}  # any other language_code: the same 500 INTERNAL every time
 
 Voices requests (valid ones, like generateContent) take faults too: scripted ones and ``fault_fn`` (whose
 ``rec.model`` is None for them). The HTTP-error kinds, "hang" and "close" apply; the kinds that shape an
@@ -279,6 +288,7 @@ class Fault:
     message: str | None = None  # error message override
     seconds: float = DEFAULT_HANG  # hang: how long to hold the connection
     mime: str = "audio/mpeg"  # mime: what the audio is labelled
+    reason: str = "SAFETY"  # refusal: the finishReason; blocked: the promptFeedback.blockReason
     quota_id: str = "GenerateRequestsPerMinutePerProjectPerModel"  # 429: which quota ran out
 
 
@@ -352,8 +362,8 @@ def is_38(model: str) -> bool:
     (names without a version count as new, as the stand-in always assumed)."""
     if model in MODELS:
         return MODELS[model] == "wav"
-    v = re.match(r"gemini-(\d+)\.(\d+)", model or "")
-    return not v or (int(v.group(1)), int(v.group(2))) >= (3, 8)
+    v = re.match(r"gemini-(\d+)(?:\.(\d+))?-", model or "")  # gemini-4-flash-tts: version 4.0
+    return not v or (int(v.group(1)), int(v.group(2) or 0)) >= (3, 8)
 
 
 def _resolve_voice(model: str, voice_config: Any, custom: Collection[str]) -> str | None:
@@ -553,6 +563,12 @@ class StandIn:
         self.response_format = response_format  # None: by model; "wav", "pcm", or "pcm-spaced"
         self.low_temperature_fails = low_temperature_fails  # 2.5 + temperature <= 0.4 → finishReason OTHER
         self.fault_fn: Callable[[Recorded], Fault | str | None] | None = None
+        # the service's own failures, the same for a request every time (see the module docstring)
+        self.refuse_words: set[str] = set()  # text containing one (any case) is refused: finishReason SAFETY
+        self.max_output_seconds: float | None = None  # the output cap as seconds of audio (None: no cap)
+        self.languages: set[str] | None = None  # language codes the model takes (None: every one)
+        # the models it serves (name -> "wav" or "pcm"); add a newer one as it ships: gemini-4-flash-tts
+        self.models: dict[str, str] = dict(MODELS)
         self.requests: list[Recorded] = []
         self._script: deque[Fault | None] = deque()
         self._lock = threading.Lock()
@@ -689,6 +705,7 @@ class StandIn:
             self._script.clear()
             self._seen.clear()
         self.fault_fn = None
+        self.refuse_words, self.max_output_seconds, self.languages = set(), None, None
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when the server is stopping."""
@@ -795,7 +812,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(rec, 404, f"Method not found: {self.command} {rec.path}")
         if self._key_refused(rec, given):
             return
-        if rec.model not in MODELS:
+        if rec.model not in s.models:
             return self._error(rec, 404, f"models/{rec.model} is not found for API version "
                                          f"{m.group(1)}, or is not supported for generateContent.")
         with s._lock:
@@ -812,6 +829,15 @@ class _Handler(BaseHTTPRequestHandler):
         rec.deadline = rec.t + s.latency if s.latency else None
         if fault:
             return self._fault(rec, fault, info)
+        text = "\n".join(rec.texts).lower()
+        if any(word.lower() in text for word in s.refuse_words):
+            return self._send_json(200, self._response(rec, info, finish="SAFETY", audio=False), rec)
+        if s.languages is not None and info["language"] and info["language"] not in s.languages:
+            return self._error(rec, 500, "An internal error has occurred. Please retry or report in "
+                                         "https://developers.generativeai.google/guide/troubleshooting")
+        if s.max_output_seconds and self._seconds(info) > s.max_output_seconds:
+            return self._send_json(200, self._response(rec, info, finish="MAX_TOKENS",
+                                                       seconds=s.max_output_seconds), rec)
         if (s.low_temperature_fails and rec.model.startswith("gemini-2.5")
                 and info["temperature"] is not None and info["temperature"] <= 0.4):
             return self._send_json(200, self._response(rec, info, finish="OTHER", audio=False), rec)
@@ -847,8 +873,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if k == "other":
             return self._send_json(200, self._response(rec, info, finish="OTHER", audio=False), rec)
-        if k == "max-tokens":
-            return self._send_json(200, self._response(rec, info, finish="MAX_TOKENS"), rec)
+        if k == "max-tokens":  # the take stopped at the cap: part of the audio, billed in full
+            return self._send_json(200, self._response(rec, info, finish="MAX_TOKENS",
+                                                       seconds=self._seconds(info) / 2), rec)
+        if k == "refusal":
+            return self._send_json(200, self._response(rec, info, finish=f.reason, audio=False), rec)
+        if k == "blocked":
+            body = self._response(rec, info, audio=False)
+            body.pop("candidates")
+            body["promptFeedback"] = {"blockReason": f.reason}
+            return self._send_json(200, body, rec)
         if k == "text":
             body = self._response(rec, info)
             body["candidates"][0]["content"]["parts"] = [
@@ -873,15 +907,21 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(200, body, rec)
         raise ValueError(f"unknown stand-in fault {k!r}")
 
-    def _response(self, rec: Recorded, info: dict, *, finish: str = "STOP", audio: bool = True) -> dict:
+    @staticmethod
+    def _seconds(info: dict) -> float:
+        """How long the whole take of this request is."""
+        return max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND)
+
+    def _response(self, rec: Recorded, info: dict, *, finish: str = "STOP", audio: bool = True,
+                  seconds: float | None = None) -> dict:
         s = self.standin
-        seconds = max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND)
+        seconds = self._seconds(info) if seconds is None else seconds
         out_tokens = math.ceil(seconds * 25) if audio else 0
         prompt_tokens = math.ceil(info["prompt_chars"] / 4)
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
             pcm = answer_pcm(seconds)
-            fmt = s.response_format or MODELS[rec.model]
+            fmt = s.response_format or s.models[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}
             else:

@@ -16,10 +16,11 @@ Request dialects (chosen by ``catalog.model_info(model).dialect``):
 
       Say in this style (warm, relaxed; bright and upbeat): Welcome to the show!
 
-  A dialogue gets a preamble line naming the speakers and their styles, then one "Name: line" per turn
+  A dialogue gets one plain instruction sentence naming the speakers and their styles (Google's documented
+  form; a "Name: style" line would be read as that speaker's turn), then one "Name: line" per turn
   (newlines inside a turn become spaces, so no line can be mistaken for another speaker)::
 
-      TTS the following conversation between Alex and Sam. Style for Alex: warm. Style for Sam: dry.
+      TTS the following conversation between Alex and Sam, and make Alex sound warm, and Sam sound dry:
       Alex: So what happened?
       Sam: It's a long story.
 
@@ -53,15 +54,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from podpipe.audio_types import Audio
-from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
+from podpipe.backends.base import Backend, Rendered, VoiceInfo, VoiceListing
+from podpipe.backends.gemini.answer import language_500, read_answer, usage
 from podpipe.backends.gemini.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS,
-                                             LOW_TEMPERATURE, looks_like_tts_model, model_info, prices)
+                                             LOW_TEMPERATURE, chars_per_second, looks_like_tts_model, model_info,
+                                             price_basis, prices)
 from podpipe.backends.gemini.failures import KEY_LIKE, KEY_PARAM, classify
 from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, KEY_VARIABLES, api_key
 from podpipe.backends.gemini.voices import LibraryVoice, VoiceLibrary, check_voice, load_library, save_library
-from podpipe.backends.gemini.wire import (check_audio, decode_audio, estimate_tokens, metadata_parts, mime_params,
-                                          speaker_voices, transcript_text)
+from podpipe.backends.gemini.wire import estimate_tokens, metadata_parts, speaker_voices, transcript_text
 from podpipe.compile.types import RenderRequest, Target
 from podpipe.errors import BackendError, RenderError, UsageError
 
@@ -151,8 +152,22 @@ class GeminiBackend(Backend):
         return prices(model)
 
     @classmethod
+    def price_basis(cls, model: str) -> str:
+        return price_basis(model)
+
+    @classmethod
     def tokens(cls, request: RenderRequest) -> tuple[int, int]:
         return estimate_tokens(request)
+
+    @classmethod
+    def tag_names(cls, model: str) -> frozenset[str] | None:
+        return model_info(model).tag_names
+
+    @classmethod
+    def request_chars(cls, model: str, language: str | None) -> int:
+        """Seconds a request may hold on ``model`` (a share of its output cap, at most compile's
+        MAX_REQUEST_SECONDS) at ``language``'s speaking rate: 3,360 characters of English, 1,200 of Chinese."""
+        return int(model_info(model).request_seconds() * chars_per_second(language))
 
     def prepare(self) -> None:
         """Create the client now (import google-genai, read the key) instead of inside the first attempt.
@@ -187,9 +202,16 @@ class GeminiBackend(Backend):
             response = client.models.generate_content(model=request.model, contents=contents, config=config)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a classified BackendError
             error = classify(exc, request.model, scrub=self.scrub, timeout=self.timeout, key_var=self._key_var)
+            if error.final_if_repeated:
+                error = language_500(error, request)
             log.debug("gemini attempt failed: %s", error)
             raise error from None
-        return self._read(response, request)
+        billed = usage(response)
+        try:
+            return Rendered(read_answer(response, request, self.scrub), billed)
+        except BackendError as error:
+            error.billed = billed if billed.total_tokens else None  # a failed attempt is billed all the same
+            raise
 
     @classmethod
     def listing(cls, cache_root: Path, *, refresh: bool = False) -> VoiceListing:
@@ -334,62 +356,3 @@ class GeminiBackend(Backend):
             automatic_continuation=False,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True))
         return [types.Content(role="user", parts=parts)], config
-
-    def _read(self, response: Any, request: RenderRequest) -> Rendered:
-        model = request.model
-        blocked = response.prompt_feedback.block_reason if response.prompt_feedback else None
-        if blocked:
-            reason = getattr(blocked, "value", blocked)
-            raise BackendError(f"{model} refused the text ({reason}); rephrase the text of this request",
-                               retryable=False)
-        candidates = response.candidates or []
-        if not candidates:
-            raise BackendError(f"{model} answered with no candidates (no audio)", retryable=True)
-        candidate = candidates[0]
-        finish = candidate.finish_reason
-        finish = getattr(finish, "value", finish)
-        parts = (candidate.content.parts if candidate.content else None) or []
-        blobs = [p.inline_data for p in parts if p.inline_data is not None]
-        texts = [p.text for p in parts if p.text]
-        if finish not in (None, "STOP"):
-            if finish == "OTHER" and model_info(model).fails_at(request.temperature):
-                # Deterministic on these models: retrying would only spend quota.
-                raise BackendError(f"{model} stopped with finishReason OTHER at temperature {request.temperature}"
-                                   f"; this model fails at temperature <= {LOW_TEMPERATURE}: raise it, or use a 3.8 model",
-                                   retryable=False)
-            hint = "; the audio hit the output limit: split long text" if finish == "MAX_TOKENS" else ""
-            raise BackendError(f"{model} stopped with finishReason {finish} "
-                               f"({'with' if blobs else 'no'} audio){hint}", retryable=True)
-        if not blobs:
-            if texts:
-                raise BackendError(f"{model} returned text instead of audio: {self.scrub(texts[0][:80])!r}",
-                                   retryable=True)
-            raise BackendError(f"{model} returned no audio (finishReason {finish})", retryable=True)
-        pieces = []
-        for blob in blobs:
-            mime = blob.mime_type or ""
-            kind, _ = mime_params(mime)
-            if not kind.startswith("audio/"):
-                raise BackendError(f"{model} returned {self.scrub(mime) or 'data without a mime type'!s} instead "
-                                   "of audio", retryable=True)
-            try:
-                pieces.append(decode_audio(mime, blob.data or b""))
-            except ValueError as exc:
-                unsupported = str(exc).startswith("unsupported mime type")
-                raise BackendError(
-                    f"{model} returned audio podpipe cannot read ({self.scrub(mime)}): podpipe reads audio/L16 "
-                    "PCM and WAV; please report this" if unsupported else
-                    f"{model} returned undecodable audio ({self.scrub(mime)}): {self.scrub(str(exc))}",
-                    retryable=not unsupported) from None
-        first = pieces[0]
-        if any((a.rate, a.channels) != (first.rate, first.channels) for a in pieces):
-            raise BackendError(f"{model} returned audio parts in different formats", retryable=True)
-        audio = first if len(pieces) == 1 else Audio(b"".join(a.pcm for a in pieces), first.rate, first.channels)
-        problem = check_audio(audio, request.characters)
-        if problem:
-            raise BackendError(f"{model}: {problem}", retryable=True)
-        usage = response.usage_metadata
-        prompt = (usage.prompt_token_count or 0) if usage else 0
-        output = (usage.candidates_token_count or 0) if usage else 0
-        total = (usage.total_token_count or prompt + output) if usage else 0
-        return Rendered(audio, Usage(prompt, output, total))

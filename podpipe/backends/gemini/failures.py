@@ -1,6 +1,17 @@
 """What went wrong with one Gemini call, in words a user can act on: each failure classified as retryable or
 not (with the server's RetryInfo delay on 429), its cause and its fix, with every text that came from the
-SDK or the server passed through ``scrub`` so a key can never reach a message."""
+SDK or the server passed through ``scrub`` so a key can never reach a message.
+
+Finish reasons (google-genai 3.6.1 ``types.FinishReason``) by what they mean:
+
+- *final* (``REFUSALS``): the model refuses the text; the same request is refused the same way every time and
+  each attempt is billed, so the line fails after one attempt, with the reason in plain words and its fix;
+- *cut off* (``CUT_OFF``: MAX_TOKENS, CONTINUATION): the take hit the output cap; never used, the scheduler
+  splits the request at sentence ends and renders the parts;
+- anything else (OTHER, no candidates, text instead of audio) and 5xx: retried. A 500 for a request with a
+  non-English ``language:`` that comes back identical twice is final (``final_if_repeated``): services answer
+  a language they do not speak with the same 500 every time.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +30,33 @@ RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
 KEY_LIKE = re.compile(r"AIza[0-9A-Za-z_\-]{8,}")
 KEY_PARAM = re.compile(r"(?i)(key=)[^&\s'\"]+")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s?\s*$")
+
+
+# finish reason / block reason -> (what happened, in plain words; what to do)
+REFUSALS: dict[str, tuple[str, str]] = {
+    "SAFETY": ("the model refused this line for safety", "rephrase it"),
+    "PROHIBITED_CONTENT": ("the model refused this line as prohibited content", "rephrase or remove it"),
+    "BLOCKLIST": ("this line contains a term on a blocklist", "reword or remove that term"),
+    "SPII": ("this line looks like sensitive personal information (an ID, a card or phone number)",
+             "remove it or write it out differently"),
+    "RECITATION": ("the model took this line for a recitation of published text", "paraphrase it"),
+    "LANGUAGE": ("the model does not take this line's language", "check `language:` or translate the line"),
+    "IMAGE_SAFETY": ("the model refused this line for safety", "rephrase it"),
+    "IMAGE_PROHIBITED_CONTENT": ("the model refused this line as prohibited content", "rephrase or remove it"),
+    "IMAGE_RECITATION": ("the model took this line for a recitation of published text", "paraphrase it"),
+    "ESCALATION": ("the service filtered this line by an escalation rule", "rephrase it"),
+    "MODEL_ARMOR": ("the service's content filter (Model Armor) blocked this line", "rephrase it"),
+    "JAILBREAK": ("the model took this line for an attempt to get around its rules", "rephrase it"),
+    "PUP_LIMITED_DISABLED": ("the account is limited or disabled for a Prohibited Use Policy violation",
+                             "check the account in Google AI Studio"),
+}
+CUT_OFF = frozenset({"MAX_TOKENS", "CONTINUATION"})
+
+
+def refusal(reason: str, model: str, billed: Any = None) -> BackendError:
+    """A final refusal (finish or block reason) as a BackendError that is never retried."""
+    what, fix = REFUSALS.get(reason, (f"the model refused this line ({reason})", "rephrase it"))
+    return BackendError(f"{what} ({reason}, {model}): {fix}", retryable=False, billed=billed)
 
 
 def _dicts(node: Any):
@@ -102,7 +140,7 @@ def classify_api_error(exc: Any, model: str, *, scrub: Scrub, key_var: str) -> B
                             "if this keeps happening", retryable=True, retry_after=delay, status=code)
     if code in RETRYABLE_STATUS or code >= 500:
         return BackendError(f"Gemini server error for {model} ({what}: {message})", retryable=True,
-                            status=code)
+                            status=code, final_if_repeated=code == 500)
     key_problem = code in (401, 403) or "API_KEY" in repr(exc.details) or "api key" in message.lower()
     if key_problem:
         fix = f"check {key_var}" + (" (or GOOGLE_API_KEY)" if key_var == "GEMINI_API_KEY" else "")

@@ -8,7 +8,8 @@ real counts in ``usageMetadata`` after each render.
 - Input: text tokens ≈ characters sent / ``CHARS_PER_TOKEN``, counting everything the request sends:
   spoken text, styles, speaker labels and the 2.5/3.1 preambles (``prompt_chars``).
 - Output: audio tokens ≈ ``AUDIO_TOKENS_PER_SECOND`` × estimated seconds of speech, at
-  ``SPEECH_CHARS_PER_SECOND`` characters of spoken text per second.
+  the language's speaking rate (``catalog.chars_per_second``: 14 characters a second for English, 5 for
+  Chinese).
 
 Prices are in the catalog (``catalog.prices``).
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from podpipe.audio_types import SAMPLE_WIDTH, Audio
 from podpipe.backends.gemini.catalog import (AUDIO_TOKENS_PER_SECOND, CHARS_PER_TOKEN, DIALECT_METADATA,
-                                             SPEECH_CHARS_PER_SECOND, model_info)
+                                             chars_per_second, model_info)
 from podpipe.compile import RenderRequest, RequestTurn
 
 # Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
@@ -50,13 +51,14 @@ def transcript_text(request: RenderRequest) -> str:
         return f"Say in this style ({style}): {text}" if style else text
     labels = request.speakers
     names = ", ".join(labels[:-1]) + f" and {labels[-1]}"
-    head = [f"TTS the following conversation between {names}."]
-    for label in labels:
-        style = _styles([t for t in request.turns if t.speaker == label])
-        if style:
-            head.append(f"Style for {label}: {style}.")
+    # Google's documented form: one plain instruction sentence ("Make Speaker1 sound tired and bored, and
+    # Speaker2 sound excited and happy:"), never a "Name: ..." line, which the model would read as a turn.
+    moods = [f"{label} sound {style}" for label in labels
+             if (style := _styles([t for t in request.turns if t.speaker == label]))]
+    head = [f"TTS the following conversation between {names}" + (", and make " + ", and ".join(moods)
+                                                                      if moods else "") + ":"]
     lines = [f"{t.speaker}: {' '.join(t.text.split())}" for t in request.turns]
-    return "\n".join([" ".join(head), *lines])
+    return "\n".join([*head, *lines])
 
 
 def metadata_parts(request: RenderRequest) -> list[dict[str, Any]]:
@@ -93,7 +95,7 @@ def prompt_chars(request: RenderRequest) -> int:
 def estimate_tokens(request: RenderRequest) -> tuple[int, int]:
     """(input text tokens, output audio tokens) one render of ``request`` will use, estimated."""
     prompt = math.ceil(prompt_chars(request) / CHARS_PER_TOKEN)
-    output = math.ceil(request.characters / SPEECH_CHARS_PER_SECOND * AUDIO_TOKENS_PER_SECOND)
+    output = math.ceil(request.characters / chars_per_second(request.language) * AUDIO_TOKENS_PER_SECOND)
     return prompt, output
 
 
