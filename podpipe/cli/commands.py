@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _outside_option, _print_warnings,
-                               _remote_options, _scheduling_options, _strict_option, cli)
+                               _remote_options, _remote_timeout_option, _scheduling_options, _strict_option, cli)
 
 
 @cli.command()
@@ -36,8 +36,9 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
+@_remote_timeout_option
 def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
-          verbose, allow_outside, strict, shard, remote_cache, remote_mode):
+          verbose, allow_outside, strict, shard, remote_cache, remote_mode, remote_timeout):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -63,7 +64,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                           remote_mode=remote_mode)
+                           remote_mode=remote_mode, remote_timeout=remote_timeout)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)
@@ -113,7 +114,9 @@ def validate(specs, allow_outside, strict, cache_dir):
 @_outside_option
 @_strict_option
 @_remote_options
-def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict, remote_cache, remote_mode):
+@_remote_timeout_option
+def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict, remote_cache, remote_mode,
+         remote_timeout):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
@@ -127,8 +130,10 @@ def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict
 
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
                                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                                           remote_mode=remote_mode))
+                                           remote_mode=remote_mode, remote_timeout=remote_timeout))
     _print_warnings(result.warnings)
+    for note in result.notes:
+        _err(note)
     summary = result.to_json()
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))

@@ -30,8 +30,8 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
-from podpipe.cache.remote.guard import FAULT, Guard
-from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
+from podpipe.cache.remote.guard import DEADLINE, FAULT, Abandoned, Guard
+from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases, output_lease
 from podpipe.cache.remote.outputs import OUTPUT_DIR, FetchedOutput, Outputs
 from podpipe.cache.remote.stats import RemoteInfo, RemoteStats
 from podpipe.cache.store import FileStore
@@ -41,6 +41,18 @@ log = logging.getLogger("podpipe.cache.remote")
 
 ENTRY_DIR = f"v{FORMAT}"
 LIST_THRESHOLD = 256  # ``missing`` lists the store instead of asking key by key above this many keys
+PROBE_PATH = "podpipe-probe.json"  # read (never written) once at the start to find a misconfiguration
+READ_ONLY_HINT = "if this job may only read the remote cache, use --remote-cache-mode read"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A misconfigured remote found by ``RemoteCache.check``: ``kind`` is ``denied`` (credentials refused)
+    or ``missing`` (no such bucket); ``message`` says it in plain words, with the fix."""
+
+    kind: str
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -64,9 +76,9 @@ class RemoteCache:
     """
 
     def __init__(self, blobs: Blobs, mode: str = "write", *, on_warning: Callable[[str], None] | None = None,
-                 lease_ttl: float = 60.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
+                 lease_ttl: float = 10.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
                  max_errors: int = 3, jobs: int = 8, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, deadline: float = DEADLINE):
         if mode not in ("read", "write"):
             raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
         if mode == "write" and not blobs.writable:
@@ -77,7 +89,8 @@ class RemoteCache:
         self.poll_interval = poll_interval
         self.jobs = max(1, jobs)
         self._clock = clock
-        self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ)
+        self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ,
+                           deadline=deadline, explain=blobs.explain, write_hint=READ_ONLY_HINT)
         self.leases = Leases(blobs, self.guard, ttl=lease_ttl, clock=clock)
         self.outputs = Outputs(blobs, self.guard, writable=mode == "write")
 
@@ -98,6 +111,45 @@ class RemoteCache:
 
     def close(self) -> None:
         self.leases.close()
+
+    def check(self) -> Problem | None:
+        """One probe at the start (a read of an object podpipe never writes): refused credentials or a
+        bucket that does not exist are found here, warned about once in plain words with the fix, and the
+        remote is switched off for the run (every later operation would fail the same way). None: no
+        misconfiguration found (a fault that may pass, such as a timeout, is warned about as usual)."""
+        try:
+            self.guard.bounded(lambda: self.blobs.read(PROBE_PATH))
+        except (Abandoned, Unsupported):
+            return None
+        except Exception as exc:  # noqa: BLE001 - the store's library raises what it raises
+            reading = self.blobs.explain(exc)
+            if reading is None:
+                self.guard.call("read", "first lookup", lambda: _raise(exc))
+                return None
+            problem = self._problem(*reading)
+            self.guard.warn(problem.message)
+            self.guard.switch_off(f"{'credentials refused' if problem.kind == 'denied' else 'no such bucket'} "
+                                  f"({problem.code})", warn=False)
+            return problem
+        return None
+
+    def _problem(self, kind: str, code: str) -> Problem:
+        url = self.url
+        if kind == "denied":
+            can = "read it" + (" and write it" if self.writable else "")
+            extra = "; a job that may only read it should use --remote-cache-mode read" if self.writable else ""
+            return Problem(kind, code, f"remote cache {url}: the store refused these credentials ({code}), so "
+                                       f"nothing can be looked up there: every segment not cached locally is "
+                                       f"rendered (and paid for) again. Fix: give this job credentials that may "
+                                       f"{can} (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
+                                       f"the job's role){extra}. Going on without the remote cache "
+                                       f"(--strict makes this an error).")
+        where = url.split("/")[2] if "://" in url else url
+        return Problem(kind, code, f"remote cache {url}: the bucket {where!r} does not exist ({code}): nothing "
+                                   f"can be found there or stored there, so it would look like an empty cache. "
+                                   f"Fix: create the bucket, or correct its name in --remote-cache / "
+                                   f"PODPIPE_REMOTE_CACHE. Going on without the remote cache (--strict makes "
+                                   f"this an error).")
 
     # -- entries -----------------------------------------------------------------------------------------
 
@@ -172,8 +224,13 @@ class RemoteCache:
             self.blobs.write(wav_path, wav)
             self.blobs.write(record_path, record)
 
+        was_rejected = self.guard.rejected(key)
         if self.guard.call("write", "upload", upload) is FAULT:
             return False
+        if was_rejected:
+            self.guard.count(repaired=1)
+            self.guard.warn(f"remote cache {self.url}: entry {key[:12]} repaired (the copy that failed "
+                            f"verification was replaced by this render)")
         self.guard.repaired(key)
         self.guard.count(uploads=1, bytes_up=len(wav) + len(record))
         return True
@@ -251,7 +308,7 @@ class RemoteCache:
         when the lease is released or expires without it, on a fault, or after ``timeout`` seconds
         (default: the lease TTL). ``poll(seconds)`` sleeps between looks and may raise to give up."""
         deadline = self._clock() + (self.leases.ttl if timeout is None else timeout)
-        return self._wait(key, poll or time.sleep, deadline) == "found"
+        return self._wait(key, lambda: self._exists(key), poll or time.sleep, deadline) == "found"
 
     @contextlib.contextmanager
     def claim(self, key: str, *, poll: Callable[[float], None] | None = None) -> Iterator[str]:
@@ -265,50 +322,66 @@ class RemoteCache:
         ``poll(seconds)`` sleeps between looks while waiting and may raise (Ctrl-C) to give up.
         """
         validate_key(key)
-        state, held = self._settle(key, poll or time.sleep)
+        state, held = self._settle(key, lambda: self._exists(key), poll or time.sleep)
         try:
             yield state
         finally:
             if held is not None:
                 self.leases.release(held)
 
-    def _settle(self, key: str, sleep: Callable[[float], None]) -> tuple[str, Lease | None]:
+    def claim_output(self, digest: str) -> tuple[str, Lease | None]:
+        """The lease protocol for a finished output, without waiting: ``("found", None)`` when a good copy
+        is stored, ``("held", lease)`` when this machine is to mix and upload it (``release`` the lease after
+        ``put_output``), ``("busy", None)`` when another machine is at it (mix locally, upload nothing),
+        ``("none", None)`` without leases (read mode, no conditional writes, a fault)."""
+        name = output_lease(digest)
+        return self._settle(name, lambda: self.outputs.has(digest) and not self.outputs.bad(digest), None)
+
+    def release(self, held: Lease) -> None:
+        self.leases.release(held)
+
+    def _settle(self, name: str, exists: Callable[[], bool],
+                sleep: Callable[[float], None] | None) -> tuple[str, Lease | None]:
+        """``name``'s lease: found (``exists()``), held, busy (only when ``sleep`` is None: no waiting) or
+        none. After taking the lease, ``exists()`` is asked again: the machine that held it before may have
+        stored the entry and released the lease between our look and our taking it."""
         deadline = self._clock() + self.lease_wait
         waited = False
         while True:
-            if self._exists(key):
+            if exists():
                 return "found", None
             if not self.writable:
                 return "none", None
-            state, held = self.leases.acquire(key)
-            if state != "busy":
+            state, held = self.leases.acquire(name)
+            if state == "held" and held is not None and exists():
+                self.leases.release(held)
+                return "found", None
+            if state != "busy" or sleep is None:
                 return state, held
             if not waited:
                 waited = True
                 self.guard.count(waits=1)
-            outcome = self._wait(key, sleep, deadline)
+            outcome = self._wait(name, exists, sleep, deadline)
             if outcome == "found":
                 return "found", None
             if outcome == "timeout":
                 self.guard.warn_once("lease-wait", f"remote cache {self.url}: waited {self.lease_wait:g} s for "
-                                                   f"another machine to render {key[:12]}; rendering it here")
+                                                   f"another machine to render {name[:12]}; rendering it here")
             if outcome != "free":
                 return "none", None
 
-    def _wait(self, key: str, sleep: Callable[[float], None], deadline: float) -> str:
-        """``"found"``, ``"free"`` (lease gone or expired), ``"timeout"`` or ``"fault"``."""
-        _wav, record_path = self.entry_paths(key)
+    def _wait(self, name: str, exists: Callable[[], bool], sleep: Callable[[float], None], deadline: float) -> str:
+        """``"found"``, ``"free"`` (lease gone or expired: take it over at once), ``"timeout"`` or ``"fault"``."""
         while True:
             left = deadline - self._clock()
             if left <= 0:
                 return "timeout"
             sleep(min(self.poll_interval, left))
-            present = self.guard.call("read", "lookup", lambda: self.blobs.exists(record_path))
-            if present is FAULT:
+            if self.guard.off:
                 return "fault"
-            if present:
+            if exists():
                 return "found"
-            state = self.leases.state(key)
+            state = self.leases.state(name)
             if state != "busy":
                 return state
 
@@ -327,6 +400,10 @@ class RemoteCache:
             for path, size in listed:
                 _classify(counts, path, size)
         return RemoteInfo(self.url, self.mode, **counts)
+
+
+def _raise(exc: BaseException):
+    raise exc
 
 
 def _classify(counts: dict[str, int], path: str, size: int) -> None:

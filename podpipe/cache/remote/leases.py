@@ -75,6 +75,11 @@ def lease_path(key: str) -> str:
     return f"{LEASE_DIR}/{key}.json"
 
 
+def output_lease(digest: str) -> str:
+    """The lease name of a finished output (its own namespace beside the render keys')."""
+    return f"output-{digest}"
+
+
 def parse_lease(data: bytes) -> LeaseRecord | None:
     """What a lease object says, or None when it is not one (then it counts as expired)."""
     if len(data) > MAX_LEASE_BYTES:
