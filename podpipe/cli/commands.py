@@ -83,7 +83,10 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
 @_outside_option
 @_strict_option
 @_cache_option
-def validate(specs, allow_outside, strict, cache_dir):
+@click.option("--with-dependents", is_flag=True,
+              help="Treat SPECS as changed files: a show file stands for every episode that extends it "
+                   "(what the pre-commit hook runs).")
+def validate(specs, allow_outside, strict, cache_dir, with_dependents):
     """Check SPECS against the schema and the semantic rules; exit 2 on any error.
 
     Voices are checked by the backend that owns the spec's model, against the voice list `podpipe voices`
@@ -93,9 +96,18 @@ def validate(specs, allow_outside, strict, cache_dir):
     Examples:
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
+      podpipe validate --with-dependents episodes/shows/weekly.yaml  # the episodes extending it
     """
     from podpipe.cache import resolve_cache_dir
     from podpipe.spec import load_episodes
+
+    if with_dependents:
+        from podpipe.commands.dependents import with_dependents as dependents
+
+        specs = dependents(specs)
+        if not specs:
+            click.echo("0 specs valid (no episode extends the changed files)")
+            return
 
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
                            cache_root=resolve_cache_dir(cache_dir))
