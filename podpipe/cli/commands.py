@@ -56,9 +56,10 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     from podpipe.errors import RenderError
 
     if shard:
-        from podpipe.commands.shard import parse_shard, select
+        from podpipe.commands.shard import parse_shard, request_counts, select
 
-        picked = select(specs, parse_shard(shard))
+        chosen = parse_shard(shard)
+        picked = select(specs, chosen, weights=request_counts(specs, backend, allow_outside))
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
