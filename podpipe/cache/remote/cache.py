@@ -78,7 +78,7 @@ class RemoteCache:
     def __init__(self, blobs: Blobs, mode: str = "write", *, on_warning: Callable[[str], None] | None = None,
                  lease_ttl: float = 10.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
                  max_errors: int = 3, jobs: int = 8, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time, deadline: float = DEADLINE):
+                 clock: Callable[[], float] = time.time, deadline: float = DEADLINE, op_timeout: float = 10.0):
         if mode not in ("read", "write"):
             raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
         if mode == "write" and not blobs.writable:
@@ -90,7 +90,8 @@ class RemoteCache:
         self.jobs = max(1, jobs)
         self._clock = clock
         self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ,
-                           deadline=deadline, explain=blobs.explain, write_hint=READ_ONLY_HINT)
+                           deadline=deadline, op_timeout=op_timeout, explain=blobs.explain,
+                           write_hint=READ_ONLY_HINT)
         self.leases = Leases(blobs, self.guard, ttl=lease_ttl, clock=clock)
         self.outputs = Outputs(blobs, self.guard, writable=mode == "write")
 
@@ -118,7 +119,7 @@ class RemoteCache:
         remote is switched off for the run (every later operation would fail the same way). None: no
         misconfiguration found (a fault that may pass, such as a timeout, is warned about as usual)."""
         try:
-            self.guard.bounded(lambda: self.blobs.read(PROBE_PATH))
+            self.guard.bounded(lambda: self.blobs.read(PROBE_PATH), cap=self.guard.op_timeout)
         except (Abandoned, Unsupported):
             return None
         except Exception as exc:  # noqa: BLE001 - the store's library raises what it raises

@@ -6,8 +6,9 @@ misses, rejected downloads: ``RemoteStats``) and says what the user must hear. I
 stored: ``RemoteCache`` and its parts (entries, ``Leases``, ``Outputs``) share one guard.
 
 Bounded time (``deadline``, ``--remote-cache-timeout``): every operation runs in a daemon thread and is
-waited for at most what is left of the build's budget for lost remote time, so an endpoint that accepts and
-never answers cannot hang a build (the storage library's own connect/read timeouts bound the abandoned
+waited for at most what is left of the build's budget for lost remote time (and a small one, a lookup or a
+lease, at most ``op_timeout``: the request timeout), so an endpoint that accepts and never answers cannot
+hang a build (the storage library's own connect/read timeouts bound the abandoned
 thread too). Time is charged for operations that fail or are abandoned (overlapping ones once), never for
 answers: a slow but working store is not switched off. An operation abandoned at the deadline, or
 ``max_timeouts`` abandoned ones, switch the remote off for the rest of the run (both directions), warned."""
@@ -31,6 +32,8 @@ FAULT = object()  # what ``Guard.call`` returns when the operation failed
 MAX_REJECT_WARNINGS = 3
 DEADLINE = 30.0  # seconds of lost remote time per build (``--remote-cache-timeout``)
 MAX_TIMEOUTS = 2  # operations abandoned for want of an answer before the remote is switched off
+OP_TIMEOUT = 10.0  # seconds a small operation (not a transfer) is waited for
+TRANSFERS = frozenset({"upload", "download", "output upload", "output download"})  # may take long: deadline only
 
 
 class Abandoned(Exception):
@@ -42,12 +45,13 @@ class Guard:
 
     def __init__(self, url: str, *, on_warning: Callable[[str], None] | None = None, max_errors: int = 3,
                  environ: Mapping[str, str] | None = None, deadline: float = DEADLINE,
-                 max_timeouts: int = MAX_TIMEOUTS, explain: Callable[[BaseException], tuple[str, str] | None]
+                 max_timeouts: int = MAX_TIMEOUTS, op_timeout: float = OP_TIMEOUT, explain: Callable[[BaseException], tuple[str, str] | None]
                  | None = None, write_hint: str = ""):
         self.url = url
         self.max_errors = max(1, max_errors)
         self.deadline = max(0.05, float(deadline))
         self.max_timeouts = max(1, max_timeouts)
+        self.op_timeout = max(0.01, float(op_timeout))
         self.explain = explain or (lambda exc: None)  # the store's reading of an exception: (kind, code)
         self.write_hint = write_hint  # said when a write is refused (e.g. "use --remote-cache-mode read")
         self._lost = 0.0  # seconds charged to failed and abandoned operations (overlaps once)
@@ -71,7 +75,7 @@ class Guard:
             self.count(skipped=1)
             return FAULT
         try:
-            result = self.bounded(operation)
+            result = self.bounded(operation, cap=None if what in TRANSFERS else self.op_timeout)
         except Unsupported:
             raise
         except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is a fault, never a crash
@@ -91,10 +95,11 @@ class Guard:
         with self._lock:
             return self.deadline - self._lost
 
-    def bounded(self, operation: Callable[[], Any]) -> Any:
-        """``operation()`` in a daemon thread, waited for at most what is left of the deadline: its result,
-        or what it raised, or ``Abandoned`` when it did not answer in time (charged, and counted)."""
-        left = self.left()
+    def bounded(self, operation: Callable[[], Any], cap: float | None = None) -> Any:
+        """``operation()`` in a daemon thread, waited for at most what is left of the deadline (and at most
+        ``cap`` seconds): its result, or what it raised, or ``Abandoned`` when it did not answer in time
+        (charged, and counted)."""
+        left = self.left() if cap is None else min(cap, self.left())
         if left <= 0:
             raise Abandoned(f"no time left of the {self.deadline:g} s deadline")
         box: dict[str, Any] = {}

@@ -218,8 +218,8 @@ class Outputs:
             if call("write", "output upload", lambda: self.blobs.write(index_path(digest), index)) is FAULT:
                 return False
         self.guard.count(outputs_up=1, bytes_up=sent + len(index))
-        if repairing:
-            self._bad.discard(digest)
+        self._bad.discard(digest)
+        if repaired:  # else another machine repaired it between our look and our upload
             self.guard.count(repaired=1)
             self.guard.warn(f"remote cache {self.guard.url}: finished output {digest[:12]} repaired ({repaired} "
                             f"damaged object{'s' if repaired != 1 else ''} replaced by this machine's good copy)")
