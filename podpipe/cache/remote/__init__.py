@@ -49,7 +49,7 @@ def open_remote(url: str | None = None, mode: str | None = None, *, environ: Map
     blobs = open_blobs(location, timeout=min(timeout, deadline), attempts=attempts)
     return RemoteCache(blobs, chosen, on_warning=on_warning, lease_ttl=lease_ttl, lease_wait=lease_wait,
                        poll_interval=poll_interval, max_errors=max_errors, jobs=jobs, environ=env,
-                       deadline=deadline, op_timeout=min(deadline, timeout * max(1, attempts)))
+                       deadline=deadline, op_timeout=min(deadline, 1.5 * timeout * max(1, attempts) + 1))
 
 
 __all__ = ["DEADLINE", "ENV_MODE", "ENV_URL", "MODES", "Blobs", "FetchedOutput", "Location", "Problem", "RemoteCache",
