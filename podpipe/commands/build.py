@@ -185,8 +185,7 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
         problem = remote.check() if remote is not None else None
         if problem is not None and options.strict:
             remote.close()
-            raise RemoteConfigError(f"{problem.message.split(' Going on without')[0]}\n--strict: stopping "
-                                    f"before anything is rendered")
+            raise RemoteConfigError(f"{problem.error}\n--strict: stopping before anything is rendered")
     if remote is None:
         return Prepared(name, options.backend is None, compiled, tuple(warnings), local, local)
     from podpipe.cache import TieredStore

@@ -32,7 +32,7 @@ def _remote(url: str | None, mode: str | None, notes: list[str], *, check: bool 
         problem = remote.check()
         if problem is not None:
             remote.close()
-            raise RemoteConfigError(problem.message.split(" Going on without")[0])
+            raise RemoteConfigError(problem.error)
     return remote
 
 

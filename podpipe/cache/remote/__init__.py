@@ -6,8 +6,9 @@ The stores themselves (URLs, the ``Blobs`` contract, one module per kind of stor
 shared with ``podpipe publish``. Modules: ``modes`` (URL and mode from options and environment), ``cache``
 (``RemoteCache``: the entries, composing the parts below), ``guard`` (``Guard``: faults, counters, warnings),
 ``leases`` (``Leases``: one render per key across machines), ``outputs`` (``Outputs``: finished episodes),
-``stats`` (``RemoteStats``, ``RemoteInfo``: what a run did, what the store holds). No storage library is
-imported before a remote is opened.
+``probe`` (``check``: a misconfigured remote found at the start), ``stats`` (``RemoteStats``,
+``RemoteInfo``: what a run did, what the store holds). No storage library is imported before a remote is
+opened.
 """
 
 from __future__ import annotations

@@ -15,6 +15,12 @@ pair, and the next upload of the key (which removes the bad record first) repair
 fail a build (a storage library's exception becomes a miss or a skipped upload, counted and warned about
 once); ``Leases`` (``leases``: one render per key across machines); ``Outputs`` (``outputs``: finished
 episodes).
+
+The lease protocol (``claim`` for renders, ``claim_output`` for finished outputs): look; take the lease;
+look again (the machine that held it may have stored the entry and released the lease between our look and
+our taking it: without this second look both render); only then render. A machine that finds a live lease
+waits for the entry (renders) or mixes locally without uploading (outputs). ``check`` is the one probe at the
+start that tells a misconfigured remote (credentials refused, no such bucket: ``Problem``) from an empty one.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
-from podpipe.cache.remote.guard import DEADLINE, FAULT, Abandoned, Guard
+from podpipe.cache.remote.guard import DEADLINE, FAULT, Guard
 from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases, output_lease
 from podpipe.cache.remote.outputs import OUTPUT_DIR, FetchedOutput, Outputs
+from podpipe.cache.remote.probe import READ_ONLY_HINT, Problem, check
 from podpipe.cache.remote.stats import RemoteInfo, RemoteStats
 from podpipe.cache.store import FileStore
 from podpipe.storage import Blobs, Unsupported
@@ -41,18 +48,6 @@ log = logging.getLogger("podpipe.cache.remote")
 
 ENTRY_DIR = f"v{FORMAT}"
 LIST_THRESHOLD = 256  # ``missing`` lists the store instead of asking key by key above this many keys
-PROBE_PATH = "podpipe-probe.json"  # read (never written) once at the start to find a misconfiguration
-READ_ONLY_HINT = "if this job may only read the remote cache, use --remote-cache-mode read"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A misconfigured remote found by ``RemoteCache.check``: ``kind`` is ``denied`` (credentials refused)
-    or ``missing`` (no such bucket); ``message`` says it in plain words, with the fix."""
-
-    kind: str
-    code: str
-    message: str
 
 
 @dataclass(frozen=True)
@@ -114,43 +109,9 @@ class RemoteCache:
         self.leases.close()
 
     def check(self) -> Problem | None:
-        """One probe at the start (a read of an object podpipe never writes): refused credentials or a
-        bucket that does not exist are found here, warned about once in plain words with the fix, and the
-        remote is switched off for the run (every later operation would fail the same way). None: no
-        misconfiguration found (a fault that may pass, such as a timeout, is warned about as usual)."""
-        try:
-            self.guard.bounded(lambda: self.blobs.read(PROBE_PATH), cap=self.guard.op_timeout)
-        except (Abandoned, Unsupported):
-            return None
-        except Exception as exc:  # noqa: BLE001 - the store's library raises what it raises
-            reading = self.blobs.explain(exc)
-            if reading is None:
-                self.guard.call("read", "first lookup", lambda: _raise(exc))
-                return None
-            problem = self._problem(*reading)
-            self.guard.warn(problem.message)
-            self.guard.switch_off(f"{'credentials refused' if problem.kind == 'denied' else 'no such bucket'} "
-                                  f"({problem.code})", warn=False)
-            return problem
-        return None
-
-    def _problem(self, kind: str, code: str) -> Problem:
-        url = self.url
-        if kind == "denied":
-            can = "read it" + (" and write it" if self.writable else "")
-            extra = "; a job that may only read it should use --remote-cache-mode read" if self.writable else ""
-            return Problem(kind, code, f"remote cache {url}: the store refused these credentials ({code}), so "
-                                       f"nothing can be looked up there: every segment not cached locally is "
-                                       f"rendered (and paid for) again. Fix: give this job credentials that may "
-                                       f"{can} (for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or "
-                                       f"the job's role){extra}. Going on without the remote cache "
-                                       f"(--strict makes this an error).")
-        where = url.split("/")[2] if "://" in url else url
-        return Problem(kind, code, f"remote cache {url}: the bucket {where!r} does not exist ({code}): nothing "
-                                   f"can be found there or stored there, so it would look like an empty cache. "
-                                   f"Fix: create the bucket, or correct its name in --remote-cache / "
-                                   f"PODPIPE_REMOTE_CACHE. Going on without the remote cache (--strict makes "
-                                   f"this an error).")
+        """One probe at the start for a misconfiguration (``probe.check``): refused credentials or a bucket
+        that does not exist are warned about once, with the fix, and switch the remote off for the run."""
+        return check(self.blobs, self.guard, writable=self.writable)
 
     # -- entries -----------------------------------------------------------------------------------------
 
@@ -401,10 +362,6 @@ class RemoteCache:
             for path, size in listed:
                 _classify(counts, path, size)
         return RemoteInfo(self.url, self.mode, **counts)
-
-
-def _raise(exc: BaseException):
-    raise exc
 
 
 def _classify(counts: dict[str, int], path: str, size: int) -> None:
