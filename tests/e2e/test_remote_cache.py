@@ -176,6 +176,21 @@ def test_a_corrupted_remote_entry_is_rendered_again_and_reported(shared):
     assert "rejected" in result.output and "1 segment rendered" in result.output
 
 
+def test_a_damaged_finished_episode_is_repaired_by_the_next_machine_and_accepted_by_the_one_after(shared):
+    gemini, bucket, root = shared
+    build(machine(root, "a"))
+    damaged = sorted(k for k, v in bucket.objects().items() if "/outputs/" in k and v[:3] == b"ID3")[0]  # an MP3
+    bucket.put(damaged, bytes(len(bucket.objects()[damaged])))  # same-size garbage
+    second = build(machine(root, "b"))
+    assert "failed verification" in second.output and "repaired" in second.output
+    assert "1 repaired" in second.output and "1 episode uploaded" in second.output
+    assert bucket.objects()[damaged][:3] == b"ID3"
+    gemini.reset()
+    third = build(machine(root, "c"))
+    assert "failed verification" not in third.output and "rejected" not in third.output
+    assert third.output.count("from the remote cache") == 2 and gemini.generate_requests() == []
+
+
 def test_read_mode_never_writes(shared):
     gemini, bucket, root = shared
     before = len(bucket.server.writes(bucket.name))
