@@ -8,9 +8,9 @@ stored: ``RemoteCache`` and its parts (entries, ``Leases``, ``Outputs``) share o
 Bounded time (``deadline``, ``--remote-cache-timeout``): every operation runs in a daemon thread and is
 waited for at most what is left of the build's budget for lost remote time (and a small one, a lookup or a
 lease, at most ``op_timeout``: the request timeout), so an endpoint that accepts and never answers cannot
-hang a build (the storage library's own connect/read timeouts bound the abandoned
-thread too). Time is charged for operations that fail or are abandoned (overlapping ones once), never for
-answers: a slow but working store is not switched off. An operation abandoned at the deadline, or
+hang a build (the storage library's own connect/read timeouts bound the abandoned thread too). Time is
+charged for operations that fail or are abandoned (overlapping ones once), never for answers: a slow but
+working store is not switched off. An operation abandoned at the deadline, or
 ``max_timeouts`` abandoned ones, switch the remote off for the rest of the run (both directions), warned."""
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class Guard:
 
     def __init__(self, url: str, *, on_warning: Callable[[str], None] | None = None, max_errors: int = 3,
                  environ: Mapping[str, str] | None = None, deadline: float = DEADLINE,
-                 max_timeouts: int = MAX_TIMEOUTS, op_timeout: float = OP_TIMEOUT, explain: Callable[[BaseException], tuple[str, str] | None]
-                 | None = None, write_hint: str = ""):
+                 max_timeouts: int = MAX_TIMEOUTS, op_timeout: float = OP_TIMEOUT,
+                 explain: Callable[[BaseException], tuple[str, str] | None] | None = None, write_hint: str = ""):
         self.url = url
         self.max_errors = max(1, max_errors)
         self.deadline = max(0.05, float(deadline))
@@ -131,8 +131,8 @@ class Guard:
             self._lost_until = max(self._lost_until, end)
             spent = self._lost >= self.deadline
         if spent:
-            self.switch_off(f"it used up the {self.deadline:g} s allowed for the remote cache "
-                            f"(--remote-cache-timeout) without answering")
+            self.switch_off(f"requests that failed or got no answer used up the {self.deadline:g} s it may cost "
+                            f"a build (--remote-cache-timeout)")
 
     def _timed_out(self, waited: float) -> None:
         with self._lock:
