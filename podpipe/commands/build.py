@@ -225,7 +225,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
             progress.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
-    fetched, output_leases = (_claim_outputs(prepared, stale) if prepared.remote and not options.force
+    fetched, output_leases = (_claim_outputs(prepared, stale, fetch=not options.force) if prepared.remote
                               else ({}, {}))
     for path, status in fetched.items():
         statuses[path] = status
@@ -301,13 +301,14 @@ def _output_key(digest: str, output: Path) -> str:
     return hashlib.sha256(f"{digest}\0{output.name}".encode()).hexdigest()
 
 
-def _claim_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode]) -> tuple[dict[Path, EpisodeStatus],
-                                                                                  dict[str, object]]:
+def _claim_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode], *,
+                   fetch: bool = True) -> tuple[dict[Path, EpisodeStatus], dict[str, object]]:
     """Finished outputs under the renders' lease protocol: a stale episode another machine already mixed
     is downloaded, not mixed again; for the others this machine takes the output's lease (then re-checks)
     and, holding it, is the one that uploads it (``_share_output``). An output whose lease another machine
     holds is mixed here from the shared renders but not uploaded: one upload per finished episode. Nobody
-    waits for an output's lease, so two machines each holding one never wait for each other."""
+    waits for an output's lease, so two machines each holding one never wait for each other. ``fetch``
+    False (``--force``): mix everything here, and upload what the remote lacks."""
     from podpipe.mix import inputs_digest, is_up_to_date
 
     remote = prepared.remote
@@ -319,14 +320,14 @@ def _claim_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode]) -> tupl
         except PodpipeError:  # e.g. a sound file is gone: the mix will say so
             continue
         for _ in range(2):
-            got = remote.get_output(key, compiled.rundown.output.parent)
+            got = remote.get_output(key, compiled.rundown.output.parent) if fetch else None
             if got is not None and is_up_to_date(compiled):
                 duration = (got.meta or {}).get("duration")
                 fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
                                                                output=compiled.rundown.output, duration=duration)
                 break
             state, held = remote.claim_output(key)
-            if state != "found":  # else another machine finished it between our look and our lease
+            if state != "found" or not fetch:  # found: another machine finished it between look and lease
                 if state in ("held", "none"):
                     leases[key] = held if held is not None else "upload"
                 break

@@ -18,7 +18,8 @@ a repeated upload of the same bytes a no-op and let two machines upload the same
 mixing their files. An output that fails verification is remembered (``bad``); the machine that then mixes a
 good copy repairs it: each stored file (and the index) that does not match is replaced by a conditional
 overwrite keyed on the bad object's version tag (``Blobs.swap``: S3 ``If-Match: <ETag>``, a file's content
-hash under a lock), so a copy another machine repaired meanwhile is never overwritten; counted
+hash under a lock), so a copy another machine repaired meanwhile is never overwritten (stores without an
+exact swap, gs:// and az://, overwrite what they just read as bad: two good copies may race there); counted
 (``repaired``) and reported. The index comes from the store, so it is checked like any untrusted input: names are
 plain file names (no directories, no ``..``), sizes and hashes well-formed. A download is whole or nothing:
 every file goes to a temp file beside its target and is renamed into place only when all of them check out.
@@ -236,6 +237,8 @@ class Outputs:
         current, tag = got
         if good(current):
             return False
+        if not self.blobs.compare_and_swap:  # gcsfs, adlfs: no exact swap; a plain overwrite of a bad copy
+            return FAULT if call("write", "output repair", lambda: self.blobs.write(path, data)) is FAULT else True
         swapped = call("write", "output repair", lambda: self.blobs.swap(path, data, tag))
         if swapped is FAULT:
             return FAULT

@@ -162,10 +162,10 @@ def test_lost_time_of_overlapping_failures_is_charged_once() -> None:
 
 
 def test_answers_are_never_charged(shared: Shared, key) -> None:
-    remote = shared.open(deadline=0.5)
+    remote = shared.open(deadline=1000.0)
     for i in range(20):
         assert not remote.has(key(i))
-    assert remote.guard.left() == pytest.approx(0.5) and not remote.guard.off
+    assert remote.guard.left() == 1000.0 and not remote.guard.off  # not a moment charged, however slow
 
 
 def test_a_store_that_accepts_and_never_answers_is_bounded_and_reported(monkeypatch, tmp_path, key) -> None:
