@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # a render failed after retries, an episode could not be mixed or written, a publish failed
     INVALID = 2  # invalid input: a spec, an option, a path; nothing was rendered or written
     FROZEN_MISS = 3  # --frozen and some request is not cached; nothing was rendered
+    REMOTE_MISCONFIGURED = 5  # the remote cache refused the credentials or has no bucket (--strict, cache pull)
     INTERNAL = 70  # a bug: rerun with --debug and report it
     INTERRUPTED = 130  # Ctrl-C; renders that finished are cached
 
@@ -80,6 +81,13 @@ class FrozenMissError(PodpipeError):
     """``--frozen`` was given and some requests are not cached; nothing was rendered."""
 
     exit_code = ExitCode.FROZEN_MISS
+
+
+class RemoteConfigError(PodpipeError):
+    """The remote cache is misconfigured (credentials refused, no such bucket) and the caller must not go
+    on without it: ``--strict`` builds and plans, ``cache pull``. Nothing was rendered or pulled."""
+
+    exit_code = ExitCode.REMOTE_MISCONFIGURED
 
 
 class RenderError(PodpipeError):

@@ -10,11 +10,11 @@ from podpipe.cache.maintenance import cache_info, prune, verify
 from podpipe.cache.store import FileStore, Store
 
 __all__ = ["FileStore", "RemoteCache", "RemoteInfo", "RemoteStats", "Store", "TieredStore", "Transfer",
-           "cache_info", "open_remote", "prune", "pull", "push", "resolve_cache_dir", "verify"]
+           "cache_info", "open_remote", "prune", "pull", "push", "remote_timeout", "resolve_cache_dir", "verify"]
 
 _LAZY = {"RemoteCache": "podpipe.cache.remote", "RemoteInfo": "podpipe.cache.remote",
          "RemoteStats": "podpipe.cache.remote", "open_remote": "podpipe.cache.remote",
-         "TieredStore": "podpipe.cache.tiered", "Transfer": "podpipe.cache.tiered", "pull": "podpipe.cache.tiered",
+         "remote_timeout": "podpipe.cache.remote", "TieredStore": "podpipe.cache.tiered", "Transfer": "podpipe.cache.tiered", "pull": "podpipe.cache.tiered",
          "push": "podpipe.cache.tiered"}
 
 

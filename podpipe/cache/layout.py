@@ -95,3 +95,4 @@ def listdir_sorted(path: Path) -> list[str]:
 # A shared remote cache in front of the local one (podpipe.cache.remote), chosen by URL and mode.
 ENV_URL = "PODPIPE_REMOTE_CACHE"
 ENV_MODE = "PODPIPE_REMOTE_CACHE_MODE"
+ENV_TIMEOUT = "PODPIPE_REMOTE_CACHE_TIMEOUT"

@@ -108,6 +108,14 @@ def _remote_options(f):
                              "az://, file:///path, or http(s):// (read-only). Also PODPIPE_REMOTE_CACHE.")(f)
 
 
+def _remote_timeout_option(f):
+    return click.option("--remote-cache-timeout", "remote_timeout", type=click.FloatRange(min=0, min_open=True),
+                        default=None, metavar="SECONDS",
+                        help="Seconds the remote cache may cost this run in operations that fail or get no "
+                             "answer, in all; then it is switched off for the rest of the run (default 30; also "
+                             "PODPIPE_REMOTE_CACHE_TIMEOUT).")(f)
+
+
 def _cache_option(f):
     return click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                         help="Render cache directory (default: $PODPIPE_CACHE_DIR, else ./.podpipe-cache).")(f)

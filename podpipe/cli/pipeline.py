@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _outside_option, _print_warnings,
-                               _remote_options, _scheduling_options, _strict_option, cli)
+                               _remote_options, _remote_timeout_option, _scheduling_options, _strict_option, cli)
 
 
 @cli.command()
@@ -36,8 +36,9 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
+@_remote_timeout_option
 def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
-          verbose, allow_outside, strict, shard, remote_cache, remote_mode):
+          verbose, allow_outside, strict, shard, remote_cache, remote_mode, remote_timeout):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -55,15 +56,16 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     from podpipe.errors import RenderError
 
     if shard:
-        from podpipe.commands.shard import parse_shard, select
+        from podpipe.commands.shard import parse_shard, request_counts, select
 
-        picked = select(specs, parse_shard(shard))
+        chosen = parse_shard(shard)
+        picked = select(specs, chosen, weights=request_counts(specs, backend, allow_outside))
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                           remote_mode=remote_mode)
+                           remote_mode=remote_mode, remote_timeout=remote_timeout)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)
@@ -82,7 +84,10 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
 @_outside_option
 @_strict_option
 @_cache_option
-def validate(specs, allow_outside, strict, cache_dir):
+@click.option("--with-dependents", is_flag=True,
+              help="Treat SPECS as changed files: a show file stands for every episode that extends it "
+                   "(what the pre-commit hook runs).")
+def validate(specs, allow_outside, strict, cache_dir, with_dependents):
     """Check SPECS against the schema and the semantic rules; exit 2 on any error.
 
     Voices are checked by the backend that owns the spec's model, against the voice list `podpipe voices`
@@ -92,10 +97,19 @@ def validate(specs, allow_outside, strict, cache_dir):
     Examples:
       podpipe validate episodes/*.yaml
       podpipe validate --strict episodes/*.yaml    # CI: warnings fail too
+      podpipe validate --with-dependents episodes/shows/weekly.yaml  # the episodes extending it
     """
     from podpipe import backends
     from podpipe.cache import resolve_cache_dir
     from podpipe.spec import load_episodes
+
+    if with_dependents:
+        from podpipe.commands.dependents import with_dependents as dependents
+
+        specs = dependents(specs)
+        if not specs:
+            click.echo("0 specs valid (no episode extends the changed files)")
+            return
 
     result = load_episodes(specs, root=Path.cwd(), allow_outside=allow_outside, strict=strict,
                            cache_root=resolve_cache_dir(cache_dir), rules=backends)
@@ -114,7 +128,9 @@ def validate(specs, allow_outside, strict, cache_dir):
 @_outside_option
 @_strict_option
 @_remote_options
-def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict, remote_cache, remote_mode):
+@_remote_timeout_option
+def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict, remote_cache, remote_mode,
+         remote_timeout):
     """Show what build would render and what it would take from the cache, and why.
 
     \b
@@ -128,8 +144,10 @@ def plan(specs, backend, cache_dir, only, as_json, frozen, allow_outside, strict
 
     result = make_plan(specs, BuildOptions(backend=backend, cache_dir=cache_dir, only=tuple(only),
                                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                                           remote_mode=remote_mode))
+                                           remote_mode=remote_mode, remote_timeout=remote_timeout))
     _print_warnings(result.warnings)
+    for note in result.notes:
+        _err(note)
     summary = result.to_json()
     if as_json:
         click.echo(json.dumps(summary, indent=2, ensure_ascii=False))

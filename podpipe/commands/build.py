@@ -13,8 +13,10 @@ google-genai) are imported only when there is something to render or mix.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
-from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
+from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RemoteConfigError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
@@ -50,6 +52,9 @@ class BuildOptions:
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
+    # seconds the remote cache may cost a build in operations that fail or get no answer, in all (else
+    # $PODPIPE_REMOTE_CACHE_TIMEOUT, else 30); then it is switched off for the rest of the build
+    remote_timeout: float | None = None
     # episodes mixed at once, each in a worker process, while renders go on; None: one per core; 1: in this
     # process after the renders (also what a build with a single stale episode does: no pool to start)
     mix_jobs: int | None = None
@@ -69,6 +74,33 @@ class Progress:
     def episode(self, status: EpisodeStatus) -> None: ...
 
 
+class Notes(list):
+    """What the remote cache has to say (faults, rejections, repairs), from any thread: kept until someone
+    listens (``execute`` hands it the progress's ``note``), then passed on the moment it is said."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._listener: Callable[[str], None] | None = None
+        self._lock = threading.Lock()
+
+    def append(self, message: str) -> None:
+        with self._lock:
+            listener = self._listener
+            if listener is None:
+                super().append(message)
+                return
+        listener(message)
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        """Pass on what was said so far, and from now on every message as it comes."""
+        with self._lock:
+            pending = list(self)
+            self.clear()
+            self._listener = listener
+        for message in pending:
+            listener(message)
+
+
 @dataclass(frozen=True)
 class Prepared:
     backend: str
@@ -78,8 +110,9 @@ class Prepared:
     store: Store  # the local cache, or the local cache in front of a remote one (``TieredStore``)
     local: FileStore
     remote: RemoteCache | None = None
-    # what the remote cache had to say (faults, rejected downloads), collected from any thread, printed once
-    remote_notes: list[str] = field(default_factory=list, compare=False)
+    # what the remote cache has to say (faults, rejected downloads, repairs), from any thread: printed as it
+    # happens once a build runs (``Notes.listen``), kept until then
+    remote_notes: Notes = field(default_factory=Notes, compare=False)
 
     def close(self) -> None:
         """Let go of the remote cache (its lease renewals); the local cache needs nothing."""
@@ -142,12 +175,17 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
             raise UsageError(f"--only {', '.join(unknown)}: no spoken segment has that id; spoken segment ids "
                              f"are: {', '.join(sorted(known, key=_natural)) or 'none'}")
     local = FileStore(resolve_cache_dir(options.cache_dir, cwd=root))
-    notes: list[str] = []
+    notes = Notes()
     remote = None
     if options.remote_cache or os.environ.get(REMOTE_URL_VARIABLE):
-        from podpipe.cache import open_remote
+        from podpipe.cache import open_remote, remote_timeout
 
-        remote = open_remote(options.remote_cache, options.remote_mode, on_warning=notes.append)
+        remote = open_remote(options.remote_cache, options.remote_mode, on_warning=notes.append,
+                             deadline=remote_timeout(options.remote_timeout, os.environ))
+        problem = remote.check() if remote is not None else None
+        if problem is not None and options.strict:
+            remote.close()
+            raise RemoteConfigError(f"{problem.error}\n--strict: stopping before anything is rendered")
     if remote is None:
         return Prepared(name, options.backend is None, compiled, tuple(warnings), local, local)
     from podpipe.cache import TieredStore
@@ -184,6 +222,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     """Render what ``prepared`` lacks and mix its episodes: everything ``build`` does once specs are read, so
     every front end gets the same caching, retries, rate limit and messages."""
     progress = progress or Progress()
+    prepared.remote_notes.listen(progress.note)
     for warning in prepared.warnings:
         progress.note(str(warning))
     states = prepared.freshness(options.force)
@@ -194,7 +233,8 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
             progress.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
-    fetched = _fetch_outputs(prepared, stale) if prepared.remote and not options.force else {}
+    fetched, output_leases = (_claim_outputs(prepared, stale, fetch=not options.force) if prepared.remote
+                              else ({}, {}))
     for path, status in fetched.items():
         statuses[path] = status
         progress.episode(status)
@@ -213,7 +253,8 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     result = RenderResult(())
     from podpipe.commands.mixing import Mixer, Readiness, cpu_count
 
-    with Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store) as mixer:
+    with _releasing(prepared.remote, output_leases), \
+            Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store) as mixer:
         ready = Readiness(stale, missing, prepared.store, mixer)
         if missing:
             notice = backends.backend_class(prepared.backend).default_notice
@@ -226,12 +267,10 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
         for compiled in stale:
             statuses[compiled.episode.path] = status = ready.status(compiled)
             if status.state == "built" and prepared.remote is not None:
-                _share_output(prepared.remote, status)
+                _share_output(prepared.remote, status, output_leases)
             progress.episode(status)
             for note in status.notes:
                 progress.note(note)
-    for note in prepared.remote_notes:
-        progress.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
     outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings,
                           prepared.remote.stats() if prepared.remote else None)
@@ -270,29 +309,64 @@ def _output_key(digest: str, output: Path) -> str:
     return hashlib.sha256(f"{digest}\0{output.name}".encode()).hexdigest()
 
 
-def _fetch_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode]) -> dict[Path, EpisodeStatus]:
-    """Stale episodes whose finished output another machine already mixed: downloaded, not mixed again."""
+def _claim_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode], *,
+                   fetch: bool = True) -> tuple[dict[Path, EpisodeStatus], dict[str, object]]:
+    """Finished outputs under the renders' lease protocol: a stale episode another machine already mixed
+    is downloaded, not mixed again; for the others this machine takes the output's lease (then re-checks)
+    and, holding it, is the one that uploads it (``_share_output``). An output whose lease another machine
+    holds is mixed here from the shared renders but not uploaded: one upload per finished episode. Nobody
+    waits for an output's lease, so two machines each holding one never wait for each other. ``fetch``
+    False (``--force``): mix everything here, and upload what the remote lacks."""
     from podpipe.mix import inputs_digest, is_up_to_date
 
-    fetched = {}
+    remote = prepared.remote
+    fetched: dict[Path, EpisodeStatus] = {}
+    leases: dict[str, object] = {}  # output key -> the lease held, or "upload" (no leases here: upload anyway)
     for compiled in stale:
         try:
             key = _output_key(inputs_digest(compiled), compiled.rundown.output)
         except PodpipeError:  # e.g. a sound file is gone: the mix will say so
             continue
-        got = prepared.remote.get_output(key, compiled.rundown.output.parent)
-        if got is not None and is_up_to_date(compiled):
-            duration = (got.meta or {}).get("duration")
-            fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
-                                                           output=compiled.rundown.output, duration=duration)
-    return fetched
+        for _ in range(2):
+            got = remote.get_output(key, compiled.rundown.output.parent) if fetch else None
+            if got is not None and is_up_to_date(compiled):
+                duration = (got.meta or {}).get("duration")
+                fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
+                                                               output=compiled.rundown.output, duration=duration)
+                break
+            state, held = remote.claim_output(key)
+            if state != "found" or not fetch:  # found: another machine finished it between look and lease
+                if state in ("held", "none"):
+                    leases[key] = held if held is not None else "upload"
+                break
+    return fetched, leases
 
 
-def _share_output(remote: RemoteCache, status: EpisodeStatus) -> None:
-    """Upload a freshly mixed output and its sidecars for the next machine (a fault only costs that)."""
+@contextlib.contextmanager
+def _releasing(remote: RemoteCache | None, leases: dict[str, object]):
+    try:
+        yield
+    finally:
+        for held in list(leases.values()):
+            if remote is not None and not isinstance(held, str):
+                remote.release(held)
+        leases.clear()
+
+
+def _share_output(remote: RemoteCache, status: EpisodeStatus, leases: dict[str, object]) -> None:
+    """Upload a freshly mixed output and its sidecars for the next machine, when this machine holds its
+    lease (or the store has none); then release it. A fault only costs the upload."""
     mixed = status.mixed
-    files = {p.name: p for p in (mixed.output, mixed.manifest, *mixed.sidecars)}
-    remote.put_output(_output_key(mixed.inputs_digest, mixed.output), files, {"duration": mixed.duration})
+    key = _output_key(mixed.inputs_digest, mixed.output)
+    held = leases.pop(key, None)
+    if held is None:
+        return  # another machine holds it: that one uploads
+    try:
+        files = {p.name: p for p in (mixed.output, mixed.manifest, *mixed.sidecars)}
+        remote.put_output(key, files, {"duration": mixed.duration})
+    finally:
+        if not isinstance(held, str):
+            remote.release(held)
 
 
 def _where(prepared: Prepared, key: str) -> str:

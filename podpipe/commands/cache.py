@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from podpipe.cache import FileStore, cache_info, resolve_cache_dir
-from podpipe.errors import UsageError
+from podpipe.errors import RemoteConfigError, UsageError
 
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -20,12 +20,19 @@ def parse_age(text: str) -> float:
         raise UsageError(f"--older-than {text!r}: give a number with a unit, e.g. 90m, 12h, 30d") from None
 
 
-def _remote(url: str | None, mode: str | None, notes: list[str]):
+def _remote(url: str | None, mode: str | None, notes: list[str], *, check: bool = False):
+    """The remote cache; with ``check``, probed first: a misconfiguration (credentials refused, no such
+    bucket) is an error (exit 5), since moving entries is all the command is asked to do."""
     from podpipe.cache import open_remote
 
     remote = open_remote(url, mode, on_warning=notes.append)
     if remote is None:
         raise UsageError("no remote cache: give --remote-cache URL (or set PODPIPE_REMOTE_CACHE)")
+    if check:
+        problem = remote.check()
+        if problem is not None:
+            remote.close()
+            raise RemoteConfigError(problem.error)
     return remote
 
 
@@ -58,7 +65,7 @@ def push(cache_dir: str | Path | None, remote_url: str | None) -> list[str]:
     from podpipe.cache import push as push_entries
 
     notes: list[str] = []
-    remote = _remote(remote_url, "write", notes)
+    remote = _remote(remote_url, "write", notes, check=True)
     try:
         done = push_entries(FileStore(resolve_cache_dir(cache_dir)), remote)
     finally:
@@ -76,7 +83,7 @@ def pull(specs: Sequence[str | Path], cache_dir: str | Path | None, remote_url: 
     prepared = prepare(specs, BuildOptions(backend=backend, cache_dir=cache_dir, remote_mode="off"))
     keys = list(dict.fromkeys(r.key for c in prepared.episodes for r in c.requests))
     notes: list[str] = []
-    remote = _remote(remote_url, "read", notes)
+    remote = _remote(remote_url, "read", notes, check=True)
     try:
         done = pull_entries(prepared.local, remote, keys)
     finally:

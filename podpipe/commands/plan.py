@@ -11,6 +11,8 @@ changed" or "take 2" instead of an opaque hash.
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,7 @@ class PlanResult:
     warnings: tuple = ()
     paid: bool = False  # the backend's renders cost money (``Backend.paid``)
     prices: tuple[str, ...] = ()  # which price each model's cost uses: its dates and source, or the override
+    notes: tuple[str, ...] = ()  # what the remote cache had to say (a misconfiguration, faults)
 
     def _unique(self, action: str) -> dict[str, PlannedRequest]:
         return {r.request.key: r for e in self.episodes for r in e.requests if r.action == action}
@@ -149,9 +152,10 @@ def _reason(prepared: Prepared, request: RenderRequest, segment: str, previous: 
 def make_plan(paths: Sequence[str | Path], options: BuildOptions = BuildOptions()) -> PlanResult:
     prepared = prepare(paths, options)
     try:
-        return _plan(prepared, options)
+        result = _plan(prepared, options)
     finally:
         prepared.close()
+    return dataclasses.replace(result, notes=tuple(prepared.remote_notes))
 
 
 def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:

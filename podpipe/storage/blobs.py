@@ -125,6 +125,14 @@ class Blobs(ABC):
     def close(self) -> None:
         """Release connections; the default holds none."""
 
+    def explain(self, exc: BaseException) -> tuple[str, str] | None:
+        """What a failure says about the configuration: ``("denied", code)`` when the store refused the
+        credentials or the permission, ``("missing", code)`` when the bucket or container does not exist;
+        None for anything else (unreachable, throttled, timed out: faults that may pass)."""
+        if isinstance(exc, PermissionError):
+            return "denied", "permission denied"
+        return None
+
 
 def content_tag(data: bytes) -> str:
     """A version tag for stores without one of their own: the sha256 of the content."""

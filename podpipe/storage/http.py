@@ -62,6 +62,11 @@ class HttpBlobs(Blobs):
             copy_stream(response, target)
         return True
 
+    def explain(self, exc: BaseException) -> tuple[str, str] | None:
+        if isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403):
+            return "denied", str(exc.code)
+        return super().explain(exc)
+
     def _read_only(self, *_args, **_kwargs):
         raise Unsupported(f"{self.display} is read-only (http(s) remote caches are only read)")
 

@@ -29,6 +29,9 @@ from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, Unsupported
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _LOST = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 _NO_CONDITION = {"NotImplemented", "501", "InvalidArgument"}
+_DENIED = {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+           "AllAccessDisabled", "AccountProblem"}
+_NO_BUCKET = {"NoSuchBucket"}
 
 
 def _headers(meta: Meta | None) -> dict[str, Any]:
@@ -61,7 +64,7 @@ class S3Blobs(Blobs):
         self._sync = sync
         self.fs = s3fs.S3FileSystem(
             skip_instance_cache=True, use_listings_cache=False,
-            config_kwargs={"connect_timeout": min(timeout, 10.0), "read_timeout": timeout,
+            config_kwargs={"connect_timeout": min(timeout, 5.0), "read_timeout": timeout,
                            "retries": {"max_attempts": attempts, "mode": "standard"}})
         self.fs.retries = 1  # botocore retries (standard mode); s3fs's own loop on top would multiply them
 
@@ -74,6 +77,13 @@ class S3Blobs(Blobs):
     async def _client(self):
         await self.fs.set_session()
         return await self.fs.get_s3(self.bucket)
+
+    def explain(self, exc: BaseException) -> tuple[str, str] | None:
+        if self._is(exc, _DENIED):
+            return "denied", _code(exc)
+        if self._is(exc, _NO_BUCKET):
+            return "missing", _code(exc)
+        return super().explain(exc)
 
     def _is(self, exc: BaseException, codes: set[str]) -> bool:
         return isinstance(exc, self._client_error) and _code(exc) in codes

@@ -54,6 +54,31 @@ def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, pre
     assert "episodes/ep02.yaml:3:17: speakers.host.voice: unknown voice 'Kora'; did you mean 'Kore'?" in bad.stdout
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
+def test_pre_commit_hook_validates_the_episodes_extending_a_changed_show_file(tmp_path, pre_commit_home):
+    project = tmp_path / "show"
+    (project / "episodes" / "shows").mkdir(parents=True)
+    episode = "extends: shows/show.yaml\ntitle: T{n}\nsegments:\n  - host: Hello.\n"
+    for n in (1, 2):
+        (project / "episodes" / f"ep0{n}.yaml").write_text(episode.format(n=n), encoding="utf-8")
+    (project / "episodes" / "other.yaml").write_text(VALID.replace("Kore", "Kora"), encoding="utf-8")  # unrelated
+    show = project / "episodes" / "shows" / "show.yaml"
+    show.write_text("speakers:\n  host: {voice: Kore}\n", encoding="utf-8")
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "commit", "-qm", "episodes")
+
+    ok = _try_repo(project, pre_commit_home, "episodes/shows/show.yaml")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    show.write_text("speakers:\n  host: {voice: Kora}\n", encoding="utf-8")  # the only change: the show file
+    _git(project, "add", ".")
+    bad = _try_repo(project, pre_commit_home, "episodes/shows/show.yaml")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    # the episodes were loaded (the error is where it is written: the show file) ...
+    assert "episodes/shows/show.yaml:2:17: speakers.host.voice: unknown voice 'Kora'" in bad.stdout
+    assert "other.yaml" not in bad.stdout  # ... and only the episodes that extend it
+
+
 # -- the workflows in docs/ci.md, run as CI would run them --------------------------------------------------
 
 def _recipes() -> dict[str, dict]:

@@ -5,8 +5,10 @@ against the Gemini stand-in counting what is paid for."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,22 +84,82 @@ def test_renders_come_down_when_only_the_mix_differs(shared):
     assert len(list((other / ".podpipe-cache").glob("v1/*/*.wav"))) == 5  # remote hits are kept locally
 
 
-def test_concurrent_machines_render_each_key_once(shared):
+@pytest.mark.parametrize("store", ["s3", "file"])
+def test_concurrent_machines_render_each_key_once(shared, store):
+    """Three machines build the same episodes at once: each key is paid for once in the fleet, each finished
+    episode uploaded once (the lease is re-checked after it is taken; outputs go under the same protocol)."""
     gemini, bucket, root = shared
-    gemini.latency = 0.3
-    projects = [machine(root, "a"), machine(root, "b")]
     env = {k: v for k, v in os.environ.items()}
     env["PYTHONPATH"] = str(REPO)
+    if store == "file":
+        env["PODPIPE_REMOTE_CACHE"] = (root / "team-cache").as_uri()
+    gemini.latency = 0.3
+    projects = [machine(root, name) for name in ("a", "b", "c")]
     procs = [subprocess.Popen([sys.executable, "-m", "podpipe", "build", "--rpm", "0", "-j", "3", "ep1.yaml",
                                "ep2.yaml"], cwd=p, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True) for p in projects]
-    outputs = [p.communicate(timeout=240)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outputs
     bodies = [str(r.body) for r in gemini.generate_requests() if r.status == 200]
-    assert len(bodies) == 5 and len(set(bodies)) == 5  # every key paid for once between the two machines
-    for name in ("ep1.mp3", "ep2.mp3"):
-        assert (projects[0] / "build" / name).stat().st_size > 1000
-        assert (projects[1] / "build" / name).stat().st_size > 1000
+    assert len(bodies) == 5 and len(set(bodies)) == 5, outputs  # every key paid for once in the fleet
+    uploaded = [int(m.group(1)) for out in outputs for m in re.finditer(r"(\d+) episodes? uploaded", out)]
+    assert sum(uploaded) == 2, outputs  # one upload per finished episode
+    if store == "s3":
+        indexes = [r for r in bucket.server.writes(bucket.name) if "/outputs/" in r.path and r.path.endswith(".json")]
+        assert len(indexes) == 2
+    for project in projects:
+        for name in ("ep1.mp3", "ep2.mp3"):
+            assert (project / "build" / name).stat().st_size > 1000
+
+
+def test_a_hung_store_costs_a_build_its_deadline_and_says_so(gemini_server, monkeypatch, tmp_path):
+    """An endpoint that accepts connections and never answers: the build finishes (exit 0) within the
+    deadline plus its normal time, with the warning, instead of hanging for many minutes."""
+    from tests.support.blackhole import Blackhole
+    from tests.support.s3 import environment
+
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    with Blackhole() as hole:
+        for name, value in environment(hole.url).items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        monkeypatch.setenv("PODPIPE_REMOTE_CACHE", "s3://hung-bucket/team")
+        t0 = time.monotonic()
+        result = build(machine(tmp_path, "a"), "--remote-cache-timeout", "3")
+        elapsed = time.monotonic() - t0
+        assert hole.first.is_set()  # it was asked, and never answered
+    assert "2 episodes built" in result.output and len(gemini_server.generate_requests()) == 5
+    assert "no answer within 3 s" in result.output and "switched off for the rest of this build" in result.output
+    assert result.output.index("no answer within") < result.output.index("ep1: built")  # said when it happened
+    assert elapsed < 3 + 120  # the deadline plus a normal build (a generous bound: it used to take 20+ minutes)
+
+
+def test_refused_credentials_are_said_at_the_start_and_fail_a_strict_build(shared):
+    gemini, bucket, root = shared
+    bucket.server.fault = lambda method, path: "403"
+    project = machine(root, "a")
+    strict = build(project, "--strict", code=5)
+    assert "refused these credentials (AccessDenied)" in strict.output and "AWS_ACCESS_KEY_ID" in strict.output
+    assert "--strict: stopping before anything is rendered" in strict.output
+    assert gemini.generate_requests() == [] and not (project / "build").exists()
+    lenient = build(project)  # without --strict: said once, at the start, then built without the remote
+    assert lenient.output.count("refused these credentials") == 1 and "2 episodes built" in lenient.output
+    assert lenient.output.index("refused these credentials") < lenient.output.index("ep1: built")
+
+
+def test_a_bucket_that_does_not_exist_is_not_an_empty_cache(shared, monkeypatch):
+    gemini, bucket, root = shared
+    monkeypatch.setenv("PODPIPE_REMOTE_CACHE", "s3://podpipe-no-such-bucket/team")
+    monkeypatch.chdir(machine(root, "a"))
+    plan = run("plan", "--frozen", "--remote-cache-mode", "read", "ep1.yaml", "ep2.yaml", code=3)
+    assert "'podpipe-no-such-bucket' does not exist (NoSuchBucket)" in plan.output and "create the bucket" in plan.output
+    strict = run("plan", "--strict", "--remote-cache-mode", "read", "ep1.yaml", "ep2.yaml", code=5)
+    assert strict.output.count("does not exist") == 1
+    pull = run("cache", "pull", "ep1.yaml", "ep2.yaml", code=5)
+    assert "does not exist" in pull.output and "pulled" not in pull.output
+    assert gemini.generate_requests() == []
 
 
 def test_a_corrupted_remote_entry_is_rendered_again_and_reported(shared):
@@ -112,6 +174,21 @@ def test_a_corrupted_remote_entry_is_rendered_again_and_reported(shared):
     result = build(other)
     assert len(gemini.generate_requests()) == 1, result.output  # just the damaged one
     assert "rejected" in result.output and "1 segment rendered" in result.output
+
+
+def test_a_damaged_finished_episode_is_repaired_by_the_next_machine_and_accepted_by_the_one_after(shared):
+    gemini, bucket, root = shared
+    build(machine(root, "a"))
+    damaged = sorted(k for k, v in bucket.objects().items() if "/outputs/" in k and v[:3] == b"ID3")[0]  # an MP3
+    bucket.put(damaged, bytes(len(bucket.objects()[damaged])))  # same-size garbage
+    second = build(machine(root, "b"))
+    assert "failed verification" in second.output and "repaired" in second.output
+    assert "1 repaired" in second.output and "1 episode uploaded" in second.output
+    assert bucket.objects()[damaged][:3] == b"ID3"
+    gemini.reset()
+    third = build(machine(root, "c"))
+    assert "failed verification" not in third.output and "rejected" not in third.output
+    assert third.output.count("from the remote cache") == 2 and gemini.generate_requests() == []
 
 
 def test_read_mode_never_writes(shared):

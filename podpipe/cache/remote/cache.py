@@ -15,6 +15,12 @@ pair, and the next upload of the key (which removes the bad record first) repair
 fail a build (a storage library's exception becomes a miss or a skipped upload, counted and warned about
 once); ``Leases`` (``leases``: one render per key across machines); ``Outputs`` (``outputs``: finished
 episodes).
+
+The lease protocol (``claim`` for renders, ``claim_output`` for finished outputs): look; take the lease;
+look again (the machine that held it may have stored the entry and released the lease between our look and
+our taking it: without this second look both render); only then render. A machine that finds a live lease
+waits for the entry (renders) or mixes locally without uploading (outputs). ``check`` is the one probe at the
+start that tells a misconfigured remote (credentials refused, no such bucket: ``Problem``) from an empty one.
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.cache.entry import Damaged, audio_from_bytes, parse_record
 from podpipe.cache.layout import FORMAT, split_entry_name, validate_key
-from podpipe.cache.remote.guard import FAULT, Guard
-from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases
+from podpipe.cache.remote.guard import DEADLINE, FAULT, Guard
+from podpipe.cache.remote.leases import LEASE_DIR, Lease, Leases, output_lease
 from podpipe.cache.remote.outputs import OUTPUT_DIR, FetchedOutput, Outputs
+from podpipe.cache.remote.probe import READ_ONLY_HINT, Problem, check
 from podpipe.cache.remote.stats import RemoteInfo, RemoteStats
 from podpipe.cache.store import FileStore
 from podpipe.storage import Blobs, Unsupported
@@ -64,9 +71,9 @@ class RemoteCache:
     """
 
     def __init__(self, blobs: Blobs, mode: str = "write", *, on_warning: Callable[[str], None] | None = None,
-                 lease_ttl: float = 60.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
+                 lease_ttl: float = 10.0, lease_wait: float = 600.0, poll_interval: float = 1.0,
                  max_errors: int = 3, jobs: int = 8, environ: Mapping[str, str] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, deadline: float = DEADLINE, op_timeout: float = 10.0):
         if mode not in ("read", "write"):
             raise ValueError(f"mode must be 'read' or 'write', not {mode!r}")
         if mode == "write" and not blobs.writable:
@@ -77,7 +84,9 @@ class RemoteCache:
         self.poll_interval = poll_interval
         self.jobs = max(1, jobs)
         self._clock = clock
-        self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ)
+        self.guard = Guard(blobs.display, on_warning=on_warning, max_errors=max_errors, environ=environ,
+                           deadline=deadline, op_timeout=op_timeout, explain=blobs.explain,
+                           write_hint=READ_ONLY_HINT)
         self.leases = Leases(blobs, self.guard, ttl=lease_ttl, clock=clock)
         self.outputs = Outputs(blobs, self.guard, writable=mode == "write")
 
@@ -98,6 +107,11 @@ class RemoteCache:
 
     def close(self) -> None:
         self.leases.close()
+
+    def check(self) -> Problem | None:
+        """One probe at the start for a misconfiguration (``probe.check``): refused credentials or a bucket
+        that does not exist are warned about once, with the fix, and switch the remote off for the run."""
+        return check(self.blobs, self.guard, writable=self.writable)
 
     # -- entries -----------------------------------------------------------------------------------------
 
@@ -172,8 +186,13 @@ class RemoteCache:
             self.blobs.write(wav_path, wav)
             self.blobs.write(record_path, record)
 
+        was_rejected = self.guard.rejected(key)
         if self.guard.call("write", "upload", upload) is FAULT:
             return False
+        if was_rejected:
+            self.guard.count(repaired=1)
+            self.guard.warn(f"remote cache {self.url}: entry {key[:12]} repaired (the copy that failed "
+                            f"verification was replaced by this render)")
         self.guard.repaired(key)
         self.guard.count(uploads=1, bytes_up=len(wav) + len(record))
         return True
@@ -251,7 +270,7 @@ class RemoteCache:
         when the lease is released or expires without it, on a fault, or after ``timeout`` seconds
         (default: the lease TTL). ``poll(seconds)`` sleeps between looks and may raise to give up."""
         deadline = self._clock() + (self.leases.ttl if timeout is None else timeout)
-        return self._wait(key, poll or time.sleep, deadline) == "found"
+        return self._wait(key, lambda: self._exists(key), poll or time.sleep, deadline) == "found"
 
     @contextlib.contextmanager
     def claim(self, key: str, *, poll: Callable[[float], None] | None = None) -> Iterator[str]:
@@ -265,54 +284,66 @@ class RemoteCache:
         ``poll(seconds)`` sleeps between looks while waiting and may raise (Ctrl-C) to give up.
         """
         validate_key(key)
-        state, held = self._settle(key, poll or time.sleep)
+        state, held = self._settle(key, lambda: self._exists(key), poll or time.sleep)
         try:
             yield state
         finally:
             if held is not None:
                 self.leases.release(held)
 
-    def _settle(self, key: str, sleep: Callable[[float], None]) -> tuple[str, Lease | None]:
+    def claim_output(self, digest: str) -> tuple[str, Lease | None]:
+        """The lease protocol for a finished output, without waiting: ``("found", None)`` when a good copy
+        is stored, ``("held", lease)`` when this machine is to mix and upload it (``release`` the lease after
+        ``put_output``), ``("busy", None)`` when another machine is at it (mix locally, upload nothing),
+        ``("none", None)`` without leases (read mode, no conditional writes, a fault)."""
+        name = output_lease(digest)
+        return self._settle(name, lambda: self.outputs.has(digest) and not self.outputs.bad(digest), None)
+
+    def release(self, held: Lease) -> None:
+        self.leases.release(held)
+
+    def _settle(self, name: str, exists: Callable[[], bool],
+                sleep: Callable[[float], None] | None) -> tuple[str, Lease | None]:
+        """``name``'s lease: found (``exists()``), held, busy (only when ``sleep`` is None: no waiting) or
+        none. After taking the lease, ``exists()`` is asked again: the machine that held it before may have
+        stored the entry and released the lease between our look and our taking it."""
         deadline = self._clock() + self.lease_wait
         waited = False
         while True:
-            if self._exists(key):
+            if exists():
                 return "found", None
             if not self.writable:
                 return "none", None
-            state, held = self.leases.acquire(key)
-            if state == "held" and self._exists(key):
-                # The holder before us stored it and let go between our look and our lease: take its render.
+            state, held = self.leases.acquire(name)
+            if state == "held" and held is not None and exists():
                 self.leases.release(held)
                 return "found", None
-            if state != "busy":
+            if state != "busy" or sleep is None:
                 return state, held
             if not waited:
                 waited = True
                 self.guard.count(waits=1)
-            outcome = self._wait(key, sleep, deadline)
+            outcome = self._wait(name, exists, sleep, deadline)
             if outcome == "found":
                 return "found", None
             if outcome == "timeout":
                 self.guard.warn_once("lease-wait", f"remote cache {self.url}: waited {self.lease_wait:g} s for "
-                                                   f"another machine to render {key[:12]}; rendering it here")
+                                                   f"another machine to render {name[:12]}; rendering it here")
             if outcome != "free":
                 return "none", None
 
-    def _wait(self, key: str, sleep: Callable[[float], None], deadline: float) -> str:
-        """``"found"``, ``"free"`` (lease gone or expired), ``"timeout"`` or ``"fault"``."""
-        _wav, record_path = self.entry_paths(key)
+    def _wait(self, name: str, exists: Callable[[], bool], sleep: Callable[[float], None], deadline: float) -> str:
+        """``"found"``, ``"free"`` (lease gone or expired: take it over at once), ``"timeout"`` or ``"fault"``."""
         while True:
             left = deadline - self._clock()
             if left <= 0:
                 return "timeout"
             sleep(min(self.poll_interval, left))
-            present = self.guard.call("read", "lookup", lambda: self.blobs.exists(record_path))
-            if present is FAULT:
+            if self.guard.off:
                 return "fault"
-            if present:
+            if exists():
                 return "found"
-            state = self.leases.state(key)
+            state = self.leases.state(name)
             if state != "busy":
                 return state
 

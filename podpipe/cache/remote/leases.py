@@ -1,6 +1,7 @@
 """Leases: each key rendered once across machines that share a remote cache.
 
-Before a machine renders a key that is missing everywhere, it creates ``leases/<key>.json`` with a
+Before a machine renders a key that is missing everywhere, it creates ``leases/<key>.json`` (a finished
+output: ``leases/output-<digest>.json``) with a
 conditional create (``Blobs.create``: S3 ``If-None-Match: *``, GCS ``ifGenerationMatch=0``, Azure
 ``overwrite=False``, a file's hard link / O_EXCL). Exactly one machine succeeds; the others wait for the
 entry (``RemoteCache.claim``). The object says who holds it and until when::
@@ -11,7 +12,9 @@ entry (``RemoteCache.claim``). The object says who holds it and until when::
 - **Renewal.** A render may take longer than the TTL (retries, backoff, the rate limit), so a background
   thread rewrites every held lease with a new ``expires`` each ``ttl / 3`` seconds, conditionally on its
   version tag (``Blobs.swap``), so a lease that was taken over meanwhile is noticed (lost), not overwritten.
-  A crashed machine stops renewing: its lease expires after at most one TTL.
+  A crashed machine stops renewing: its lease expires after at most one TTL (10 s by default: short,
+  because it is refreshed while its holder works), and a waiting machine takes it over at its next look.
+  Expiry is judged by the reader's clock, so clocks must agree to well within the TTL (NTP does).
 - **Takeover.** A lease past its ``expires`` (judged by the reader's clock: machines need roughly
   synchronised clocks) or unreadable is replaced with ``swap`` against the version that was judged, so of
   several machines taking over the same dead lease exactly one wins. Stores without an exact swap
@@ -73,6 +76,11 @@ class Lease:
 
 def lease_path(key: str) -> str:
     return f"{LEASE_DIR}/{key}.json"
+
+
+def output_lease(digest: str) -> str:
+    """The lease name of a finished output (its own namespace beside the render keys')."""
+    return f"output-{digest}"
 
 
 def parse_lease(data: bytes) -> LeaseRecord | None:

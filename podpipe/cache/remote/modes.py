@@ -1,12 +1,14 @@
-"""Whether and how a build uses the remote cache: ``--remote-cache`` / ``PODPIPE_REMOTE_CACHE`` and
-``--remote-cache-mode`` / ``PODPIPE_REMOTE_CACHE_MODE``. Which stores there are and how a URL names one is
+"""Whether and how a build uses the remote cache: ``--remote-cache`` / ``PODPIPE_REMOTE_CACHE``,
+``--remote-cache-mode`` / ``PODPIPE_REMOTE_CACHE_MODE`` and ``--remote-cache-timeout`` /
+``PODPIPE_REMOTE_CACHE_TIMEOUT``. Which stores there are and how a URL names one is
 ``podpipe.storage``'s business."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from podpipe.cache.layout import ENV_MODE, ENV_URL
+from podpipe.cache.layout import ENV_MODE, ENV_TIMEOUT, ENV_URL
+from podpipe.cache.remote.guard import DEADLINE
 from podpipe.errors import UsageError
 from podpipe.storage import Location
 
@@ -36,3 +38,22 @@ def resolve_mode(option: str | None, environ: Mapping[str, str], location: Locat
         raise UsageError(f"{source} write: {location.display} is read only ({location.scheme}:// remote caches "
                          f"are only read); use read, or an s3://, gs://, az:// or file:// URL to write")
     return mode
+
+
+def remote_timeout(option: float | None, environ: Mapping[str, str]) -> float:
+    """``--remote-cache-timeout``, else ``$PODPIPE_REMOTE_CACHE_TIMEOUT``, else 30: the seconds a build may
+    lose to remote operations that fail or get no answer, in all (``Guard``)."""
+    if option is not None:
+        value, source = option, "--remote-cache-timeout"
+    else:
+        raw = (environ.get(ENV_TIMEOUT) or "").strip()
+        if not raw:
+            return DEADLINE
+        source = ENV_TIMEOUT
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"{ENV_TIMEOUT}={raw!r}: give seconds, e.g. 30") from None
+    if not value > 0:
+        raise UsageError(f"{source} {value!r}: give a positive number of seconds, e.g. 30")
+    return float(value)

@@ -15,7 +15,12 @@ The index names every file with its size and sha256::
 Files go up first and the index last, so an output whose upload was interrupted has no index and is never
 served; an index naming a file that is missing or does not match is rejected as a whole. Content names make
 a repeated upload of the same bytes a no-op and let two machines upload the same output at once without
-mixing their files. The index comes from the store, so it is checked like any untrusted input: names are
+mixing their files. An output that fails verification is remembered (``bad``); the machine that then mixes a
+good copy repairs it: each stored file (and the index) that does not match is replaced by a conditional
+overwrite keyed on the bad object's version tag (``Blobs.swap``: S3 ``If-Match: <ETag>``, a file's content
+hash under a lock), so a copy another machine repaired meanwhile is never overwritten (stores without an
+exact swap, gs:// and az://, overwrite what they just read as bad: two good copies may race there); counted
+(``repaired``) and reported. The index comes from the store, so it is checked like any untrusted input: names are
 plain file names (no directories, no ``..``), sizes and hashes well-formed. A download is whole or nothing:
 every file goes to a temp file beside its target and is renamed into place only when all of them check out.
 """
@@ -26,7 +31,7 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -107,6 +112,18 @@ def file_facts(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _index_ok(raw: bytes, digest: str) -> bool:
+    try:
+        parse_index(raw, digest)
+    except Damaged:
+        return False
+    return True
+
+
 def index_bytes(digest: str, files: list[OutputFile], meta: Mapping[str, Any]) -> bytes:
     doc = {"format": INDEX_FORMAT, "digest": digest,
            "created": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
@@ -148,6 +165,15 @@ class Outputs:
 
     def __init__(self, blobs: Blobs, guard: Guard, *, writable: bool):
         self.blobs, self.guard, self.writable = blobs, guard, writable
+        self._bad: set[str] = set()  # digests whose stored output failed verification in this run
+
+    def bad(self, digest: str) -> bool:
+        """Whether the stored output ``digest`` failed verification in this run (a miss, to be repaired)."""
+        return digest in self._bad
+
+    def _reject(self, digest: str, reason: str) -> None:
+        self._bad.add(digest)
+        self.guard.reject(digest, reason, what="finished output")
 
     def has(self, digest: str) -> bool:
         """Whether a finished output is stored under ``digest`` (one HEAD of its index)."""
@@ -167,20 +193,56 @@ class Outputs:
             return False
         call = self.guard.call
         index = index_bytes(digest, listed, without_secrets(dict(meta or {}), self.guard.environ))
-        sent = 0
+        sent = repaired = 0
+        repairing = digest in self._bad
         for entry, path in zip(listed, files.values()):
             blob = blob_path(digest, entry.sha256)
             present = call("write", "output upload", lambda: self.blobs.exists(blob))
             if present is FAULT:
                 return False
-            if not present:
+            if present and repairing:
+                fixed = self._repair(blob, Path(path).read_bytes(), lambda data: file_hash(data) == entry.sha256)
+                if fixed is FAULT:
+                    return False
+                repaired += bool(fixed)
+                sent += entry.size if fixed else 0
+            elif not present:
                 if call("write", "output upload", lambda: self.blobs.upload(blob, Path(path))) is FAULT:
                     return False
                 sent += entry.size
-        if call("write", "output upload", lambda: self.blobs.write(index_path(digest), index)) is FAULT:
-            return False
+        if repairing:
+            fixed = self._repair(index_path(digest), index, lambda data: _index_ok(data, digest))
+            if fixed is FAULT:
+                return False
+            repaired += bool(fixed)
+        if not repairing or fixed is None:
+            if call("write", "output upload", lambda: self.blobs.write(index_path(digest), index)) is FAULT:
+                return False
         self.guard.count(outputs_up=1, bytes_up=sent + len(index))
+        self._bad.discard(digest)
+        if repaired:  # else another machine repaired it between our look and our upload
+            self.guard.count(repaired=1)
+            self.guard.warn(f"remote cache {self.guard.url}: finished output {digest[:12]} repaired ({repaired} "
+                            f"damaged object{'s' if repaired != 1 else ''} replaced by this machine's good copy)")
         return True
+
+    def _repair(self, path: str, data: bytes, good: Callable[[bytes], bool]) -> Any:
+        """Replace the object at ``path`` by ``data`` if what is stored fails ``good``: conditionally on
+        the version judged bad, so a copy repaired by another machine meanwhile stays. True: replaced;
+        False: it was fine (or was repaired meanwhile); None: not there; FAULT."""
+        call = self.guard.call
+        got = call("write", "output repair", lambda: self.blobs.read_tagged(path))
+        if got is FAULT or got is None:
+            return got
+        current, tag = got
+        if good(current):
+            return False
+        if not self.blobs.compare_and_swap:  # gcsfs, adlfs: no exact swap; a plain overwrite of a bad copy
+            return FAULT if call("write", "output repair", lambda: self.blobs.write(path, data)) is FAULT else True
+        swapped = call("write", "output repair", lambda: self.blobs.swap(path, data, tag))
+        if swapped is FAULT:
+            return FAULT
+        return swapped is not None
 
     def get(self, digest: str, dest_dir: Path, *, names: Iterable[str] | None = None) -> FetchedOutput | None:
         """Download the finished output stored under ``digest`` into ``dest_dir``: every file to a temp file
@@ -195,7 +257,7 @@ class Outputs:
         try:
             index = parse_index(raw, digest)
         except Damaged as exc:
-            self.guard.reject(digest, f"output index: {exc}", what="finished output")
+            self._reject(digest, f"output index: {exc}")
             return None
         if names is not None and set(names) != {f.name for f in index.files}:
             return None
@@ -217,7 +279,7 @@ class Outputs:
                         raise _Abandon
         except _Abandon:
             if problem:
-                self.guard.reject(digest, problem, what="finished output")
+                self._reject(digest, problem)
             return None
         except OSError as exc:  # our own disk: the caller mixes instead (and will meet the same disk)
             log.debug("remote cache %s: cannot write output %s locally: %s", self.guard.url, digest[:12], exc)

@@ -23,6 +23,8 @@ class RemoteStats:
     waits: int = 0  # keys waited for while another machine held their lease
     outputs_down: int = 0  # finished episodes downloaded
     outputs_up: int = 0  # finished episodes uploaded
+    repaired: int = 0  # remote objects that failed verification, replaced by a good copy (conditionally)
+    timeouts: int = 0  # operations abandoned for want of an answer (``--remote-cache-timeout``)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -33,7 +35,8 @@ class RemoteStats:
                  f"{self.misses} miss{'es' if self.misses != 1 else ''}",
                  f"{self.errors} error{'s' if self.errors != 1 else ''}"]
         extra = (("rejected", self.rejected), ("uploaded", self.uploads), ("waited for", self.waits),
-                 ("episode{s} downloaded", self.outputs_down), ("episode{s} uploaded", self.outputs_up))
+                 ("episode{s} downloaded", self.outputs_down), ("episode{s} uploaded", self.outputs_up),
+                 ("repaired", self.repaired), ("timed out", self.timeouts))
         parts += [f"{n} {what.format(s='s' if n != 1 else '')}" for what, n in extra if n]
         return "remote cache: " + ", ".join(parts)
 

@@ -90,6 +90,8 @@ def test_denied_writes_skip_uploads_and_leases_but_reads_go_on(s3_shared: Shared
     assert [w for w in s3_shared.warnings if "failed" in w] == [s3_shared.warnings[0]]
     assert "AccessDenied" in s3_shared.warnings[0] and "***" in s3_shared.warnings[0]
     assert any("not writing it any more" in w for w in s3_shared.warnings)
+    hints = [w for w in s3_shared.warnings if "--remote-cache-mode read" in w]
+    assert len(hints) == 1 and "refused (AccessDenied)" in hints[0]  # said once, with the fix
     _no_secrets(s3_shared.warnings)
 
 
