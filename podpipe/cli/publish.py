@@ -18,12 +18,18 @@ from podpipe.cli.group import SPECS, _err, cli
 @click.option("--dry-run", is_flag=True, help="List every file as upload or skip, with the reason; write nothing.")
 @click.option("--skip-unbuilt", is_flag=True,
               help="Leave episodes that are not built yet out of the feed (default: refuse to publish).")
+@click.option("--prune", is_flag=True,
+              help="After the feed is live, delete the objects podpipe published that none of the last --keep "
+                   "feed revisions points at. Without it nothing is ever deleted.")
+@click.option("--keep", type=click.IntRange(min=1), default=5, show_default=True, metavar="N",
+              help="With --prune: the feed revisions whose files stay (podcast apps and CDNs may still hold them).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
-def publish(specs, to, base_url, dry_run, skip_unbuilt, quiet):
+def publish(specs, to, base_url, dry_run, skip_unbuilt, prune, keep, quiet):
     """Upload the built episodes of SPECS, their sidecars, the artwork, the show page and the feed.
 
-    Only files whose content (sha256) or headers changed are sent; the feed goes last, so subscribers never
-    see a feed naming a file that is not there yet. Nothing is deleted.
+    Episodes, sidecars and artwork go up under content-addressed names (immutable: a rebuilt file is a new
+    URL); only files whose content (sha256) or headers changed are sent; the feed goes last, so subscribers
+    never see a feed naming a file that is not there yet. Nothing is deleted unless --prune.
 
     \b
     Examples:
@@ -32,8 +38,12 @@ def publish(specs, to, base_url, dry_run, skip_unbuilt, quiet):
     """
     from podpipe.commands.publish import PublishOptions, publish_specs
 
-    options = PublishOptions(to=to, base_url=base_url, dry_run=dry_run, skip_unbuilt=skip_unbuilt)
+    options = PublishOptions(to=to, base_url=base_url, dry_run=dry_run, skip_unbuilt=skip_unbuilt,
+                             prune=keep if prune else None)
     published = publish_specs(specs, options, on_action=None if quiet else lambda action: click.echo(action.line()))
+    if not quiet:
+        for path in published.pruned:
+            click.echo(f"{'would prune' if dry_run else 'pruned'}  {path}")
     for note in published.notes:
         _err(note, fg="yellow")
     click.echo(published.summary())

@@ -20,6 +20,7 @@ class PublishOptions:
     skip_unbuilt: bool = False  # leave episodes that are not built out of the site instead of refusing
     timeout: float = 30.0  # seconds per request
     attempts: int = 3  # tries per request (the storage library's retries)
+    prune: int | None = None  # remove what none of the last N feed revisions points at (None: remove nothing)
 
 
 def public_base(url: str) -> str:
@@ -42,4 +43,4 @@ def publish_specs(specs: Sequence[str | Path], options: PublishOptions,
 
     site = make_site(list(specs), base, skip_unbuilt=options.skip_unbuilt)
     return publish(site, options.to, dry_run=options.dry_run, timeout=options.timeout, attempts=options.attempts,
-                   on_action=on_action)
+                   on_action=on_action, prune=options.prune)
