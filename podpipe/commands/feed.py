@@ -78,3 +78,22 @@ def _same(source: Path, target: Path) -> bool:
                 return False
             if not x:
                 return True
+
+
+def preview_server(spec_paths: Sequence[str | Path], *, host: str = "127.0.0.1", port: int = 0,
+                   skip_unbuilt: bool = False, allow_outside: bool = False, strict: bool = False,
+                   notes: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None):
+    """``podpipe feed --serve``: a ``podpipe.feed.serve.PreviewServer`` bound to ``host``:``port`` and showing
+    the site of ``spec_paths`` made for its own URL (so the feed's enclosures play from it too). The caller
+    runs ``serve_forever()`` (or ``start()``) and closes it. The specs are read before anything is bound."""
+    from podpipe.feed.serve import PreviewServer
+
+    make = dict(skip_unbuilt=skip_unbuilt, allow_outside=allow_outside, strict=strict, notes=notes)
+    make_site(spec_paths, "http://127.0.0.1", **make)  # a spec error is reported before a port is taken
+    server = PreviewServer(host, port, log=log)
+    try:
+        server.show(make_site(spec_paths, server.url, **make))
+    except BaseException:
+        server.server_close()
+        raise
+    return server
