@@ -80,7 +80,7 @@ def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: 
             if not skip_unbuilt:
                 raise
             note(f"skipped {exc}")
-    built = newest_first(built)
+    built = newest_first(built, feed.timezone)
 
     tree = _Tree()
     files = []
@@ -92,7 +92,10 @@ def make_site(spec_paths: Sequence[str | Path], base_url: str, *, skip_unbuilt: 
                                   source=p))
     for art in [feed.artwork] + [b.episode.artwork for b in built if b.episode.artwork is not None]:
         if art not in tree.placed:
-            art_type = read_image_info(art).media_type  # validation made sure it is a PNG or JPEG
+            info = read_image_info(art)  # validation made sure the show's cover is a PNG or JPEG
+            if info is None:
+                raise UsageError(f"{art}: artwork is not a PNG or JPEG image; save it as PNG or JPEG")
+            art_type = info.media_type
             files.append(SiteFile(tree.place(ARTWORK_DIR, art), art_type, "artwork", source=art))
     feed_rel = tree.claim(feed_name, "the feed")
     page_rel = tree.claim(PAGE_NAME, "the show page")

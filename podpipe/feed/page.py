@@ -103,7 +103,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
 def _episode(built: BuiltEpisode, href: Callable[[Path], str], anchor: str, show_language: str) -> str:
     ep = built.episode
     lang = escape(ep.language or show_language)
-    meta = [m for m in (ep.date, clock(built.duration),
+    meta = [m for m in (ep.date[:10] if ep.date else None, clock(built.duration),
                         " ".join(x for x in (f"S{ep.season}" if ep.season else "",
                                              f"E{ep.episode}" if ep.episode is not None else "") if x),
                         ep.episode_type if ep.episode_type != "full" else "") if m]
