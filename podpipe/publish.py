@@ -57,7 +57,7 @@ from pathlib import PurePosixPath
 from podpipe.errors import PodpipeError, PublishError, UsageError
 from podpipe.feed import ROLES, Site, SiteFile
 from podpipe.secrets import scrub_text
-from podpipe.storage import Blobs, Location, Meta, Unsupported, open_blobs, parse_url
+from podpipe.storage import Blobs, Cors, Location, Meta, Unsupported, open_blobs, parse_url
 
 CHUNK = 1 << 20
 
@@ -210,6 +210,31 @@ def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0
     run = _Run(blobs, env)
     try:
         return run.go(site, files, dry_run, on_action or (lambda action: None), prune)
+    finally:
+        blobs.close()
+
+
+#: what web players need of the bucket: any origin may GET and HEAD (with Range) transcripts and chapters
+CORS = Cors()
+
+
+def set_cors(to: str, *, timeout: float = 30.0, attempts: int = 3,
+             environ: Mapping[str, str] | None = None) -> str | None:
+    """Give the bucket of ``to`` the CORS rule ``CORS`` (``podpipe publish --set-cors``). Returns None when
+    it was set, or, where podpipe cannot set it (file://, gs://, az://), what to do instead. Raises
+    ``PublishError`` when the store refuses (e.g. credentials without s3:PutBucketCORS)."""
+    location = check_target(to)
+    blobs = open_blobs(location, timeout=timeout, attempts=attempts)
+    try:
+        blobs.set_cors(CORS)
+        return None
+    except Unsupported as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is the store failing
+        detail = scrub_text(f"{type(exc).__name__}: {exc}", os.environ if environ is None else environ, limit=600)
+        raise PublishError(f"setting CORS on {blobs.display} failed ({detail}); the bucket's CORS is a bucket "
+                           f"setting: use credentials that may change it (s3:PutBucketCORS), or set it in the "
+                           f"provider's console as docs/publishing.md shows") from exc
     finally:
         blobs.close()
 

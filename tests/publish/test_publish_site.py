@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -17,7 +16,6 @@ from podpipe.errors import PublishError
 from podpipe.feed import make_site
 from podpipe.publish import CACHE_CONTROL, IMMUTABLE, INDEX_NAME, publish
 from tests.support.cli import run
-from tests.support.show import write_show
 
 BASE = "https://podcast.example.org/show"
 SPECS = ["ep01.yaml", "ep02.yaml"]
@@ -25,24 +23,9 @@ FAST = dict(timeout=5.0, attempts=1)
 NS = {"podcast": "https://podcastindex.org/namespace/1.0"}
 
 
-@pytest.fixture(scope="module")
-def built_show(tmp_path_factory):
-    project = tmp_path_factory.mktemp("site")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR", "PODPIPE_REMOTE_CACHE"):
-            mp.delenv(var, raising=False)
-        run("build", *write_show(project))
-    return project
-
-
 @pytest.fixture
-def show(built_show, tmp_path, monkeypatch):
-    project = shutil.copytree(built_show, tmp_path / "project")
-    monkeypatch.chdir(project)
-    for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR", "PODPIPE_REMOTE_CACHE"):
-        monkeypatch.delenv(var, raising=False)
-    return project
+def show(show_project):
+    return show_project
 
 
 def rebuild_ep02(show) -> None:
