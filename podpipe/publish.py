@@ -10,7 +10,8 @@ through ``podpipe.storage``, with the right headers, only what changed, the feed
 2. Upload what differs, in role order, each with its ``Content-Type`` (the site's: ``podpipe.formats`` for
    media and sidecars) and ``Cache-Control``; the feed goes last, so a publish that fails part way leaves
    the previous feed live, naming only files that are there.
-3. Write the index, when it changed.
+3. With ``prune``, delete what no kept feed revision names (the feed is live by then); write the index,
+   when it changed.
 
 Nothing is deleted unless asked: a file no longer in the site stays (podcast apps and CDNs keep old URLs),
 until ``prune=N`` (``podpipe publish --prune``) removes the objects podpipe published that none of the last N
@@ -38,7 +39,8 @@ after the feed (so it never claims a file an interrupted publish did not finish)
      "revisions": [["episodes/ep12.1f2e3d4c5b6a.mp3", "feed.xml", …], …]}
 
 ``revisions`` are the paths of the sites of the last ``KEEP_REVISIONS`` published feeds, newest first: what
-``--prune`` keeps. An index of format 1 (no revisions) is read as one without history.
+``--prune`` keeps. An index of format 1 (no revisions) counts all its files as the previous feed's, so
+nothing it named is pruned until newer revisions push it out.
 
 A file is trusted as published when its entry matches the local sha256 and headers and the store's listing
 shows an object of that size. An index that is missing, unreadable or of another format is no index: then
