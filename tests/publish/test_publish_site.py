@@ -149,3 +149,22 @@ def test_the_cli_prunes_with_keep(s3_bucket, show) -> None:
     gone = run("publish", *SPECS, "--to", url, "--base-url", BASE, "--prune", "--keep", "1")
     assert re.search(r"^pruned  episodes/ep02\.[0-9a-f]{12}\.mp3$", gone.output, re.M)
     assert "pruned 3 old objects" in gone.output
+
+
+def test_the_index_keeps_revisions_and_reads_format_1_as_one() -> None:
+    from podpipe.publish import KEEP_REVISIONS, Entry, Index, dump_index, parse_index, prunable, with_revision
+
+    entry = Entry("0" * 64, 1, "audio/mpeg", IMMUTABLE)
+    old = json.dumps({"format": 1, "files": {"a.mp3": entry.__dict__, "feed.xml": entry.__dict__}}).encode()
+    index = parse_index(old)
+    assert index.revisions == (("a.mp3", "feed.xml"),)  # its files were the previous feed's, as far as we know
+    new = Index({**index.entries, "b.mp3": entry}, with_revision(index.revisions, ("feed.xml", "b.mp3")))
+    assert prunable(new, 2) == [] and prunable(new, 1) == ["a.mp3"]
+    assert with_revision(new.revisions, ("b.mp3", "feed.xml")) == new.revisions  # the same site: no new revision
+    again = parse_index(dump_index(new))
+    assert again == new
+    many = new.revisions
+    for n in range(KEEP_REVISIONS + 3):
+        many = with_revision(many, (f"{n}.mp3", "feed.xml"))
+    assert len(many) == KEEP_REVISIONS and many[0] == (f"{KEEP_REVISIONS + 2}.mp3", "feed.xml")
+    assert parse_index(b'{"format": 2, "files": {}}') is None  # format 2 without revisions: not trusted
