@@ -108,7 +108,8 @@ SIDECARS: dict[str, Sidecar] = {s.name: s for s in (
     Sidecar("manifest", ".manifest.json", "application/json", None),
     Sidecar("vtt", ".vtt", "text/vtt; charset=utf-8", "sidecar", "text/vtt"),  # podcast:transcript (captions)
     Sidecar("srt", ".srt", "application/x-subrip; charset=utf-8", "sidecar", "application/x-subrip"),
-    Sidecar("chapters", ".chapters.json", "application/json", "sidecar", "application/json+chapters"),
+    # served as the type the feed gives it (Podcasting 2.0 chapters: application/json+chapters)
+    Sidecar("chapters", ".chapters.json", "application/json+chapters", "sidecar", "application/json+chapters"),
 )}
 
 

@@ -10,18 +10,21 @@ through ``podpipe.storage``, with the right headers, only what changed, the feed
 2. Upload what differs, in role order, each with its ``Content-Type`` (the site's: ``podpipe.formats`` for
    media and sidecars) and ``Cache-Control``; the feed goes last, so a publish that fails part way leaves
    the previous feed live, naming only files that are there.
-3. Write the index, when it changed.
+3. With ``prune``, delete what no kept feed revision names (the feed is live by then); write the index,
+   when it changed.
 
-Nothing is ever deleted: a file no longer in the site stays (podcast apps keep old enclosure URLs). What was
-done comes back as ``Published`` (its ``summary()`` is the line the CLI prints).
+Nothing is deleted unless asked: a file no longer in the site stays (podcast apps and CDNs keep old URLs),
+until ``prune=N`` (``podpipe publish --prune``) removes the objects podpipe published that none of the last N
+feed revisions points at. What was done comes back as ``Published`` (its ``summary()`` is the line the CLI
+prints).
 
 How files are served (``CACHE_CONTROL``, one table by role):
 
-- media and sidecars (``public, max-age=86400``): large and fetched once per listener; a day lets a CDN
-  carry them, while a rebuilt episode (a fixed line) still reaches everyone within a day;
-- artwork (a week): changes least and is fetched by every app that shows the show;
-- the page and the feed (``max-age=300``): podcast apps poll the feed, and a new episode must show within
-  minutes;
+- media, sidecars and artwork (``public, max-age=31536000, immutable``): the site names them by their
+  content (``podpipe.feed.make``: a short hash in the name), so an object never changes in place: a rebuilt
+  episode is a new object at a new URL, and a CDN may keep every object for a year;
+- the page and the feed (``max-age=300``): podcast apps poll the feed, and a new episode (or a rebuilt one's
+  new URL) must show within minutes;
 - the publish index (``no-cache``): podpipe's own record, never something to serve stale.
 
 Upload order follows ``podpipe.feed.ROLES``: media, sidecars, artwork, the page, then the feed, so the live
@@ -31,8 +34,13 @@ The publish index, ``.podpipe-publish.json`` at the target's root, records what 
 there, so the next publish compares hashes instead of asking the store about every file. It is written
 after the feed (so it never claims a file an interrupted publish did not finish)::
 
-    {"format": 1, "files": {"ep12.mp3": {"sha256": "…", "size": 3456789,
-                                          "content_type": "audio/mpeg", "cache_control": "public, max-age=86400"}}}
+    {"format": 2, "files": {"episodes/ep12.1f2e3d4c5b6a.mp3": {"sha256": "…", "size": 3456789,
+                              "content_type": "audio/mpeg", "cache_control": "public, max-age=31536000, immutable"}},
+     "revisions": [["episodes/ep12.1f2e3d4c5b6a.mp3", "feed.xml", …], …]}
+
+``revisions`` are the paths of the sites of the last ``KEEP_REVISIONS`` published feeds, newest first: what
+``--prune`` keeps. An index of format 1 (no revisions) counts all its files as the previous feed's, so
+nothing it named is pruned until newer revisions push it out.
 
 A file is trusted as published when its entry matches the local sha256 and headers and the store's listing
 shows an object of that size. An index that is missing, unreadable or of another format is no index: then
@@ -51,14 +59,15 @@ from pathlib import PurePosixPath
 from podpipe.errors import PodpipeError, PublishError, UsageError
 from podpipe.feed import ROLES, Site, SiteFile
 from podpipe.secrets import scrub_text
-from podpipe.storage import Blobs, Location, Meta, Unsupported, open_blobs, parse_url
+from podpipe.storage import Blobs, Cors, Location, Meta, Unsupported, open_blobs, parse_url
 
 CHUNK = 1 << 20
 
+IMMUTABLE = "public, max-age=31536000, immutable"
 CACHE_CONTROL: dict[str, str] = {
-    "media": "public, max-age=86400",
-    "sidecar": "public, max-age=86400",
-    "artwork": "public, max-age=604800",
+    "media": IMMUTABLE,
+    "sidecar": IMMUTABLE,
+    "artwork": IMMUTABLE,
     "page": "public, max-age=300",
     "feed": "public, max-age=300",
 }
@@ -76,7 +85,9 @@ def order(role: str) -> int:
 
 # -- the publish index --------------------------------------------------------------------------------------
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+KEEP_REVISIONS = 20  # feed revisions the index remembers (``--prune N`` keeps what the last N point at)
+PRUNE_DEFAULT = 5
 
 
 @dataclass(frozen=True)
@@ -87,24 +98,49 @@ class Entry:
     cache_control: str
 
 
-def parse_index(data: bytes | None) -> dict[str, Entry] | None:
-    """The entries of a stored index; None when there is none or it cannot be trusted."""
+@dataclass(frozen=True)
+class Index:
+    entries: dict[str, Entry]
+    revisions: tuple[tuple[str, ...], ...] = ()  # the paths of each published site, newest first
+
+
+def parse_index(data: bytes | None) -> Index | None:
+    """A stored index; None when there is none or it cannot be trusted."""
     if data is None:
         return None
     try:
         doc = json.loads(data)
-        if doc.get("format") != INDEX_FORMAT:
+        if doc.get("format") not in (1, INDEX_FORMAT):
             return None
-        return {str(path): Entry(str(e["sha256"]), int(e["size"]), str(e["content_type"]), str(e["cache_control"]))
-                for path, e in doc["files"].items()}
+        entries = {str(path): Entry(str(e["sha256"]), int(e["size"]), str(e["content_type"]),
+                                    str(e["cache_control"])) for path, e in doc["files"].items()}
+        if doc["format"] == 1:  # no history: its files were what the previous feed named, as far as we know
+            return Index(entries, (tuple(sorted(entries)),) if entries else ())
+        return Index(entries, tuple(tuple(str(p) for p in r) for r in doc["revisions"]))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
-def dump_index(entries: dict[str, Entry]) -> bytes:
+def dump_index(index: Index) -> bytes:
     """The index as stored: sorted, so the same entries give the same bytes (no needless rewrite)."""
-    doc = {"format": INDEX_FORMAT, "files": {path: asdict(entries[path]) for path in sorted(entries)}}
+    entries = index.entries
+    doc = {"format": INDEX_FORMAT, "files": {path: asdict(entries[path]) for path in sorted(entries)},
+           "revisions": [sorted(r) for r in index.revisions[:KEEP_REVISIONS]]}
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+
+
+def with_revision(revisions: tuple[tuple[str, ...], ...], paths: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """``revisions`` after publishing a site of ``paths`` (a site equal to the newest is no new revision)."""
+    paths = tuple(sorted(paths))
+    if revisions and tuple(sorted(revisions[0])) == paths:
+        return revisions[:KEEP_REVISIONS]
+    return ((paths,) + revisions)[:KEEP_REVISIONS]
+
+
+def prunable(index: Index, keep: int) -> list[str]:
+    """The objects podpipe published (the index's entries) that none of the last ``keep`` revisions names."""
+    kept = {p for r in index.revisions[:keep] for p in r}
+    return sorted(p for p in index.entries if p not in kept)
 
 
 # -- publishing ---------------------------------------------------------------------------------------------
@@ -133,6 +169,7 @@ class Published:
     actions: tuple[Action, ...]  # in upload order, the feed last
     index_written: bool
     notes: tuple[str, ...] = ()
+    pruned: tuple[str, ...] = ()  # objects --prune removed (in a dry run: would remove)
 
     @property
     def uploads(self) -> tuple[Action, ...]:
@@ -143,8 +180,10 @@ class Published:
         size = human_size(sum(a.size for a in up))
         skipped = len(self.actions) - len(up)
         verb = "would upload" if self.dry_run else "uploaded"
-        return (f"{verb} {len(up)} file{'s' if len(up) != 1 else ''} ({size}) to {self.target}, {skipped} unchanged; "
-                f"feed: {self.feed_url}")
+        pruned = (f", {'would prune' if self.dry_run else 'pruned'} {len(self.pruned)} old "
+                  f"object{'s' if len(self.pruned) != 1 else ''}") if self.pruned else ""
+        return (f"{verb} {len(up)} file{'s' if len(up) != 1 else ''} ({size}) to {self.target}, {skipped} unchanged"
+                f"{pruned}; feed: {self.feed_url}")
 
 
 def human_size(n: int) -> str:
@@ -152,11 +191,13 @@ def human_size(n: int) -> str:
 
 
 def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0, attempts: int = 3,
-            on_action: Callable[[Action], None] | None = None,
+            on_action: Callable[[Action], None] | None = None, prune: int | None = None,
             environ: Mapping[str, str] | None = None) -> Published:
     """Upload ``site`` to the store ``to`` (s3://, gs://, az://, file://); see the module docstring.
 
     ``on_action`` is told of each file as it is uploaded or skipped (in a dry run: as it is planned).
+    ``prune=N`` then deletes the objects podpipe published that none of the last N feed revisions (this one
+    included) points at, after the feed is live.
     ``timeout``/``attempts`` bound each request, as for the remote cache. Raises ``UsageError`` for a bad
     URL, a read-only store, a missing extra or a site that cannot be published, and ``PublishError`` when
     the store fails (unreachable, denied, throttled after retries): its message names the URL and says
@@ -164,11 +205,38 @@ def publish(site: Site, to: str, *, dry_run: bool = False, timeout: float = 30.0
     """
     location = check_target(to)
     files = _checked(site)
+    if prune is not None and prune < 1:
+        raise UsageError(f"--prune {prune}: keep at least the live feed's files (1 or more revisions)")
     env = os.environ if environ is None else environ
     blobs = open_blobs(location, timeout=timeout, attempts=attempts)
     run = _Run(blobs, env)
     try:
-        return run.go(site, files, dry_run, on_action or (lambda action: None))
+        return run.go(site, files, dry_run, on_action or (lambda action: None), prune)
+    finally:
+        blobs.close()
+
+
+#: what web players need of the bucket: any origin may GET and HEAD (with Range) transcripts and chapters
+CORS = Cors()
+
+
+def set_cors(to: str, *, timeout: float = 30.0, attempts: int = 3,
+             environ: Mapping[str, str] | None = None) -> str | None:
+    """Give the bucket of ``to`` the CORS rule ``CORS`` (``podpipe publish --set-cors``). Returns None when
+    it was set, or, where podpipe cannot set it (file://, gs://, az://), what to do instead. Raises
+    ``PublishError`` when the store refuses (e.g. credentials without s3:PutBucketCORS)."""
+    location = check_target(to)
+    blobs = open_blobs(location, timeout=timeout, attempts=attempts)
+    try:
+        blobs.set_cors(CORS)
+        return None
+    except Unsupported as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is the store failing
+        detail = scrub_text(f"{type(exc).__name__}: {exc}", os.environ if environ is None else environ, limit=600)
+        raise PublishError(f"setting CORS on {blobs.display} failed ({detail}); the bucket's CORS is a bucket "
+                           f"setting: use credentials that may change it (s3:PutBucketCORS), or set it in the "
+                           f"provider's console as docs/publishing.md shows") from exc
     finally:
         blobs.close()
 
@@ -241,8 +309,8 @@ class _Run:
         return PublishError(f"publish to {self.blobs.display}: {self.doing} failed ({detail}); {state}; run the "
                             f"same command again to finish")
 
-    def go(self, site: Site, files: list[SiteFile], dry_run: bool,
-           on_action: Callable[[Action], None]) -> Published:
+    def go(self, site: Site, files: list[SiteFile], dry_run: bool, on_action: Callable[[Action], None],
+           prune: int | None) -> Published:
         uploaded: list[Action] = []
         feed_done = False
         try:
@@ -254,14 +322,15 @@ class _Run:
                 state = "is damaged" if raw_index is not None else "is not there (yet)"
                 notes.append(f"the publish index {self.blobs.display}/{INDEX_NAME} {state}: comparing each file "
                              f"with the store")
+            known = index.entries if index else {}
             self.doing = "listing the target"
             present = self._present()
             actions: list[Action] = []
-            entries = dict(index or {})
+            entries = dict(known)
             for f in files:
                 local = _Local(f, *_digest(f))
                 self.doing = f"looking at {f.path}"
-                action = self._decide(local, (index or {}).get(f.path), present)
+                action = self._decide(local, known.get(f.path), present)
                 actions.append(action)
                 entries[f.path] = Entry(local.sha256, local.size, f.media_type, CACHE_CONTROL[f.role])
                 if action.upload and not dry_run:
@@ -270,7 +339,16 @@ class _Run:
                     uploaded.append(action)
                     feed_done = f.role == "feed"
                 on_action(action)
-            new_index = dump_index(entries)
+            new = Index(entries, with_revision(index.revisions if index else (), tuple(f.path for f in files)))
+            pruned: tuple[str, ...] = ()
+            if prune is not None:
+                pruned = tuple(prunable(new, prune))
+                if not dry_run:
+                    for path in pruned:
+                        self.doing = f"pruning {path}"
+                        self.blobs.delete(path)
+                        del entries[path]
+            new_index = dump_index(new)
             index_written = not dry_run and new_index != raw_index
             if index_written:
                 self.doing = f"writing {INDEX_NAME}"
@@ -280,7 +358,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - whatever the storage library raises is the store failing
             raise self._fail(exc, uploaded, feed_done) from exc
         return Published(self.blobs.display, site.url(site.feed.path), dry_run, tuple(actions), index_written,
-                             tuple(notes))
+                         tuple(notes), pruned)
 
     def _present(self) -> dict[str, int] | None:
         """path -> size of every object below the target, or None for a store that cannot list."""

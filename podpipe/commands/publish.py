@@ -9,7 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from podpipe.errors import UsageError
-from podpipe.publish import Action, Published, check_target, publish
+from podpipe.publish import Action, Published, check_target, publish, set_cors
+from podpipe.sitecheck import Problem, SiteCheck, check_site
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class PublishOptions:
     skip_unbuilt: bool = False  # leave episodes that are not built out of the site instead of refusing
     timeout: float = 30.0  # seconds per request
     attempts: int = 3  # tries per request (the storage library's retries)
+    prune: int | None = None  # remove what none of the last N feed revisions points at (None: remove nothing)
 
 
 def public_base(url: str) -> str:
@@ -42,4 +44,16 @@ def publish_specs(specs: Sequence[str | Path], options: PublishOptions,
 
     site = make_site(list(specs), base, skip_unbuilt=options.skip_unbuilt)
     return publish(site, options.to, dry_run=options.dry_run, timeout=options.timeout, attempts=options.attempts,
-                   on_action=on_action)
+                   on_action=on_action, prune=options.prune)
+
+
+def check_published(feed_url: str, on_problem: Callable[[Problem], None] | None = None) -> SiteCheck:
+    """``podpipe publish --check URL``: the live show at ``feed_url`` checked as apps and web players fetch it
+    (``podpipe.sitecheck``)."""
+    return check_site(feed_url, on_problem=on_problem)
+
+
+def set_bucket_cors(options: PublishOptions) -> str | None:
+    """``podpipe publish --set-cors``: the CORS rule web players need, set on the bucket of ``options.to``;
+    None when set, else what to do instead (where podpipe cannot set it)."""
+    return set_cors(options.to, timeout=options.timeout, attempts=options.attempts)

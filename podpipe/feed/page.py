@@ -5,6 +5,11 @@ from disk as well as published, and every link in it is relative to it. Chapters
 written into the page from the built sidecars rather than fetched at view time: a page opened from disk may
 not fetch its neighbours. The captions ``<track>`` still points at the VTT (browsers load it over HTTP);
 where it cannot load, the script builds the same captions from the cues in the page.
+
+The transcript is one paragraph per turn (the consecutive cues of one speaker that follow each other without
+a gap), each cue a span that seeks the player when clicked or activated from the keyboard (Tab, then Enter
+or Space). Starting one episode pauses any other. The header holds the show's links (feed, website, each
+``podcast:funding``) and keeps its layout on a 390 px phone screen.
 """
 
 from __future__ import annotations
@@ -58,7 +63,10 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
          anchor: Callable[[BuiltEpisode], str]) -> bytes:
     """``index.html`` for ``episodes`` (newest first); ``href`` gives a file's address relative to the page."""
     lang = escape(feed.language)
-    website = f' · <a href="{escape(feed.link)}">Website</a>' if feed.link else ""
+    links = [f'<a href="{escape(feed_href)}">Podcast feed (RSS)</a>']
+    if feed.link:
+        links.append(f'<a href="{escape(feed.link)}">Website</a>')
+    links += [f'<a class="funding" href="{escape(f.url)}">{escape(f.text)}</a>' for f in feed.funding]
     parts = [f"""<!DOCTYPE html>
 <html lang="{lang}">
 <head>
@@ -76,7 +84,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
 <h1>{escape(feed.title)}</h1>
 {f'<p class="author">{escape(feed.author)}</p>' if feed.author else ''}
 <p>{escape(feed.description)}</p>
-<p><a href="{escape(feed_href)}">Podcast feed (RSS)</a>{website}</p>
+<p class="links">{" · ".join(links)}</p>
 </div>
 </header>
 <main>
@@ -95,7 +103,7 @@ def page(feed: Feed, episodes: Sequence[BuiltEpisode], *, href: Callable[[Path],
 def _episode(built: BuiltEpisode, href: Callable[[Path], str], anchor: str, show_language: str) -> str:
     ep = built.episode
     lang = escape(ep.language or show_language)
-    meta = [m for m in (ep.date, clock(built.duration),
+    meta = [m for m in (ep.date[:10] if ep.date else None, clock(built.duration),
                         " ".join(x for x in (f"S{ep.season}" if ep.season else "",
                                              f"E{ep.episode}" if ep.episode is not None else "") if x),
                         ep.episode_type if ep.episode_type != "full" else "") if m]
@@ -113,24 +121,43 @@ def _episode(built: BuiltEpisode, href: Callable[[Path], str], anchor: str, show
                         f'</span> {escape(title)}</button></li>\n' for start, title in read_chapters(built.chapters))
         out.append(f'<h3>Chapters</h3>\n<ol class="chapters">\n{items}</ol>\n')
     if built.vtt:
-        cues, previous = [], None
-        for start, end, speaker, text in read_vtt(built.vtt):
-            same = " same" if speaker == previous else ""  # a speaker's name shows where they start speaking
-            previous = speaker
-            cues.append(f'<p class="cue{same}" data-start="{start:.3f}" data-end="{end:.3f}">'
-                        f'<span class="speaker">{escape(speaker)}</span> {escape(text)}</p>\n')
-        cues = "".join(cues)
+        paragraphs = "".join(_turn(speaker, turn) for speaker, turn in turns(read_vtt(built.vtt)))
         out.append(f'<details class="transcript" open><summary>Transcript</summary>\n'
-                   f'<div class="cues" lang="{lang}">\n{cues}</div>\n</details>\n')
+                   f'<div class="cues" lang="{lang}">\n{paragraphs}</div>\n</details>\n')
     out.append("</article>\n")
     return "".join(out)
+
+
+def turns(cues: Sequence[tuple[float, float, str, str]]) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    """The cues grouped into turns: (speaker, [(start, end, text), …]); a turn's cues follow each other with no
+    gap (the transcript step splits a turn into cues end to end; a new turn starts after a pause or with
+    another speaker)."""
+    out: list[tuple[str, list[tuple[float, float, str]]]] = []
+    last_end = None
+    for start, end, speaker, text in cues:
+        if out and out[-1][0] == speaker and last_end is not None and abs(start - last_end) < 0.0015:
+            out[-1][1].append((start, end, text))
+        else:
+            out.append((speaker, [(start, end, text)]))
+        last_end = end
+    return out
+
+
+def _turn(speaker: str, cues: Sequence[tuple[float, float, str]]) -> str:
+    spans = " ".join(f'<span class="cue" role="button" tabindex="0" data-start="{start:.3f}" data-end="{end:.3f}">'
+                     f'{escape(text)}</span>' for start, end, text in cues)
+    return (f'<p class="turn" data-speaker="{escape(speaker)}"><span class="speaker">{escape(speaker)}</span> '
+            f'{spans}</p>\n')
 
 
 _STYLE = """
 body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:0 auto;padding:1rem;color:#222;background:#fdfcfa}
 header{display:flex;gap:1.2rem;align-items:flex-start;margin-bottom:2rem}
+header>div{min-width:0;flex:1}
 .cover{border-radius:8px;flex:none}
-h1{margin:.2rem 0}.author{color:#666;margin:0}
+h1{margin:.2rem 0;overflow-wrap:anywhere}.author{color:#666;margin:0}
+.links a{white-space:nowrap}
+@media (max-width:480px){header{gap:.8rem}.cover{width:88px;height:88px}h1{font-size:1.4rem}}
 article{border-top:1px solid #ddd;padding:1rem 0 1.5rem}
 .meta{color:#666;font-size:.9rem;margin:0}
 audio{width:100%;margin:.6rem 0}
@@ -139,17 +166,24 @@ audio{width:100%;margin:.6rem 0}
 .chapters button:hover{text-decoration:underline}
 .time{font-variant-numeric:tabular-nums;color:#666;margin-right:.4rem}
 .cues{max-height:16rem;overflow-y:auto;border:1px solid #e4e0da;border-radius:6px;padding:.2rem .8rem;position:relative}
-.cue{margin:.35rem 0;padding:.1rem .3rem;border-radius:4px;cursor:pointer}
+.turn{margin:.45rem 0}
+.cue{padding:.05rem .1rem;border-radius:4px;cursor:pointer}
+.cue:focus-visible{outline:2px solid #1a55a0;outline-offset:1px}
 .cue.current{background:#ffe9b3}
-.speaker{font-weight:600;margin-right:.3rem}.same .speaker{display:none}
+.speaker{font-weight:600;margin-right:.3rem}
 footer{color:#888;font-size:.85rem;margin-top:2rem}
 """
 
-# Chapter buttons and cues seek the episode's player; the cue under the playhead is marked and kept in
-# view. Captions: the <track> loads the VTT; where it cannot (a page opened from disk), the cues in the page
+# Chapter buttons and cues seek the episode's player (cues from the keyboard too: Enter or Space); starting
+# one player pauses the others; the cue under the playhead is marked and kept in view. Captions: the <track> loads the VTT; where it cannot (a page opened from disk), the cues in the page
 # become the player's captions track instead.
 _SCRIPT = """
 (function () {
+  document.addEventListener("play", function (event) {
+    document.querySelectorAll("audio").forEach(function (other) {
+      if (other !== event.target && !other.paused) other.pause();
+    });
+  }, true);
   document.querySelectorAll("article.episode").forEach(function (article) {
     var audio = article.querySelector("audio");
     var cues = Array.prototype.slice.call(article.querySelectorAll(".cue"));
@@ -162,6 +196,12 @@ _SCRIPT = """
     }
     article.querySelectorAll("[data-start]").forEach(function (el) {
       el.addEventListener("click", function () { seek(parseFloat(el.dataset.start)); });
+      if (el.tagName === "BUTTON") return;
+      el.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" && event.key !== " ") return;
+        event.preventDefault();
+        seek(parseFloat(el.dataset.start));
+      });
     });
     function follow() {
       var t = audio.currentTime, found = null;
@@ -188,9 +228,9 @@ _SCRIPT = """
       if (typeof VTTCue === "undefined") return;
       var own = audio.addTextTrack("captions", track.label, track.srclang);
       cues.forEach(function (cue) {
-        var text = cue.querySelector(".speaker").textContent;
+        var speaker = cue.parentNode.dataset.speaker;
         own.addCue(new VTTCue(parseFloat(cue.dataset.start), parseFloat(cue.dataset.end),
-                              "<v " + text + ">" + cue.textContent.slice(text.length + 1)));
+                              "<v " + speaker + ">" + cue.textContent));
       });
       own.mode = "hidden";
     });

@@ -42,7 +42,7 @@ def episode_tags(compiled: CompiledEpisode) -> dict[str, str]:
     ep = compiled.episode
     tags = {"title": ep.title, "artist": ep.author, "album": ep.show or ep.author,
             "track": None if ep.episode is None else str(ep.episode), "comment": ep.description,
-            "genre": "Podcast", "date": ep.date}
+            "genre": "Podcast", "date": ep.date[:10] if ep.date else None}  # the day (a feed's time stays out)
     return {k: v for k, v in tags.items() if v}
 
 

@@ -29,6 +29,7 @@ class Speaker:
     voice: str  # a voice of the model's backend (checked by Backend.check_voice)
     name: str  # display name / dialogue label; default_name(id) when the spec gives none
     style: str | None = None
+    role: str | None = None  # podcast:person role; None: the show person's of that name, else "guest"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class Feed:
     funding: tuple[Funding, ...] = ()
     locked: bool | None = None  # None: no podcast:locked element
     guid: str | None = None  # the show's podcast:guid when pinned; None: derived from the feed URL
+    timezone: str = "UTC"  # IANA name: where an episode's date without an offset is read
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ class Episode:
     show: str | None = None
     version: int = 1
     artwork: Path | None = None  # cover art (PNG/JPEG), absolute, checked to exist inside the project root
-    date: str | None = None  # publication date, YYYY-MM-DD
+    date: str | None = None  # publication date (YYYY-MM-DD) or date-time (with an offset, or in feed.timezone)
     music: tuple[MusicBed, ...] = ()
     lexicon: tuple[LexiconEntry, ...] = ()  # show entries overridden by the episode's, by written form
     season: int | None = None

@@ -8,6 +8,7 @@ section and every episode's date.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from podpipe.spec.yamldoc import DocPath
 #: (``Checker.check_sound`` for artwork); reports to ``view`` when it does not
 FileCheck = Callable[[View, DocPath, str], None]
 
+#: a title that carries an episode or season number ("Episode 12: …", "Ep. 3 - …", "S2E5 …", "#12 …")
+NUMBERED_TITLE = re.compile(r"\b(?:episode|ep\.?|season|part)\s*#?\d+|\bs\d+\s*e\d+\b|#\d+", re.IGNORECASE)
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts' bounds for a show's cover, in pixels
 _SUFFIXES = {"png": (".png",), "jpeg": (".jpg", ".jpeg")}
 
@@ -39,6 +42,16 @@ def check_feed(view: View, check_file: FileCheck, *, required: bool) -> None:
                      field=("date",))
     if not isinstance(feed, dict):
         return
+    title = data.get("title")
+    if isinstance(title, str) and NUMBERED_TITLE.search(title):
+        view.warn(("title",), f"the title {title.strip()!r} carries an episode or season number: Apple Podcasts asks "
+                              "for titles without them (apps show episode: and season: on their own); write the "
+                              "title without it (the feed's itunes:title already leaves out a leading "
+                              "\"Episode N:\")")
+    zone = feed.get("timezone")
+    if isinstance(zone, str) and zone.strip() and not _known_zone(zone.strip()):
+        view.add(("feed", "timezone"), f"{zone!r} is not a time zone podpipe knows: use an IANA name such as "
+                                       "America/New_York, Europe/Berlin or UTC")
     if "title" not in feed and not isinstance(data.get("show"), str):
         view.add(("feed",), "the feed needs a title: add feed.title, or show: at the top level", key=True,
                  field=("feed", "title"))
@@ -52,6 +65,16 @@ def check_feed(view: View, check_file: FileCheck, *, required: bool) -> None:
         check_file(view, ("feed", "artwork"), artwork)
         if len(view.diagnostics) == before:
             check_artwork(view, view.origin(("feed", "artwork")).target(artwork))
+
+
+def _known_zone(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _check_category(view: View, feed: dict) -> None:

@@ -76,14 +76,15 @@ def _feed(view: View, data: dict) -> Feed:
         persons=tuple(Person(**{k: v.strip() for k, v in p.items()}) for p in feed.get("persons", ())),
         funding=tuple(Funding(f["url"], f["text"].strip()) for f in feed.get("funding", ())),
         **_given({k: v for k, v in given.items() if v is not None}, _text, *fallback),
-        **_given(feed, _text, "description", "category", "link", "subcategory", "type", "copyright", "guid"),
+        **_given(feed, _text, "description", "category", "link", "subcategory", "type", "copyright", "guid",
+                 "timezone"),
         **_given(feed, bool, "explicit", "locked"),
     )
 
 
 def _speaker(sid: str, spec: dict) -> Speaker:
     name = spec["name"].strip() if "name" in spec else default_name(sid)
-    return Speaker(id=sid, voice=spec["voice"], name=name, **_given(spec, _text, "style"))
+    return Speaker(id=sid, voice=spec["voice"], name=name, **_given(spec, _text, "style", "role"))
 
 
 def _segment(view: View, i: int, seg: dict, seg_id: str) -> Segment:

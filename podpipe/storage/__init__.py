@@ -7,7 +7,7 @@ Modules: ``urls`` (schemes, extras, opening), ``blobs`` (the contract), one modu
 opened.
 """
 
-from podpipe.storage.blobs import Blobs, Meta, Stat, Unsupported, content_tag
+from podpipe.storage.blobs import Blobs, Cors, Meta, Stat, Unsupported, content_tag
 from podpipe.storage.urls import Location, open_blobs, parse_url
 
-__all__ = ["Blobs", "Location", "Meta", "Stat", "Unsupported", "content_tag", "open_blobs", "parse_url"]
+__all__ = ["Blobs", "Cors", "Location", "Meta", "Stat", "Unsupported", "content_tag", "open_blobs", "parse_url"]

@@ -51,6 +51,18 @@ class Meta:
 
 
 @dataclass(frozen=True)
+class Cors:
+    """A bucket's CORS rule: which origins may read its objects from a web page (GET and HEAD, with Range),
+    and which response headers their script may see."""
+
+    origins: tuple[str, ...] = ("*",)
+    methods: tuple[str, ...] = ("GET", "HEAD")
+    request_headers: tuple[str, ...] = ("Range",)
+    expose_headers: tuple[str, ...] = ("Content-Length", "Content-Range", "Accept-Ranges", "ETag")
+    max_age: int = 3600  # seconds a browser may keep the answer to a preflight
+
+
+@dataclass(frozen=True)
 class Stat:
     """What the store says about an object without reading it (one HEAD)."""
 
@@ -121,6 +133,11 @@ class Blobs(ABC):
             return False
         Path(target).write_bytes(data)
         return True
+
+    def set_cors(self, cors: Cors) -> None:
+        """Make ``cors`` the CORS rule of the store's bucket (a bucket setting on S3, GCS and Azure, not an
+        object header); ``Unsupported`` (saying what to do instead) where podpipe cannot set it."""
+        raise Unsupported(f"podpipe cannot set CORS on {self.display}: configure it where the files are served")
 
     def close(self) -> None:
         """Release connections; the default holds none."""

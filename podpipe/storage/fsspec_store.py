@@ -49,6 +49,13 @@ def _header_kwargs(scheme: str, meta: Meta | None) -> dict[str, Any]:
 class FsspecBlobs(Blobs):
     probe_conditional = True
 
+    def set_cors(self, cors) -> None:
+        how = {"gs": "gcloud storage buckets update gs://BUCKET --cors-file=cors.json",
+               "az": "az storage cors add --services b --origins '*' --methods GET HEAD OPTIONS "
+                     "--allowed-headers Range --exposed-headers '*' --max-age 3600"}.get(self.scheme, "")
+        raise Unsupported(f"podpipe cannot set CORS on {self.display} (a service setting there): run "
+                          f"{how or 'the provider’s CORS command'} (docs/publishing.md shows the configuration)")
+
     def __init__(self, fs: Any, root: str, display: str, *, scheme: str):
         self.fs, self.root, self.display, self.scheme = fs, root.rstrip("/"), display, scheme
 

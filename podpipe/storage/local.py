@@ -28,7 +28,7 @@ from pathlib import Path
 
 from podpipe.files.atomic import atomic_path, is_temp_name, unlink_quietly, write_atomic, written_temp
 from podpipe.files.locks import commit_lock
-from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, content_tag, copy_stream
+from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, Unsupported, content_tag, copy_stream
 
 GUARD_NAME = ".swap.lock"
 _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK, errno.EXDEV)
@@ -36,6 +36,10 @@ _NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.E
 
 class LocalBlobs(Blobs):
     compare_and_swap = True
+
+    def set_cors(self, cors) -> None:
+        raise Unsupported(f"{self.display} is a directory: CORS is set by the web server that serves it "
+                          "(Access-Control-Allow-Origin: * on transcripts and chapters; see docs/publishing.md)")
 
     def __init__(self, root: Path, display: str):
         self.root = Path(root)

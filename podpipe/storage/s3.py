@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from podpipe.storage.blobs import CHUNK, Blobs, Meta, Stat, Unsupported
+from podpipe.storage.blobs import CHUNK, Blobs, Cors, Meta, Stat, Unsupported
 
 _NOT_FOUND = {"NoSuchKey", "404", "NotFound"}
 _LOST = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
@@ -207,3 +207,14 @@ class S3Blobs(Blobs):
             current = self.read_tagged(path)
             if current is not None and current[1] == tag:
                 self.delete(path)
+
+    def set_cors(self, cors: Cors) -> None:
+        """PutBucketCors: replaces the bucket's CORS rules with ``cors`` (it needs s3:PutBucketCORS)."""
+        rule = {"AllowedOrigins": list(cors.origins), "AllowedMethods": list(cors.methods),
+                "AllowedHeaders": list(cors.request_headers), "ExposeHeaders": list(cors.expose_headers),
+                "MaxAgeSeconds": cors.max_age}
+
+        async def go():
+            s3 = await self._client()
+            await s3.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": [rule]})
+        self._run(go)

@@ -4,7 +4,9 @@ URL in it points at a file of the written tree, described exactly (length, durat
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -62,7 +64,9 @@ def test_lengths_durations_and_sidecar_urls_match_the_built_files(show):
     for item in ch.findall("item"):
         enclosure = local(item.find("enclosure").get("url"), site)
         assert enclosure.is_file() and int(item.find("enclosure").get("length")) == enclosure.stat().st_size
-        manifest = json.loads((show / "build" / f"{enclosure.stem}.manifest.json").read_text())  # not published
+        assert re.fullmatch(r"ep0[12]\.[0-9a-f]{12}\.mp3", enclosure.name) and enclosure.parent.name == "episodes"
+        stem = enclosure.name.split(".")[0]
+        manifest = json.loads((show / "build" / f"{stem}.manifest.json").read_text())  # not published
         assert manifest["output"]["size"] == enclosure.stat().st_size
         assert int(item.find("itunes:duration", NS).text) == round(manifest["duration"])
         transcripts = {t.get("type"): t for t in item.findall("podcast:transcript", NS)}
@@ -153,6 +157,9 @@ def test_bad_base_url(show):
     assert "--base-url 'example.com'" in run("feed", *SPECS, "--base-url", "example.com", code=2).output
 
 
+ADDRESSED = r"[0-9a-f]{12}"
+
+
 def test_make_site_is_the_tree_podpipe_feed_writes(show):
     site = make_site(list(SPECS), BASE + "/", feed_path=show / "site" / "podcast.xml")
     assert site.base_url == BASE
@@ -160,10 +167,15 @@ def test_make_site_is_the_tree_podpipe_feed_writes(show):
     assert set(roles) <= set(ROLES) and roles[-1] == "feed" and site.feed.path == "podcast.xml"
     assert roles.count("media") == 2 and roles.count("artwork") == 1 and roles.count("page") == 1
     by_path = {f.path: f for f in site.files}
-    # outputs outside the feed's folder go under files/ by their path in the project
-    assert by_path["files/build/ep01.mp3"].source == show / "build" / "ep01.mp3"
-    assert by_path["files/cover.png"].media_type == "image/png"
-    assert {"files/build/ep01.vtt", "files/build/ep01.srt", "files/build/ep01.chapters.json"} <= set(by_path)
+    # every file the feed points at has a content-addressed name: its stem, a short sha256, its suffix
+    for f in site.files:
+        if f.role in ("media", "sidecar", "artwork"):
+            digest = hashlib.sha256(f.source.read_bytes()).hexdigest()[:12]
+            folder = "artwork" if f.role == "artwork" else "episodes"
+            suffix = next(x for x in (".chapters.json", ".mp3", ".vtt", ".srt", ".png") if f.source.name.endswith(x))
+            assert f.path == f"{folder}/{f.source.name[:-len(suffix)]}.{digest}{suffix}", f.path
+    chapters = next(f for f in site.files if f.path.endswith(".chapters.json"))
+    assert chapters.media_type == "application/json+chapters" and chapters.role == "sidecar"
     assert not any(p.endswith(".manifest.json") for p in by_path)
     assert site.url(site.feed.path) == f"{BASE}/podcast.xml"
     run("feed", *SPECS, "--base-url", BASE, "-o", "site/podcast.xml")
@@ -171,10 +183,32 @@ def test_make_site_is_the_tree_podpipe_feed_writes(show):
         assert (show / "site" / file.path).read_bytes() == file.read(), file.path
     # the page links relatively, so it works from disk and published alike
     html = (show / "site" / "index.html").read_text()
-    assert 'src="files/build/ep01.mp3"' in html and 'href="podcast.xml"' in html and BASE not in html
+    ep01 = next(f.path for f in site.files if f.role == "media" and "ep01" in f.path)
+    assert f'src="{ep01}"' in html and 'href="podcast.xml"' in html and BASE not in html
 
 
-def test_default_site_root_is_the_outputs_folder(show):
-    site = make_site(list(SPECS), BASE)
-    assert {f.path for f in site.files if f.role == "media"} == {"ep01.mp3", "ep02.mp3"}
-    assert site.feed.path == "feed.xml"
+def test_one_layout_wherever_the_feed_goes(show):
+    """``feed`` without -o, ``feed -o`` into the build folder or elsewhere and publish: the same paths."""
+    printed = feed().stdout.encode()
+    feed("-o", "build/feed.xml")
+    feed("-o", "elsewhere/deep/feed.xml")
+    assert (show / "build" / "feed.xml").read_bytes() == printed
+    assert (show / "elsewhere" / "deep" / "feed.xml").read_bytes() == printed
+    assert make_site(list(SPECS), BASE).feed.read() == printed
+    urls = re.findall(rb'(?:url|href)="' + re.escape(BASE.encode()) + rb'/([^"]+)"', printed)
+    assert urls and not any(u.startswith((b"files/", b"build/")) for u in urls)
+    for folder in ("build", "elsewhere/deep"):  # every URL of the feed is a file of both trees, the cover too
+        for u in urls:
+            assert (show / folder / u.decode()).is_file(), (folder, u)
+    assert any(u.startswith(b"artwork/cover.") for u in urls)
+
+
+def test_a_rebuilt_file_gets_a_new_name_and_keeps_its_guid(show):
+    before = make_site(list(SPECS), BASE)
+    vtt = show / "build" / "ep01.vtt"
+    vtt.write_text(vtt.read_text().replace("Welcome", "Hello"))
+    after = make_site(list(SPECS), BASE)
+    changed = {f.path for f in before.files} ^ {f.path for f in after.files}
+    assert len(changed) == 2 and all(re.fullmatch(rf"episodes/ep01\.{ADDRESSED}\.vtt", p) for p in changed)
+    guids = [re.findall(rb"<guid[^>]*>([^<]+)</guid>", s.feed.read()) for s in (before, after)]
+    assert guids[0] == guids[1] and len(guids[0]) == 2

@@ -109,9 +109,15 @@ def test_transcripts_match_the_manifest(tmp_path, renders, fmt):
     assert {"ep.vtt", "ep.srt"} <= set(manifest["sidecars"])
     vtt = parse_vtt(result.output.with_name("ep.vtt").read_text(encoding="utf-8"))
     srt = parse_srt(result.output.with_name("ep.srt").read_text(encoding="utf-8"))
-    assert len(vtt) == len(srt) == manifest["steps"]["transcript"]["cues"]
-    for (s1, e1, _, _), (s2, e2, _) in zip(vtt, srt):
-        assert (s1, e1) == (s2, e2)
+    assert len(vtt) == manifest["steps"]["transcript"]["cues"]
+    assert len(srt) == manifest["steps"]["transcript"]["srt_cues"] >= len(vtt)
+    # every SRT cue lies inside one VTT cue, and the SRT cues of a VTT cue cover it exactly
+    for s1, e1, _, _ in vtt:
+        inside = [c for c in srt if s1 - 0.0015 <= c[0] and c[1] <= e1 + 0.0015]
+        assert inside and abs(inside[0][0] - s1) < 0.002 and abs(inside[-1][1] - e1) < 0.002
+    for _, _, text in srt:  # the Podcasting 2.0 guidance: 2 lines a cue, 32 characters a line
+        lines = text.split("\n")
+        assert len(lines) <= 2 and all(len(line) <= 32 for line in lines), text
     for a, b in zip(vtt, vtt[1:]):
         assert a[0] < a[1] <= b[0] + 1e-9  # ordered, no overlaps
     speech = [p for p in manifest["pieces"] if p["kind"] == "speech"]
@@ -179,6 +185,23 @@ def test_long_turns_become_readable_cues():
         lines = transcript.wrap(c.text).split("\n")
         assert len(lines) <= 2 and all(len(line) <= transcript.LINE_CHARS + 12 for line in lines)
     assert " ".join(c.text for c in cues) == text.strip()
+
+
+def test_srt_cues_hold_two_lines_of_32_characters_with_the_name():
+    text = ("Pollinators visit roughly three quarters of the crops we grow, and a supercalifragilisticexpialidocious"
+            "-sized word still fits.")
+    cue = transcript.Cue(10.0, 20.0, "Maya", text)
+    blocks = transcript.srt_cues(cue)
+    assert len(blocks) >= 3 and blocks[0][0] == 10.0 and blocks[-1][1] == 20.0
+    for (a, b, body), (c, _, _) in zip(blocks, blocks[1:] + [(20.0, 20.0, "")]):
+        lines = body.split("\n")
+        assert a < b == c or b == 20.0
+        assert 1 <= len(lines) <= 2 and all(len(line) <= 32 for line in lines), body
+        assert lines[0].startswith("Maya: ")
+    shown = " ".join(" ".join(body.split("\n")).removeprefix("Maya: ") for _, _, body in blocks)
+    assert shown.replace(" ", "") == text.replace(" ", "")  # every character, in order (long words cut)
+    out = transcript.srt([cue]).decode()
+    assert out.startswith("1\n00:00:10,000 --> ") and out.count("\n\n") == len(blocks) - 1
 
 
 def test_pause_detection_ignores_edges_and_short_dips():

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from podpipe.feed import Site, SiteFile
+from tests.support.cli import run
+from tests.support.show import write_show
 
 SPEC = """\
 title: Publish {n}
@@ -82,3 +84,29 @@ def make_site(directory: Path, *episodes: str, version: int = 1) -> Site:
     files.append(SiteFile("feed.xml", "application/rss+xml; charset=utf-8", "feed",
                           data=feed_xml(*episodes, version=version)))
     return Site(BASE_URL, tuple(files))
+
+
+_NO_KEYS = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR", "PODPIPE_REMOTE_CACHE")
+
+
+@pytest.fixture(scope="session")
+def built_show_project(tmp_path_factory) -> Path:
+    """The feed tests' show (``tests.support.show``: a feed: section, two episodes, one with chapters), built
+    once a session with the offline voice."""
+    project = tmp_path_factory.mktemp("site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        for var in _NO_KEYS:
+            mp.delenv(var, raising=False)
+        run("build", *write_show(project))
+    return project
+
+
+@pytest.fixture
+def show_project(built_show_project, tmp_path, monkeypatch) -> Path:
+    """A private copy of that show, made the working directory."""
+    project = Path(shutil.copytree(built_show_project, tmp_path / "project"))
+    monkeypatch.chdir(project)
+    for var in _NO_KEYS:
+        monkeypatch.delenv(var, raising=False)
+    return project

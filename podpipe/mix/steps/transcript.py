@@ -4,7 +4,9 @@ and SRT with ``Name:`` prefixes.
 Timings are exact at piece boundaries (the mix knows where every render starts and ends, to the sample);
 inside a multi-speaker render they are where the stitch found the turns to meet (``turns``).
 Long turns are split into cues of at most ``MAX_CUE_CHARS`` characters (two lines of ``LINE_CHARS``) and
-``MAX_CUE_SECONDS``, at sentence ends where possible. Stdlib only, so the freshness
+``MAX_CUE_SECONDS``, at sentence ends where possible. The SRT follows the Podcasting 2.0 transcript guidance
+for its captions: at most ``SRT_LINES`` lines of ``SRT_LINE_CHARS`` characters a cue (``Name:`` included),
+so a VTT cue becomes one or more SRT cues, its time shared out by characters. Stdlib only, so the freshness
 check of a no-op build can import it for its settings.
 """
 
@@ -26,6 +28,8 @@ from podpipe.mix.turns import MIN_PAUSE, QUIET_DB
 LINE_CHARS = 42
 MAX_CUE_CHARS = 2 * LINE_CHARS
 MAX_CUE_SECONDS = 7.0
+SRT_LINE_CHARS = 32  # Podcasting 2.0 transcript guidance for SRT: 32 characters a line, 2 lines a cue
+SRT_LINES = 2
 
 
 @dataclass(frozen=True)
@@ -126,11 +130,58 @@ def webvtt(all_cues: Sequence[Cue]) -> bytes:
     return "\n".join(lines).encode("utf-8")
 
 
+def srt_lines(text: str, width: int = SRT_LINE_CHARS) -> list[str]:
+    """``text`` in lines of at most ``width`` characters, broken between words (a longer word is cut)."""
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        while len(word) > width:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:width])
+            word = word[width:]
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def srt_cues(cue: Cue) -> list[tuple[float, float, str]]:
+    """``cue`` as SRT cues of at most SRT_LINES lines of SRT_LINE_CHARS, each led by ``Name:``; the cue's time
+    is shared out by characters."""
+    prefix = f"{cue.speaker}: "
+    room = max(8, SRT_LINE_CHARS - len(prefix))  # a word longer than fits beside the name is cut to fit
+    words = [w[k:k + room] for w in cue.text.split() for k in range(0, len(w), room)]
+    blocks: list[str] = []
+    while words:
+        # as many words as fit in SRT_LINES lines after the prefix
+        taken = len(words)
+        while taken > 1 and len(srt_lines(prefix + " ".join(words[:taken]))) > SRT_LINES:
+            taken -= 1
+        blocks.append(" ".join(words[:taken]))
+        words = words[taken:]
+    if not blocks:
+        blocks = [cue.text]
+    total = sum(len(b) for b in blocks) or 1
+    out, t = [], cue.start
+    for k, block in enumerate(blocks):
+        end = cue.end if k == len(blocks) - 1 else t + (cue.end - cue.start) * len(block) / total
+        out.append((t, end, "\n".join(srt_lines(prefix + block))))
+        t = end
+    return out
+
+
 def srt(all_cues: Sequence[Cue]) -> bytes:
     lines = []
-    for i, cue in enumerate(all_cues, 1):
-        lines += [str(i), f"{_clock(cue.start, ',')} --> {_clock(cue.end, ',')}",
-                  wrap(f"{cue.speaker}: {cue.text}"), ""]
+    blocks = [block for cue in all_cues for block in srt_cues(cue)]
+    for i, (start, end, text) in enumerate(blocks, 1):
+        lines += [str(i), f"{_clock(start, ',')} --> {_clock(end, ',')}", text, ""]
     return "\n".join(lines).encode("utf-8")
 
 
@@ -138,17 +189,18 @@ class TranscriptStep(MixStep):
     """``<stem>.vtt`` and ``<stem>.srt`` beside the output."""
 
     name = "transcript"
-    VERSION = 2
+    VERSION = 3  # 3: SRT cues of 2 lines of 32 characters (outputs are mixed again once; renders are kept)
 
     def settings(self, compiled: CompiledEpisode) -> Any:
         return {"version": self.VERSION, "min_pause": MIN_PAUSE, "quiet_db": QUIET_DB, "line": LINE_CHARS,
-                "max_seconds": MAX_CUE_SECONDS}
+                "max_seconds": MAX_CUE_SECONDS, "srt_line": SRT_LINE_CHARS, "srt_lines": SRT_LINES}
 
     def sidecars(self, ctx: MixContext, output: Path) -> list[Path]:
         found, methods = cues(ctx.pieces)
         if not found:
             return []
-        ctx.step_records[self.name] = {"cues": len(found), "turn_boundaries": methods}
+        ctx.step_records[self.name] = {"cues": len(found), "srt_cues": sum(len(srt_cues(c)) for c in found),
+                                       "turn_boundaries": methods}
         written = []
         for sidecar, render in ((SIDECARS["vtt"], webvtt), (SIDECARS["srt"], srt)):
             path = sidecar.path(output)
