@@ -27,7 +27,7 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"cache"}),
     frozenset({"render", "mix"}),
     frozenset({"commands"}),
-    frozenset({"feed", "publish", "review", "studio"}),
+    frozenset({"feed", "publish", "sitecheck", "review", "studio"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),
 )
@@ -36,7 +36,7 @@ RANK = {name: rank for rank, names in enumerate(FLOORS) for name in names}
 # other; on the other floors, packages are independent of each other unless listed here).
 SIDEWAYS = {("mix", "render"): False, ("render", "mix"): False, ("publish", "feed"): True}
 # Features on top that commands run for the CLI (podpipe feed, podpipe publish): commands may call them.
-COMMANDS_RUN = {"feed", "publish", "review"}
+COMMANDS_RUN = {"feed", "publish", "sitecheck", "review"}
 
 
 def _package(path) -> str:
