@@ -180,7 +180,10 @@ def test_a_store_that_accepts_and_never_answers_is_bounded_and_reported(monkeypa
         warnings: list[str] = []
         remote = open_remote("s3://hung-bucket/cache", on_warning=warnings.append, deadline=1.0, attempts=1)
         assert remote.check() is None  # no answer is no misconfiguration: a timeout, warned
-        assert hole.first.is_set() and remote.stats().timeouts == 1 and remote.guard.off
+        assert remote.stats().timeouts == 1 and remote.guard.off
+        # the abandoned call reaches the endpoint in its own time (on a busy machine, importing the store's
+        # library alone can outlast the 1 s budget): wait for that event rather than assume it came first
+        assert hole.first.wait(60)
         assert not remote.has(key("anything"))  # skipped at once: the remote is off
         with remote.claim(key("anything")) as state:
             assert state == "none"  # render without a lease
