@@ -57,16 +57,21 @@ def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch):
     Yields a ``tests.support.s3.Bucket``: ``bucket.url(prefix)`` is its ``s3://`` URL, ``bucket.objects()``
     its contents, ``bucket.server.requests`` what reached the server, ``bucket.server.fault`` injects faults.
     """
-    from tests.support.s3 import Bucket, environment
+    from tests.support.s3 import Bucket, point_at
 
-    for name, value in environment(s3_server.endpoint).items():
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    point_at(monkeypatch, s3_server.endpoint)
     s3_server.fault, s3_server.ignore_conditions = None, False
     yield Bucket(s3_server, s3_server.create_bucket())
     s3_server.fault, s3_server.ignore_conditions = None, False
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """An empty project directory, made the working directory, with no cache directory set (API keys, such
+    as the stand-in's, are left as they are)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    return tmp_path
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from podpipe.backends.gemini.catalog import KNOWN_MODELS
 from podpipe.commands import cost
 from podpipe.compile import RenderRequest, RequestTurn, compile_episode
 from podpipe.errors import BackendError
+from tests.support.backends import render_error
 from tests.support.standin import CHARS_PER_SECOND, Fault, StandIn, answer_pcm, wav_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -43,19 +44,6 @@ def req(model: str, *turns: tuple[tuple[str, str], str, str | None], temperature
     rturns = tuple(RequestTurn(who[0], who[1], text, style) for who, text, style in turns)
     key = hashlib.sha256(repr((model, rturns, temperature, language)).encode()).hexdigest()
     return RenderRequest(key, "gemini", model, rturns, temperature=temperature, language=language)
-
-
-@pytest.fixture
-def backend(gemini_server):
-    b = GeminiBackend(timeout=10)
-    yield b
-    b.close()
-
-
-def render_error(backend: GeminiBackend, request: RenderRequest) -> BackendError:
-    with pytest.raises(BackendError) as info:
-        backend.render(request)
-    return info.value
 
 
 HELLO = "Welcome to the show! Today we talk about bread."

@@ -16,6 +16,7 @@ from podpipe.backends.gemini.catalog import (AUDIO_TOKENS_PER_SECOND, MAX_OUTPUT
 from podpipe.backends.gemini.wire import estimate_tokens
 from podpipe.compile import MAX_REQUEST_CHARS, RenderRequest, RequestTurn
 from podpipe.errors import BackendError
+from tests.support.backends import render_error
 from tests.support.standin import Fault
 
 
@@ -23,19 +24,6 @@ def req(text: str, model: str = "gemini-3.8-flash-tts", language: str | None = "
     turns = (RequestTurn("Alex", "Zephyr", text, None),)
     key = hashlib.sha256(repr((model, turns, language)).encode()).hexdigest()
     return RenderRequest(key, "gemini", model, turns, language=language)
-
-
-@pytest.fixture
-def backend(gemini_server):
-    b = GeminiBackend(timeout=10)
-    yield b
-    b.close()
-
-
-def render_error(backend: GeminiBackend, request: RenderRequest) -> BackendError:
-    with pytest.raises(BackendError) as info:
-        backend.render(request)
-    return info.value
 
 
 HELLO = req("Welcome to the show! Today we talk about bread.")

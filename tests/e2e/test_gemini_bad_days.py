@@ -26,13 +26,6 @@ output: {{format: wav}}
 """
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
-    return tmp_path
-
-
 def _write(project, text: str = SHOW, language: str = "") -> None:
     (project / "show.yaml").write_text(text.format(language=language), encoding="utf-8")
 

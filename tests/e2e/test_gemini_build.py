@@ -35,13 +35,6 @@ output: {{format: wav}}
 """
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
-    return tmp_path
-
-
 def _write(project, model="gemini-3.8-flash-tts"):
     (project / "panel.yaml").write_text(PANEL.format(model=model), encoding="utf-8")
 

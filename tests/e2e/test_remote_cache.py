@@ -116,15 +116,11 @@ def test_a_hung_store_costs_a_build_its_deadline_and_says_so(gemini_server, monk
     """An endpoint that accepts connections and never answers: the build finishes (exit 0) within the
     deadline plus its normal time, with the warning, instead of hanging for many minutes."""
     from tests.support.blackhole import Blackhole
-    from tests.support.s3 import environment
+    from tests.support.s3 import point_at
 
     monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
     with Blackhole() as hole:
-        for name, value in environment(hole.url).items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
+        point_at(monkeypatch, hole.url)
         monkeypatch.setenv("PODPIPE_REMOTE_CACHE", "s3://hung-bucket/team")
         t0 = time.monotonic()
         result = build(machine(tmp_path, "a"), "--remote-cache-timeout", "3")

@@ -72,14 +72,7 @@ def test_page_plays_seeks_captions_and_follows(show, browser):
         assert cues[0] == 2 and cues[1] > 0, cues
 
         # a chapter click seeks the player to the chapter's start
-        chapter = article.locator(".chapters button", has_text="Goodbye")
-        start = float(chapter.get_attribute("data-start"))
-        assert start > 1
-        chapter.click()
-        page.wait_for_function("([a, t]) => a.currentTime >= t - 0.01 && !a.seeking",
-                               arg=[audio.element_handle(), start])
-        assert start - 0.01 <= audio.evaluate("a => a.currentTime") < start + 1.5
-        audio.evaluate("a => a.pause()")
+        _seek_by_chapter(page, article, audio, ready=False)
 
         # the transcript marks the cue under the playhead, and follows a seek
         for cue in (article.locator(".cue").first, article.locator(".cue").last):
@@ -120,6 +113,19 @@ def _ready(audio) -> None:
     audio.evaluate("a => a.readyState >= 1 || new Promise(r => a.addEventListener('loadedmetadata', r))")
 
 
+def _seek_by_chapter(page, article, audio, *, ready: bool) -> None:
+    """Click the "Goodbye" chapter and wait until the player has sought to its start (and, with ``ready``,
+    has data there), then pause it."""
+    chapter = article.locator(".chapters button", has_text="Goodbye")
+    start = float(chapter.get_attribute("data-start"))
+    assert start > 1
+    chapter.click()
+    condition = "a.currentTime >= t - 0.01 && !a.seeking" + (" && a.readyState >= 2" if ready else "")
+    page.wait_for_function(f"([a, t]) => {condition}", arg=[audio.element_handle(), start])
+    assert start - 0.01 <= audio.evaluate("a => a.currentTime") < start + 1.5
+    audio.evaluate("a => a.pause()")
+
+
 def test_a_chapter_click_seeks_against_podpipe_feed_serve(preview, browser):
     page = browser.new_page()
     problems = _problems(page)
@@ -129,14 +135,7 @@ def test_a_chapter_click_seeks_against_podpipe_feed_serve(preview, browser):
     article = page.locator("article", has_text="Episode 1: Hello")
     audio = article.locator("audio")
     _ready(audio)
-    chapter = article.locator(".chapters button", has_text="Goodbye")
-    start = float(chapter.get_attribute("data-start"))
-    assert start > 1
-    chapter.click()
-    page.wait_for_function("([a, t]) => a.currentTime >= t - 0.01 && !a.seeking && a.readyState >= 2",
-                           arg=[audio.element_handle(), start])
-    assert start - 0.01 <= audio.evaluate("a => a.currentTime") < start + 1.5
-    audio.evaluate("a => a.pause()")
+    _seek_by_chapter(page, article, audio, ready=True)
     page.close()
     assert not problems, problems
     assert any(re.search(r"/episodes/ep01\.[0-9a-f]{12}\.mp3$", u) for u in ranged)  # seeking used ranges

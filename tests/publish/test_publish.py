@@ -234,10 +234,9 @@ def test_a_denied_store_is_a_clear_error_naming_the_url_without_credentials(s3_b
 
 
 def test_an_unreachable_store_is_a_clear_error(monkeypatch, show) -> None:
-    from tests.support.s3 import environment
+    from tests.support.s3 import point_at
 
-    for name, value in environment("http://127.0.0.1:9").items():  # the discard port: nobody listens
-        monkeypatch.setenv(name, value) if value is not None else monkeypatch.delenv(name, raising=False)
+    point_at(monkeypatch, "http://127.0.0.1:9")  # the discard port: nobody listens
     with pytest.raises(PublishError, match=r"^publish to s3://nowhere-bucket/site: reading .* failed \(.*"
                                            r"nothing was changed"):
         publish(make_site(show, "ep1"), "s3://nowhere-bucket/site", **FAST)

@@ -4,11 +4,10 @@ feed's back; and ``--set-cors`` on the loopback S3 server and on a directory."""
 
 from __future__ import annotations
 
-import threading
 import urllib.request
 from contextlib import contextmanager
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 
 import pytest
 
@@ -16,6 +15,7 @@ from podpipe.commands.feed import preview_server, write_feed
 from podpipe.publish import CORS
 from podpipe.sitecheck import check_site
 from tests.support.cli import run
+from tests.support.show import http_server
 
 SPECS = ["ep01.yaml", "ep02.yaml"]
 
@@ -39,14 +39,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 @contextmanager
 def plain_server(directory):
     """``python -m http.server``: no byte ranges, no CORS, types guessed from suffixes."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(partial(_Quiet, directory=str(directory))) as url:
+        yield url
 
 
 def test_the_preview_server_answers_ranges_and_cors(show_project):

@@ -6,9 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo
 from podpipe.compile import RenderRequest, Target, compile_episode
+from podpipe.errors import BackendError
 from podpipe.render import RateLimiter
 from tests.support.episodes import episode, line
 
@@ -92,3 +95,10 @@ class RecordingLimiter(RateLimiter):
         arrivals, grants = sorted(arrivals), sorted(self.grants)
         assert len(arrivals) == len(grants)  # every attempt took a slot, none went round the limiter
         assert all(a >= g for a, g in zip(arrivals, grants)), list(zip(arrivals, grants))
+
+
+def render_error(backend: Backend, request: RenderRequest) -> BackendError:
+    """The ``BackendError`` one attempt at ``request`` raises (the test fails if it renders)."""
+    with pytest.raises(BackendError) as info:
+        backend.render(request)
+    return info.value

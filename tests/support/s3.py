@@ -165,6 +165,15 @@ def environment(endpoint: str) -> dict[str, str | None]:
     }
 
 
+def point_at(monkeypatch, endpoint: str) -> None:
+    """Set ``environment(endpoint)`` for one test through pytest's ``monkeypatch`` (undone after it)."""
+    for name, value in environment(endpoint).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+
+
 @dataclass
 class Bucket:
     """A fresh bucket on a running server, with the environment pointing at it."""

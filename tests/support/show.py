@@ -155,7 +155,14 @@ class _Handler(SimpleHTTPRequestHandler):
 def serve(directory: Path, types: dict[str, str]):
     """A threaded HTTP server on 127.0.0.1 serving ``directory`` (with Range support); yields its URL."""
     handler = type("Handler", (_Handler,), {"types": dict(types)})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(directory)))
+    with http_server(partial(handler, directory=str(directory))) as url:
+        yield url
+
+
+@contextmanager
+def http_server(handler):
+    """A threaded HTTP server on 127.0.0.1 (a free port) with this request handler; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

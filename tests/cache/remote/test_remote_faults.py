@@ -11,18 +11,14 @@ import pytest
 
 from podpipe.cache import FileStore, TieredStore, open_remote
 from tests.cache.remote.conftest import FAST, Shared
-from tests.support.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Server, environment
+from tests.support.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, S3Server, point_at
 
 
 @pytest.fixture
 def own_s3_server(monkeypatch):
     """A server of its own, so a test may stop it."""
     with S3Server() as server:
-        for name, value in environment(server.endpoint).items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
+        point_at(monkeypatch, server.endpoint)
         yield server
 
 

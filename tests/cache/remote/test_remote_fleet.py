@@ -169,14 +169,10 @@ def test_answers_are_never_charged(shared: Shared, key) -> None:
 
 
 def test_a_store_that_accepts_and_never_answers_is_bounded_and_reported(monkeypatch, tmp_path, key) -> None:
-    from tests.support.s3 import environment
+    from tests.support.s3 import point_at
 
     with Blackhole() as hole:
-        for name, value in environment(hole.url).items():
-            if value is None:
-                monkeypatch.delenv(name, raising=False)
-            else:
-                monkeypatch.setenv(name, value)
+        point_at(monkeypatch, hole.url)
         warnings: list[str] = []
         remote = open_remote("s3://hung-bucket/cache", on_warning=warnings.append, deadline=1.0, attempts=1)
         assert remote.check() is None  # no answer is no misconfiguration: a timeout, warned
