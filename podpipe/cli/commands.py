@@ -36,8 +36,11 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
+@click.option("--retakes", type=click.IntRange(0, 10), default=2, show_default=True, envvar="PODPIPE_RETAKES",
+              show_envvar=True, help="New takes for a take that fails review (0: none; a take that fails every "
+                                     "one is kept and flagged, and fails --strict with exit 4).")
 def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
-          verbose, allow_outside, strict, shard, remote_cache, remote_mode):
+          verbose, allow_outside, strict, shard, remote_cache, remote_mode, retakes):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -63,7 +66,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                           remote_mode=remote_mode)
+                           remote_mode=remote_mode, retakes=retakes)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)

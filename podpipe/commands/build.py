@@ -25,7 +25,7 @@ from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus
 from podpipe.compile import CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
-from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
+from podpipe.errors import Diagnostic, FlaggedError, FrozenMissError, PodpipeError, RenderError, UsageError
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
@@ -47,7 +47,8 @@ class BuildOptions:
     only: tuple[str, ...] = ()  # segment ids: render just these (mix only if the episode is then complete)
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
-    strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
+    strict: bool = False  # warnings are errors (exit 2 before anything is rendered); flagged takes fail (exit 4)
+    retakes: int = 2  # new takes a take that fails review may get (0: none; it is kept and flagged)
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
     # episodes mixed at once, each in a worker process, while renders go on; None: one per core; 1: in this
@@ -229,6 +230,12 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
                           prepared.remote.stats() if prepared.remote else None)
     if result.failed or any(e.state == "failed" for e in ordered):
         raise RenderError(_failure_message(prepared, outcome), outcome)
+    if options.strict:
+        from podpipe.commands.review import flag_message, review_lines
+
+        flagged = review_lines(prepared.episodes, prepared.local, flagged_only=True)
+        if flagged:
+            raise FlaggedError(flag_message(flagged), outcome)
     return outcome
 
 
@@ -247,10 +254,13 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         progress.rendered(outcome)
         on_done(outcome)
 
+    from podpipe.commands.review import reviewer_for
+
     try:
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
-                              on_done=done, on_attempt=progress.attempt)
+                              on_done=done, on_attempt=progress.attempt,
+                              review=reviewer_for(cls, prepared.store, options.retakes))
         return scheduler.run(missing)
     finally:
         backend.close()

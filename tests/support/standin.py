@@ -56,6 +56,12 @@ Fault kinds: "429" (RESOURCE_EXHAUSTED + RetryInfo ``retry_delay``), "500", "502
 labelled ``mime``), "silence" (full-length digital silence), "close" (drop the connection, no answer),
 "echo-key" (a 400 whose message quotes the API key back, as some proxies do), "ok" / None (normal).
 
+Take faults (``TAKE_FAULTS``): a 200 with finishReason STOP and audio that is wrong the way real takes go
+wrong silently: "read-thrice" (the text read three times over), "cut" (the voice stops a third of the way
+in), "dead-air" (five seconds of silence inserted mid-line), "noise" (static of the same loudness instead of
+speech). ``server.bad_first_takes(kinds)`` gives the first request of every other distinct body one of them
+(``server.bad_bodies`` then maps those bodies' digests to their faults; ``body_digest(rec)`` is a request's).
+
 Voices requests (valid ones, like generateContent) take faults too: scripted ones and ``fault_fn`` (whose
 ``rec.model`` is None for them). The HTTP-error kinds, "hang" and "close" apply; the kinds that shape an
 audio answer ("other", "text", "garbled", ...) do not, so the voices request is answered normally and its
@@ -267,6 +273,34 @@ _VOICES_FAULTS = frozenset({"429", "500", "502", "503", "504", "408", "400", "40
 _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
            408: "DEADLINE_EXCEEDED", 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
            502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+TAKE_FAULTS = ("read-thrice", "cut", "dead-air", "noise")
+DEAD_AIR_SECONDS = 5.0
+
+
+def body_digest(rec: Recorded) -> bytes:
+    """What identifies a request's text and settings (its body, canonical)."""
+    return hashlib.sha256(json.dumps(rec.body, sort_keys=True).encode()).digest()
+
+
+def bad_take(kind: str, pcm: bytes, rate: int = RATE) -> bytes:
+    """``pcm`` (s16le mono) spoiled the way take fault ``kind`` says."""
+    if kind == "read-thrice":
+        return pcm * 3
+    if kind == "cut":
+        return pcm[: len(pcm) // 6 * 2]
+    if kind == "dead-air":
+        middle = len(pcm) // 4 * 2
+        return pcm[:middle] + bytes(int(DEAD_AIR_SECONDS * rate) * 2) + pcm[middle:]
+    if kind == "noise":
+        import numpy as np
+
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        rms = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
+        noise = np.random.default_rng(len(pcm)).normal(0.0, rms, len(samples))
+        return np.clip(noise, -32767, 32767).astype("<i2").tobytes()
+    raise ValueError(f"unknown take fault {kind!r}")
 
 
 @dataclass
@@ -554,6 +588,7 @@ class StandIn:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._seen: set[bytes] = set()
+        self.bad_bodies: dict[bytes, str] = {}  # bad_first_takes: digest of each body spoiled -> its take fault
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -613,6 +648,28 @@ class StandIn:
 
         self.fault_fn = fn
 
+    def bad_first_takes(self, kinds: Iterable[str] = TAKE_FAULTS) -> None:
+        """Every other distinct body, in the order they first arrive (the 1st, 3rd, ...), gets a take fault on
+        its first request, cycling through ``kinds``; every later request of that body, and every other body,
+        is answered normally. ``self.bad_bodies`` maps the digest (``body_digest``) of each body spoiled to
+        its fault."""
+        kinds = list(kinds)
+        distinct = [0]
+
+        def fn(rec: Recorded) -> Fault | None:
+            digest = body_digest(rec)
+            with self._lock:
+                if digest in self._seen:
+                    return None
+                self._seen.add(digest)
+                distinct[0] += 1
+                if distinct[0] % 2 == 0:
+                    return None
+                kind = self.bad_bodies[digest] = kinds[len(self.bad_bodies) % len(kinds)]
+            return Fault(kind)
+
+        self.fault_fn = fn
+
     def _next_fault(self, rec: Recorded) -> Fault | None:
         with self._lock:
             if self._script:
@@ -644,6 +701,7 @@ class StandIn:
             self.requests.clear()
             self._script.clear()
             self._seen.clear()
+            self.bad_bodies.clear()
         self.fault_fn = None
 
     def wait(self, seconds: float) -> bool:
@@ -804,6 +862,8 @@ class _Handler(BaseHTTPRequestHandler):
             body["candidates"][0]["content"]["parts"] = [
                 {"text": "Here is the audio you asked for: " + (rec.texts or [""])[0][:60]}]
             return self._send_json(200, body, rec)
+        if k in TAKE_FAULTS:
+            return self._send_json(200, self._response(rec, info, spoil=k), rec)
         if k in ("empty-wav", "garbled", "truncated", "mime", "silence"):
             body = self._response(rec, info, finish="STOP")
             blob = body["candidates"][0]["content"]["parts"][0]["inlineData"]
@@ -823,14 +883,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send_json(200, body, rec)
         raise ValueError(f"unknown stand-in fault {k!r}")
 
-    def _response(self, rec: Recorded, info: dict, *, finish: str = "STOP", audio: bool = True) -> dict:
+    def _response(self, rec: Recorded, info: dict, *, finish: str = "STOP", audio: bool = True,
+                  spoil: str | None = None) -> dict:
         s = self.standin
         seconds = max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND)
         out_tokens = math.ceil(seconds * 25) if audio else 0
         prompt_tokens = math.ceil(info["prompt_chars"] / 4)
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
-            pcm = tone(seconds)
+            pcm = tone(seconds) if spoil is None else bad_take(spoil, tone(seconds))
             fmt = s.response_format or MODELS[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}

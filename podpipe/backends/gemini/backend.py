@@ -56,7 +56,8 @@ from typing import Any
 from podpipe.audio_types import Audio
 from podpipe.backends.base import Backend, Rendered, Usage, VoiceInfo, VoiceListing
 from podpipe.backends.gemini.catalog import (DEFAULT_MODEL, DIALECT_METADATA, GEMINI_VOICES, KNOWN_MODELS,
-                                             LOW_TEMPERATURE, looks_like_tts_model, model_info, prices)
+                                             LOW_TEMPERATURE, looks_like_tts_model, model_info, prices,
+                                             speaking_rate)
 from podpipe.backends.gemini.failures import KEY_LIKE, KEY_PARAM, classify
 from podpipe.backends.gemini.settings import BASE_URL_VARIABLE, DEFAULT_TIMEOUT, KEY_VARIABLES, api_key
 from podpipe.backends.gemini.voices import LibraryVoice, VoiceLibrary, check_voice, load_library, save_library
@@ -149,6 +150,10 @@ class GeminiBackend(Backend):
     @classmethod
     def prices(cls, model: str) -> tuple[float, float]:
         return prices(model)
+
+    @classmethod
+    def speaking_rate(cls, model: str, language: str | None) -> float:
+        return speaking_rate(language)
 
     @classmethod
     def tokens(cls, request: RenderRequest) -> tuple[int, int]:

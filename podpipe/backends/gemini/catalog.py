@@ -84,6 +84,19 @@ def model_info(name: str) -> ModelInfo:
     return _legacy(name, low_temperature_fails=bool(m) and m.group(1) == "2", status="unknown")
 
 
+# Characters a second Gemini voices speak, by language (the primary subtag): take review's prior for a
+# take's length until it has learned the voice from accepted takes. Scripts differ a lot: Chinese and
+# Japanese carry more per character (field notes, "Languages": English ~14-15/s, CJK ~4-7/s).
+SPEAKING_RATES: dict[str, float] = {"zh": 5.5, "ja": 6.5, "ko": 7.0, "th": 11.0, "hi": 12.0, "ar": 12.0}
+DEFAULT_SPEAKING_RATE = float(SPEECH_CHARS_PER_SECOND)
+
+
+def speaking_rate(language: str | None) -> float:
+    """Characters a second for ``language`` (a BCP 47 tag; None: the default)."""
+    primary = (language or "").split("-")[0].lower()
+    return SPEAKING_RATES.get(primary, DEFAULT_SPEAKING_RATE)
+
+
 def prices(model: str) -> tuple[float, float]:
     """(input, output) USD per 1M tokens: the table (a guess for an unknown ``gemini*`` name), else 0
     (``PODPIPE_PRICES`` overrides either, see ``podpipe.commands.cost``)."""

@@ -1,0 +1,116 @@
+"""Take review for a build, and the lines it flagged: ``podpipe review SPECS`` and ``build --strict``.
+
+``reviewer_for`` gives the render stage its ``podpipe.review.Reviewer`` (the backend's prior speaking rate,
+the cache's accepted takes to learn each voice from, ``--retakes``). ``review_lines`` reads, for every spoken
+line of the episodes, the verdict stored with its take (records only: no audio is read, nothing is
+re-rendered) and returns the lines a person should listen to: flagged (no take passed review) or re-rolled
+(a take was rejected), with their position in the episode, the reasons and the files of every take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podpipe.compile import CompiledEpisode, RenderRequest, SilencePiece, SpeechPiece
+
+if TYPE_CHECKING:
+    from podpipe.backends.base import Backend
+    from podpipe.cache import FileStore, Store
+    from podpipe.review import Reviewer
+
+
+def reviewer_for(cls: type[Backend], store: Store, retakes: int) -> Reviewer:
+    from podpipe.review import Reviewer, stored_reviews
+
+    return Reviewer(prior_rate=lambda request: cls.speaking_rate(request.model, request.language),
+                    retakes=retakes, accepted=lambda: stored_reviews(store))
+
+
+@dataclass(frozen=True)
+class ReviewedLine:
+    episode: Path  # the spec
+    segment_id: str
+    speaker: str
+    text: str
+    start: float | None  # seconds into the episode (None: not known, e.g. a take is missing)
+    status: str  # "flagged" (no take passed: the best is used) or "accepted" (after re-rolls)
+    reasons: tuple[str, ...]  # the kept take's reasons when flagged, else the rejected takes'
+    takes: tuple[Path, ...]  # the kept take's file first, then the rejected takes'
+    key: str
+
+    @property
+    def flagged(self) -> bool:
+        return self.status == "flagged"
+
+    @property
+    def position(self) -> str:
+        if self.start is None:
+            return "--:--"
+        minutes, seconds = divmod(int(self.start), 60)
+        return f"{minutes:02d}:{seconds:02d}"
+
+    def to_record(self) -> dict[str, Any]:
+        return {"episode": str(self.episode), "segment_id": self.segment_id, "speaker": self.speaker,
+                "text": self.text, "start": self.start, "position": self.position, "status": self.status,
+                "reasons": list(self.reasons), "takes": [str(p) for p in self.takes], "key": self.key}
+
+
+def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
+                 flagged_only: bool = False) -> list[ReviewedLine]:
+    """Every flagged or re-rolled line of ``episodes``, in episode order (``flagged_only``: flagged ones)."""
+    out: list[ReviewedLine] = []
+    for compiled in episodes:
+        requests = {r.key: r for r in compiled.requests}
+        start: float | None = 0.0
+        for piece in compiled.rundown.pieces:
+            here = start
+            if isinstance(piece, SilencePiece):
+                start = None if start is None else start + piece.seconds
+                continue
+            if not isinstance(piece, SpeechPiece):
+                start = None  # a sound's length is the mix's to know
+                continue
+            meta = store.meta(piece.key)
+            start = None if (start is None or meta is None) else start + float(meta.get("duration") or 0.0)
+            line = _line(compiled, piece, requests.get(piece.key), meta, here, store)
+            if line is not None and (line.flagged or not flagged_only):
+                out.append(line)
+    return out
+
+
+def _line(compiled: CompiledEpisode, piece: SpeechPiece, request: RenderRequest | None,
+          meta: dict[str, Any] | None, start: float | None, store: FileStore) -> ReviewedLine | None:
+    review = (meta or {}).get("review")
+    if not isinstance(review, dict):
+        return None
+    rejected = [r for r in review.get("rejected") or [] if isinstance(r, dict) and isinstance(r.get("key"), str)]
+    status = str(review.get("status"))
+    if status != "flagged" and not rejected:
+        return None
+    reasons = tuple(review.get("reasons") or ()) if status == "flagged" else \
+        tuple(reason for r in rejected for reason in r.get("reasons") or ())
+    takes = (store.entry_paths(piece.key)[0], *(store.entry_paths(r["key"])[0] for r in rejected))
+    turn = piece.turns[0]
+    return ReviewedLine(compiled.episode.path, piece.segment_id, turn.speaker, turn.shown, start, status,
+                        reasons, takes, piece.key)
+
+
+def flag_message(lines: Sequence[ReviewedLine]) -> str:
+    flagged = [line for line in lines if line.flagged]
+    out = [f"{len(flagged)} line{'s' if len(flagged) != 1 else ''} failed take review on every take "
+           "(the best take is in the episode, flagged; listen to it, then pin it or re-roll it):"]
+    out += [format_line(line) for line in flagged]
+    return "\n".join(out)
+
+
+def format_line(line: ReviewedLine) -> str:
+    text = line.text if len(line.text) <= 48 else line.text[:47] + "…"
+    takes = "\n".join(f"      {p}" for p in line.takes)
+    return (f"  {line.episode.name} {line.position} {line.segment_id} ({line.status}: "
+            f"{', '.join(line.reasons) or 'no reason recorded'}) {line.speaker}: {text}\n{takes}")
+
+
+__all__ = ["ReviewedLine", "flag_message", "format_line", "review_lines", "reviewer_for"]

@@ -1,0 +1,14 @@
+"""Take review: every new take is measured and checked before the cache accepts it (issue 18).
+
+``checks`` holds the checks table and the thresholds, ``measure`` what is measured of a take (from the mix's
+loudness figures plus two cheap counts), ``reviewer`` the verdicts and each voice's norm learned from the
+takes already accepted. The render stage uses a ``Reviewer`` through ``podpipe.render.scheduler.TakeReview``.
+"""
+
+from podpipe.review.checks import CHECKS, Norm, Result, Thresholds
+from podpipe.review.measure import Measures, measure
+from podpipe.review.reviewer import (ACCEPTED, DEFAULT_RETAKES, FLAGGED, PINNED, REJECTED, Reviewer, Verdict,
+                                     record, rejected_key, stored_reviews, voice_of)
+
+__all__ = ["ACCEPTED", "CHECKS", "DEFAULT_RETAKES", "FLAGGED", "Measures", "Norm", "PINNED", "REJECTED", "Result",
+           "Reviewer", "Thresholds", "Verdict", "measure", "record", "rejected_key", "stored_reviews", "voice_of"]

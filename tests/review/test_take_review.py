@@ -1,0 +1,105 @@
+"""Take review end to end: the real google-genai client against the loopback stand-in's bad takes."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from podpipe.cache import FileStore
+from tests.support.cli import run
+from tests.support.standin import TAKE_FAULTS, body_digest
+
+# every line is long enough (>= 3 s) that a take cut to a third is clearly short
+SHOW = """\
+title: Review {n}
+model: gemini-3.8-flash-tts
+speakers:
+  host: {{voice: Zephyr, name: Alex}}
+  guest: {{voice: Puck, name: Sam}}
+segments:
+  - host: Welcome back to the show, where we read the news of the week out loud.
+  - guest: Thanks for having me again, it is always a pleasure to be on this programme.
+  - host: Today we talk about bicycles, buses and the trains that never come on time.
+  - guest: I counted eleven buses this morning and every single one of them was late.
+  - pause: 0.5
+  - host: That sounds about right for a Monday morning in this part of the city.
+  - guest: The trams were worse, I waited twenty minutes for one that never arrived.
+  - host: Thank you all for listening, and we will be back at the same time next week.
+output: {{format: wav, path: {out}}}
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    return tmp_path
+
+
+def _write(directory, episodes=2):
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    for n in range(episodes):
+        (directory / f"ep{n}.yaml").write_text(SHOW.format(n=n, out=f"{directory.name}/ep{n}.wav").replace("the week", f"week {n}"), encoding="utf-8")
+        names.append(str(directory / f"ep{n}.yaml"))
+    return names
+
+
+def test_bad_takes_are_caught_and_rerolled_once_and_the_audio_equals_a_clean_build(gemini_server, project):
+    clean = _write(project / "clean")
+    run("build", "--rpm", "0", "--cache-dir", "clean-cache", *clean)
+    clean_requests = len(gemini_server.generate_requests())
+    assert clean_requests == 8  # 7 lines, of which the first differs between the two episodes
+    gemini_server.reset()
+
+    specs = _write(project / "faulty")
+    gemini_server.bad_first_takes(TAKE_FAULTS)
+    result = run("build", "--rpm", "0", "--cache-dir", "faulty-cache", "--report", "report.json", *specs)
+    bad = dict(gemini_server.bad_bodies)
+    assert set(bad.values()) == set(TAKE_FAULTS)  # every kind of bad take was sent
+    sent = Counter(body_digest(r) for r in gemini_server.generate_requests())
+    assert {d for d, n in sent.items() if n == 2} == set(bad)  # each bad take re-rolled exactly once
+    assert all(n == 1 for d, n in sent.items() if d not in bad)  # no good take rendered twice
+    assert len(sent) == clean_requests and bad
+    assert f"({len(bad)} re-rolls, 0 flagged)" in result.output
+
+    for n in range(2):
+        assert (project / "faulty" / f"ep{n}.wav").read_bytes() == (project / "clean" / f"ep{n}.wav").read_bytes()
+    report = json.loads((project / "report.json").read_text())
+    assert report["totals"]["retakes"] == len(bad) and report["totals"]["flagged"] == 0
+    rerolled = [r for r in report["requests"] if r["retakes"]]
+    assert len(rerolled) == len(bad)
+    expected = {"read-thrice": "runaway", "cut": "truncated", "dead-air": "dead_air", "noise": "noise"}
+    assert sorted(reason for r in rerolled for reason in r["review"]["rejected"][0]["reasons"]) == \
+        sorted(expected[kind] for kind in bad.values())
+    # the rejected takes stay in the cache, marked rejected, beside the accepted take
+    store = FileStore(project / "faulty-cache")
+    for r in rerolled:
+        assert r["review"]["status"] == "accepted" and r["review"]["take"] == 2
+        kept = store.meta(r["key"])["review"]
+        assert kept["rejected"][0]["key"] == r["review"]["rejected"][0]["key"]
+        rejected = store.meta(kept["rejected"][0]["key"])
+        assert rejected["review"]["status"] == "rejected" and rejected["review"]["of"] == r["key"]
+        assert store.get(kept["rejected"][0]["key"]) is not None
+
+    listed = run("review", "--cache-dir", "faulty-cache", "--json", *specs)
+    lines = json.loads(listed.output)
+    # one row per line of each episode: a take both episodes share is listed under each
+    assert {line["key"] for line in lines} == {r["key"] for r in rerolled}
+    assert len(lines) == sum(len(r["uses"]) for r in rerolled)
+    assert all(line["status"] == "accepted" for line in lines)
+    assert all(line["position"] != "--:--" and len(line["takes"]) == 2 for line in lines)
+
+    again = run("build", "--rpm", "0", "--cache-dir", "faulty-cache", *specs)
+    assert "up to date" in again.output and len(gemini_server.generate_requests()) == sum(sent.values())
+
+
+def test_ordinary_standin_takes_reroll_nothing(gemini_server, project):
+    specs = _write(project / "eps", episodes=3)
+    result = run("build", "--rpm", "0", "--report", "report.json", *specs)
+    report = json.loads((project / "report.json").read_text())
+    assert report["totals"]["retakes"] == 0 and report["totals"]["flagged"] == 0
+    assert "re-roll" not in result.output
+    assert all(r["review"]["status"] == "accepted" for r in report["requests"])
