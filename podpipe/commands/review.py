@@ -36,10 +36,12 @@ class ReviewedLine:
     speaker: str
     text: str
     start: float | None  # seconds into the episode (None: not known, e.g. a take is missing)
-    status: str  # "flagged" (no take passed: the best is used) or "accepted" (after re-rolls)
+    status: str  # "flagged" (no take passed: the best is used), "pinned" (flagged, accepted in the spec) or
+    # "accepted" (after re-rolls)
     reasons: tuple[str, ...]  # the kept take's reasons when flagged, else the rejected takes'
     takes: tuple[Path, ...]  # the kept take's file first, then the rejected takes'
     key: str
+    take: str  # the kept take's id, what a spec's ``accept:`` names
 
     @property
     def flagged(self) -> bool:
@@ -55,7 +57,7 @@ class ReviewedLine:
     def to_record(self) -> dict[str, Any]:
         return {"episode": str(self.episode), "segment_id": self.segment_id, "speaker": self.speaker,
                 "text": self.text, "start": self.start, "position": self.position, "status": self.status,
-                "reasons": list(self.reasons), "takes": [str(p) for p in self.takes], "key": self.key}
+                "reasons": list(self.reasons), "takes": [str(p) for p in self.takes], "key": self.key, "take": self.take}
 
 
 def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
@@ -83,25 +85,56 @@ def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
 
 def _line(compiled: CompiledEpisode, piece: SpeechPiece, request: RenderRequest | None,
           meta: dict[str, Any] | None, start: float | None, store: FileStore) -> ReviewedLine | None:
-    review = (meta or {}).get("review")
-    if not isinstance(review, dict):
+    from podpipe.review import FLAGGED, take_status
+
+    status = take_status(meta, piece.accept)
+    if status is None or (status["status"] != FLAGGED and not status["rejected"]):
         return None
-    rejected = [r for r in review.get("rejected") or [] if isinstance(r, dict) and isinstance(r.get("key"), str)]
-    status = str(review.get("status"))
-    if status != "flagged" and not rejected:
-        return None
-    reasons = tuple(review.get("reasons") or ()) if status == "flagged" else \
-        tuple(reason for r in rejected for reason in r.get("reasons") or ())
-    takes = (store.entry_paths(piece.key)[0], *(store.entry_paths(r["key"])[0] for r in rejected))
+    review = meta["review"]
+    if status["status"] != "accepted":
+        reasons = tuple(review.get("reasons") or ())
+    else:
+        reasons = tuple(reason for r in review.get("rejected") or [] if isinstance(r, dict)
+                        for reason in r.get("reasons") or ())
+    takes = (store.entry_paths(piece.key)[0], *(store.entry_paths(key)[0] for key in status["rejected"]))
     turn = piece.turns[0]
-    return ReviewedLine(compiled.episode.path, piece.segment_id, turn.speaker, turn.shown, start, status,
-                        reasons, takes, piece.key)
+    return ReviewedLine(compiled.episode.path, piece.segment_id, turn.speaker, turn.shown, start,
+                        status["status"], reasons, takes, piece.key, status["take"])
+
+
+def flagged_outputs(specs: Sequence[str | Path], *, root: Path | None = None,
+                    allow_outside: bool = False) -> list[str]:
+    """The flagged lines of the built episodes of ``specs``, read from their manifests (what the mix recorded
+    of each take) and cleared by the specs' ``accept:`` as they are now: one line of text each. For the
+    publish gate: it needs neither the cache nor a backend."""
+    from podpipe.mix import ManifestError, read_manifest
+    from podpipe.review import FLAGGED, is_accepted
+    from podpipe.spec import load_episodes
+
+    out = []
+    for episode in load_episodes(specs, root=root, allow_outside=allow_outside).episodes:
+        try:
+            manifest = read_manifest(episode.output.path)
+        except ManifestError:
+            continue  # not built: the feed decides what an unbuilt episode means
+        accepted = {segment.id: segment.accept for segment in episode.segments}
+        for piece in manifest.get("pieces", []):
+            review = piece.get("review") if isinstance(piece, dict) else None
+            if not isinstance(review, dict) or review.get("status") != FLAGGED:
+                continue
+            if is_accepted(str(review.get("sha256", "")), accepted.get(piece.get("segment_id"), ())):
+                continue
+            start = float(piece.get("start") or 0.0)
+            out.append(f"  {episode.path.name} {int(start) // 60:02d}:{int(start) % 60:02d} {piece.get('segment_id')} "
+                       f"take {review.get('take')} ({', '.join(review.get('reasons') or ())})")
+    return out
 
 
 def flag_message(lines: Sequence[ReviewedLine]) -> str:
     flagged = [line for line in lines if line.flagged]
     out = [f"{len(flagged)} line{'s' if len(flagged) != 1 else ''} failed take review on every take "
-           "(the best take is in the episode, flagged; listen to it, then pin it or re-roll it):"]
+           "(the best take is in the episode, flagged). Listen to it: accept it with `accept: <take id>` on "
+           "its segment, or re-roll it with a new `take:`"]
     out += [format_line(line) for line in flagged]
     return "\n".join(out)
 
@@ -109,7 +142,7 @@ def flag_message(lines: Sequence[ReviewedLine]) -> str:
 def format_line(line: ReviewedLine) -> str:
     text = line.text if len(line.text) <= 48 else line.text[:47] + "…"
     takes = "\n".join(f"      {p}" for p in line.takes)
-    return (f"  {line.episode.name} {line.position} {line.segment_id} ({line.status}: "
+    return (f"  {line.episode.name} {line.position} {line.segment_id} take {line.take} ({line.status}: "
             f"{', '.join(line.reasons) or 'no reason recorded'}) {line.speaker}: {text}\n{takes}")
 
 

@@ -8,7 +8,9 @@ takes already accepted. The render stage uses a ``Reviewer`` through ``podpipe.r
 from podpipe.review.checks import CHECKS, Norm, Result, Thresholds
 from podpipe.review.measure import Measures, measure
 from podpipe.review.reviewer import (ACCEPTED, DEFAULT_RETAKES, FLAGGED, PINNED, REJECTED, Reviewer, Verdict,
-                                     record, rejected_key, stored_reviews, voice_of)
+                                     is_accepted, record, rejected_key, stored_reviews, take_id,
+                                     take_status, voice_of)
 
 __all__ = ["ACCEPTED", "CHECKS", "DEFAULT_RETAKES", "FLAGGED", "Measures", "Norm", "PINNED", "REJECTED", "Result",
-           "Reviewer", "Thresholds", "Verdict", "measure", "record", "rejected_key", "stored_reviews", "voice_of"]
+           "Reviewer", "Thresholds", "Verdict", "is_accepted", "measure", "record", "rejected_key", "stored_reviews",
+           "take_id", "take_status", "voice_of"]

@@ -75,6 +75,7 @@ class Segment:
     style: str | None = None
     temperature: float | None = None
     take: int = 1
+    accept: tuple[str, ...] = ()  # take ids accepted by ear (``podpipe.review``): their flags are cleared
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,10 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _take_ids(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def _float(value: Any) -> float | None:
     return float(value) if is_number(value) else None  # None stays None (loudness: null switches it off)
 
@@ -103,7 +107,8 @@ def _segment(view: View, i: int, seg: dict, seg_id: str) -> Segment:
         sid = next(k for k in seg if k not in segment_fields())
         turns = (Turn(sid, seg[sid].strip(), view.loc((*where, sid), key=True).line),)
     return Segment(kind="dialogue" if kind == "dialogue" else "speech", turns=turns, **common,
-                   **_given(seg, _text, "style"), **_given(seg, float, "temperature"), **_given(seg, int, "take"))
+                   **_given(seg, _text, "style"), **_given(seg, float, "temperature"), **_given(seg, int, "take"),
+                   **_given(seg, _take_ids, "accept"))
 
 
 def _music_bed(view: View, i: int, bed: dict, segment_ids: list[str]) -> MusicBed:

@@ -103,3 +103,56 @@ def test_ordinary_standin_takes_reroll_nothing(gemini_server, project):
     assert report["totals"]["retakes"] == 0 and report["totals"]["flagged"] == 0
     assert "re-roll" not in result.output
     assert all(r["review"]["status"] == "accepted" for r in report["requests"])
+
+
+def _always_bad(server, text, kind="dead-air"):
+    """Every take of the line holding ``text`` is bad (``kind``); the rest are answered normally."""
+    from tests.support.standin import Fault
+
+    server.fault_fn = lambda rec: Fault(kind) if any(text in t for t in rec.texts) else None
+
+
+def test_a_take_failing_every_attempt_is_flagged_gates_strict_and_publish_until_accepted(gemini_server, project):
+    specs = _write(project / "eps", episodes=1)
+    _always_bad(gemini_server, "eleven buses")
+    result = run("build", "--rpm", "0", "--report", "report.json", *specs)
+    assert "(2 re-rolls, 1 flagged)" in result.output
+    assert sum("eleven buses" in r.texts[0] for r in gemini_server.generate_requests()) == 3  # 1 + --retakes 2
+    report = json.loads((project / "report.json").read_text())
+    [flagged] = [r for r in report["requests"] if r["flagged"]]
+    assert flagged["review"]["status"] == "flagged" and flagged["review"]["reasons"] == ["dead_air"]
+    assert len(flagged["review"]["rejected"]) == 2
+    manifest = json.loads((project / "eps" / "ep0.manifest.json").read_text())
+    [piece] = [p for p in manifest["pieces"] if p.get("review", {}).get("status") == "flagged"]
+    assert piece["key"] == flagged["key"] and piece["segment_id"] == "s4"
+
+    strict = run("build", "--strict", *specs, code=4)
+    assert "s4 take " in strict.output and "dead_air" in strict.output
+    listed = run("review", *specs)
+    assert "00:" in listed.output and "s4" in listed.output and "1 flagged, 0 re-rolled" in listed.output
+    refused = run("publish", *specs, "--to", f"file://{project / 'site'}", "--base-url", "https://example.org/s",
+                  "--dry-run", code=4)
+    assert "refusing to publish" in refused.output and "s4" in refused.output
+    assert not (project / "site").exists()
+
+    # accept the flagged take by ear: its flag clears everywhere, nothing is rendered again
+    spec = project / "eps" / "ep0.yaml"
+    sent = len(gemini_server.generate_requests())
+    spec.write_text(spec.read_text().replace(
+        "  - guest: I counted eleven buses this morning and every single one of them was late.\n",
+        "  - guest: I counted eleven buses this morning and every single one of them was late.\n"
+        f"    accept: {piece['review']['take']}\n"), encoding="utf-8")
+    run("build", "--strict", *specs)
+    assert "0 flagged" in run("review", *specs).output
+    assert len(gemini_server.generate_requests()) == sent
+    gate = run("publish", *specs, "--to", f"file://{project / 'site'}", "--base-url", "https://example.org/s",
+               "--dry-run", code=None)
+    assert gate.exit_code != 4 and "refusing to publish" not in gate.output
+
+
+def test_retakes_zero_keeps_the_first_take_and_flags_it(gemini_server, project):
+    specs = _write(project / "eps", episodes=1)
+    _always_bad(gemini_server, "eleven buses", kind="noise")
+    result = run("build", "--rpm", "0", "--retakes", "0", *specs)
+    assert "(0 re-rolls, 1 flagged)" in result.output
+    assert sum("eleven buses" in r.texts[0] for r in gemini_server.generate_requests()) == 1
