@@ -36,9 +36,9 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
-@click.option("--retakes", type=click.IntRange(0, 10), default=2, show_default=True, envvar="PODPIPE_RETAKES",
-              show_envvar=True, help="New takes for a take that fails review (0: none; a take that fails every "
-                                     "one is kept and flagged, and fails --strict with exit 4).")
+@click.option("--retakes", type=click.IntRange(0, 10), default=None, envvar="PODPIPE_RETAKES", show_envvar=True,
+              help="New takes for a take that fails review (default: the spec's review: retakes, else 2; 0: none). "
+                   "A line whose every take fails is kept, flagged, and fails --strict with exit 4.")
 def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
           verbose, allow_outside, strict, shard, remote_cache, remote_mode, retakes):
     """Validate, render what is not cached, and mix every episode in SPECS.

@@ -48,7 +48,7 @@ class BuildOptions:
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered); flagged takes fail (exit 4)
-    retakes: int = 2  # new takes a take that fails review may get (0: none; it is kept and flagged)
+    retakes: int | None = None  # new takes for a take that fails review (0: none); None: the spec's review:, else 2
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
     # episodes mixed at once, each in a worker process, while renders go on; None: one per core; 1: in this
@@ -230,10 +230,11 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
                           prepared.remote.stats() if prepared.remote else None)
     if result.failed or any(e.state == "failed" for e in ordered):
         raise RenderError(_failure_message(prepared, outcome), outcome)
-    if options.strict:
+    strict = [c for c in prepared.episodes if options.strict or c.episode.review.strict]
+    if strict:
         from podpipe.commands.review import flag_message, review_lines
 
-        flagged = review_lines(prepared.episodes, prepared.local, flagged_only=True)
+        flagged = review_lines(strict, prepared.local, flagged_only=True)
         if flagged:
             raise FlaggedError(flag_message(flagged), outcome)
     return outcome
@@ -260,7 +261,7 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
                               on_done=done, on_attempt=progress.attempt,
-                              review=reviewer_for(cls, prepared.store, options.retakes))
+                              review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes))
         return scheduler.run(missing)
     finally:
         backend.close()

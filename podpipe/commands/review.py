@@ -22,11 +22,36 @@ if TYPE_CHECKING:
     from podpipe.review import Reviewer
 
 
-def reviewer_for(cls: type[Backend], store: Store, retakes: int) -> Reviewer:
-    from podpipe.review import Reviewer, stored_reviews
+def reviewer_for(cls: type[Backend], store: Store, episodes: Sequence[CompiledEpisode],
+                 retakes: int | None = None) -> Reviewer:
+    """A reviewer for the requests of ``episodes``: each held to the ``review:`` of the first episode that
+    uses it (the show's and the episode's thresholds, then those of its voices); ``retakes`` (build
+    --retakes) over the spec's."""
+    from podpipe.review import DEFAULT_RETAKES, Reviewer, Thresholds, stored_reviews
+
+    settings = {}
+    for compiled in episodes:
+        for request in compiled.requests:
+            settings.setdefault(request.key, compiled.episode.review)
+
+    def thresholds(request: RenderRequest) -> Thresholds:
+        found = settings.get(request.key)
+        if found is None:
+            return Thresholds()
+        limits = Thresholds().updated(dict(found.thresholds))
+        voices = dict(found.voices)
+        for voice in dict.fromkeys(t.voice for t in request.turns):
+            limits = limits.updated(dict(voices.get(voice, ())))
+        return limits
+
+    def retakes_for(request: RenderRequest) -> int:
+        if retakes is not None:
+            return retakes
+        found = settings.get(request.key)
+        return DEFAULT_RETAKES if found is None or found.retakes is None else found.retakes
 
     return Reviewer(prior_rate=lambda request: cls.speaking_rate(request.model, request.language),
-                    retakes=retakes, accepted=lambda: stored_reviews(store))
+                    thresholds=thresholds, retakes=retakes_for, accepted=lambda: stored_reviews(store))
 
 
 @dataclass(frozen=True)
@@ -125,8 +150,8 @@ def flagged_outputs(specs: Sequence[str | Path], *, root: Path | None = None,
             if is_accepted(str(review.get("sha256", "")), accepted.get(piece.get("segment_id"), ())):
                 continue
             start = float(piece.get("start") or 0.0)
-            out.append(f"  {episode.path.name} {int(start) // 60:02d}:{int(start) % 60:02d} {piece.get('segment_id')} "
-                       f"take {review.get('take')} ({', '.join(review.get('reasons') or ())})")
+            out.append(f"  {episode.path.name} {int(start) // 60:02d}:{int(start) % 60:02d} "
+                       f"{piece.get('segment_id')} take {review.get('take')} ({', '.join(review.get('reasons') or ())})")
     return out
 
 

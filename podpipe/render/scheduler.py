@@ -14,7 +14,7 @@ behaviour:
   every worker). The key's lock is held until the entry is committed. An interrupted run waits for the
   writer, so it keeps everything that finished; a failure is never stored.
 - Every new take is reviewed before the store accepts it (``TakeReview``, given by the caller: the checks
-  live in ``podpipe.review``). A take that fails is re-rolled, a new request, up to ``review.retakes`` times
+  live in ``podpipe.review``). A take that fails is re-rolled, a new request, up to ``review.retakes(request)`` times
   (never on a ``repeatable`` backend, which would answer the same). The first take that passes is kept; if
   none does, the best-scoring one is kept and flagged. Rejected takes are stored too, under keys of their
   own that no spec compiles to, so a person can listen to them and no mix ever uses one.
@@ -70,7 +70,8 @@ class Outcome:
 class TakeReview(Protocol):
     """What the render stage needs of take review (``podpipe.review.Reviewer``)."""
 
-    retakes: int  # new takes a failed take may get
+    def retakes(self, request: RenderRequest) -> int:
+        """New takes a failed take of ``request`` may get."""
 
     def review(self, request: RenderRequest, audio: Any) -> Any:
         """A verdict on a new take: has ``ok``, ``reasons`` and ``badness`` (lower is better)."""
@@ -215,7 +216,7 @@ class Scheduler:
         done = self._attempts(request)
         if self.review is None or isinstance(done, Outcome):
             return done
-        retakes = 0 if self.backend.repeatable else max(0, self.review.retakes)
+        retakes = 0 if self.backend.repeatable else max(0, self.review.retakes(request))
         takes: list[tuple[_Success, Any]] = []
         lost: tuple[str, ...] = ()  # why a re-roll that failed outright failed
         while True:

@@ -62,6 +62,8 @@ class Norm:
     crossings: float | None = None
     crossings_mad: float = 0.0
     ends_in_speech: float | None = None  # share of accepted takes whose last 30 ms are speech
+    end_db: float | None = None  # median level of accepted takes' last 30 ms, relative to their speech
+    end_db_mad: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,13 @@ def _dead_air(m: Measures, e: Expectation, t: Thresholds) -> Result:
 
 def _ending(m: Measures, e: Expectation, t: Thresholds) -> Result:
     # Some voices stop on full sound (a draft voice, a test tone): only a voice whose accepted takes end
-    # quietly is judged, and only once its norm is known.
+    # quietly is judged, once its norm is known, and against its own spread as well as the threshold.
     share = e.norm.ends_in_speech if e.norm.count >= MIN_NORM_TAKES else None
-    if share is None or share > 0.1:
+    if share is None or share > 0.1 or e.norm.end_db is None:
         return Result("ending", True, m.end_db, None)
-    ok = m.end_db <= t.ending
-    return Result("ending", ok, m.end_db, t.ending, None if ok else "cut_off")
+    limit = max(t.ending, e.norm.end_db + NORM_MADS * max(e.norm.end_db_mad, 1.0))
+    ok = m.end_db <= limit
+    return Result("ending", ok, m.end_db, limit, None if ok else "cut_off")
 
 
 def _noise(m: Measures, e: Expectation, t: Thresholds) -> Result:

@@ -1,7 +1,7 @@
 """Review a take: measure it, judge it against the checks table, and keep each voice's norm.
 
 ``Reviewer`` is what the render stage is given (``podpipe.render.scheduler.TakeReview``): ``review`` a new take,
-``accept`` the take that is kept, and ``retakes``, how many new takes a failed one may get. A voice's norm
+``accept`` the take that is kept, and ``retakes(request)``, how many new takes a failed one may get. A voice's norm
 (median and MAD of seconds per character and of zero crossings, the share of takes that end in speech) is
 learned from the takes already accepted in the cache, read once from their records when the first take of
 a build is reviewed, and from each take accepted while the build runs.
@@ -114,19 +114,22 @@ class _Samples:
         self.per_char: list[float] = []
         self.crossings: list[float] = []
         self.ends: list[bool] = []
+        self.end_db: list[float] = []
 
     def add(self, measures: Measures, characters: int) -> None:
         if characters > 0:
             self.per_char.append(measures.seconds / characters)
         self.crossings.append(measures.crossings)
         self.ends.append(ends_in_speech(measures))
+        self.end_db.append(measures.end_db)
 
     def norm(self) -> Norm:
         if not self.crossings:
             return Norm()
         spc, spc_mad = _median_mad(self.per_char) if self.per_char else (None, 0.0)
         zc, zc_mad = _median_mad(self.crossings)
-        return Norm(len(self.crossings), spc, spc_mad, zc, zc_mad, sum(self.ends) / len(self.ends))
+        end, end_mad = _median_mad(self.end_db)
+        return Norm(len(self.crossings), spc, spc_mad, zc, zc_mad, sum(self.ends) / len(self.ends), end, end_mad)
 
 
 class Reviewer:
@@ -134,8 +137,9 @@ class Reviewer:
 
     def __init__(self, *, prior_rate: Callable[[RenderRequest], float | None] = lambda request: None,
                  thresholds: Callable[[RenderRequest], Thresholds] = lambda request: Thresholds(),
-                 retakes: int = DEFAULT_RETAKES, accepted: Callable[[], Iterable[Mapping[str, Any]]] = tuple):
-        self.retakes = max(0, retakes)
+                 retakes: int | Callable[[RenderRequest], int] = DEFAULT_RETAKES,
+                 accepted: Callable[[], Iterable[Mapping[str, Any]]] = tuple):
+        self._retakes = retakes
         self._prior_rate = prior_rate
         self._thresholds = thresholds
         self._accepted = accepted  # the review records of takes accepted before this build
@@ -151,6 +155,10 @@ class Reviewer:
                     voices.setdefault(rec["voice"], _Samples()).add(measures, int(rec.get("characters") or 0))
             self._voices = voices
         return self._voices
+
+    def retakes(self, request: RenderRequest) -> int:
+        """New takes a failed take of ``request`` may get."""
+        return max(0, self._retakes(request) if callable(self._retakes) else self._retakes)
 
     def norm(self, voice: str) -> Norm:
         with self._lock:

@@ -79,6 +79,16 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class ReviewSettings:
+    """The spec's ``review:`` (show file merged under the episode): take review's thresholds and policy."""
+
+    strict: bool = False  # a flagged take fails the build (exit 4)
+    retakes: int | None = None  # None: build --retakes
+    thresholds: tuple[tuple[str, float], ...] = ()  # threshold name -> value, over the defaults
+    voices: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # voice -> its thresholds, over those
+
+
+@dataclass(frozen=True)
 class Output:
     path: Path  # absolute; default <project root>/build/<spec stem>.<format>
     format: str = DEFAULT_FORMAT  # one of the schema's output formats
@@ -161,6 +171,7 @@ class Episode:
     explicit: bool | None = None  # None: the show's feed.explicit
     guid: str | None = None  # pinned feed guid; None: derived from the spec's path (podpipe.feed)
     feed: Feed | None = None  # the show's feed metadata, when the spec (or its show file) has feed:
+    review: ReviewSettings = ReviewSettings()
 
     @property
     def stem(self) -> str:

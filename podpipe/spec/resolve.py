@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, Segment, Sound, Speaker,
-                                  Turn, default_name)
+from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, ReviewSettings, Segment,
+                                  Sound, Speaker, Turn, default_name)
 from podpipe.spec.schema import segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
 from podpipe.spec.text import LexiconEntry
@@ -42,6 +42,7 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
         music=tuple(_music_bed(view, i, bed, segment_ids) for i, bed in enumerate(data.get("music", ()))),
         lexicon=lexicon,
         feed=_feed(view, data) if "feed" in data else None,
+        review=_review(data.get("review") or {}),
         **written,
     )
 
@@ -49,6 +50,15 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
 def _given(mapping: dict, convert: Callable[[Any], Any], *names: str) -> dict[str, Any]:
     """The fields among ``names`` the spec writes, converted; the others keep their dataclass defaults."""
     return {name: convert(mapping[name]) for name in names if name in mapping}
+
+
+def _review(data: dict) -> ReviewSettings:
+    def thresholds(d: dict) -> tuple[tuple[str, float], ...]:
+        return tuple((k, float(v)) for k, v in sorted(d.items()) if k not in ("strict", "retakes", "voices"))
+
+    voices = sorted((data.get("voices") or {}).items())
+    return ReviewSettings(strict=bool(data.get("strict", False)), retakes=data.get("retakes"),
+                          thresholds=thresholds(data), voices=tuple((voice, thresholds(d)) for voice, d in voices))
 
 
 def _text(value: str) -> str:

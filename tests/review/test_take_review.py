@@ -156,3 +156,23 @@ def test_retakes_zero_keeps_the_first_take_and_flags_it(gemini_server, project):
     result = run("build", "--rpm", "0", "--retakes", "0", *specs)
     assert "(0 re-rolls, 1 flagged)" in result.output
     assert sum("eleven buses" in r.texts[0] for r in gemini_server.generate_requests()) == 1
+
+
+@pytest.mark.parametrize("backend", ["espeak", "gemini"])
+def test_example_episodes_reroll_and_flag_nothing(gemini_server, project, backend):
+    """The demo episodes, read by the offline voice and by the stand-in: no false alarm, no extra spending."""
+    import shutil
+
+    from tests.support import REPO
+
+    shutil.copytree(REPO / "episodes", project / "episodes")
+    specs = sorted(str(p) for p in (project / "episodes").glob("*.yaml"))
+    run("build", "--backend", backend, "--rpm", "0", "--report", "report.json", *specs)
+    report = json.loads((project / "report.json").read_text())
+    assert report["totals"]["rendered"] > 10
+    assert report["totals"]["retakes"] == 0 and report["totals"]["flagged"] == 0
+    failed_checks = [(r["key"][:8], c) for r in report["requests"] for c in r["review"]["checks"] if not c["ok"]]
+    assert failed_checks == []
+    if backend == "gemini":
+        assert len(gemini_server.generate_requests()) == report["totals"]["rendered"]
+    run("build", "--strict", *specs)  # nothing flagged, so --strict passes
