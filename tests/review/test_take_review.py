@@ -176,3 +176,22 @@ def test_example_episodes_reroll_and_flag_nothing(gemini_server, project, backen
     if backend == "gemini":
         assert len(gemini_server.generate_requests()) == report["totals"]["rendered"]
     run("build", "--strict", *specs)  # nothing flagged, so --strict passes
+
+
+def test_review_section_sets_thresholds_per_voice_and_strict(gemini_server, project):
+    specs = _write(project / "eps", episodes=1)
+    spec = project / "eps" / "ep0.yaml"
+    spec.write_text(spec.read_text() + "review:\n  strict: true\n  retakes: 1\n  voices:\n    Puck: {dead_air: 6}\n",
+                    encoding="utf-8")
+    from tests.support.standin import Fault
+
+    gemini_server.fault_fn = lambda rec: Fault("dead-air") if any(
+        "eleven buses" in t or "Today we talk" in t for t in rec.texts) else None
+    failed = run("build", "--rpm", "0", *specs, code=4)  # review: strict, no --strict needed
+    assert "(1 re-roll, 1 flagged)" in failed.output and "s3 take" in failed.output  # Zephyr's line
+    sent = Counter(r.texts[0][:14] for r in gemini_server.generate_requests())
+    assert sent["Today we talk "] == 2 and sent["I counted elev"] == 1  # retakes: 1; Puck may pause 6 s
+    bad = spec.read_text().replace("Puck: {dead_air: 6}", "Puck: {dead_air: 0}")
+    spec.write_text(bad, encoding="utf-8")
+    invalid = run("validate", *specs, code=2)
+    assert "review.voices.Puck.dead_air" in invalid.output
