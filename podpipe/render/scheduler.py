@@ -278,7 +278,8 @@ class Scheduler:
             return
         analysis = self.review.analysis(done.verdict)
         if analysis is not None:
-            self.store.put_analysis(request.key, analysis)
+            with contextlib.suppress(OSError):  # optional: the mix computes the figures itself when missing
+                self.store.put_analysis(request.key, analysis)
         self.review.accept(request, done.verdict)
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float,

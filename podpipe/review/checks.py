@@ -12,7 +12,8 @@ check      reasons                     score                                    
 =========  ==========================  ==========================================================  ==========
 duration   runaway, truncated          seconds / expected seconds (text length × voice's s/char)    0.5 .. 2.0
 dead_air   dead_air                    longest silence inside the take, seconds                     2.5 s + pauses
-ending     cut_off                     level of the last 30 ms relative to the speech, dB           -15 dB
+ending     cut_off                     level of the last 30 ms relative to the speech, dB (a take   -15 dB
+                                       shorter than expected, of a voice that ends quietly)
 noise      noise                       median zero-crossing rate of the speech windows              0.3
 clipping   clipping                    fraction of samples at full scale                            0.001
 =========  ==========================  ==========================================================  ==========
@@ -104,10 +105,13 @@ class Result:
 
 
 MIN_NORM_TAKES = 5  # a voice's norm counts once this many of its takes were accepted
+ENDING_SHORT = 0.85  # a take ending on full sound is cut off only when it is also this much shorter than expected
 NORM_MADS = 6.0  # how many MADs from a voice's median still count as that voice
 
 
-def _duration(m: Measures, e: Expectation, t: Thresholds) -> Result:
+def _expected_seconds(e: Expectation, t: Thresholds) -> tuple[float | None, float, float]:
+    """``(expected seconds, longest, shortest)`` for this text and voice: the voice's learned rate once it
+    is known (its spread can only widen the limits), else the backend's prior; None: nothing to go by."""
     per_char = e.norm.seconds_per_char if e.norm.count >= MIN_NORM_TAKES else None
     longest, shortest = t.longest, t.shortest
     if per_char is None and e.prior_rate:
@@ -116,8 +120,14 @@ def _duration(m: Measures, e: Expectation, t: Thresholds) -> Result:
         spread = NORM_MADS * e.norm.seconds_per_char_mad / per_char
         longest, shortest = max(longest, 1 + spread), min(shortest, max(0.1, 1 - spread))
     if per_char is None or e.characters <= 0:
+        return None, longest, shortest
+    return e.characters * per_char, longest, shortest
+
+
+def _duration(m: Measures, e: Expectation, t: Thresholds) -> Result:
+    expected, longest, shortest = _expected_seconds(e, t)
+    if expected is None:
         return Result("duration", True, None, None)
-    expected = e.characters * per_char
     ratio = m.seconds / expected
     slack = DURATION_SLACK / expected
     if ratio > longest + slack:
@@ -135,9 +145,13 @@ def _dead_air(m: Measures, e: Expectation, t: Thresholds) -> Result:
 
 def _ending(m: Measures, e: Expectation, t: Thresholds) -> Result:
     # Some voices stop on full sound (a draft voice, a test tone): only a voice whose accepted takes end
-    # quietly is judged, once its norm is known, and against its own spread as well as the threshold.
+    # quietly is judged, once its norm is known, and against its own spread as well as the threshold. And
+    # a voice cut mid-word has not said everything: only a take shorter than expected is a cut-off, so a
+    # complete take that merely ends on a breath is never one.
     share = e.norm.ends_in_speech if e.norm.count >= MIN_NORM_TAKES else None
-    if share is None or share > 0.1 or e.norm.end_db is None:
+    expected, _longest, _shortest = _expected_seconds(e, t)
+    if share is None or share > 0.1 or e.norm.end_db is None or expected is None \
+            or m.seconds > ENDING_SHORT * expected:
         return Result("ending", True, m.end_db, None)
     limit = max(t.ending, e.norm.end_db + NORM_MADS * max(e.norm.end_db_mad, 1.0))
     ok = m.end_db <= limit

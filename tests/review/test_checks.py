@@ -74,6 +74,7 @@ def test_a_voice_is_judged_against_its_own_norm():
                  end_db_mad=2.0)
     cut = _speech(4.0)[: int(2.6 * RATE) * 2 - 4000]  # stops inside a syllable
     assert _verdict(cut, norm=quiet)["ending"].reason == "cut_off"
+    assert _verdict(tone(4.0), norm=quiet)["ending"].ok  # full length: it said everything, whatever its end
     # a learned rate replaces the prior: this voice is slow, so 10 s for 56 characters is normal for it
     slow = Norm(count=8, seconds_per_char=10.0 / 56, seconds_per_char_mad=0.002, crossings=0.012, end_db=-60)
     assert not _verdict(_speech(10.0), rate=14.0)["duration"].ok
