@@ -105,7 +105,7 @@ class Result:
 
 
 MIN_NORM_TAKES = 5  # a voice's norm counts once this many of its takes were accepted
-ENDING_SHORT = 0.85  # a take ending on full sound is cut off only when it is also this much shorter than expected
+ENDING_SHORT = 0.7  # a take ending on full sound is cut off only when it is also this much shorter than expected
 NORM_MADS = 6.0  # how many MADs from a voice's median still count as that voice
 
 

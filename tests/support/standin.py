@@ -5,8 +5,9 @@ It speaks what google-genai 3.x sends (``POST /{v1,v1beta,v1alpha}/models/{model
 checks requests the way the Gemini 3.8 service does (key, model, response modality, sampling settings,
 voices, at most two speakers, speaker labels that match), and answers like the service: a whole WAV
 (``audio/wav``) for 3.8 models, raw little-endian ``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in
-``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text
-(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Unknown model names get 404.
+``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text read aloud
+(``CHARS_PER_SECOND``; the 2.5/3.1 directions, ``read_aloud``, are not read), so it passes a backend's sanity
+checks and take review. Unknown model names get 404.
 
 Model rules (checked 2026-12):
 
@@ -411,6 +412,22 @@ def _resolve_voice(model: str, voice_config: Any, custom: Collection[str]) -> st
     return voice
 
 
+_STYLE_PREFIX = re.compile(r"^Say in this style \(.*?\): ", re.S)
+
+
+def read_aloud(text: str, speakers: Mapping[str, Any]) -> str:
+    """The words of a 2.5/3.1 prompt that a voice speaks, without the directions around them."""
+    text = _STYLE_PREFIX.sub("", text, count=1)
+    lines = text.split("\n")
+    if speakers and lines and lines[0].startswith("TTS the following conversation"):
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        label, sep, rest = line.partition(": ")
+        out.append(rest if sep and label in speakers else line)
+    return "\n".join(out)
+
+
 def check_request(model: str, body: Any, custom_voices: Collection[str] | None = None) -> dict:
     """Validate a generateContent body like the service; returns what the answer needs. ``custom_voices``:
     the custom voice ids ``voice_config.voice`` may name (default: those of DEFAULT_CUSTOM_VOICES)."""
@@ -463,7 +480,9 @@ def check_request(model: str, body: Any, custom_voices: Collection[str] | None =
             if not re.search(rf"^{re.escape(label)}:", text, re.M):
                 raise _BadRequest(400, f"speaker {label!r} of multi_speaker_voice_config does not appear "
                                        "as 'Name:' in the text")
-    spoken = sum(len(p["text"]) for p in parts)
+    # what a voice reads aloud: the 2.5/3.1 directions ("Say in this style (...): ", the "TTS the following
+    # conversation ..." line, "Name: " labels) are instructions, not speech, so they do not lengthen the take
+    spoken = sum(len(p["text"]) for p in parts) if any(metadata) else len(read_aloud(text, speakers))
     style_chars = sum(len((m or {}).get("style") or "") for m in metadata)
     return {
         "chars": spoken,
