@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["noop.py", "demo.py", "stitch.py", "production.py", "remix.py", "gemini.py", "remote.py", "fleet.py"]
+BENCHES = ["noop.py", "demo.py", "stitch.py", "production.py", "remix.py", "gemini.py", "remote.py", "fleet.py",
+           "review.py"]
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     FAILED = 1  # a render failed after retries, an episode could not be mixed or written, a publish failed
     INVALID = 2  # invalid input: a spec, an option, a path; nothing was rendered or written
     FROZEN_MISS = 3  # --frozen and some request is not cached; nothing was rendered
+    FLAGGED = 4  # --strict (or review: strict) and some take failed review on every attempt
     REMOTE_MISCONFIGURED = 5  # the remote cache refused the credentials or has no bucket (--strict, cache pull)
     INTERNAL = 70  # a bug: rerun with --debug and report it
     INTERRUPTED = 130  # Ctrl-C; renders that finished are cached
@@ -101,6 +102,13 @@ class RenderError(PodpipeError):
     def __init__(self, message: str, result: object = None):
         super().__init__(message)
         self.result = result
+
+
+class FlaggedError(RenderError):
+    """``--strict``: some take failed review on every attempt (it is cached, flagged, and the episode was
+    mixed with it); the message lists the flagged lines. ``result`` as for ``RenderError``."""
+
+    exit_code = ExitCode.FLAGGED
 
 
 class PublishError(PodpipeError):

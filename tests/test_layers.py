@@ -26,8 +26,9 @@ FLOORS: tuple[frozenset[str], ...] = (
     frozenset({"backends"}),
     frozenset({"cache"}),
     frozenset({"render", "mix"}),
+    frozenset({"review"}),
     frozenset({"commands"}),
-    frozenset({"feed", "publish", "sitecheck", "review", "studio"}),
+    frozenset({"feed", "publish", "sitecheck", "studio"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),
 )
@@ -36,7 +37,7 @@ RANK = {name: rank for rank, names in enumerate(FLOORS) for name in names}
 # other; on the other floors, packages are independent of each other unless listed here).
 SIDEWAYS = {("mix", "render"): False, ("render", "mix"): False, ("publish", "feed"): True}
 # Features on top that commands run for the CLI (podpipe feed, podpipe publish): commands may call them.
-COMMANDS_RUN = {"feed", "publish", "sitecheck", "review"}
+COMMANDS_RUN = {"feed", "publish", "sitecheck"}
 
 
 def _package(path) -> str:

@@ -102,6 +102,9 @@ class Backend(ABC):
     env_variables: tuple[str, ...] = ()
     #: among configured backends, the default is the one of highest priority (a paid service over a draft)
     priority: int = 0
+    #: the same request always gives the same audio, so a take that fails review is never re-rolled (it
+    #: would come back the same); it is still reviewed, and flagged when it fails
+    repeatable: bool = False
 
     # -- configuration -----------------------------------------------------------------------------------------
     @classmethod
@@ -196,6 +199,13 @@ class Backend(ABC):
     def rpm_for(cls, model: str) -> float | None:
         """Requests per minute suited to ``model`` when the user gives no --rpm (None: unlimited)."""
         return cls.default_rpm
+
+    @classmethod
+    def speaking_rate(cls, model: str, language: str | None) -> float | None:
+        """Characters a second this backend's voices speak ``language`` at on ``model``: the prior take review
+        judges a take's length by until it has learned the voice (None: no prior, length is judged only
+        against the voice's own accepted takes)."""
+        return None
 
     @classmethod
     def prices(cls, model: str) -> tuple[float, float]:

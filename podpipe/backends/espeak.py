@@ -39,6 +39,7 @@ from podpipe.errors import BackendError
 
 MODEL = "espeak-ng"
 BASE_WPM = 165
+CHARS_PER_WORD = 5.5  # English text, with its space: the espeak prior for take review's length check
 SLOW_WORDS = frozenset({"slow", "slowly", "calm", "relaxed"})
 FAST_WORDS = frozenset({"fast", "quick", "quickly", "brisk", "excited", "energetic"})
 SLOW_FACTOR = 0.88
@@ -260,6 +261,7 @@ class EspeakBackend(Backend):
     default_jobs = 2
     default_rpm = None
     drafts = True  # stand-ins for any voice of any model: a spec's voices are judged by its model's owner
+    repeatable = True  # the same text always gives the same samples: a re-roll would repeat the take
     default_notice = ("no GEMINI_API_KEY: rendering draft audio with the offline espeak voice "
                       "(set GEMINI_API_KEY, or pass --backend)")
 
@@ -303,6 +305,11 @@ class EspeakBackend(Backend):
         listing = super().listing(cache_root, refresh=refresh)
         return VoiceListing(listing.lines, "any other voice (library names, custom ids) gets a fixed stand-in "
                                            "drawn from its name")
+
+    @classmethod
+    def speaking_rate(cls, model: str, language: str | None) -> float:
+        # BASE_WPM words of ~CHARS_PER_WORD characters (spaces included) a minute
+        return BASE_WPM * CHARS_PER_WORD / 60
 
     @classmethod
     def model_for(cls, spec_model: str | None) -> str:

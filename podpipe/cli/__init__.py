@@ -2,15 +2,15 @@
 
 Every error a user can act on is a ``PodpipeError`` and leaves with its ``ExitCode`` (``podpipe.errors``);
 anything else is a bug (exit 70), with a traceback only behind ``--debug``. ``group`` holds the group, the
-error mapping and the shared options; ``pipeline``, ``cache``, ``feed`` and ``publish`` register their
-commands on it when imported; ``progress`` draws a build's progress.
+error mapping and the shared options; ``pipeline``, ``cache``, ``feed``, ``publish`` and ``review`` register
+their commands on it when imported; ``progress`` draws a build's progress.
 """
 
 import importlib
 
 from podpipe.cli.group import cli, main
 
-for _module in ("pipeline", "cache", "feed", "publish"):
+for _module in ("pipeline", "cache", "feed", "publish", "review"):
     importlib.import_module(f"podpipe.cli.{_module}")
 
 __all__ = ["cli", "main"]

@@ -37,8 +37,11 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
 @_remote_timeout_option
+@click.option("--retakes", type=click.IntRange(0, 10), default=None, envvar="PODPIPE_RETAKES", show_envvar=True,
+              help="New takes for a take that fails review (default: the spec's review: retakes, else 2; 0: none). "
+                   "A line whose every take fails is kept, flagged, and fails --strict with exit 4.")
 def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
-          verbose, allow_outside, strict, shard, remote_cache, remote_mode, remote_timeout):
+          verbose, allow_outside, strict, shard, remote_cache, remote_mode, remote_timeout, retakes):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -65,7 +68,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                           remote_mode=remote_mode, remote_timeout=remote_timeout)
+                           remote_mode=remote_mode, remote_timeout=remote_timeout, retakes=retakes)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from pathlib import Path
 
 import click
 

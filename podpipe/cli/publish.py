@@ -34,8 +34,11 @@ from podpipe.errors import ExitCode
               help="Check the live show at FEED_URL instead of publishing: HEAD and a Range GET of every "
                    "enclosure, a GET with an Origin header of every transcript and chapters file; lengths, types "
                    "and CORS against the feed, each problem with its fix (exit 1 when there is one).")
+@click.option("--allow-flagged", is_flag=True,
+              help="Publish episodes with flagged takes too (takes that failed review on every attempt and are not "
+                   "accepted in the spec; default: refuse with exit 4).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the summary line.")
-def publish(specs, to, base_url, dry_run, skip_unbuilt, prune, keep, set_cors, check_url, quiet):
+def publish(specs, to, base_url, dry_run, skip_unbuilt, prune, keep, set_cors, check_url, quiet, allow_flagged):
     """Upload the built episodes of SPECS, their sidecars, the artwork, the show page and the feed.
 
     Episodes, sidecars and artwork go up under content-addressed names (immutable: a rebuilt file is a new
@@ -73,7 +76,7 @@ def publish(specs, to, base_url, dry_run, skip_unbuilt, prune, keep, set_cors, c
     if not base_url:
         raise click.UsageError("Missing option '--base-url' (the public URL the target is served at).")
     options = PublishOptions(to=to, base_url=base_url, dry_run=dry_run, skip_unbuilt=skip_unbuilt,
-                             prune=keep if prune else None)
+                             prune=keep if prune else None, allow_flagged=allow_flagged)
     published = publish_specs(specs, options, on_action=None if quiet else lambda action: click.echo(action.line()))
     if not quiet:
         for path in published.pruned:

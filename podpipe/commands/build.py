@@ -27,7 +27,8 @@ from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
-from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RemoteConfigError, RenderError, UsageError
+from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, PodpipeError, RemoteConfigError, RenderError,
+                            UsageError)
 from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
@@ -49,7 +50,8 @@ class BuildOptions:
     only: tuple[str, ...] = ()  # segment ids: render just these (mix only if the episode is then complete)
     root: Path | None = None  # project root: sound/output paths may not leave it; default cwd
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
-    strict: bool = False  # warnings are errors (exit 2 before anything is rendered)
+    strict: bool = False  # warnings are errors (exit 2 before anything is rendered); flagged takes fail (exit 4)
+    retakes: int | None = None  # new takes for a take that fails review (0: none); None: the spec's review:, else 2
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
     # seconds the remote cache may cost a build in operations that fail or get no answer, in all (else
@@ -276,6 +278,13 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
                           prepared.remote.stats() if prepared.remote else None)
     if result.failed or any(e.state == "failed" for e in ordered):
         raise RenderError(_failure_message(prepared, outcome), outcome)
+    strict = [c for c in prepared.episodes if options.strict or c.episode.review.strict]
+    if strict:
+        from podpipe.commands.review import flag_message, review_lines
+
+        flagged = review_lines(strict, prepared.local, flagged_only=True)
+        if flagged:
+            raise FlaggedError(flag_message(flagged), outcome)
     return outcome
 
 
@@ -294,10 +303,13 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         progress.rendered(outcome)
         on_done(outcome)
 
+    from podpipe.commands.review import reviewer_for
+
     try:
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
-                              on_done=done, on_attempt=progress.attempt)
+                              on_done=done, on_attempt=progress.attempt,
+                              review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes))
         return scheduler.run(missing)
     finally:
         backend.close()

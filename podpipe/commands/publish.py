@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from podpipe.errors import UsageError
+from podpipe.errors import FlaggedError, UsageError
 from podpipe.publish import Action, Published, check_target, publish, set_cors
 from podpipe.sitecheck import Problem, SiteCheck, check_site
 
@@ -22,6 +22,7 @@ class PublishOptions:
     timeout: float = 30.0  # seconds per request
     attempts: int = 3  # tries per request (the storage library's retries)
     prune: int | None = None  # remove what none of the last N feed revisions points at (None: remove nothing)
+    allow_flagged: bool = False  # publish episodes with takes that failed review and are not accepted in the spec
 
 
 def public_base(url: str) -> str:
@@ -40,6 +41,17 @@ def publish_specs(specs: Sequence[str | Path], options: PublishOptions,
     read, so a typo costs nothing."""
     check_target(options.to)
     base = public_base(options.base_url)
+    if not options.allow_flagged:
+        from podpipe.commands.review import flagged_outputs
+
+        flagged = flagged_outputs(specs)
+        if flagged:
+            raise FlaggedError("\n".join([
+                f"refusing to publish: {len(flagged)} line{'s' if len(flagged) != 1 else ''} failed take review on "
+                "every take and nobody accepted them (`podpipe review SPECS` lists their takes to listen to):",
+                *flagged,
+                "Accept a take with `accept: <take id>` on its segment, re-roll it with a new `take:`, or publish "
+                "anyway with --allow-flagged."]))
     from podpipe.feed import make_site  # the feed package's site builder
 
     site = make_site(list(specs), base, skip_unbuilt=options.skip_unbuilt)

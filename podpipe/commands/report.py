@@ -54,6 +54,10 @@ def build_report(result: BuildResult) -> dict:
                 cost_usd(request, usage.prompt_tokens, usage.output_tokens, prices), 6),
             "error": o.error if o and not o.ok else None,
             "failed_attempts": list(o.failures) if o else [],
+            # take review: re-rolls, whether the kept take is flagged, its checks and the rejected takes
+            "retakes": o.retakes if o else 0,
+            "flagged": bool(o and o.flagged),
+            "review": o.review if o else None,
         })
     done = list(outcomes.values())
     attempts = sum(o.attempts for o in done)
@@ -71,6 +75,8 @@ def build_report(result: BuildResult) -> dict:
             "failed": len(result.render.failed),
             "attempts": attempts,
             "failed_attempts": failed_attempts,
+            "retakes": sum(o.retakes for o in done),
+            "flagged": sum(1 for o in done if o.flagged),
             "error_rate": round(failed_attempts / attempts, 4) if attempts else 0.0,
             "render_wall_seconds": round(wall, 3),
             "requests_per_minute": round(attempts / wall * 60, 2) if wall > 0 else 0.0,

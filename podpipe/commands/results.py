@@ -68,6 +68,10 @@ class BuildResult:
         rendered, failed = len(self.render.rendered), len(self.render.failed)
         line = (f"{rendered} segment{'s' if rendered != 1 else ''} rendered, {self.cached} cached, "
                 f"{failed} failed")
+        retakes = sum(o.retakes for o in self.render.outcomes)
+        flagged = sum(1 for o in self.render.outcomes if o.flagged)
+        if retakes or flagged:
+            line += f" ({retakes} re-roll{'s' if retakes != 1 else ''}, {flagged} flagged)"
         tokens = sum(o.usage.total_tokens for o in self.render.outcomes)
         if tokens:
             from podpipe.commands.cost import cost_usd

@@ -209,6 +209,6 @@ def compile_episode(episode: Episode, target: Target, *, limit: int = MAX_REQUES
                 pieces.append(SilencePiece(seconds=gap, reason="gap"))
             pieces.append(SpeechPiece(key=key, segment_id=segment.id, segment_index=segment.index,
                                       speakers=tuple(dict.fromkeys(t.speaker for t in group)), turns=group,
-                                      chapter=segment.chapter if n == 0 else None))
+                                      chapter=segment.chapter if n == 0 else None, accept=segment.accept))
     rundown = Rundown(pieces=tuple(pieces), output=episode.output.path, format=episode.output.format)
     return CompiledEpisode(episode=episode, requests=tuple(requests.values()), rundown=rundown)

@@ -72,6 +72,7 @@ class SpeechPiece:
     speakers: tuple[str, ...]  # display names, in order of first appearance
     turns: tuple[RequestTurn, ...]  # for manifests and transcripts
     chapter: str | None = None  # set on the first piece of a segment that starts a chapter
+    accept: tuple[str, ...] = ()  # the segment's accepted take ids (not part of the key: no audio changes)
 
 
 @dataclass(frozen=True)

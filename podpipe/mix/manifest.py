@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,10 @@ def manifest_path(output: Path) -> Path:
 
 
 def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, digest: str, sha256: str | None,
-                  sidecars: list[Path]) -> bytes:
+                  sidecars: list[Path], reviews: Mapping[str, Any] | None = None) -> bytes:
     """The manifest of ``output`` just written from ``ctx``; ``sha256`` is the output's hash when the
-    exporter knows it (else the file is hashed here)."""
+    exporter knows it (else the file is hashed here). ``reviews``: per render key, what take review says
+    of the take used (``podpipe.cache.takes.take_status``), recorded with its speech pieces."""
     here = manifest_path(output).parent
     st = os.stat(output)
     pieces = []
@@ -83,6 +85,8 @@ def manifest_json(compiled: CompiledEpisode, ctx: MixContext, output: Path, dige
                 {"speaker": t.speaker, "text": t.shown, "start": a, "end": b} for a, b, t in placed.turn_spans()]}
             if len(p.turns) > 1:
                 entry["turns_located_by"] = placed.bounds_method
+            if reviews and reviews.get(p.key):
+                entry["review"] = reviews[p.key]
         elif isinstance(p, SilencePiece):
             entry |= {"reason": p.reason}
         else:

@@ -16,7 +16,6 @@ from podpipe.files import atomic_path, write_atomic
 from podpipe.formats import output_format
 from podpipe.mix import export
 from podpipe.mix.context import MixResult, MixStep
-from podpipe.formats import output_format
 from podpipe.mix.freshness import episode_tags, inputs_digest
 from podpipe.mix.manifest import manifest_json, manifest_path
 from podpipe.mix.steps import DEFAULT_STEPS
@@ -47,8 +46,20 @@ def mix_episode(compiled: CompiledEpisode, audio_for: Callable[[str], Audio],
         written += step.sidecars(ctx, output)
 
     man_path = manifest_path(output)
-    write_atomic(man_path, manifest_json(compiled, ctx, output, digest, sha256, written))
+    reviews = take_reviews(compiled, analyses)
+    write_atomic(man_path, manifest_json(compiled, ctx, output, digest, sha256, written, reviews))
     return MixResult(output, man_path, ctx.seconds, ctx.out_rate, ctx.pieces, digest, tuple(written), tuple(ctx.notes))
+
+
+def take_reviews(compiled: CompiledEpisode, store: Store | None) -> dict[str, Any]:
+    """Per speech render key, what take review says of the take the episode uses (records only)."""
+    if store is None:
+        return {}
+    from podpipe.compile import SpeechPiece
+    from podpipe.cache.takes import take_status
+
+    return {p.key: take_status(store.meta(p.key), p.accept) for p in compiled.rundown.pieces
+            if isinstance(p, SpeechPiece)}
 
 
 def render_figures(analyses: Store | None) -> Callable[[str, Audio], Any]:

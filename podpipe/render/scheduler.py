@@ -22,6 +22,11 @@ behaviour:
   stored: the next build finds the whole and renders nothing, and editing the line re-renders it whole.
 - Every attempt's billed tokens count (``BackendError.billed`` for failed ones): ``Outcome.usage`` is what
   the request cost, not only what its last attempt did.
+- Every new take is reviewed before the store accepts it (``TakeReview``, given by the caller: the checks
+  live in ``podpipe.review``). A take that fails is re-rolled, a new request, up to ``review.retakes(request)`` times
+  (never on a ``repeatable`` backend, which would answer the same). The first take that passes is kept; if
+  none does, the best-scoring one is kept and flagged. Rejected takes are stored too, under keys of their
+  own that no spec compiles to, so a person can listen to them and no mix ever uses one.
 - Each key is rendered under the store's per-key lock (``Store.lock``), and ``has(key)`` is asked again
   once the lock is held: when another build sharing the cache rendered the key meanwhile, it is taken from
   the cache (``RenderResult.skipped``), so concurrent builds never pay twice for one render.
@@ -36,6 +41,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from podpipe.backends.base import Backend, Rendered, Usage
 from podpipe.cache import Store
@@ -69,6 +75,35 @@ class Outcome:
     failures: tuple[str, ...] = ()  # every failed attempt's reason, in order
     audio_seconds: float = 0.0
     parts: int = 1  # requests the audio was rendered as (more than 1: split after a take was cut off)
+    retakes: int = 0  # takes sent again because review rejected one (their tokens are in ``usage``)
+    flagged: bool = False  # no take passed review: the best one is kept and flagged
+    reasons: tuple[str, ...] = ()  # why the kept take failed review (flagged) or the rejected takes did
+    review: dict[str, Any] | None = field(default=None, compare=False)  # the verdict stored with the take
+
+
+class TakeReview(Protocol):
+    """What the render stage needs of take review (``podpipe.review.Reviewer``)."""
+
+    def retakes(self, request: RenderRequest) -> int:
+        """New takes a failed take of ``request`` may get."""
+
+    def review(self, request: RenderRequest, audio: Any) -> Any:
+        """A verdict on a new take: has ``ok``, ``reasons`` and ``badness`` (lower is better)."""
+
+    def accept(self, request: RenderRequest, verdict: Any) -> None:
+        """The take with ``verdict`` is the one kept."""
+
+    def record(self, verdict: Any, take: int, rejected: list[tuple[str, Any]]) -> dict[str, Any]:
+        """The ``review`` field of the kept take's record."""
+
+    def rejected_record(self, of: str, take: int, verdict: Any) -> dict[str, Any]:
+        """The ``review`` field of a rejected take's record."""
+
+    def rejected_key(self, key: str, take: int) -> str:
+        """Where rejected take ``take`` of ``key`` is stored."""
+
+    def analysis(self, verdict: Any) -> dict[str, Any] | None:
+        """What to store beside the kept take for the mix (its loudness figures), or None."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +132,11 @@ class _Success:
     attempts: int
     seconds: float
     failures: tuple[str, ...]
-    parts: int = 1
+    verdict: Any = None  # take review's verdict on ``rendered`` (None: not reviewed)
+    take: int = 1  # which take this is
+    rejected: tuple[tuple[Rendered, Any], ...] = ()  # the other takes and their verdicts, in order
+    usage: Usage | None = None  # every take's tokens (None: ``rendered.usage``)
+    parts: int = 1  # requests the audio was rendered as (more than 1: split after a take was cut off)
 
 
 def _plus(a: Usage, b: object) -> Usage:
@@ -111,8 +150,10 @@ class Scheduler:
     def __init__(self, backend: Backend, store: Store, options: RenderOptions = RenderOptions(), *,
                  on_done: Callable[[Outcome], None] | None = None,
                  on_attempt: Callable[[RenderRequest, int], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 review: TakeReview | None = None):
         self.backend = backend
+        self.review = review
         self.store = store
         self.options = options
         self.jobs = max(1, options.jobs or backend.default_jobs)
@@ -157,7 +198,7 @@ class Scheduler:
                 return Outcome(request, False, 0, 0.0, error=reason, failures=(reason,))
             if self.store.has(request.key):
                 return None
-            result = self._attempts(request)
+            result = self._take(request)
             if isinstance(result, Outcome):
                 return result
             held = stack.pop_all()
@@ -226,33 +267,99 @@ class Scheduler:
             return Outcome(request, False, attempts, self._clock() - started, usage=billed, error=reason,
                            failures=(*failures, reason))
         joined = Audio(b"".join(a.pcm for a in audio), first.rate, first.channels)
-        return _Success(Rendered(joined, billed), attempts, self._clock() - started, failures, count)
+        return _Success(Rendered(joined, billed), attempts, self._clock() - started, failures, parts=count)
+
+    def _take(self, request: RenderRequest) -> Outcome | _Success:
+        """A take that passed review, re-rolling a failed one up to ``review.retakes`` times; when none passes
+        (or a re-roll fails outright), the best-scoring take, flagged. Without review: the first render."""
+        done = self._attempts(request)
+        if self.review is None or isinstance(done, Outcome):
+            return done
+        retakes = 0 if self.backend.repeatable else max(0, self.review.retakes(request))
+        takes: list[tuple[_Success, Any]] = []
+        lost: tuple[str, ...] = ()  # why a re-roll that failed outright failed
+        lost_usage = Usage()  # what its attempts were billed
+        while True:
+            verdict = self.review.review(request, done.rendered.audio)
+            takes.append((done, verdict))
+            if verdict.ok or len(takes) > retakes:
+                break
+            again = self._attempts(request)
+            if isinstance(again, Outcome):  # the re-roll itself failed: keep the best take we have
+                lost, lost_usage = again.failures, again.usage
+                break
+            done = again
+        ok = [i for i, (_, v) in enumerate(takes) if v.ok]
+        best = ok[0] if ok else min(range(len(takes)), key=lambda i: takes[i][1].badness)
+        kept, verdict = takes[best]
+        usage = lost_usage
+        for take, _ in takes:
+            usage = _plus(usage, take.rendered.usage)
+        return _Success(kept.rendered, sum(t.attempts for t, _ in takes), sum(t.seconds for t, _ in takes),
+                        (*(f for t, _ in takes for f in t.failures), *lost), verdict, best + 1,
+                        tuple((t.rendered, v) for i, (t, v) in enumerate(takes) if i != best), usage,
+                        parts=kept.parts)
 
     def _commit(self, request: RenderRequest, done: _Success, held: contextlib.ExitStack) -> Outcome:
-        """Store a successful render, then release its key's lock."""
+        """Store a successful render (and its rejected takes), then release its key's lock."""
         with held:
+            review = None
             try:
-                self._store(request, done.rendered, done.attempts, done.seconds, done.parts)
+                review = self._store_takes(request, done)
+                self._store(request, done.rendered, done.attempts, done.seconds, done.parts, review, done.usage)
+                self._accepted(request, done)
             except (OSError, ValueError) as exc:
                 # ValueError: the store refused the audio (empty, odd length): a bad render, never cached.
                 detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 reason = f"rendered, but could not be written to the cache: {detail}"
-                return Outcome(request, False, done.attempts, done.seconds, usage=done.rendered.usage,
+                return Outcome(request, False, done.attempts, done.seconds, usage=done.usage or done.rendered.usage,
                                error=reason, failures=(*done.failures, reason))
-        return Outcome(request, True, done.attempts, done.seconds, usage=done.rendered.usage,
-                       failures=done.failures, audio_seconds=done.rendered.audio.seconds, parts=done.parts)
+        verdict = done.verdict
+        flagged = verdict is not None and not verdict.ok
+        reasons = tuple(verdict.reasons) if flagged else tuple(r for _, v in done.rejected for r in v.reasons)
+        return Outcome(request, True, done.attempts, done.seconds, usage=done.usage or done.rendered.usage,
+                       failures=done.failures, audio_seconds=done.rendered.audio.seconds,
+                       parts=done.parts, retakes=len(done.rejected), flagged=flagged, reasons=reasons,
+                       review=review)
+
+    def _store_takes(self, request: RenderRequest, done: _Success) -> dict[str, Any] | None:
+        """Store the rejected takes under their own keys; the ``review`` field of the kept take's record."""
+        if self.review is None or done.verdict is None:
+            return None
+        rejected: list[tuple[str, Any]] = []
+        numbers = [n for n in range(1, len(done.rejected) + 2) if n != done.take]
+        for number, (rendered, verdict) in zip(numbers, done.rejected):
+            key = self.review.rejected_key(request.key, number)
+            self.store.put(key, rendered.audio, {"request": request_material(request),
+                                                 "review": self.review.rejected_record(request.key, number, verdict)})
+            rejected.append((key, verdict))
+        return self.review.record(done.verdict, done.take, rejected)
+
+    def _accepted(self, request: RenderRequest, done: _Success) -> None:
+        """The kept take is in the store: its loudness figures go beside it, its verdict to the voice's norm."""
+        if self.review is None or done.verdict is None:
+            return
+        analysis = self.review.analysis(done.verdict)
+        if analysis is not None:
+            with contextlib.suppress(OSError):  # optional: the mix computes the figures itself when missing
+                self.store.put_analysis(request.key, analysis)
+        self.review.accept(request, done.verdict)
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float,
-               parts: int = 1) -> None:
-        self.store.put(request.key, rendered.audio, {
+               parts: int = 1, review: dict[str, Any] | None = None, usage: Usage | None = None) -> None:
+        usage = usage or rendered.usage
+        meta = {
             "request": request_material(request),
-            "usage": {"prompt_tokens": rendered.usage.prompt_tokens,
-                      "output_tokens": rendered.usage.output_tokens,
-                      "total_tokens": rendered.usage.total_tokens},
+            "usage": {"prompt_tokens": usage.prompt_tokens,
+                      "output_tokens": usage.output_tokens,
+                      "total_tokens": usage.total_tokens},
             "attempts": attempt,
             "render_seconds": round(seconds, 3),
             **({"parts": parts} if parts > 1 else {}),
-        })
+        }
+        if review is not None:
+            meta["review"] = review
+        self.store.put(request.key, rendered.audio, meta)
 
     def run(self, requests: Sequence[RenderRequest]) -> RenderResult:
         """Render every request; KeyboardInterrupt stops new attempts and is re-raised after bookkeeping."""

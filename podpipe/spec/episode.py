@@ -77,6 +77,17 @@ class Segment:
     style: str | None = None
     temperature: float | None = None
     take: int = 1
+    accept: tuple[str, ...] = ()  # take ids accepted by ear (``podpipe.review``): their flags are cleared
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """The spec's ``review:`` (show file merged under the episode): take review's thresholds and policy."""
+
+    strict: bool = False  # a flagged take fails the build (exit 4)
+    retakes: int | None = None  # None: build --retakes
+    thresholds: tuple[tuple[str, float], ...] = ()  # threshold name -> value, over the defaults
+    voices: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = ()  # voice -> its thresholds, over those
 
 
 @dataclass(frozen=True)
@@ -173,6 +184,7 @@ class Episode:
     guid: str | None = None  # pinned feed guid; None: derived from the spec's path (podpipe.feed)
     feed: Feed | None = None  # the show's feed metadata, when the spec (or its show file) has feed:
     prices: tuple[PriceOverride, ...] = ()  # the spec's (and its show file's) price overrides, by model
+    review: ReviewSettings = ReviewSettings()
 
     @property
     def stem(self) -> str:

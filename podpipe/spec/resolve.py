@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, PriceOverride, Segment,
+from podpipe.spec.episode import (Episode, Feed, Funding, MusicBed, Output, Owner, Person, PriceOverride,
+                                  ReviewSettings, Segment,
                                   Sound, Speaker, Turn, default_name)
 from podpipe.spec.schema import segment_fields, segment_kind
 from podpipe.spec.schemacheck import is_number
@@ -44,6 +45,7 @@ def episode(view: View, doc: YamlDoc, segment_ids: list[str], output: tuple[Path
         feed=_feed(view, data) if "feed" in data else None,
         prices=tuple(PriceOverride(model, *(None if p.get(k) is None else float(p[k]) for k in ("input", "output")))
                      for model, p in data.get("prices", {}).items()),
+        review=_review(data.get("review") or {}),
         **written,
     )
 
@@ -53,8 +55,21 @@ def _given(mapping: dict, convert: Callable[[Any], Any], *names: str) -> dict[st
     return {name: convert(mapping[name]) for name in names if name in mapping}
 
 
+def _review(data: dict) -> ReviewSettings:
+    def thresholds(d: dict) -> tuple[tuple[str, float], ...]:
+        return tuple((k, float(v)) for k, v in sorted(d.items()) if k not in ("strict", "retakes", "voices"))
+
+    voices = sorted((data.get("voices") or {}).items())
+    return ReviewSettings(strict=bool(data.get("strict", False)), retakes=data.get("retakes"),
+                          thresholds=thresholds(data), voices=tuple((voice, thresholds(d)) for voice, d in voices))
+
+
 def _text(value: str) -> str:
     return value.strip()
+
+
+def _take_ids(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _float(value: Any) -> float | None:
@@ -107,7 +122,8 @@ def _segment(view: View, i: int, seg: dict, seg_id: str) -> Segment:
         sid = next(k for k in seg if k not in segment_fields())
         turns = (Turn(sid, seg[sid].strip(), view.loc((*where, sid), key=True).line),)
     return Segment(kind="dialogue" if kind == "dialogue" else "speech", turns=turns, **common,
-                   **_given(seg, _text, "style"), **_given(seg, float, "temperature"), **_given(seg, int, "take"))
+                   **_given(seg, _text, "style"), **_given(seg, float, "temperature"), **_given(seg, int, "take"),
+                   **_given(seg, _take_ids, "accept"))
 
 
 def _music_bed(view: View, i: int, bed: dict, segment_ids: list[str]) -> MusicBed:

@@ -29,7 +29,7 @@ from podpipe.commands import cost
 from podpipe.compile import RenderRequest, RequestTurn, compile_episode
 from podpipe.errors import BackendError
 from tests.support.backends import render_error
-from tests.support.standin import CHARS_PER_SECOND, Fault, StandIn, answer_pcm, wav_bytes
+from tests.support.standin import CHARS_PER_SECOND, Fault, StandIn, answer_pcm, read_aloud, wav_bytes
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("PODPIPE_REGEN_GOLDEN") == "1"
@@ -170,7 +170,9 @@ def test_pcm_and_wav_responses_for_an_older_model(fmt, gemini_server, backend):
     gemini_server.response_format = None if fmt == "pcm" else fmt
     rendered = backend.render(CASES["transcript_single"])
     assert (rendered.audio.rate, rendered.audio.channels) == (24000, 1)
-    assert rendered.audio.pcm == answer_pcm(max(0.5, len(gemini_server.requests[0].texts[0]) / CHARS_PER_SECOND))
+    spoken = read_aloud(gemini_server.requests[0].texts[0], {})  # the style direction is not read aloud
+    assert spoken != gemini_server.requests[0].texts[0]
+    assert rendered.audio.pcm == answer_pcm(max(0.5, len(spoken) / CHARS_PER_SECOND))
 
 
 def test_decode_audio_by_mime_type():

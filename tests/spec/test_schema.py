@@ -14,7 +14,9 @@ from jsonschema import Draft202012Validator
 
 from podpipe import backends
 from podpipe.formats import FORMATS
+from podpipe.review import Thresholds
 from podpipe.spec import Episode, Feed, MusicBed, Output, Person, Segment, Sound, load_schema
+from podpipe.spec.episode import ReviewSettings
 from podpipe.spec.schema import SEGMENT_FORMS, form_fields, formats, segment_fields, segment_kind
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -126,7 +128,7 @@ def test_segment_forms_reserved_names_and_the_dataclasses_hold_the_same_fields()
 _HOLDERS = {"show": (Episode,), "output": (Output,), "musicBed": (MusicBed,), "soundSegment": (Sound, Segment),
             "segmentFields": (Segment,), "spokenSegmentFields": (Segment,), "lineSegment": (Segment,),
             "shorthandSegment": (Segment,), "dialogueSegment": (Segment,), "pauseSegment": (Segment,),
-            "feed": (Feed,), "person": (Person,)}
+            "feed": (Feed,), "person": (Person,), "reviewThresholds": (Thresholds,), "review": (ReviewSettings,)}
 
 
 def _dataclass_default(holders: tuple, name: str):

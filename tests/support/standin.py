@@ -5,9 +5,9 @@ It speaks what google-genai 3.x sends (``POST /{v1,v1beta,v1alpha}/models/{model
 checks requests the way the Gemini 3.8 service does (key, model, response modality, sampling settings,
 voices, at most two speakers, speaker labels that match), and answers like the service: a whole WAV
 (``audio/wav``) for 3.8 models, raw little-endian ``audio/L16;codec=pcm;rate=24000`` for 2.5/3.1, base64 in
-``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text
-(``CHARS_PER_SECOND``), so it passes a backend's sanity checks. Models not in ``server.models`` (``MODELS``
-+ newer ones a test adds) get 404.
+``inlineData``, with ``usageMetadata``. The audio is a tone whose length follows the text read aloud
+(``CHARS_PER_SECOND``; the 2.5/3.1 directions, ``read_aloud``, are not read), so it passes a backend's sanity
+checks and take review. Models not in ``server.models`` (``MODELS`` + newer ones a test adds) get 404.
 
 Model rules (checked 2026-12):
 
@@ -67,6 +67,12 @@ How the real service fails on its own, request by request (no script needed; eac
     server.refuse_words = {"forbidden"}   # text containing one: 200, finishReason SAFETY, no audio, billed
     server.max_output_seconds = 4.0        # longer takes: finishReason MAX_TOKENS, audio cut at 4 s, billed
     server.languages = {"en-US", "de-DE"}  # any other language_code: the same 500 INTERNAL every time
+
+Take faults (``TAKE_FAULTS``): a 200 with finishReason STOP and audio that is wrong the way real takes go
+wrong silently: "read-thrice" (the text read three times over), "cut" (the voice stops a third of the way
+in), "dead-air" (five seconds of silence inserted mid-line), "noise" (static of the same loudness instead of
+speech). ``server.bad_first_takes(kinds)`` gives the first request of every other distinct body one of them
+(``server.bad_bodies`` then maps those bodies' digests to their faults; ``body_digest(rec)`` is a request's).
 
 Voices requests (valid ones, like generateContent) take faults too: scripted ones and ``fault_fn`` (whose
 ``rec.model`` is None for them). The HTTP-error kinds, "hang" and "close" apply; the kinds that shape an
@@ -281,6 +287,34 @@ _STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DEN
            502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 
 
+TAKE_FAULTS = ("read-thrice", "cut", "dead-air", "noise")
+DEAD_AIR_SECONDS = 5.0
+
+
+def body_digest(rec: Recorded) -> bytes:
+    """What identifies a request's text and settings (its body, canonical)."""
+    return hashlib.sha256(json.dumps(rec.body, sort_keys=True).encode()).digest()
+
+
+def bad_take(kind: str, pcm: bytes, rate: int = RATE) -> bytes:
+    """``pcm`` (s16le mono) spoiled the way take fault ``kind`` says."""
+    if kind == "read-thrice":
+        return pcm * 3
+    if kind == "cut":
+        return pcm[: len(pcm) // 6 * 2]
+    if kind == "dead-air":
+        middle = len(pcm) // 4 * 2
+        return pcm[:middle] + bytes(int(DEAD_AIR_SECONDS * rate) * 2) + pcm[middle:]
+    if kind == "noise":
+        import numpy as np
+
+        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        rms = float(np.sqrt(np.mean(samples ** 2))) if len(samples) else 0.0
+        noise = np.random.default_rng(len(pcm)).normal(0.0, rms, len(samples))
+        return np.clip(noise, -32767, 32767).astype("<i2").tobytes()
+    raise ValueError(f"unknown take fault {kind!r}")
+
+
 @dataclass
 class Fault:
     kind: str
@@ -391,6 +425,22 @@ def _resolve_voice(model: str, voice_config: Any, custom: Collection[str]) -> st
     return voice
 
 
+_STYLE_PREFIX = re.compile(r"^Say in this style \(.*?\): ", re.S)
+
+
+def read_aloud(text: str, speakers: Mapping[str, Any]) -> str:
+    """The words of a 2.5/3.1 prompt that a voice speaks, without the directions around them."""
+    text = _STYLE_PREFIX.sub("", text, count=1)
+    lines = text.split("\n")
+    if speakers and lines and lines[0].startswith("TTS the following conversation"):
+        lines = lines[1:]
+    out = []
+    for line in lines:
+        label, sep, rest = line.partition(": ")
+        out.append(rest if sep and label in speakers else line)
+    return "\n".join(out)
+
+
 def check_request(model: str, body: Any, custom_voices: Collection[str] | None = None) -> dict:
     """Validate a generateContent body like the service; returns what the answer needs. ``custom_voices``:
     the custom voice ids ``voice_config.voice`` may name (default: those of DEFAULT_CUSTOM_VOICES)."""
@@ -443,7 +493,9 @@ def check_request(model: str, body: Any, custom_voices: Collection[str] | None =
             if not re.search(rf"^{re.escape(label)}:", text, re.M):
                 raise _BadRequest(400, f"speaker {label!r} of multi_speaker_voice_config does not appear "
                                        "as 'Name:' in the text")
-    spoken = sum(len(p["text"]) for p in parts)
+    # what a voice reads aloud: the 2.5/3.1 directions ("Say in this style (...): ", the "TTS the following
+    # conversation ..." line, "Name: " labels) are instructions, not speech, so they do not lengthen the take
+    spoken = sum(len(p["text"]) for p in parts) if any(metadata) else len(read_aloud(text, speakers))
     style_chars = sum(len((m or {}).get("style") or "") for m in metadata)
     return {
         "chars": spoken,
@@ -578,6 +630,7 @@ class StandIn:
         self._gate_passes = 0  # answers let through while the gate holds the rest
         self.held = 0  # generate requests whose answer waits at the gate now
         self._seen: set[bytes] = set()
+        self.bad_bodies: dict[bytes, str] = {}  # bad_first_takes: digest of each body spoiled -> its take fault
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -673,6 +726,28 @@ class StandIn:
             self.held -= 1
             return self._stop.is_set()
 
+    def bad_first_takes(self, kinds: Iterable[str] = TAKE_FAULTS) -> None:
+        """Every other distinct body, in the order they first arrive (the 1st, 3rd, ...), gets a take fault on
+        its first request, cycling through ``kinds``; every later request of that body, and every other body,
+        is answered normally. ``self.bad_bodies`` maps the digest (``body_digest``) of each body spoiled to
+        its fault."""
+        kinds = list(kinds)
+        distinct = [0]
+
+        def fn(rec: Recorded) -> Fault | None:
+            digest = body_digest(rec)
+            with self._lock:
+                if digest in self._seen:
+                    return None
+                self._seen.add(digest)
+                distinct[0] += 1
+                if distinct[0] % 2 == 0:
+                    return None
+                kind = self.bad_bodies[digest] = kinds[len(self.bad_bodies) % len(kinds)]
+            return Fault(kind)
+
+        self.fault_fn = fn
+
     def _next_fault(self, rec: Recorded) -> Fault | None:
         with self._lock:
             if self._script:
@@ -704,6 +779,7 @@ class StandIn:
             self.requests.clear()
             self._script.clear()
             self._seen.clear()
+            self.bad_bodies.clear()
         self.fault_fn = None
         self.refuse_words, self.max_output_seconds, self.languages = set(), None, None
 
@@ -888,6 +964,8 @@ class _Handler(BaseHTTPRequestHandler):
             body["candidates"][0]["content"]["parts"] = [
                 {"text": "Here is the audio you asked for: " + (rec.texts or [""])[0][:60]}]
             return self._send_json(200, body, rec)
+        if k in TAKE_FAULTS:
+            return self._send_json(200, self._response(rec, info, spoil=k), rec)
         if k in ("empty-wav", "garbled", "truncated", "mime", "silence"):
             body = self._response(rec, info, finish="STOP")
             blob = body["candidates"][0]["content"]["parts"][0]["inlineData"]
@@ -913,14 +991,14 @@ class _Handler(BaseHTTPRequestHandler):
         return max(MIN_SECONDS, info["chars"] / CHARS_PER_SECOND)
 
     def _response(self, rec: Recorded, info: dict, *, finish: str = "STOP", audio: bool = True,
-                  seconds: float | None = None) -> dict:
+                  seconds: float | None = None, spoil: str | None = None) -> dict:
         s = self.standin
         seconds = self._seconds(info) if seconds is None else seconds
         out_tokens = math.ceil(seconds * 25) if audio else 0
         prompt_tokens = math.ceil(info["prompt_chars"] / 4)
         candidate: dict[str, Any] = {"finishReason": finish, "index": 0}
         if audio:
-            pcm = answer_pcm(seconds)
+            pcm = answer_pcm(seconds) if spoil is None else bad_take(spoil, answer_pcm(seconds))
             fmt = s.response_format or s.models[rec.model]
             if fmt == "wav":
                 blob = {"mimeType": "audio/wav", "data": wav_bytes(pcm)}

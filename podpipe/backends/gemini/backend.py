@@ -156,6 +156,10 @@ class GeminiBackend(Backend):
         return price_basis(model)
 
     @classmethod
+    def speaking_rate(cls, model: str, language: str | None) -> float:
+        return chars_per_second(language)
+
+    @classmethod
     def tokens(cls, request: RenderRequest) -> tuple[int, int]:
         return estimate_tokens(request)
 

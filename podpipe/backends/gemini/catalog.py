@@ -36,7 +36,7 @@ OUTPUT_MARGIN = 0.5
 
 # Characters of text per second of speech, by language (the primary subtag of ``language:``); others
 # speak at SPEECH_CHARS_PER_SECOND. Chinese and Japanese carry 2-3x more per character (field notes).
-LANGUAGE_RATES: dict[str, float] = {"zh": 5.0, "yue": 5.0, "ja": 6.0}
+LANGUAGE_RATES: dict[str, float] = {"zh": 5.0, "yue": 5.0, "ja": 6.0, "ko": 7.0, "th": 11.0, "hi": 12.0, "ar": 12.0}
 
 
 def chars_per_second(language: str | None) -> float:

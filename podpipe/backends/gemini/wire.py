@@ -25,9 +25,10 @@ from podpipe.backends.gemini.catalog import (AUDIO_TOKENS_PER_SECOND, CHARS_PER_
 from podpipe.compile import RenderRequest, RequestTurn
 
 # Audio plausibility floor: at least this long, and at least characters / MAX_CHARS_PER_SECOND seconds
-# (~3x faster than real speech, so only truncated or empty audio fails).
+# (~4x faster than real speech, so only empty or all but empty audio fails, as a failed attempt; a take cut
+# short that could still be speech is take review's to judge and re-roll, podpipe.review).
 MIN_SECONDS = 0.25
-MAX_CHARS_PER_SECOND = 40.0
+MAX_CHARS_PER_SECOND = 60.0
 SILENCE_PEAK = 16  # |sample| at or below this everywhere (about -66 dBFS) counts as digital silence
 
 
