@@ -90,7 +90,7 @@ def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
     """Every flagged or re-rolled line of ``episodes``, in episode order (``flagged_only``: flagged ones)."""
     out: list[ReviewedLine] = []
     for compiled in episodes:
-        requests = {r.key: r for r in compiled.requests}
+        by_key = {r.key: r for r in compiled.requests}
         start: float | None = 0.0
         for piece in compiled.rundown.pieces:
             here = start
@@ -102,7 +102,7 @@ def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
                 continue
             meta = store.meta(piece.key)
             start = None if (start is None or meta is None) else start + float(meta.get("duration") or 0.0)
-            line = _line(compiled, piece, requests.get(piece.key), meta, here, store)
+            line = _line(compiled, piece, by_key.get(piece.key), meta, here, store)
             if line is not None and (line.flagged or not flagged_only):
                 out.append(line)
     return out

@@ -209,11 +209,11 @@ class _Compiler:
 
     def k_unevaluatedProperties(self, value, schema):
         known = frozenset(evaluated_names(self.root, schema))
-        extra = self.compile(value)
+        rest = self.compile(value)
 
         def check(v):
             for k, item in v.items():
-                if k not in known and not extra(item):
+                if k not in known and not rest(item):
                     return False
             return True
         return check
