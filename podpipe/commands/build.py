@@ -38,8 +38,10 @@ if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a
 class BuildOptions:
     backend: str | None = None  # None: the configured backend of highest priority (backends.default_backend_name)
     jobs: int | None = None
-    rpm: float | None = None
+    rpm: float | None = None  # None: auto (each model's rate, adapted to the server); 0: no limit; N: a ceiling
     attempts: int = 5
+    quota_wait: float = 600.0  # seconds a build may wait for quota in all (server-asked pauses), then fails
+    rate_window: float = 60.0  # seconds a rate is counted over; shorter only in tests and benchmarks
     timeout: float | None = None  # seconds per request attempt
     force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
     frozen: bool = False  # fail with exit 3, rendering nothing, when any request is not cached
@@ -244,11 +246,6 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
             on_done: Callable[[Outcome], None]) -> RenderResult:
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
-    rpm = options.rpm
-    if rpm is None:
-        # The strictest per-model quota among what is about to be sent (None: unlimited); --rpm overrides it.
-        rates = [r for r in (cls.rpm_for(model) for model in {r.model for r in missing}) if r is not None]
-        rpm = min(rates) if rates else None
     progress.rendering(len(missing))
 
     def done(outcome: Outcome) -> None:
@@ -257,7 +254,8 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
 
     try:
         scheduler = Scheduler(backend, prepared.store,
-                              RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
+                              RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts,
+                                            quota_wait=options.quota_wait, rate_window=options.rate_window),
                               on_done=done, on_attempt=progress.attempt)
         return scheduler.run(missing)
     finally:

@@ -4,10 +4,15 @@ Backends make exactly one attempt per call and classify failures (``BackendError
 ``retry_after``); everything about *when* to try again lives here, so every backend gets the same
 behaviour:
 
-- ``jobs`` worker threads share one ``RateLimiter``: no 60-second window ever holds more than ``rpm``
-  attempt starts (a sliding log, so a run is never slower than the limit requires).
+- ``jobs`` worker threads share one limiter per model: no 60-second window ever holds more attempt starts
+  than its rate (a sliding log, so a run is never slower than the limit requires). The rate adapts
+  (``limiter.AdaptiveLimiter``, AIMD): it starts at the backend's rate for the model (``Backend.rpm_for``)
+  or at ``rpm`` when given, which is then a ceiling, grows while attempts succeed and halves when the server
+  refuses one for quota; ``adaptive=False`` keeps it fixed.
 - A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
-  the worker that saw it: the other workers would only burn quota on more 429s.
+  the worker that saw it: the other workers would only burn quota on more 429s. Such a refusal is waiting
+  for quota, not failing: it does not use up one of the request's ``attempts``. ``quota_wait`` bounds the
+  total time the pool is held so, and a refusal past it fails its request, saying so.
 - Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
 - A success goes to the store at once, through one writer thread: the worker's next request goes out while
   the entry is fsynced (fsyncs from many threads queue up in the file system's journal and would hold
@@ -42,13 +47,15 @@ from podpipe.cache import Store
 from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
-from podpipe.render.limiter import WINDOW, PauseGate, RateLimiter, backoff
+from podpipe.render.limiter import WINDOW, AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     jobs: int | None = None  # None: the backend's default_jobs
-    rpm: float | None = None  # None: the backend's default; 0: unlimited
+    rpm: float | None = None  # None: auto (the backend's rate per model, adapted, no ceiling); 0: unlimited; N: ceiling
+    adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
+    quota_wait: float = 600.0  # seconds the whole run may wait for quota (server pauses), then refusals fail
     attempts: int = 5  # per request, first try included
     backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = 60.0
@@ -77,6 +84,8 @@ class RenderResult:
     wall_seconds: float = 0.0
     # requests another process rendered while we waited for their lock: served from the cache, no API call
     skipped: tuple[RenderRequest, ...] = ()
+    rates: tuple[RateSummary, ...] = ()  # per model: where the adaptive rate started, peaked and settled
+    quota_wait_seconds: float = 0.0  # how long the server's quota pauses held the pool
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -116,8 +125,10 @@ class Scheduler:
         self.store = store
         self.options = options
         self.jobs = max(1, options.jobs or backend.default_jobs)
-        rpm = backend.default_rpm if options.rpm is None else options.rpm
-        self.limiter = RateLimiter(rpm, window=options.rate_window, clock=clock)
+        # one limiter per model (``_limiter_for``); a test may set ``limiter`` to one that serves every model
+        self.limiter: RateLimiter | None = None
+        self._limiters: dict[str, RateLimiter] = {}
+        self._limiters_lock = threading.Lock()
         self.gate = PauseGate(clock)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
@@ -129,7 +140,30 @@ class Scheduler:
         if seconds > 0 and self._stop.wait(seconds):
             raise Interrupted
 
-    def _wait_for_slot(self) -> None:
+    def _limiter_for(self, model: str) -> RateLimiter:
+        """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given."""
+        if self.limiter is not None:
+            return self.limiter
+        with self._limiters_lock:
+            limiter = self._limiters.get(model)
+            if limiter is None:
+                ceiling, window = self.options.rpm, self.options.rate_window
+                start = self.backend.rpm_for(model) if ceiling is None else ceiling
+                if ceiling == 0 or start is None or not self.options.adaptive:
+                    limiter = RateLimiter(start, window=window, clock=self._clock)
+                else:
+                    limiter = AdaptiveLimiter(model, start if ceiling is None else ceiling, ceiling=ceiling,
+                                              window=window, clock=self._clock)
+                self._limiters[model] = limiter
+            return limiter
+
+    def rates(self) -> tuple[RateSummary, ...]:
+        """What the adaptive control did, per model, so far."""
+        with self._limiters_lock:
+            return tuple(lim.summary() for lim in self._limiters.values() if isinstance(lim, AdaptiveLimiter))
+
+    def _wait_for_slot(self, limiter: RateLimiter) -> int:
+        """Wait for the pool's pause and a slot of ``limiter``; the limiter's epoch the slot was granted in."""
         while True:
             if self._stop.is_set():
                 raise Interrupted
@@ -137,10 +171,28 @@ class Scheduler:
             if held > 0:
                 self._sleep(held)
                 continue
-            delay = self.limiter.delay()
+            epoch = getattr(limiter, "epoch", 0)
+            delay = limiter.delay()
             if delay <= 0:
-                return
+                return epoch
             self._sleep(delay)
+
+    def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, epoch: int) -> str | None:
+        """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
+        try again without spending an attempt; else why the request fails (the quota-wait budget is spent)."""
+        if isinstance(limiter, AdaptiveLimiter):
+            limiter.refused_at(epoch)
+        budget = self.options.quota_wait
+        if self.gate.held + exc.retry_after > budget:
+            return (f"{exc}; gave up after waiting {self.gate.held:.0f} s for quota, the --quota-wait budget of "
+                    f"{budget:.0f} s: raise --quota-wait, lower --rpm or -j, or share the key's quota with "
+                    "--rate-limit-url")
+        self.gate.hold(exc.retry_after)
+        return None
+
+    def _succeeded(self, limiter: RateLimiter) -> None:
+        if isinstance(limiter, AdaptiveLimiter):
+            limiter.succeeded()
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.options.backoff_base, self.options.backoff_max, self._rng)
@@ -170,8 +222,11 @@ class Scheduler:
         failures: list[str] = []
         started = None
         billed = Usage()
-        for attempt in range(1, self.options.attempts + 1):
-            self._wait_for_slot()
+        limiter = self._limiter_for(request.model)
+        attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
+        while spent < self.options.attempts:
+            attempt += 1
+            epoch = self._wait_for_slot(limiter)
             started = self._clock() if started is None else started
             if self._on_attempt:
                 self._on_attempt(request, attempt)
@@ -185,14 +240,20 @@ class Scheduler:
                 failures.append(str(exc))
                 if exc.cut_off:
                     return self._split(request, depth, attempt, started, tuple(failures), billed)
+                if exc.retryable and exc.retry_after:
+                    gave_up = self._quota_refusal(exc, limiter, epoch)
+                    if gave_up is None:
+                        continue
+                    return Outcome(request, False, attempt, self._clock() - started, usage=billed,
+                                   error=gave_up, failures=(*failures[:-1], gave_up))
+                spent += 1
                 repeated = exc.final_if_repeated and len(failures) > 1 and failures[-2] == failures[-1]
-                if not exc.retryable or repeated or attempt == self.options.attempts:
+                if not exc.retryable or repeated or spent == self.options.attempts:
                     return Outcome(request, False, attempt, self._clock() - started, usage=billed,
                                    error=str(exc), failures=tuple(failures))
-                if exc.retry_after:
-                    self.gate.hold(exc.retry_after)
-                self._sleep(max(self._backoff(attempt), exc.retry_after or 0.0))
+                self._sleep(self._backoff(spent))
                 continue
+            self._succeeded(limiter)
             rendered = Rendered(rendered.audio, _plus(billed, rendered.usage))
             return _Success(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")
@@ -293,5 +354,5 @@ class Scheduler:
             raise
         pool.shutdown(wait=True)
         self._writer.shutdown(wait=True)
-        return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped))
+        return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped), self.rates(), self.gate.held)
 
