@@ -125,7 +125,7 @@ class Scheduler:
         self.store = store
         self.options = options
         self.jobs = max(1, options.jobs or backend.default_jobs)
-        # one limiter per model (``_limiter_for``); a test may set ``limiter`` to one that serves every model
+        # one limiter per model (``limiter_for``); a test may set ``limiter`` to one that serves every model
         self.limiter: RateLimiter | None = None
         self._limiters: dict[str, RateLimiter] = {}
         self._limiters_lock = threading.Lock()
@@ -140,7 +140,7 @@ class Scheduler:
         if seconds > 0 and self._stop.wait(seconds):
             raise Interrupted
 
-    def _limiter_for(self, model: str) -> RateLimiter:
+    def limiter_for(self, model: str) -> RateLimiter:
         """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given."""
         if self.limiter is not None:
             return self.limiter
@@ -222,7 +222,7 @@ class Scheduler:
         failures: list[str] = []
         started = None
         billed = Usage()
-        limiter = self._limiter_for(request.model)
+        limiter = self.limiter_for(request.model)
         attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
         while spent < self.options.attempts:
             attempt += 1
