@@ -1,0 +1,87 @@
+"""One quota, many machines: builds sharing a project-wide quota on the loopback stand-in (the real
+google-genai client), with the quota's minute scaled down to WINDOW seconds so a test runs in seconds.
+
+Assertions are on counts (requests answered and refused, the limiter's recorded rates), never on how fast a
+loaded machine ran; the builds finishing is the event the tests wait on."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from podpipe.commands import BuildOptions, build
+from podpipe.commands.shard import parse_shard, select
+from podpipe.errors import RenderError
+
+WINDOW = 0.5  # seconds that stand for the quota's minute
+MODEL = "gemini-3.8-flash-tts"
+CATALOG_RPM = 10.0  # the catalog's rate for MODEL: tests/backends hold the catalog; here it is the start
+
+
+def write_show(root, episodes: int, lines: int) -> list[str]:
+    paths = []
+    for e in range(episodes):
+        body = "\n".join(f"  - host: Episode {e}, line {i} of the quota show." for i in range(lines))
+        path = root / f"ep{e:02d}.yaml"
+        path.write_text(f"title: Episode {e}\nmodel: {MODEL}\nspeakers:\n  host: {{voice: Zephyr}}\n"
+                        f"segments:\n{body}\noutput: {{format: wav}}\n", encoding="utf-8")
+        paths.append(path.name)
+    return paths
+
+
+def shard_builds(root, specs, count: int, **options) -> list[object]:
+    """``count`` shard builds at once, each with its own cache directory (as on separate machines)."""
+    results: list[object] = [None] * count
+
+    def one(k: int) -> None:
+        picked = select(specs, parse_shard(f"{k + 1}/{count}"))
+        try:
+            results[k] = build(picked, BuildOptions(cache_dir=root / f"cache-{k}", rate_window=WINDOW,
+                                                    mix_jobs=1, **options))
+        except RenderError as exc:
+            results[k] = exc
+
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def show(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
+    return tmp_path
+
+
+def test_four_shards_each_told_the_full_rate_share_one_quota(gemini_server, show):
+    quota = 40
+    gemini_server.set_quota(quota, WINDOW)
+    gemini_server.latency = 0.02
+    specs = write_show(show, 16, 36)
+    results = shard_builds(show, specs, 4, rpm=quota)
+    assert all(not isinstance(r, RenderError) for r in results), [str(r) for r in results]
+    failed = sum(len(r.render.failed) for r in results)
+    answered, refused = gemini_server.quota_answered, gemini_server.quota_refused
+    assert failed == 0 and answered == 16 * 36
+    assert refused <= 0.10 * (answered + refused), (answered, refused)
+    assert gemini_server.busiest_window() <= quota
+    for r in results:  # every shard backed off from the full rate it was told
+        (rate,) = r.render.rates
+        assert rate.ceiling == quota and rate.settled <= quota
+
+
+def test_auto_climbs_to_a_quota_ten_times_the_catalog_rate(gemini_server, show):
+    quota = int(CATALOG_RPM * 10)
+    gemini_server.set_quota(quota, WINDOW)
+    specs = write_show(show, 4, 100)
+    (result,) = shard_builds(show, specs, 1)
+    assert not isinstance(result, RenderError), str(result)
+    (rate,) = result.render.rates
+    assert rate.start == CATALOG_RPM and rate.ceiling is None
+    assert rate.peak >= quota  # it found the quota: the rate passed it before the first refusal
+    assert rate.settled >= quota / 2  # and stayed in its half, five times the catalog rate or more
+    assert gemini_server.busiest_window() == quota  # a whole window's quota was used
