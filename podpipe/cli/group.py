@@ -95,7 +95,12 @@ class _Rpm(click.ParamType):
 
 
 def _scheduling_options(f):
-    """--rpm, --quota-wait, --retries, --timeout: flags, or PODPIPE_* variables for a CI config."""
+    """--rpm, --quota-wait, --rate-limit-url, --retries, --timeout: flags, or PODPIPE_* variables for a CI config."""
+    f = click.option("--rate-limit-url", "rate_limit_url", metavar="URL", default=None,
+                     envvar="PODPIPE_RATE_LIMIT_URL", show_envvar=True,
+                     help="redis://host:port/db: one rate limit per API key and model, shared by every machine "
+                          "and CI job that uses it (needs podpipe[redis]); if Redis fails, the build goes on "
+                          "with its own adaptive rate.")(f)
     f = click.option("--quota-wait", "quota_wait", type=click.FloatRange(min=0), default=600.0, show_default=True,
                      envvar="PODPIPE_QUOTA_WAIT", show_envvar=True,
                      help="Seconds the build may wait in all for quota (the server's 429 pauses, which do not "

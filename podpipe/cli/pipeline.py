@@ -36,7 +36,8 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--shard", metavar="K/N", default=None,
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
-def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
+def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attempts, timeout, force, frozen,
+          cache_dir, only, report, quiet,
           verbose, allow_outside, strict, shard, remote_cache, remote_mode):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
@@ -61,7 +62,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, attempts, timeout, fo
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, quota_wait=quota_wait,
-                           attempts=attempts,
+                           rate_limit_url=rate_limit_url, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
                            remote_mode=remote_mode)
@@ -202,7 +203,7 @@ def voices(backend, refresh, search, cache_dir):
 @_cache_option
 @_scheduling_options
 def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir, rpm, quota_wait,
-        attempts, timeout):
+        rate_limit_url, attempts, timeout):
     """Speak TEXT into one audio file, without writing a spec.
 
     \b
@@ -215,7 +216,8 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
                   temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
-                  timeout=timeout, rpm=rpm, quota_wait=quota_wait, attempts=attempts,
+                  timeout=timeout, rpm=rpm, quota_wait=quota_wait, rate_limit_url=rate_limit_url,
+                  attempts=attempts,
                   progress=ClickProgress(notes_only=True))
     click.echo(f"wrote {out.output} ({out.duration:.1f} s{'' if out.rendered else ', from the cache'})")
 

@@ -41,6 +41,7 @@ class BuildOptions:
     rpm: float | None = None  # None: auto (each model's rate, adapted to the server); 0: no limit; N: a ceiling
     attempts: int = 5
     quota_wait: float = 600.0  # seconds a build may wait for quota in all (server-asked pauses), then fails
+    rate_limit_url: str | None = None  # redis://host:port/db: a rate shared by every machine on the key
     rate_window: float = 60.0  # seconds a rate is counted over; shorter only in tests and benchmarks
     timeout: float | None = None  # seconds per request attempt
     force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
@@ -255,8 +256,9 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
     try:
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts,
-                                            quota_wait=options.quota_wait, rate_window=options.rate_window),
-                              on_done=done, on_attempt=progress.attempt)
+                                            quota_wait=options.quota_wait, rate_window=options.rate_window,
+                                            rate_limit_url=options.rate_limit_url),
+                              on_done=done, on_attempt=progress.attempt, on_note=progress.note)
         return scheduler.run(missing)
     finally:
         backend.close()

@@ -93,6 +93,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
         timeout: float | None = None, rpm: float | None = None, quota_wait: float = 600.0, attempts: int = 5,
+        rate_limit_url: str | None = None,
         progress: Progress | None = None) -> SayResult:
     output = Path(output).absolute()
     fmt = format_of(output)
@@ -123,7 +124,7 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
             warnings.append(Diagnostic("--temperature", 0, 0, "", problem, severity="warning"))
     # --force: a one-off file is always written, even when an identical one already stands there.
     options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, quota_wait=quota_wait,
-                           attempts=attempts, force=True)
+                           rate_limit_url=rate_limit_url, attempts=attempts, force=True)
     result = execute(prepare_episodes([episode], options, warnings), options, progress)
     status = result.episodes[0]
     return SayResult(status.output or output, status.duration or 0.0, bool(result.render.rendered))

@@ -48,6 +48,7 @@ from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
 from podpipe.render.limiter import WINDOW, AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
+from podpipe.render.shared import SharedLimit
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class RenderOptions:
     rpm: float | None = None  # None: auto (the backend's rate per model, adapted, no ceiling); 0: unlimited; N: ceiling
     adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
     quota_wait: float = 600.0  # seconds the whole run may wait for quota (server pauses), then refusals fail
+    rate_limit_url: str | None = None  # redis://host:port/db: one limit per quota and model for every machine
     attempts: int = 5  # per request, first try included
     backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = 60.0
@@ -120,7 +122,8 @@ class Scheduler:
     def __init__(self, backend: Backend, store: Store, options: RenderOptions = RenderOptions(), *,
                  on_done: Callable[[Outcome], None] | None = None,
                  on_attempt: Callable[[RenderRequest, int], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 on_note: Callable[[str], None] | None = None):
         self.backend = backend
         self.store = store
         self.options = options
@@ -130,6 +133,8 @@ class Scheduler:
         self._limiters: dict[str, RateLimiter] = {}
         self._limiters_lock = threading.Lock()
         self.gate = PauseGate(clock)
+        self.shared: SharedLimit | None = None  # opened by run() when ``rate_limit_url`` is given
+        self._on_note = on_note or (lambda message: None)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
         self._stop = threading.Event()
@@ -171,11 +176,23 @@ class Scheduler:
             if held > 0:
                 self._sleep(held)
                 continue
+            shared = self._shared_delay(limiter)
+            if shared > 0:
+                self._sleep(shared)
+                continue
             epoch = getattr(limiter, "epoch", 0)
             delay = limiter.delay()
             if delay <= 0:
                 return epoch
             self._sleep(delay)
+
+    def _shared_delay(self, limiter: RateLimiter) -> float:
+        """Take a start from the limit shared by every machine (0), or how long to wait for one; 0 when there
+        is none or it failed (the local rate goes on alone)."""
+        if self.shared is None or not self.shared.active:
+            return 0.0
+        rate = limiter.ceiling or limiter.start if isinstance(limiter, AdaptiveLimiter) else limiter.limit
+        return self.shared.delay(getattr(limiter, "model", ""), rate) if rate else 0.0
 
     def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, epoch: int) -> str | None:
         """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
@@ -325,6 +342,9 @@ class Scheduler:
             except BackendError as exc:
                 return RenderResult(tuple(Outcome(r, False, 0, 0.0, error=str(exc), failures=(str(exc),))
                                           for r in requests))
+        if requests and self.options.rate_limit_url:
+            self.shared = SharedLimit(self.options.rate_limit_url, self.backend.quota_scope(),
+                                      window=self.options.rate_window, warn=self._on_note)
         started = self._clock()
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-render")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podpipe-store")

@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from podpipe.commands import BuildOptions, build
+from podpipe.commands.build import Progress
 from podpipe.commands.shard import parse_shard, select
 from podpipe.errors import RenderError
 
@@ -30,14 +31,14 @@ def write_show(root, episodes: int, lines: int) -> list[str]:
     return paths
 
 
-def shard_builds(root, specs, count: int, **options) -> list[object]:
+def shard_builds(root, specs, count: int, window: float = WINDOW, **options) -> list[object]:
     """``count`` shard builds at once, each with its own cache directory (as on separate machines)."""
     results: list[object] = [None] * count
 
     def one(k: int) -> None:
         picked = select(specs, parse_shard(f"{k + 1}/{count}"))
         try:
-            results[k] = build(picked, BuildOptions(cache_dir=root / f"cache-{k}", rate_window=WINDOW,
+            results[k] = build(picked, BuildOptions(cache_dir=root / f"cache-{k}", rate_window=window,
                                                     mix_jobs=1, **options))
         except RenderError as exc:
             results[k] = exc
@@ -85,3 +86,62 @@ def test_auto_climbs_to_a_quota_ten_times_the_catalog_rate(gemini_server, show):
     assert rate.peak >= quota  # it found the quota: the rate passed it before the first refusal
     assert rate.settled >= quota / 2  # and stayed in its half, five times the catalog rate or more
     assert gemini_server.busiest_window() == quota  # a whole window's quota was used
+
+
+class Notes(Progress):
+    def __init__(self):
+        self.notes: list[str] = []
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_with_redis_four_shards_share_one_limit_and_nothing_is_refused(gemini_server, redis_server, show):
+    quota, window = 20, 1.0  # the shared limit counts whole seconds
+    gemini_server.set_quota(quota, window)
+    specs = write_show(show, 8, 10)
+    results = shard_builds(show, specs, 4, rpm=quota, rate_limit_url=redis_server.url, window=window)
+    assert all(not isinstance(r, RenderError) for r in results), [str(r) for r in results]
+    assert gemini_server.quota_refused == 0 and gemini_server.quota_answered == 80
+    import redis
+
+    keys = redis.Redis.from_url(redis_server.url).keys("*")
+    assert keys and all(gemini_server.api_key.encode() not in k for k in keys)  # a hash names it, not the key
+
+
+def test_redis_killed_mid_build_the_build_completes_with_one_warning(gemini_server, redis_server, show):
+    gemini_server.set_quota(20, 1.0)
+    specs = write_show(show, 2, 10)
+    gemini_server.hold(after=3)
+    notes = Notes()
+    done: list[object] = []
+
+    def run() -> None:
+        try:
+            done.append(build(specs, BuildOptions(cache_dir=show / "cache", rpm=20, rate_window=1.0, mix_jobs=1,
+                                                  rate_limit_url=redis_server.url), notes))
+        except RenderError as exc:
+            done.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert gemini_server.wait_held(1), "no request reached the stand-in"  # the build is under way
+    redis_server.kill()
+    gemini_server.release()
+    thread.join()
+    (result,) = done
+    assert not isinstance(result, RenderError), str(result)
+    assert gemini_server.quota_answered == 20 and not result.render.failed
+    warnings = [n for n in notes.notes if "--rate-limit-url" in n]
+    assert len(warnings) == 1 and "adaptive" in warnings[0]
+
+
+def test_a_redis_that_is_not_there_is_one_warning_not_a_failure(gemini_server, show):
+    from tests.support.redis import free_port
+
+    specs = write_show(show, 1, 3)
+    notes = Notes()
+    result = build(specs, BuildOptions(cache_dir=show / "cache", mix_jobs=1,
+                                       rate_limit_url=f"redis://127.0.0.1:{free_port()}/0"), notes)
+    assert not result.render.failed and len(result.render.rendered) == 3
+    assert len([n for n in notes.notes if "--rate-limit-url" in n]) == 1
