@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["noop.py", "demo.py", "stitch.py", "production.py", "remix.py", "gemini.py", "remote.py"]
+BENCHES = ["noop.py", "demo.py", "stitch.py", "production.py", "remix.py", "gemini.py", "remote.py", "quota.py"]
 
 
 def main() -> None:
