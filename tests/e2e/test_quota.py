@@ -145,3 +145,30 @@ def test_a_redis_that_is_not_there_is_one_warning_not_a_failure(gemini_server, s
                                        rate_limit_url=f"redis://127.0.0.1:{free_port()}/0"), notes)
     assert not result.render.failed and len(result.render.rendered) == 3
     assert len([n for n in notes.notes if "--rate-limit-url" in n]) == 1
+
+
+def test_the_cli_shows_and_reports_the_settled_rate_and_takes_auto_or_a_number(gemini_server, show):
+    import json
+
+    from tests.support.cli import run
+
+    specs = write_show(show, 1, 3)
+    result = run("build", "-v", "--rpm", "auto", "--quota-wait", "30", "--report", "report.json", *specs)
+    assert f"rate for {MODEL}: settled at 13.0 requests/min (started at 10.0, peak 13.0" in result.output
+    report = json.loads((show / "report.json").read_text(encoding="utf-8"))
+    (rate,) = report["rates"]
+    assert rate["model"] == MODEL and rate["start_rpm"] == 10.0 and rate["settled_rpm"] == 13.0
+    assert rate["ceiling_rpm"] is None and rate["refused"] == 0 and report["quota_wait_seconds"] == 0
+    bad = run("build", "--rpm", "fast", *specs, code=2)
+    assert "neither 'auto' nor a number" in bad.output
+
+
+def test_the_redis_extra_missing_is_named(gemini_server, show, monkeypatch):
+    import sys
+
+    from tests.support.cli import run
+
+    monkeypatch.setitem(sys.modules, "limits", None)  # as if podpipe[redis] were not installed
+    specs = write_show(show, 1, 1)
+    result = run("build", "--rate-limit-url", "redis://127.0.0.1:1/0", *specs, code=2)
+    assert "podpipe[redis]" in result.output
