@@ -54,7 +54,7 @@ from podpipe.render.shared import SharedLimit
 @dataclass(frozen=True)
 class RenderOptions:
     jobs: int | None = None  # None: the backend's default_jobs
-    rpm: float | None = None  # None: auto (the backend's rate per model, adapted, no ceiling); 0: unlimited; N: ceiling
+    rpm: float | None = None  # None: auto (the backend's rate per model, adapted); 0: unlimited; N: a ceiling
     adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
     quota_wait: float = 600.0  # seconds the whole run may wait for quota (server pauses), then refusals fail
     rate_limit_url: str | None = None  # redis://host:port/db: one limit per quota and model for every machine
@@ -157,8 +157,7 @@ class Scheduler:
                 if ceiling == 0 or start is None or not self.options.adaptive:
                     limiter = RateLimiter(start, window=window, clock=self._clock)
                 else:
-                    limiter = AdaptiveLimiter(model, start if ceiling is None else ceiling, ceiling=ceiling,
-                                              window=window, clock=self._clock)
+                    limiter = AdaptiveLimiter(model, start, ceiling=ceiling, window=window, clock=self._clock)
                 self._limiters[model] = limiter
             return limiter
 
@@ -167,8 +166,9 @@ class Scheduler:
         with self._limiters_lock:
             return tuple(lim.summary() for lim in self._limiters.values() if isinstance(lim, AdaptiveLimiter))
 
-    def _wait_for_slot(self, limiter: RateLimiter) -> int:
-        """Wait for the pool's pause and a slot of ``limiter``; the limiter's epoch the slot was granted in."""
+    def _wait_for_slot(self, limiter: RateLimiter, model: str) -> int:
+        """Wait for the pool's pause, a start from the shared limit (if any) and a slot of ``model``'s
+        ``limiter``; the limiter's epoch the slot was granted in."""
         while True:
             if self._stop.is_set():
                 raise Interrupted
@@ -176,7 +176,7 @@ class Scheduler:
             if held > 0:
                 self._sleep(held)
                 continue
-            shared = self._shared_delay(limiter)
+            shared = self._shared_delay(limiter, model)
             if shared > 0:
                 self._sleep(shared)
                 continue
@@ -186,13 +186,13 @@ class Scheduler:
                 return epoch
             self._sleep(delay)
 
-    def _shared_delay(self, limiter: RateLimiter) -> float:
+    def _shared_delay(self, limiter: RateLimiter, model: str) -> float:
         """Take a start from the limit shared by every machine (0), or how long to wait for one; 0 when there
         is none or it failed (the local rate goes on alone)."""
         if self.shared is None or not self.shared.active:
             return 0.0
         rate = limiter.ceiling or limiter.start if isinstance(limiter, AdaptiveLimiter) else limiter.limit
-        return self.shared.delay(getattr(limiter, "model", ""), rate) if rate else 0.0
+        return self.shared.delay(model, rate) if rate else 0.0
 
     def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, epoch: int) -> str | None:
         """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
@@ -243,7 +243,7 @@ class Scheduler:
         attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
         while spent < self.options.attempts:
             attempt += 1
-            epoch = self._wait_for_slot(limiter)
+            epoch = self._wait_for_slot(limiter, request.model)
             started = self._clock() if started is None else started
             if self._on_attempt:
                 self._on_attempt(request, attempt)
