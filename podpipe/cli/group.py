@@ -101,8 +101,10 @@ def _scheduling_options(f):
                      help="redis://host:port/db: one rate limit per API key and model, shared by every machine "
                           "and CI job that uses it (needs podpipe[redis]); if Redis fails, the build goes on "
                           "with its own adaptive rate.")(f)
-    f = click.option("--quota-wait", "quota_wait", type=click.FloatRange(min=0), default=600.0, show_default=True,
-                     envvar="PODPIPE_QUOTA_WAIT", show_envvar=True,
+    from podpipe.render.limiter import QUOTA_WAIT
+
+    f = click.option("--quota-wait", "quota_wait", type=click.FloatRange(min=0), default=QUOTA_WAIT,
+                     show_default=True, envvar="PODPIPE_QUOTA_WAIT", show_envvar=True,
                      help="Seconds the build may wait in all for quota (the server's 429 pauses, which do not "
                           "use up --retries); past it, a refused request fails.")(f)
     f = click.option("--timeout", type=click.FloatRange(min=1), default=None, envvar="PODPIPE_TIMEOUT",

@@ -26,7 +26,7 @@ from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import Diagnostic, FrozenMissError, PodpipeError, RenderError, UsageError
-from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
+from podpipe.render import QUOTA_WAIT, WINDOW, Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
 if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
@@ -40,9 +40,9 @@ class BuildOptions:
     jobs: int | None = None
     rpm: float | None = None  # None: auto (each model's rate, adapted to the server); 0: no limit; N: a ceiling
     attempts: int = 5
-    quota_wait: float = 600.0  # seconds a build may wait for quota in all (server-asked pauses), then fails
+    quota_wait: float = QUOTA_WAIT  # seconds a build may wait for quota in all (server-asked pauses), then fails
     rate_limit_url: str | None = None  # redis://host:port/db: a rate shared by every machine on the key
-    rate_window: float = 60.0  # seconds a rate is counted over; shorter only in tests and benchmarks
+    rate_window: float = WINDOW  # seconds a rate is counted over; shorter only in tests and benchmarks
     timeout: float | None = None  # seconds per request attempt
     force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
     frozen: bool = False  # fail with exit 3, rendering nothing, when any request is not cached

@@ -17,6 +17,7 @@ from podpipe.cache import resolve_cache_dir
 from podpipe.commands.build import BuildOptions, Progress, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
 from podpipe.formats import FORMATS, format_of
+from podpipe.render import QUOTA_WAIT
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _dialogue(text: str, speakers: list[Speaker]) -> tuple[Turn, ...]:
 def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Sequence[str] = (),
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
-        timeout: float | None = None, rpm: float | None = None, quota_wait: float = 600.0, attempts: int = 5,
+        timeout: float | None = None, rpm: float | None = None, quota_wait: float = QUOTA_WAIT, attempts: int = 5,
         rate_limit_url: str | None = None,
         progress: Progress | None = None) -> SayResult:
     output = Path(output).absolute()

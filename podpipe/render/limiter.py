@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 WINDOW = 60.0  # seconds a requests-per-minute limit is counted over
+QUOTA_WAIT = 600.0  # seconds a run may wait for quota in all (server-asked pauses) before refusals fail it
 
 
 class RateLimiter:

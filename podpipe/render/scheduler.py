@@ -47,7 +47,7 @@ from podpipe.cache import Store
 from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
-from podpipe.render.limiter import WINDOW, AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
+from podpipe.render.limiter import QUOTA_WAIT, WINDOW, AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
 from podpipe.render.shared import SharedLimit
 
 
@@ -56,7 +56,7 @@ class RenderOptions:
     jobs: int | None = None  # None: the backend's default_jobs
     rpm: float | None = None  # None: auto (the backend's rate per model, adapted); 0: unlimited; N: a ceiling
     adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
-    quota_wait: float = 600.0  # seconds the whole run may wait for quota (server pauses), then refusals fail
+    quota_wait: float = QUOTA_WAIT  # seconds the whole run may wait for quota (server pauses), then refusals fail
     rate_limit_url: str | None = None  # redis://host:port/db: one limit per quota and model for every machine
     attempts: int = 5  # per request, first try included
     backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
