@@ -10,7 +10,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 BENCHES = ["noop.py", "demo.py", "stitch.py", "production.py", "remix.py", "gemini.py", "remote.py", "fleet.py",
-           "review.py"]
+           "review.py", "quota.py"]
 
 
 def main() -> None:

@@ -81,3 +81,15 @@ def workdir(tmp_path, monkeypatch):
     for var in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory):
+    """A redis-server on 127.0.0.1 for this test alone (``.url``, ``.kill()``), killed when it ends."""
+    from tests.support.redis import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.kill()

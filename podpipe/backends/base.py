@@ -256,3 +256,9 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Release clients, native handles, sockets."""
+
+    def quota_scope(self) -> str:
+        """What identifies the quota this backend's requests count against, for a rate limit shared between
+        machines (``--rate-limit-url``): never a secret, the same on every machine that shares the quota.
+        Default: the backend's name (a local service has no shared quota)."""
+        return self.name

@@ -75,15 +75,47 @@ def _backend_option(f):
                              "voice).")(f)
 
 
+class _Rpm(click.ParamType):
+    """``auto`` (None: adapt from each model's rate) or a number of requests per minute (0: no limit)."""
+
+    name = "auto|N"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, (int, float)):
+            return value
+        if str(value).strip().lower() == "auto":
+            return None
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither 'auto' nor a number of requests per minute", param, ctx)
+        if number < 0:
+            self.fail(f"{value!r} is negative: give requests per minute, 0 for no limit, or 'auto'", param, ctx)
+        return number
+
+
 def _scheduling_options(f):
-    """--rpm, --retries, --timeout: flags, or PODPIPE_* variables for a CI config."""
+    """--rpm, --quota-wait, --rate-limit-url, --retries, --timeout: flags, or PODPIPE_* variables for a CI config."""
+    f = click.option("--rate-limit-url", "rate_limit_url", metavar="URL", default=None,
+                     envvar="PODPIPE_RATE_LIMIT_URL", show_envvar=True,
+                     help="redis://host:port/db: one rate limit per API key and model, shared by every machine "
+                          "and CI job that uses it (needs podpipe[redis]); if Redis fails, the build goes on "
+                          "with its own adaptive rate.")(f)
+    from podpipe.render.limiter import QUOTA_WAIT
+
+    f = click.option("--quota-wait", "quota_wait", type=click.FloatRange(min=0), default=QUOTA_WAIT,
+                     show_default=True, envvar="PODPIPE_QUOTA_WAIT", show_envvar=True,
+                     help="Seconds the build may wait in all for quota (the server's 429 pauses, which do not "
+                          "use up --retries); past it, a refused request fails.")(f)
     f = click.option("--timeout", type=click.FloatRange(min=1), default=None, envvar="PODPIPE_TIMEOUT",
                      show_envvar=True, help="Seconds per request attempt.")(f)
     f = click.option("--retries", "attempts", type=click.IntRange(1, 20), default=5, show_default=True,
                      envvar="PODPIPE_RETRIES", show_envvar=True, help="Attempts per request, the first included.")(f)
-    return click.option("--rpm", type=click.FloatRange(min=0), default=None, envvar="PODPIPE_RPM", show_envvar=True,
-                        help="Request limit per minute shared by all jobs (default: the model's tier-1 quota; "
-                             "0: none).")(f)
+    return click.option("--rpm", type=_Rpm(), default="auto", show_default=True, envvar="PODPIPE_RPM",
+                        show_envvar=True,
+                        help="Requests per minute, per model, shared by all jobs. auto: start at the model's "
+                             "tier-1 rate, climb while requests succeed and halve on each rate-limit refusal; "
+                             "N: the same, never above N; 0: no limit.")(f)
 
 
 def _outside_option(f):

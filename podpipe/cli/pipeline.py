@@ -40,8 +40,9 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
 @click.option("--retakes", type=click.IntRange(0, 10), default=None, envvar="PODPIPE_RETAKES", show_envvar=True,
               help="New takes for a take that fails review (default: the spec's review: retakes, else 2; 0: none). "
                    "A line whose every take fails is kept, flagged, and fails --strict with exit 4.")
-def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen, cache_dir, only, report, quiet,
-          verbose, allow_outside, strict, shard, remote_cache, remote_mode, remote_timeout, retakes):
+def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attempts, timeout, force, frozen,
+          cache_dir, only, report, quiet, verbose, allow_outside, strict, shard, remote_cache, remote_mode,
+          remote_timeout, retakes):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -65,7 +66,8 @@ def build(specs, backend, jobs, mix_jobs, rpm, attempts, timeout, force, frozen,
         picked = select(specs, chosen, weights=request_counts(specs, backend, allow_outside))
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
-    options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, attempts=attempts,
+    options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, quota_wait=quota_wait,
+                           rate_limit_url=rate_limit_url, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
                            remote_mode=remote_mode, remote_timeout=remote_timeout, retakes=retakes)
@@ -221,8 +223,8 @@ def voices(backend, refresh, search, cache_dir):
 @_backend_option
 @_cache_option
 @_scheduling_options
-def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir, rpm, attempts,
-        timeout):
+def say(text, voice, speakers, output, style, model, temperature, language, backend, cache_dir, rpm, quota_wait,
+        rate_limit_url, attempts, timeout):
     """Speak TEXT into one audio file, without writing a spec.
 
     \b
@@ -235,7 +237,9 @@ def say(text, voice, speakers, output, style, model, temperature, language, back
 
     out = run_say(text, output, voice=voice, speakers=speakers, style=style, model=model,
                   temperature=temperature, language=language, backend=backend, cache_dir=cache_dir,
-                  timeout=timeout, rpm=rpm, attempts=attempts, progress=ClickProgress(notes_only=True))
+                  timeout=timeout, rpm=rpm, quota_wait=quota_wait, rate_limit_url=rate_limit_url,
+                  attempts=attempts,
+                  progress=ClickProgress(notes_only=True))
     click.echo(f"wrote {out.output} ({out.duration:.1f} s{'' if out.rendered else ', from the cache'})")
 
 

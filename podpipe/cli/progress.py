@@ -78,4 +78,12 @@ class ClickProgress(Progress):
         self._close_bar()
         if result is None:
             return
+        if self.verbose:
+            for rate in result.render.rates:
+                click.echo(f"rate for {rate.model}: settled at {rate.settled:.1f} requests/min (started at "
+                           f"{rate.start:.1f}, peak {rate.peak:.1f}"
+                           f"{f', ceiling {rate.ceiling:g}' if rate.ceiling is not None else ''}; "
+                           f"{rate.refused} refused for quota)", err=True)
+            if result.render.quota_wait_seconds:
+                click.echo(f"waited {result.render.quota_wait_seconds:.1f} s for quota", err=True)
         click.secho(result.summary(), bold=True, err=False)

@@ -29,7 +29,7 @@ from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, PodpipeError, RemoteConfigError, RenderError,
                             UsageError)
-from podpipe.render import Outcome, RenderOptions, RenderResult, Scheduler
+from podpipe.render import QUOTA_WAIT, WINDOW, Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
 if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a build gets that far
@@ -41,8 +41,11 @@ if TYPE_CHECKING:  # the mix stage and the remote cache are imported only when a
 class BuildOptions:
     backend: str | None = None  # None: the configured backend of highest priority (backends.default_backend_name)
     jobs: int | None = None
-    rpm: float | None = None
+    rpm: float | None = None  # None: auto (each model's rate, adapted to the server); 0: no limit; N: a ceiling
     attempts: int = 5
+    quota_wait: float = QUOTA_WAIT  # seconds a build may wait for quota in all (server-asked pauses), then fails
+    rate_limit_url: str | None = None  # redis://host:port/db: a rate shared by every machine on the key
+    rate_window: float = WINDOW  # seconds a rate is counted over; shorter only in tests and benchmarks
     timeout: float | None = None  # seconds per request attempt
     force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
     frozen: bool = False  # fail with exit 3, rendering nothing, when any request is not cached
@@ -292,11 +295,6 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
             on_done: Callable[[Outcome], None]) -> RenderResult:
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
-    rpm = options.rpm
-    if rpm is None:
-        # The strictest per-model quota among what is about to be sent (None: unlimited); --rpm overrides it.
-        rates = [r for r in (cls.rpm_for(model) for model in {r.model for r in missing}) if r is not None]
-        rpm = min(rates) if rates else None
     progress.rendering(len(missing))
 
     def done(outcome: Outcome) -> None:
@@ -307,8 +305,10 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
 
     try:
         scheduler = Scheduler(backend, prepared.store,
-                              RenderOptions(jobs=options.jobs, rpm=rpm, attempts=options.attempts),
-                              on_done=done, on_attempt=progress.attempt,
+                              RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts,
+                                            quota_wait=options.quota_wait, rate_window=options.rate_window,
+                                            rate_limit_url=options.rate_limit_url),
+                              on_done=done, on_attempt=progress.attempt, on_note=progress.note,
                               review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes))
         return scheduler.run(missing)
     finally:

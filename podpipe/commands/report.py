@@ -89,6 +89,9 @@ def build_report(result: BuildResult) -> dict:
                       "output": str(s.output) if s.output else None, "duration": s.duration}
                      for s in result.episodes],
         "requests": records,
+        # per model: the adaptive rate (requests per minute) it started at, peaked at and settled on
+        "rates": [r.as_dict() for r in result.render.rates],
+        "quota_wait_seconds": round(result.render.quota_wait_seconds, 3),
         # the shared remote cache's counters (hits, misses, rejected, errors, bytes, leases, outputs), or None
         "remote_cache": result.remote.as_dict() if result.remote else None,
     }

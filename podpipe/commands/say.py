@@ -17,6 +17,7 @@ from podpipe.cache import resolve_cache_dir
 from podpipe.commands.build import BuildOptions, Progress, execute, prepare_episodes
 from podpipe.errors import Diagnostic, UsageError
 from podpipe.formats import FORMATS, format_of
+from podpipe.render import QUOTA_WAIT
 from podpipe.spec import Episode, Output, Segment, Speaker, Turn
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ def _dialogue(text: str, speakers: list[Speaker]) -> tuple[Turn, ...]:
 def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Sequence[str] = (),
         style: str | None = None, model: str | None = None, temperature: float | None = None,
         language: str | None = None, backend: str | None = None, cache_dir: str | Path | None = None,
-        timeout: float | None = None, rpm: float | None = None, attempts: int = 5,
+        timeout: float | None = None, rpm: float | None = None, quota_wait: float = QUOTA_WAIT, attempts: int = 5,
+        rate_limit_url: str | None = None,
         progress: Progress | None = None) -> SayResult:
     output = Path(output).absolute()
     fmt = format_of(output)
@@ -122,8 +124,8 @@ def say(text: str, output: str | Path, *, voice: str | None = None, speakers: Se
         elif problem := judge.backend.temperature_warning(named, temperature, str(temperature)):
             warnings.append(Diagnostic("--temperature", 0, 0, "", problem, severity="warning"))
     # --force: a one-off file is always written, even when an identical one already stands there.
-    options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, attempts=attempts,
-                           force=True)
+    options = BuildOptions(backend=backend, cache_dir=cache_dir, timeout=timeout, rpm=rpm, quota_wait=quota_wait,
+                           rate_limit_url=rate_limit_url, attempts=attempts, force=True)
     result = execute(prepare_episodes([episode], options, warnings), options, progress)
     status = result.episodes[0]
     return SayResult(status.output or output, status.duration or 0.0, bool(result.render.rendered))

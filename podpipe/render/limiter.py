@@ -1,5 +1,6 @@
-"""When a worker may send: the shared sliding-window rate limit, the pool-wide pause a server asks for, and
-the backoff between attempts. Pure timing, no I/O, so the scheduler's policy can be tested on a fake clock."""
+"""When a worker may send: the shared sliding-window rate limit, the adaptive (AIMD) rate a model is sent at,
+the pool-wide pause a server asks for, and the backoff between attempts. Pure timing, no I/O, so the
+scheduler's policy can be tested on a fake clock."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 WINDOW = 60.0  # seconds a requests-per-minute limit is counted over
+QUOTA_WAIT = 600.0  # seconds a run may wait for quota in all (server-asked pauses) before refusals fail it
 
 
 class RateLimiter:
@@ -41,17 +44,104 @@ class RateLimiter:
             return self._starts[0] + self.window - now
 
 
+@dataclass(frozen=True)
+class RateSummary:
+    """What the adaptive control did for one model in one run (rates in requests per minute)."""
+
+    model: str
+    start: float  # the rate it began at: the backend's rate for the model, or the --rpm ceiling
+    ceiling: float | None  # --rpm N; None: auto (no ceiling)
+    settled: float  # the rate when the run ended
+    peak: float  # the highest rate it reached
+    refused: int  # attempts the server refused for quota (429 with a retry delay)
+    decreases: int  # times the rate was cut
+
+    def as_dict(self) -> dict:
+        return {"model": self.model, "start_rpm": round(self.start, 2), "ceiling_rpm": self.ceiling,
+                "settled_rpm": round(self.settled, 2), "peak_rpm": round(self.peak, 2),
+                "refused": self.refused, "decreases": self.decreases}
+
+
+class AdaptiveLimiter(RateLimiter):
+    """A sliding-window limit whose size follows the server: AIMD (additive increase, multiplicative decrease).
+
+    Why AIMD and not a token bucket fed by observed 429s: the quota is shared with processes we cannot see
+    (other shards, other machines on the same key), so no local observation tells its size or how much of it
+    is ours. AIMD needs neither: every client that halves on refusal and adds a constant while it succeeds
+    converges to a fair share of whatever the project allows (Chiu and Jain, 1989; TCP's congestion
+    control), and a lone client finds the whole quota. A bucket refilled at a rate guessed from 429s would
+    have to estimate that rate from a signal that mixes everyone's traffic, and would oscillate without the
+    fairness proof.
+
+    - It starts at ``start`` requests per window (the backend's rate for the model, or the ``--rpm``
+      ceiling) and never goes above ``ceiling`` (None: no ceiling) nor below one request per window.
+    - Until the first refusal, each success adds one request per window ("slow start": the rate doubles
+      with each window's worth of successes, because the catalog's rate is a tier-1 floor and paid tiers
+      allow 10-100x more); after it, each success adds ``1 / rate``: one request per window for every
+      window's worth of successes (the additive increase).
+    - A refusal (``refused``) halves the rate, once per epoch: attempts granted before the cut were sent at
+      the old rate, and their refusals say nothing new (several in flight fail together).
+    """
+
+    def __init__(self, model: str, start: float, *, ceiling: float | None = None, window: float = WINDOW,
+                 clock: Callable[[], float] = time.monotonic):
+        start = max(1.0, float(start if ceiling is None else min(start, ceiling)))
+        super().__init__(start, window=window, clock=clock)
+        self.model = model
+        self.ceiling = ceiling
+        self.start = self.rate = self.peak = start
+        self.epoch = 0  # bumped on each decrease; an attempt remembers the epoch it was granted in
+        self.slow_start = ceiling is None or start < ceiling
+        self.refused = 0
+        self.decreases = 0
+        self.rates: list[float] = [start]  # the rate after every change, in order (tests read it)
+
+    def _set(self, rate: float) -> None:
+        if self.ceiling is not None:
+            rate = min(rate, float(self.ceiling))
+        self.rate = max(1.0, rate)
+        self.limit = int(self.rate)
+        self.peak = max(self.peak, self.rate)
+        self.rates.append(self.rate)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._set(self.rate + (1.0 if self.slow_start else 1.0 / self.rate))
+
+    def refused_at(self, epoch: int) -> None:
+        """An attempt granted in ``epoch`` was refused for quota: cut the rate unless already cut since."""
+        with self._lock:
+            self.refused += 1
+            if epoch != self.epoch:
+                return
+            self.slow_start = False
+            self.epoch += 1
+            self.decreases += 1
+            self._set(self.rate / 2)
+
+    def summary(self) -> RateSummary:
+        with self._lock:  # requests per window: per minute, except where tests scale the window down
+            return RateSummary(self.model, self.start, self.ceiling, self.rate, self.peak, self.refused,
+                               self.decreases)
+
+
 class PauseGate:
-    """A pool-wide "nobody starts before T" set by server back-pressure (429 + RetryInfo)."""
+    """A pool-wide "nobody starts before T" set by server back-pressure (429 + RetryInfo). ``held`` is the
+    total time it has held the pool so far (overlapping holds counted once): the build's quota wait."""
 
     def __init__(self, clock: Callable[[], float]):
         self._until = 0.0
         self._clock = clock
         self._lock = threading.Lock()
+        self.held = 0.0
 
     def hold(self, seconds: float) -> None:
         with self._lock:
-            self._until = max(self._until, self._clock() + seconds)
+            now = self._clock()
+            until = now + seconds
+            if until > self._until:
+                self.held += until - max(now, self._until)
+                self._until = until
 
     def remaining(self) -> float:
         with self._lock:

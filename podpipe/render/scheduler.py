@@ -4,10 +4,15 @@ Backends make exactly one attempt per call and classify failures (``BackendError
 ``retry_after``); everything about *when* to try again lives here, so every backend gets the same
 behaviour:
 
-- ``jobs`` worker threads share one ``RateLimiter``: no 60-second window ever holds more than ``rpm``
-  attempt starts (a sliding log, so a run is never slower than the limit requires).
+- ``jobs`` worker threads share one limiter per model: no 60-second window ever holds more attempt starts
+  than its rate (a sliding log, so a run is never slower than the limit requires). The rate adapts
+  (``limiter.AdaptiveLimiter``, AIMD): it starts at the backend's rate for the model (``Backend.rpm_for``)
+  or at ``rpm`` when given, which is then a ceiling, grows while attempts succeed and halves when the server
+  refuses one for quota; ``adaptive=False`` keeps it fixed.
 - A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
-  the worker that saw it: the other workers would only burn quota on more 429s.
+  the worker that saw it: the other workers would only burn quota on more 429s. Such a refusal is waiting
+  for quota, not failing: it does not use up one of the request's ``attempts``. ``quota_wait`` bounds the
+  total time the pool is held so, and a refusal past it fails its request, saying so.
 - Other retryable failures back off exponentially with full jitter, capped at ``backoff_max``.
 - A success goes to the store at once, through one writer thread: the worker's next request goes out while
   the entry is fsynced (fsyncs from many threads queue up in the file system's journal and would hold
@@ -48,13 +53,17 @@ from podpipe.cache import Store
 from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
-from podpipe.render.limiter import WINDOW, PauseGate, RateLimiter, backoff
+from podpipe.render.limiter import QUOTA_WAIT, WINDOW, AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
+from podpipe.render.shared import SharedLimit
 
 
 @dataclass(frozen=True)
 class RenderOptions:
     jobs: int | None = None  # None: the backend's default_jobs
-    rpm: float | None = None  # None: the backend's default; 0: unlimited
+    rpm: float | None = None  # None: auto (the backend's rate per model, adapted); 0: unlimited; N: a ceiling
+    adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
+    quota_wait: float = QUOTA_WAIT  # seconds the whole run may wait for quota (server pauses), then refusals fail
+    rate_limit_url: str | None = None  # redis://host:port/db: one limit per quota and model for every machine
     attempts: int = 5  # per request, first try included
     backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = 60.0
@@ -112,6 +121,8 @@ class RenderResult:
     wall_seconds: float = 0.0
     # requests another process rendered while we waited for their lock: served from the cache, no API call
     skipped: tuple[RenderRequest, ...] = ()
+    rates: tuple[RateSummary, ...] = ()  # per model: where the adaptive rate started, peaked and settled
+    quota_wait_seconds: float = 0.0  # how long the server's quota pauses held the pool
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -151,15 +162,19 @@ class Scheduler:
                  on_done: Callable[[Outcome], None] | None = None,
                  on_attempt: Callable[[RenderRequest, int], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
-                 review: TakeReview | None = None):
+                 review: TakeReview | None = None, on_note: Callable[[str], None] | None = None):
         self.backend = backend
         self.review = review
         self.store = store
         self.options = options
         self.jobs = max(1, options.jobs or backend.default_jobs)
-        rpm = backend.default_rpm if options.rpm is None else options.rpm
-        self.limiter = RateLimiter(rpm, window=options.rate_window, clock=clock)
+        # one limiter per model (``limiter_for``); a test may set ``limiter`` to one that serves every model
+        self.limiter: RateLimiter | None = None
+        self._limiters: dict[str, RateLimiter] = {}
+        self._limiters_lock = threading.Lock()
         self.gate = PauseGate(clock)
+        self.shared: SharedLimit | None = None  # opened by run() when ``rate_limit_url`` is given
+        self._on_note = on_note or (lambda message: None)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
         self._stop = threading.Event()
@@ -170,7 +185,30 @@ class Scheduler:
         if seconds > 0 and self._stop.wait(seconds):
             raise Interrupted
 
-    def _wait_for_slot(self) -> None:
+    def limiter_for(self, model: str) -> RateLimiter:
+        """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given."""
+        if self.limiter is not None:
+            return self.limiter
+        with self._limiters_lock:
+            limiter = self._limiters.get(model)
+            if limiter is None:
+                ceiling, window = self.options.rpm, self.options.rate_window
+                start = self.backend.rpm_for(model) if ceiling is None else ceiling
+                if ceiling == 0 or start is None or not self.options.adaptive:
+                    limiter = RateLimiter(start, window=window, clock=self._clock)
+                else:
+                    limiter = AdaptiveLimiter(model, start, ceiling=ceiling, window=window, clock=self._clock)
+                self._limiters[model] = limiter
+            return limiter
+
+    def rates(self) -> tuple[RateSummary, ...]:
+        """What the adaptive control did, per model, so far."""
+        with self._limiters_lock:
+            return tuple(lim.summary() for lim in self._limiters.values() if isinstance(lim, AdaptiveLimiter))
+
+    def _wait_for_slot(self, limiter: RateLimiter, model: str) -> int:
+        """Wait for the pool's pause, a start from the shared limit (if any) and a slot of ``model``'s
+        ``limiter``; the limiter's epoch the slot was granted in."""
         while True:
             if self._stop.is_set():
                 raise Interrupted
@@ -178,10 +216,40 @@ class Scheduler:
             if held > 0:
                 self._sleep(held)
                 continue
-            delay = self.limiter.delay()
+            shared = self._shared_delay(limiter, model)
+            if shared > 0:
+                self._sleep(shared)
+                continue
+            epoch = getattr(limiter, "epoch", 0)
+            delay = limiter.delay()
             if delay <= 0:
-                return
+                return epoch
             self._sleep(delay)
+
+    def _shared_delay(self, limiter: RateLimiter, model: str) -> float:
+        """Take a start from the limit shared by every machine (0), or how long to wait for one; 0 when there
+        is none or it failed (the local rate goes on alone)."""
+        if self.shared is None or not self.shared.active:
+            return 0.0
+        rate = limiter.ceiling or limiter.start if isinstance(limiter, AdaptiveLimiter) else limiter.limit
+        return self.shared.delay(model, rate) if rate else 0.0
+
+    def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, epoch: int) -> str | None:
+        """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
+        try again without spending an attempt; else why the request fails (the quota-wait budget is spent)."""
+        if isinstance(limiter, AdaptiveLimiter):
+            limiter.refused_at(epoch)
+        budget = self.options.quota_wait
+        if self.gate.held + exc.retry_after > budget:
+            return (f"{exc}; gave up after waiting {self.gate.held:.0f} s for quota, the --quota-wait budget of "
+                    f"{budget:.0f} s: raise --quota-wait, lower --rpm or -j, or share the key's quota with "
+                    "--rate-limit-url")
+        self.gate.hold(exc.retry_after)
+        return None
+
+    def _succeeded(self, limiter: RateLimiter) -> None:
+        if isinstance(limiter, AdaptiveLimiter):
+            limiter.succeeded()
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.options.backoff_base, self.options.backoff_max, self._rng)
@@ -211,8 +279,11 @@ class Scheduler:
         failures: list[str] = []
         started = None
         billed = Usage()
-        for attempt in range(1, self.options.attempts + 1):
-            self._wait_for_slot()
+        limiter = self.limiter_for(request.model)
+        attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
+        while spent < self.options.attempts:
+            attempt += 1
+            epoch = self._wait_for_slot(limiter, request.model)
             started = self._clock() if started is None else started
             if self._on_attempt:
                 self._on_attempt(request, attempt)
@@ -226,14 +297,20 @@ class Scheduler:
                 failures.append(str(exc))
                 if exc.cut_off:
                     return self._split(request, depth, attempt, started, tuple(failures), billed)
+                if exc.retryable and exc.retry_after:
+                    gave_up = self._quota_refusal(exc, limiter, epoch)
+                    if gave_up is None:
+                        continue
+                    return Outcome(request, False, attempt, self._clock() - started, usage=billed,
+                                   error=gave_up, failures=(*failures[:-1], gave_up))
+                spent += 1
                 repeated = exc.final_if_repeated and len(failures) > 1 and failures[-2] == failures[-1]
-                if not exc.retryable or repeated or attempt == self.options.attempts:
+                if not exc.retryable or repeated or spent == self.options.attempts:
                     return Outcome(request, False, attempt, self._clock() - started, usage=billed,
                                    error=str(exc), failures=tuple(failures))
-                if exc.retry_after:
-                    self.gate.hold(exc.retry_after)
-                self._sleep(max(self._backoff(attempt), exc.retry_after or 0.0))
+                self._sleep(self._backoff(spent))
                 continue
+            self._succeeded(limiter)
             rendered = Rendered(rendered.audio, _plus(billed, rendered.usage))
             return _Success(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")
@@ -371,6 +448,9 @@ class Scheduler:
             except BackendError as exc:
                 return RenderResult(tuple(Outcome(r, False, 0, 0.0, error=str(exc), failures=(str(exc),))
                                           for r in requests))
+        if requests and self.options.rate_limit_url:
+            self.shared = SharedLimit(self.options.rate_limit_url, self.backend.quota_scope(),
+                                      window=self.options.rate_window, warn=self._on_note)
         started = self._clock()
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="podpipe-render")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="podpipe-store")
@@ -400,5 +480,5 @@ class Scheduler:
             raise
         pool.shutdown(wait=True)
         self._writer.shutdown(wait=True)
-        return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped))
+        return RenderResult(tuple(outcomes), self._clock() - started, tuple(skipped), self.rates(), self.gate.held)
 

@@ -62,6 +62,13 @@ default SAFETY, no content, the prompt's tokens billed), "blocked" (200, ``promp
 labelled ``mime``), "silence" (full-length digital silence), "close" (drop the connection, no answer),
 "echo-key" (a 400 whose message quotes the API key back, as some proxies do), "ok" / None (normal).
 
+A project-wide quota, as Gemini enforces per project and model (shared by every client and key of the
+project): ``server.set_quota(60, window=1.0)`` answers at most 60 generate requests in each 1-second window
+(windows aligned on the clock, like the service's per-minute buckets; a test scales the minute down) and
+refuses the rest with 429 RESOURCE_EXHAUSTED and a ``RetryInfo`` delay to the next window. Refused requests
+do not count against it. ``server.quota_answered`` / ``quota_refused`` count them; a refused request's
+``rec.fault`` is "quota". ``server.busiest_window()`` is the most requests answered within one window.
+
 How the real service fails on its own, request by request (no script needed; each the same every time):
 
     server.refuse_words = {"forbidden"}   # text containing one: 200, finishReason SAFETY, no audio, billed
@@ -622,6 +629,10 @@ class StandIn:
         # the models it serves (name -> "wav" or "pcm"); add a newer one as it ships: gemini-4-flash-tts
         self.models: dict[str, str] = dict(MODELS)
         self.requests: list[Recorded] = []
+        self.quota: tuple[int, float] | None = None  # (requests, window seconds): see set_quota
+        self.quota_answered = 0
+        self.quota_refused = 0
+        self._quota_counts: dict[int, int] = {}  # window index -> requests answered in it
         self._script: deque[Fault | None] = deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -691,6 +702,35 @@ class StandIn:
             return Fault(kinds[digest[8] % len(kinds)], retry_delay=retry_delay)
 
         self.fault_fn = fn
+
+    # -- a project-wide quota, shared by every client -----------------------------------------------------
+    def set_quota(self, requests: int | None, window: float = 60.0) -> None:
+        """At most ``requests`` generate requests answered per ``window`` seconds, all clients together
+        (None: no quota)."""
+        with self._lock:
+            self.quota = (requests, window) if requests else None
+            self._quota_counts.clear()
+            self.quota_answered = self.quota_refused = 0
+
+    def _take_quota(self) -> Fault | None:
+        """Count a request against the quota: None when it may be answered, else the 429 to send."""
+        with self._lock:
+            if self.quota is None:
+                return None
+            limit, window = self.quota
+            now = time.monotonic()
+            index = int(now // window)
+            if self._quota_counts.get(index, 0) < limit:
+                self._quota_counts[index] = self._quota_counts.get(index, 0) + 1
+                self.quota_answered += 1
+                return None
+            self.quota_refused += 1
+            return Fault("429", retry_delay=f"{(index + 1) * window - now:.3f}s")
+
+    def busiest_window(self) -> int:
+        """The most requests the quota answered within one of its windows."""
+        with self._lock:
+            return max(self._quota_counts.values(), default=0)
 
     # -- gate: hold answers until the test lets them go (tests wait on this event, never on time) ----------
     def hold(self, after: int = 0) -> None:
@@ -780,6 +820,8 @@ class StandIn:
             self._script.clear()
             self._seen.clear()
             self.bad_bodies.clear()
+            self.quota, self.quota_answered, self.quota_refused = None, 0, 0
+            self._quota_counts.clear()
         self.fault_fn = None
         self.refuse_words, self.max_output_seconds, self.languages = set(), None, None
 
@@ -900,6 +942,10 @@ class _Handler(BaseHTTPRequestHandler):
         if s._gate():
             self.close_connection = True  # stopping while held: no answer
             return
+        refused = s._take_quota()
+        if refused:
+            rec.fault, rec.deadline = "quota", rec.t + s.latency if s.latency else None
+            return self._fault(rec, refused, info)
         fault = s._next_fault(rec)
         rec.fault = fault.kind if fault else None
         rec.deadline = rec.t + s.latency if s.latency else None
@@ -1046,6 +1092,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--fail-first", type=float, default=0.0, help="fraction of distinct bodies whose first "
                    "attempt fails (429/500/other)")
     p.add_argument("--api-key", default=FAKE_API_KEY)
+    p.add_argument("--quota", type=float, nargs=2, metavar=("REQUESTS", "WINDOW"), default=None,
+                   help="a project-wide quota: REQUESTS answered per WINDOW seconds, all clients together")
     p.add_argument("--custom-voice", action="append", default=[], metavar="ID=NAME",
                    help="a custom voice (voice_... or voicekey_...) instead of the defaults; repeatable")
     args = p.parse_args(argv)
@@ -1053,6 +1101,8 @@ def main(argv: list[str] | None = None) -> None:
     with StandIn(api_key=args.api_key, latency=args.latency, custom_voices=custom) as server:
         if args.fail_first:
             server.fail_first_attempts(args.fail_first)
+        if args.quota:
+            server.set_quota(int(args.quota[0]), args.quota[1])
         print(f"GOOGLE_GEMINI_BASE_URL={server.url}\nGEMINI_API_KEY={server.api_key}", flush=True)
         try:
             while not server.wait(3600):

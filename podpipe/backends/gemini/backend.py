@@ -48,6 +48,7 @@ points the client at a proxy or a test server; plain ``http://127.0.0.1:PORT`` w
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -291,6 +292,15 @@ class GeminiBackend(Backend):
                     raise BackendError(f"could not set up the google-genai client: {type(exc).__name__}: "
                                        f"{self.scrub(str(exc))}", retryable=False) from None
             return self._client, self._types
+
+    def quota_scope(self) -> str:
+        """Gemini's rate limits are per project, and a key belongs to one project: the first 16 hex digits of
+        the key's sha256 name the limit, so machines sharing a key share it; the key itself never leaves."""
+        try:
+            key, _ = api_key()
+        except BackendError:
+            return self.name
+        return "gemini-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def scrub(self, text: str) -> str:
         """Text from the SDK or the server with the API key (and anything key-shaped) replaced by ***."""

@@ -1,0 +1,120 @@
+"""Adaptive rate control (AIMD, ``render.limiter.AdaptiveLimiter``) and waiting for quota (the scheduler's
+retry path): on a fake clock where the policy is pure, with the scripted backend where threads run."""
+
+from __future__ import annotations
+
+import pytest
+
+from podpipe.cache import FileStore
+from podpipe.errors import BackendError
+from podpipe.render import RenderOptions, Scheduler
+from podpipe.render.limiter import AdaptiveLimiter
+from podpipe.compile import Target, compile_episode
+from tests.support.backends import ScriptedBackend, scripted_requests
+from tests.support.episodes import episode, line
+
+
+def quota(retry_after: float = 0.01) -> BackendError:
+    return BackendError("429 quota", retryable=True, retry_after=retry_after, status=429)
+
+
+def test_slow_start_doubles_per_window_of_successes_until_the_first_refusal():
+    lim = AdaptiveLimiter("m", 10, clock=lambda: 0.0)
+    for _ in range(10):
+        lim.succeeded()
+    assert lim.rate == 20 and lim.limit == 20
+    lim.refused_at(lim.epoch)
+    assert lim.rate == 10 and lim.decreases == 1
+    for _ in range(10):  # after a refusal: one request per window for each window's worth of successes
+        lim.succeeded()
+    assert 10.9 < lim.rate < 11.0
+
+
+def test_one_cut_per_epoch_several_refusals_in_flight_halve_once():
+    lim = AdaptiveLimiter("m", 40, clock=lambda: 0.0)
+    granted = lim.epoch
+    for _ in range(4):  # four attempts sent at the old rate come back refused together
+        lim.refused_at(granted)
+    assert lim.rate == 20 and lim.refused == 4 and lim.decreases == 1
+    lim.refused_at(lim.epoch)  # one granted after the cut is news
+    assert lim.rate == 10 and lim.decreases == 2
+
+
+def test_the_ceiling_caps_the_climb_and_the_floor_is_one_per_window():
+    lim = AdaptiveLimiter("m", 12, ceiling=12, clock=lambda: 0.0)
+    assert not lim.slow_start  # started at the ceiling: nothing to search for
+    for _ in range(50):
+        lim.succeeded()
+    assert lim.rate == 12 and lim.peak == 12
+    for _ in range(10):
+        lim.refused_at(lim.epoch)
+    assert lim.rate == 1.0 and lim.limit == 1
+    summary = lim.summary().as_dict()
+    assert summary["settled_rpm"] == 1.0 and summary["ceiling_rpm"] == 12 and summary["refused"] == 10
+
+
+def test_the_limit_follows_the_rate_on_a_fake_clock():
+    clock = [0.0]
+    lim = AdaptiveLimiter("m", 2, window=1.0, clock=lambda: clock[0])
+    assert lim.delay() == 0 and lim.delay() == 0 and lim.delay() > 0  # 2 per window
+    lim.succeeded()
+    lim.succeeded()  # slow start: 4 per window now
+    assert lim.delay() == 0 and lim.delay() == 0 and lim.delay() > 0
+
+
+def test_a_quota_refusal_does_not_use_up_an_attempt(tmp_path):
+    """Five 429s with a retry delay, then success, with --retries 2: waiting for quota is not failing."""
+    backend = ScriptedBackend({"Line number 0.": [quota() for _ in range(5)]})
+    options = RenderOptions(jobs=1, rpm=None, attempts=2, backoff_base=0.01, rate_window=1.0)
+    scheduler = Scheduler(backend, FileStore(tmp_path), options)
+    result = scheduler.run(scripted_requests(1))
+    assert not result.failed
+    (outcome,) = result.outcomes
+    assert outcome.attempts == 6 and len(outcome.failures) == 5
+    assert result.quota_wait_seconds > 0
+
+
+def test_other_failures_still_count_against_the_attempts(tmp_path):
+    failures = [quota(), BackendError("HTTP 500", retryable=True, status=500), quota(),
+                BackendError("HTTP 500", retryable=True, status=500)]
+    backend = ScriptedBackend({"Line number 0.": failures})
+    options = RenderOptions(jobs=1, attempts=2, backoff_base=0.01, backoff_max=0.02)
+    (outcome,) = Scheduler(backend, FileStore(tmp_path), options).run(scripted_requests(1)).outcomes
+    assert not outcome.ok and outcome.attempts == 4 and outcome.error == "HTTP 500"
+
+
+def test_past_the_quota_wait_budget_a_refusal_fails_and_says_so(tmp_path):
+    backend = ScriptedBackend({"Line number 0.": [quota(0.05) for _ in range(100)]})
+    options = RenderOptions(jobs=1, attempts=5, quota_wait=0.2)
+    result = Scheduler(backend, FileStore(tmp_path), options).run(scripted_requests(1))
+    (outcome,) = result.failed
+    assert "--quota-wait" in outcome.error and "waiting" in outcome.error
+    assert 4 <= outcome.attempts <= 6  # 0.2 s of budget at 0.05 s a pause: it gave up, never spent attempts
+    assert result.quota_wait_seconds <= 0.2 + 1e-9
+
+
+def test_rates_are_per_model_and_reported(tmp_path):
+    class TwoModels(ScriptedBackend):
+        @classmethod
+        def rpm_for(cls, model):
+            return {"m": 1000.0}.get(model, 500.0)
+
+    other = list(compile_episode(episode(line(0, "host", "Another model.")), Target("scripted", "n")).requests)
+    backend = TwoModels({"Line number 1.": [quota()]})
+    scheduler = Scheduler(backend, FileStore(tmp_path), RenderOptions(jobs=2))
+    result = scheduler.run(scripted_requests(4) + other)
+    assert not result.failed
+    rates = {r.model: r for r in result.rates}
+    assert rates["m"].start == 1000 and rates["m"].refused == 1 and rates["m"].decreases == 1
+    assert rates["n"].start == 500 and rates["n"].refused == 0 and rates["n"].settled == 501  # one success
+    assert rates["m"].ceiling is None and rates["m"].settled == pytest.approx(scheduler.limiter_for("m").rate)
+
+
+def test_rpm_given_is_the_start_and_the_ceiling_and_zero_is_no_limit(tmp_path):
+    scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30))
+    limiter = scheduler.limiter_for("m")
+    assert isinstance(limiter, AdaptiveLimiter) and limiter.rate == 30 and limiter.ceiling == 30
+    unlimited = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=0)).limiter_for("m")
+    assert not isinstance(unlimited, AdaptiveLimiter) and unlimited.delay() == 0 and not unlimited.limit
+    fixed = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=7, adaptive=False))
+    assert not isinstance(fixed.limiter_for("m"), AdaptiveLimiter) and fixed.limiter_for("m").limit == 7
