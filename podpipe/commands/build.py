@@ -13,8 +13,6 @@ google-genai) are imported only when there is something to render or mix.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -26,8 +24,9 @@ from podpipe import backends
 from podpipe.cache import FileStore, Store, resolve_cache_dir
 from podpipe.cache.layout import ENV_URL as REMOTE_URL_VARIABLE
 from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
+from podpipe.commands.sharing import claim_outputs, releasing, share_output
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
-from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, PodpipeError, RemoteConfigError, RenderError,
+from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, RemoteConfigError, RenderError,
                             UsageError)
 from podpipe.render import QUOTA_WAIT, WINDOW, Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
@@ -238,7 +237,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             statuses[compiled.episode.path] = status = EpisodeStatus(compiled, "up to date")
             progress.episode(status)
     needed = prepared.needed(prepared.episodes, options.only)
-    fetched, output_leases = (_claim_outputs(prepared, stale, fetch=not options.force) if prepared.remote
+    fetched, output_leases = (claim_outputs(prepared.remote, stale, fetch=not options.force) if prepared.remote
                               else ({}, {}))
     for path, status in fetched.items():
         statuses[path] = status
@@ -258,7 +257,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     result = RenderResult(())
     from podpipe.commands.mixing import Mixer, Readiness, cpu_count
 
-    with _releasing(prepared.remote, output_leases), \
+    with releasing(prepared.remote, output_leases), \
             Mixer(min(options.mix_jobs or cpu_count(), len(stale)), prepared.local, prepared.store) as mixer:
         ready = Readiness(stale, missing, prepared.store, mixer)
         if missing:
@@ -272,7 +271,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
         for compiled in stale:
             statuses[compiled.episode.path] = status = ready.status(compiled)
             if status.state == "built" and prepared.remote is not None:
-                _share_output(prepared.remote, status, output_leases)
+                share_output(prepared.remote, status, output_leases)
             progress.episode(status)
             for note in status.notes:
                 progress.note(note)
@@ -313,72 +312,6 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         return scheduler.run(missing)
     finally:
         backend.close()
-
-
-def _output_key(digest: str, output: Path) -> str:
-    """Where a finished output lives in the remote cache: its mix inputs and its file name (which names
-    the sidecars too), so a download writes exactly the files this build would write."""
-    return hashlib.sha256(f"{digest}\0{output.name}".encode()).hexdigest()
-
-
-def _claim_outputs(prepared: Prepared, stale: Sequence[CompiledEpisode], *,
-                   fetch: bool = True) -> tuple[dict[Path, EpisodeStatus], dict[str, object]]:
-    """Finished outputs under the renders' lease protocol: a stale episode another machine already mixed
-    is downloaded, not mixed again; for the others this machine takes the output's lease (then re-checks)
-    and, holding it, is the one that uploads it (``_share_output``). An output whose lease another machine
-    holds is mixed here from the shared renders but not uploaded: one upload per finished episode. Nobody
-    waits for an output's lease, so two machines each holding one never wait for each other. ``fetch``
-    False (``--force``): mix everything here, and upload what the remote lacks."""
-    from podpipe.mix import inputs_digest, is_up_to_date
-
-    remote = prepared.remote
-    fetched: dict[Path, EpisodeStatus] = {}
-    leases: dict[str, object] = {}  # output key -> the lease held, or "upload" (no leases here: upload anyway)
-    for compiled in stale:
-        try:
-            key = _output_key(inputs_digest(compiled), compiled.rundown.output)
-        except PodpipeError:  # e.g. a sound file is gone: the mix will say so
-            continue
-        for _ in range(2):
-            got = remote.get_output(key, compiled.rundown.output.parent) if fetch else None
-            if got is not None and is_up_to_date(compiled):
-                duration = (got.meta or {}).get("duration")
-                fetched[compiled.episode.path] = EpisodeStatus(compiled, "built", "from the remote cache",
-                                                               output=compiled.rundown.output, duration=duration)
-                break
-            state, held = remote.claim_output(key)
-            if state != "found" or not fetch:  # found: another machine finished it between look and lease
-                if state in ("held", "none"):
-                    leases[key] = held if held is not None else "upload"
-                break
-    return fetched, leases
-
-
-@contextlib.contextmanager
-def _releasing(remote: RemoteCache | None, leases: dict[str, object]):
-    try:
-        yield
-    finally:
-        for held in list(leases.values()):
-            if remote is not None and not isinstance(held, str):
-                remote.release(held)
-        leases.clear()
-
-
-def _share_output(remote: RemoteCache, status: EpisodeStatus, leases: dict[str, object]) -> None:
-    """Upload a freshly mixed output and its sidecars for the next machine, when this machine holds its
-    lease (or the store has none); then release it. A fault only costs the upload."""
-    mixed = status.mixed
-    key = _output_key(mixed.inputs_digest, mixed.output)
-    held = leases.pop(key, None)
-    if held is None:
-        return  # another machine holds it: that one uploads
-    try:
-        files = {p.name: p for p in (mixed.output, mixed.manifest, *mixed.sidecars)}
-        remote.put_output(key, files, {"duration": mixed.duration})
-    finally:
-        if not isinstance(held, str):
-            remote.release(held)
 
 
 def _where(prepared: Prepared, key: str) -> str:
