@@ -25,6 +25,7 @@ starts no other.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -114,6 +115,8 @@ def _start_worker(stopped) -> None:
     global _stopped
     _stopped = stopped
     signal.signal(signal.SIGINT, _on_interrupt)
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (``_sigint_blocked``): a Ctrl-C
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # that came meanwhile is handled now
     import multiprocessing
     import threading
 
@@ -122,6 +125,21 @@ def _start_worker(stopped) -> None:
         # A parent that dies without shutting the pool down (killed, or a second Ctrl-C during shutdown)
         # would leave this worker waiting for work forever.
         threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True).start()
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Worker processes started inside this block inherit SIGINT blocked (the mask survives fork and exec),
+    so a Ctrl-C that comes while one is still starting up waits until ``_start_worker`` has installed its
+    handler, instead of killing a half-started worker with a traceback on the user's terminal."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _exit_with_parent(sentinel: int) -> None:
@@ -180,7 +198,8 @@ class Mixer:
             self._stopped = context.Event()
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker,
                                              initargs=(self._stopped,))
-        self._started[compiled.episode.path] = self._pool.submit(_mix_in_worker, compiled, self.local.root)
+        with _sigint_blocked():  # a submit may start a worker process
+            self._started[compiled.episode.path] = self._pool.submit(_mix_in_worker, compiled, self.local.root)
 
     def result(self, compiled: CompiledEpisode) -> Mixed:
         """Wait for the mix of a submitted episode. A bug in a worker is raised here (with the worker's

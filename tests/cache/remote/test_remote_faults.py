@@ -115,7 +115,9 @@ def test_throttling_is_retried_by_the_client_and_timeouts_are_bounded(s3_shared:
     # on the remote, so only a read timeout (not the server's late answer) makes it a miss
     assert not hasty.has(key("throttled"))
     assert hasty.remote.stats().errors == 1
-    assert "ReadTimeout" in s3_shared.warnings[-1]
+    # botocore's read timeout, or the guard's own bound on the call when a busy machine gets there first:
+    # either way the lookup was cut short and said so
+    assert any(word in s3_shared.warnings[-1] for word in ("ReadTimeout", "no answer within"))
 
 
 def test_a_file_remote_that_cannot_be_written_costs_uploads_not_the_build(tmp_path, key, tone, render_meta) -> None:
