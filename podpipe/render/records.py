@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from podpipe.backends.base import Usage
+from podpipe.backends.base import Rendered, Usage
 from podpipe.compile import RenderRequest
 from podpipe.render.limiter import QUOTA_WAIT, WINDOW, RateSummary
 
@@ -83,3 +83,27 @@ class RenderResult:
     @property
     def rendered(self) -> tuple[Outcome, ...]:
         return tuple(o for o in self.outcomes if o.ok)
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A request's audio as the scheduler got it, before it is stored: the take kept, what it cost, and the
+    takes review rejected beside it."""
+
+    rendered: Rendered  # its usage: every attempt's billed tokens
+    attempts: int
+    seconds: float
+    failures: tuple[str, ...]
+    verdict: Any = None  # take review's verdict on ``rendered`` (None: not reviewed)
+    take: int = 1  # which take this is
+    rejected: tuple[tuple[Rendered, Any], ...] = ()  # the other takes and their verdicts, in order
+    usage: Usage | None = None  # every take's tokens (None: ``rendered.usage``)
+    parts: int = 1  # requests the audio was rendered as (more than 1: split after a take was cut off)
+
+
+def add_usage(a: Usage, b: object) -> Usage:
+    """``a`` plus ``b`` when ``b`` is a ``Usage`` (a failed attempt may carry none)."""
+    if not isinstance(b, Usage):
+        return a
+    return Usage(a.prompt_tokens + b.prompt_tokens, a.output_tokens + b.output_tokens,
+                 a.total_tokens + b.total_tokens)

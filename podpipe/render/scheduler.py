@@ -45,7 +45,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any
 
 from podpipe.backends.base import Backend, Rendered, Usage
@@ -54,7 +53,7 @@ from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
 from podpipe.render.limiter import AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
-from podpipe.render.records import Outcome, RenderOptions, RenderResult, TakeReview
+from podpipe.render.records import Outcome, RenderOptions, RenderResult, TakeReview, Taken, add_usage
 from podpipe.render.shared import SharedLimit
 
 
@@ -63,26 +62,6 @@ MAX_SPLIT_DEPTH = 6  # a cut-off take is halved at most this often (64 parts): f
 
 class Interrupted(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class _Success:
-    rendered: Rendered  # its usage: every attempt's billed tokens
-    attempts: int
-    seconds: float
-    failures: tuple[str, ...]
-    verdict: Any = None  # take review's verdict on ``rendered`` (None: not reviewed)
-    take: int = 1  # which take this is
-    rejected: tuple[tuple[Rendered, Any], ...] = ()  # the other takes and their verdicts, in order
-    usage: Usage | None = None  # every take's tokens (None: ``rendered.usage``)
-    parts: int = 1  # requests the audio was rendered as (more than 1: split after a take was cut off)
-
-
-def _plus(a: Usage, b: object) -> Usage:
-    if not isinstance(b, Usage):
-        return a
-    return Usage(a.prompt_tokens + b.prompt_tokens, a.output_tokens + b.output_tokens,
-                 a.total_tokens + b.total_tokens)
 
 
 class Scheduler:
@@ -203,7 +182,7 @@ class Scheduler:
         except RuntimeError:  # the writer was shut down (Ctrl-C): commit here, the render is paid for
             return self._commit(request, result, held)
 
-    def _attempts(self, request: RenderRequest, depth: int = 0) -> Outcome | _Success:
+    def _attempts(self, request: RenderRequest, depth: int = 0) -> Outcome | Taken:
         failures: list[str] = []
         started = None
         billed = Usage()
@@ -221,7 +200,7 @@ class Scheduler:
                 if not isinstance(exc, BackendError):
                     # A backend bug must not take the other renders down with it; it is reported, not retried.
                     exc = BackendError(f"{type(exc).__name__}: {exc}", retryable=False)
-                billed = _plus(billed, exc.billed)
+                billed = add_usage(billed, exc.billed)
                 failures.append(str(exc))
                 if exc.cut_off:
                     return self._split(request, depth, attempt, started, tuple(failures), billed)
@@ -239,12 +218,12 @@ class Scheduler:
                 self._sleep(self._backoff(spent))
                 continue
             self._succeeded(limiter)
-            rendered = Rendered(rendered.audio, _plus(billed, rendered.usage))
-            return _Success(rendered, attempt, self._clock() - started, tuple(failures))
+            rendered = Rendered(rendered.audio, add_usage(billed, rendered.usage))
+            return Taken(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")
 
     def _split(self, request: RenderRequest, depth: int, attempts: int, started: float,
-               failures: tuple[str, ...], billed: Usage) -> Outcome | _Success:
+               failures: tuple[str, ...], billed: Usage) -> Outcome | Taken:
         """The audio of a request whose take was cut off at the output cap: its two halves rendered (each
         split again if cut off too) and joined end to end. Fails when it cannot be cut any further."""
         parts = split_request(request) if depth < MAX_SPLIT_DEPTH else None
@@ -258,7 +237,7 @@ class Scheduler:
         for part in parts:
             done = self._attempts(part, depth + 1)
             attempts += done.attempts
-            billed = _plus(billed, done.usage if isinstance(done, Outcome) else done.rendered.usage)
+            billed = add_usage(billed, done.usage if isinstance(done, Outcome) else done.rendered.usage)
             failures = (*failures, *done.failures)
             if isinstance(done, Outcome):
                 return Outcome(request, False, attempts, self._clock() - started, usage=billed,
@@ -272,16 +251,16 @@ class Scheduler:
             return Outcome(request, False, attempts, self._clock() - started, usage=billed, error=reason,
                            failures=(*failures, reason))
         joined = Audio(b"".join(a.pcm for a in audio), first.rate, first.channels)
-        return _Success(Rendered(joined, billed), attempts, self._clock() - started, failures, parts=count)
+        return Taken(Rendered(joined, billed), attempts, self._clock() - started, failures, parts=count)
 
-    def _take(self, request: RenderRequest) -> Outcome | _Success:
+    def _take(self, request: RenderRequest) -> Outcome | Taken:
         """A take that passed review, re-rolling a failed one up to ``review.retakes`` times; when none passes
         (or a re-roll fails outright), the best-scoring take, flagged. Without review: the first render."""
         done = self._attempts(request)
         if self.review is None or isinstance(done, Outcome):
             return done
         retakes = 0 if self.backend.repeatable else max(0, self.review.retakes(request))
-        takes: list[tuple[_Success, Any]] = []
+        takes: list[tuple[Taken, Any]] = []
         lost: tuple[str, ...] = ()  # why a re-roll that failed outright failed
         lost_usage = Usage()  # what its attempts were billed
         while True:
@@ -299,13 +278,13 @@ class Scheduler:
         kept, verdict = takes[best]
         usage = lost_usage
         for take, _ in takes:
-            usage = _plus(usage, take.rendered.usage)
-        return _Success(kept.rendered, sum(t.attempts for t, _ in takes), sum(t.seconds for t, _ in takes),
+            usage = add_usage(usage, take.rendered.usage)
+        return Taken(kept.rendered, sum(t.attempts for t, _ in takes), sum(t.seconds for t, _ in takes),
                         (*(f for t, _ in takes for f in t.failures), *lost), verdict, best + 1,
                         tuple((t.rendered, v) for i, (t, v) in enumerate(takes) if i != best), usage,
                         parts=kept.parts)
 
-    def _commit(self, request: RenderRequest, done: _Success, held: contextlib.ExitStack) -> Outcome:
+    def _commit(self, request: RenderRequest, done: Taken, held: contextlib.ExitStack) -> Outcome:
         """Store a successful render (and its rejected takes), then release its key's lock."""
         with held:
             review = None
@@ -327,7 +306,7 @@ class Scheduler:
                        parts=done.parts, retakes=len(done.rejected), flagged=flagged, reasons=reasons,
                        review=review)
 
-    def _store_takes(self, request: RenderRequest, done: _Success) -> dict[str, Any] | None:
+    def _store_takes(self, request: RenderRequest, done: Taken) -> dict[str, Any] | None:
         """Store the rejected takes under their own keys; the ``review`` field of the kept take's record."""
         if self.review is None or done.verdict is None:
             return None
@@ -340,7 +319,7 @@ class Scheduler:
             rejected.append((key, verdict))
         return self.review.record(done.verdict, done.take, rejected)
 
-    def _accepted(self, request: RenderRequest, done: _Success) -> None:
+    def _accepted(self, request: RenderRequest, done: Taken) -> None:
         """The kept take is in the store: its loudness figures go beside it, its verdict to the voice's norm."""
         if self.review is None or done.verdict is None:
             return
