@@ -337,6 +337,28 @@ def test_three_speakers_are_refused_before_sending(gemini_server, backend):
     assert gemini_server.requests == []
 
 
+def test_clients_share_one_tls_context_per_ca_setting(gemini_server, monkeypatch, tmp_path):
+    """Each client would load the CA bundle three times; podpipe makes the SDK's context once per process and
+    per SSL_CERT_FILE/SSL_CERT_DIR, and every client it makes talks through it."""
+    import ssl
+
+    from podpipe.backends.gemini.backend import tls_options
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    first, second = GeminiBackend(), GeminiBackend()
+    assert first.render(CASES["metadata_single"]).audio.pcm and second.render(CASES["metadata_multi"]).audio.pcm
+    shared = tls_options()["client_args"]["verify"]
+    assert isinstance(shared, ssl.SSLContext) and tls_options()["client_args"]["verify"] is shared
+    assert first._client._api_client._async_httpx_client_args["verify"] is shared
+    assert second._client._api_client._async_httpx_client_args["verify"] is shared
+    import certifi
+
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())  # another CA setting: another context, made once
+    other = tls_options()["client_args"]["verify"]
+    assert other is not shared and tls_options()["client_args"]["verify"] is other
+
+
 def test_canary_key_never_leaks(monkeypatch, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     errors = []

@@ -17,6 +17,7 @@ from google.genai import errors, types
 from google.genai._interactions import (APIStatusError, BadRequestError,  # the error classes client.voices.* raises
                                         InternalServerError, NotFoundError)
 
+from podpipe.backends.gemini.backend import tls_options
 from tests.support.standin import DEFAULT_CUSTOM_VOICES, FAKE_API_KEY, LIBRARY, LIBRARY_NAMES, PREBUILT, VOICES, StandIn
 
 M38, M38_LITE, M31, M25 = ("gemini-3.8-flash-tts", "gemini-3.8-flash-lite-tts", "gemini-3.1-flash-tts-preview",
@@ -35,7 +36,7 @@ def server():
 def client(server: StandIn, *, key: str = FAKE_API_KEY, api_version: str | None = None,
            attempts: int | None = None) -> genai.Client:
     return genai.Client(api_key=key, http_options=types.HttpOptions(
-        base_url=server.url, api_version=api_version,
+        base_url=server.url, api_version=api_version, **tls_options(),
         retry_options=types.HttpRetryOptions(attempts=attempts, initial_delay=0.01) if attempts else None))
 
 
