@@ -27,9 +27,11 @@ feed: demo
 	$(BIN)/podpipe feed episodes/*.yaml --base-url $(BASE_URL) -o build/feed.xml
 
 # The suite in parallel (pytest-xdist, a worker per core); JOBS=1 runs it in one process. PYTEST_ARGS adds options.
+# loadgroup: tests marked xdist_group("name") share one worker (and its module fixtures, e.g. the pre-commit hook's
+# environment, installed once).
 JOBS ?= auto
 test: $(DEV)
-	$(BIN)/python -m pytest -q -n $(JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 # The suite RUNS times while two busy loops load both cores; fails if any run fails (tools/loaded-test).
 RUNS ?= 1

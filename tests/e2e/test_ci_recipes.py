@@ -1,6 +1,7 @@
 """What the CI recipes promise: the workflows in docs/ci.md, their podpipe commands run job by job on fresh
 "machines" sharing one (local, file://) remote cache; and the pre-commit hook this repository offers, run the
-way a user's project runs it (``pre-commit try-repo``, which installs podpipe from this checkout)."""
+way a user's project runs it (``pre-commit run`` with the hook in its .pre-commit-config.yaml, which installs
+podpipe from a snapshot of this checkout)."""
 
 from __future__ import annotations
 
@@ -23,19 +24,44 @@ def _git(cwd: Path, *args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def pre_commit_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("pre-commit-home")  # the hook's environment is built once per module
+def hook_repo(tmp_path_factory) -> tuple[Path, str, Path]:
+    """This checkout as a user's project sees it: a git repository (a snapshot of the working tree, uncommitted
+    changes included, as ``pre-commit try-repo`` would make) at a commit, and one PRE_COMMIT_HOME for the
+    module, so pre-commit installs the hook's environment once (try-repo installs it again on every call)."""
+    root = tmp_path_factory.mktemp("hook-repo")
+    snapshot = root / "podpipe"
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = REPO / name
+        if source.is_file():
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, snapshot / name)
+    _git(snapshot, "init", "-q")
+    _git(snapshot, "add", "-A")
+    _git(snapshot, "commit", "-qm", "snapshot")
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=snapshot, check=True, capture_output=True,
+                         text=True).stdout.strip()
+    return snapshot, rev, root / "pre-commit-home"
 
 
-def _try_repo(project: Path, home: Path, *files: str) -> subprocess.CompletedProcess:
+def _pre_commit(project: Path, hook_repo: tuple[Path, str, Path], *files: str) -> subprocess.CompletedProcess:
+    """``pre-commit run`` in ``project`` with the hook as a user's .pre-commit-config.yaml names it."""
+    repo, rev, home = hook_repo
+    config = project / ".pre-commit-config.yaml"
+    if not config.exists():
+        config.write_text(f"repos:\n  - repo: {repo.as_uri()}\n    rev: {rev}\n    hooks:\n"
+                          "      - id: podpipe-validate\n", encoding="utf-8")
+        _git(project, "add", ".pre-commit-config.yaml")  # pre-commit refuses an unstaged config
     env = {**os.environ, "PRE_COMMIT_HOME": str(home)}
     env.pop("PODPIPE_CACHE_DIR", None)
-    return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "podpipe-validate",
-                           "--files", *files], cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "pre_commit", "run", "podpipe-validate", "--files", *files],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
-def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, pre_commit_home):
+@pytest.mark.xdist_group("pre-commit")  # one worker, one hook environment
+def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, hook_repo):
     project = tmp_path / "show"
     (project / "episodes" / "shows").mkdir(parents=True)
     (project / "episodes" / "ep01.yaml").write_text(VALID, encoding="utf-8")
@@ -45,17 +71,18 @@ def test_pre_commit_hook_passes_valid_specs_and_stops_invalid_ones(tmp_path, pre
     _git(project, "add", ".")
     _git(project, "commit", "-qm", "episodes")
 
-    ok = _try_repo(project, pre_commit_home, "episodes/ep01.yaml", "episodes/shows/show.yaml")
+    ok = _pre_commit(project, hook_repo, "episodes/ep01.yaml", "episodes/shows/show.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "podpipe validate" in ok.stdout and "Passed" in ok.stdout
 
-    bad = _try_repo(project, pre_commit_home, "episodes/ep01.yaml", "episodes/ep02.yaml")
+    bad = _pre_commit(project, hook_repo, "episodes/ep01.yaml", "episodes/ep02.yaml")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "episodes/ep02.yaml:3:17: speakers.host.voice: unknown voice 'Kora'; did you mean 'Kore'?" in bad.stdout
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="pre-commit needs git")
-def test_pre_commit_hook_validates_the_episodes_extending_a_changed_show_file(tmp_path, pre_commit_home):
+@pytest.mark.xdist_group("pre-commit")  # one worker, one hook environment
+def test_pre_commit_hook_validates_the_episodes_extending_a_changed_show_file(tmp_path, hook_repo):
     project = tmp_path / "show"
     (project / "episodes" / "shows").mkdir(parents=True)
     episode = "extends: shows/show.yaml\ntitle: T{n}\nsegments:\n  - host: Hello.\n"
@@ -68,11 +95,11 @@ def test_pre_commit_hook_validates_the_episodes_extending_a_changed_show_file(tm
     _git(project, "add", ".")
     _git(project, "commit", "-qm", "episodes")
 
-    ok = _try_repo(project, pre_commit_home, "episodes/shows/show.yaml")
+    ok = _pre_commit(project, hook_repo, "episodes/shows/show.yaml")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     show.write_text("speakers:\n  host: {voice: Kora}\n", encoding="utf-8")  # the only change: the show file
     _git(project, "add", ".")
-    bad = _try_repo(project, pre_commit_home, "episodes/shows/show.yaml")
+    bad = _pre_commit(project, hook_repo, "episodes/shows/show.yaml")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     # the episodes were loaded (the error is where it is written: the show file) ...
     assert "episodes/shows/show.yaml:2:17: speakers.host.voice: unknown voice 'Kora'" in bad.stdout

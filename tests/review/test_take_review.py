@@ -166,6 +166,9 @@ def test_example_episodes_reroll_and_flag_nothing(gemini_server, project, backen
     from tests.support import REPO
 
     shutil.copytree(REPO / "episodes", project / "episodes")
+    show = project / "episodes" / "shows" / "podpipe-weekly.yaml"  # mixed to WAV: the renders are the same,
+    assert "output:\n  gap: 0.3\n" in show.read_text()            # and no MP3 encode of 11 minutes is paid
+    show.write_text(show.read_text().replace("output:\n  gap: 0.3\n", "output:\n  gap: 0.3\n  format: wav\n"))
     specs = sorted(str(p) for p in (project / "episodes").glob("*.yaml"))
     run("build", "--backend", backend, "--rpm", "0", "--report", "report.json", *specs)
     report = json.loads((project / "report.json").read_text())
