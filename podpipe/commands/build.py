@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.commands.sharing import claim_outputs, releasing, share_output
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, RemoteConfigError, RenderError,
-                            UsageError)
+                            SpecError, UsageError)
 from podpipe.render import QUOTA_WAIT, WINDOW, Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
@@ -190,12 +190,37 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
         if problem is not None and options.strict:
             remote.close()
             raise RemoteConfigError(f"{problem.error}\n--strict: stopping before anything is rendered")
-    if remote is None:
-        return Prepared(name, options.backend is None, compiled, tuple(warnings), local, local)
-    from podpipe.cache import TieredStore
+    store: Store = local
+    if remote is not None:
+        from podpipe.cache import TieredStore
 
-    return Prepared(name, options.backend is None, compiled, tuple(warnings), TieredStore(local, remote), local,
-                    remote, notes)
+        store = TieredStore(local, remote)
+    try:
+        compiled, picks = _picked(compiled, store, options.strict)
+    except SpecError:
+        if remote is not None:
+            remote.close()
+        raise
+    return Prepared(name, options.backend is None, compiled, (*warnings, *picks), store, local, remote, notes)
+
+
+def _picked(compiled: Sequence[CompiledEpisode], store: Store,
+            strict: bool) -> tuple[tuple[CompiledEpisode, ...], tuple[Diagnostic, ...]]:
+    """Each episode with the rejected takes its ``accept:`` names picked (``review.pick_takes``), and the
+    warnings about ids that name no take; under ``strict`` those are errors (exit 2, nothing rendered)."""
+    if not any(isinstance(p, SpeechPiece) and p.accept for c in compiled for p in c.rundown.pieces):
+        return tuple(compiled), ()
+    from podpipe.commands.review import pick_takes
+
+    out, warnings = [], []
+    for episode in compiled:
+        picked, found = pick_takes(episode, store)
+        out.append(picked)
+        warnings += found
+    if strict and warnings:
+        raise SpecError([replace(d, severity="error", message=f"{d.message} (an error under --strict)")
+                         for d in warnings])
+    return tuple(out), tuple(warnings)
 
 
 def compile_for(cls: type[Backend], episode: Episode) -> CompiledEpisode:

@@ -316,6 +316,7 @@ class Scheduler:
             key = self.review.rejected_key(request.key, number)
             self.store.put(key, rendered.audio, {"request": request_material(request),
                                                  "review": self.review.rejected_record(request.key, number, verdict)})
+            self._put_analysis(key, verdict)  # a rejected take may be picked by accept:, and then mixed
             rejected.append((key, verdict))
         return self.review.record(done.verdict, done.take, rejected)
 
@@ -323,11 +324,14 @@ class Scheduler:
         """The kept take is in the store: its loudness figures go beside it, its verdict to the voice's norm."""
         if self.review is None or done.verdict is None:
             return
-        analysis = self.review.analysis(done.verdict)
+        self._put_analysis(request.key, done.verdict)
+        self.review.accept(request, done.verdict)
+
+    def _put_analysis(self, key: str, verdict: Any) -> None:
+        analysis = self.review.analysis(verdict)
         if analysis is not None:
             with contextlib.suppress(OSError):  # optional: the mix computes the figures itself when missing
-                self.store.put_analysis(request.key, analysis)
-        self.review.accept(request, done.verdict)
+                self.store.put_analysis(key, analysis)
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float,
                parts: int = 1, review: dict[str, Any] | None = None, usage: Usage | None = None) -> None:
