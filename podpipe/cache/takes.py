@@ -11,8 +11,8 @@ from typing import Any
 
 ACCEPTED, FLAGGED, REJECTED, PINNED = "accepted", "flagged", "rejected", "pinned"
 PICKED = "picked"  # a rejected take named by the segment's ``accept:``: the mix uses it instead of the kept one
-MAX_RETAKES = 10  # the most re-rolls a request may get (``--retakes``, ``review: retakes``), so a request has
-# at most MAX_RETAKES + 1 takes, numbered from 1
+MAX_RETAKES = 10  # the most re-rolls a request may get at once (``--retakes``, ``review: retakes``)
+MAX_TAKES = 32  # the take numbers looked for beside a request (re-rolls of a cached take add to its takes)
 
 
 def rejected_key(key: str, take: int) -> str:
@@ -22,9 +22,9 @@ def rejected_key(key: str, take: int) -> str:
 
 
 def rejected_candidates(key: str) -> tuple[str, ...]:
-    """Every key a rejected take of request ``key`` can be kept under (takes 1 .. MAX_RETAKES + 1): what
-    to look at when the kept take's record, which lists them, is not at hand, and what pruning by specs keeps."""
-    return tuple(rejected_key(key, n) for n in range(1, MAX_RETAKES + 2))
+    """Every key a rejected take of request ``key`` is looked for under (takes 1 .. MAX_TAKES): what to look
+    at when the kept take's record, which lists them, is not at hand, and what pruning by specs keeps."""
+    return tuple(rejected_key(key, n) for n in range(1, MAX_TAKES + 1))
 
 
 TAKE_ID_LENGTH = 12  # hex digits of a take's audio sha256 that name it (``accept:`` takes 8 or more)

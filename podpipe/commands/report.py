@@ -99,6 +99,9 @@ def build_report(result: BuildResult) -> dict:
         # lines whose accept: picks a rejected take of their request: the mix uses that take's entry (key), and the
         # request is not rendered
         "picked": _picked(result),
+        # build --review-cached: the cached takes judged again, newly flagged, cleared and re-rolled (keys); None
+        # without it
+        "review_cached": result.rejudged.as_dict() if result.rejudged else None,
         # per model: the adaptive rate (requests per minute) it started at, peaked at and settled on
         "rates": [r.as_dict() for r in result.render.rates],
         "quota_wait_seconds": round(result.render.quota_wait_seconds, 3),

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from podpipe.cache.takes import (FLAGGED, PICKED, PINNED, REJECTED, is_accepted, rejected_candidates, rejected_keys,
                                  take_id)
 from podpipe.compile import CompiledEpisode, RenderRequest, SilencePiece, SpeechPiece, cache_key, request_material
-from podpipe.errors import Diagnostic
+from podpipe.errors import Diagnostic, SpecError
 
 if TYPE_CHECKING:
     from podpipe.backends.base import Backend
@@ -30,10 +30,12 @@ if TYPE_CHECKING:
 
 
 def reviewer_for(cls: type[Backend], store: Store, episodes: Sequence[CompiledEpisode],
-                 retakes: int | None = None) -> Reviewer:
+                 retakes: int | None = None,
+                 earlier: Mapping[str, Mapping[int, Sequence[str]]] | None = None) -> Reviewer:
     """A reviewer for the requests of ``episodes``: each held to the ``review:`` of the first episode that
     uses it (the show's and the episode's thresholds, then those of its voices); ``retakes`` (build
-    --retakes) over the spec's."""
+    --retakes) over the spec's. ``earlier``: cached takes re-rolled (``build --review-cached``), per key the
+    takes set aside; rendering such a key is its first re-roll, so it gets one fewer after it."""
     from podpipe.review import DEFAULT_RETAKES, Reviewer, Thresholds, stored_reviews
 
     settings = {}
@@ -53,12 +55,13 @@ def reviewer_for(cls: type[Backend], store: Store, episodes: Sequence[CompiledEp
 
     def retakes_for(request: RenderRequest) -> int:
         if retakes is not None:
-            return retakes
+            return max(0, retakes - 1) if request.key in (earlier or {}) else retakes
         found = settings.get(request.key)
         return DEFAULT_RETAKES if found is None or found.retakes is None else found.retakes
 
     return Reviewer(prior_rate=lambda request: cls.speaking_rate(request.model, request.language),
-                    thresholds=thresholds, retakes=retakes_for, accepted=lambda: stored_reviews(store))
+                    thresholds=thresholds, retakes=retakes_for, accepted=lambda: stored_reviews(store),
+                    earlier={k: dict(v) for k, v in (earlier or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -323,10 +326,27 @@ def pick_takes(compiled: CompiledEpisode, store: Store) -> tuple[CompiledEpisode
     return replace(compiled, rundown=replace(compiled.rundown, pieces=tuple(pieces))), tuple(warnings)
 
 
+def pick_all(compiled: Sequence[CompiledEpisode], store: Store,
+             strict: bool = False) -> tuple[tuple[CompiledEpisode, ...], tuple[Diagnostic, ...]]:
+    """``pick_takes`` for every episode (a no-op without ``accept:``); under ``strict`` (``--strict``) the
+    warnings are errors: ``SpecError`` (exit 2), before anything is rendered."""
+    if not any(isinstance(p, SpeechPiece) and p.accept for c in compiled for p in c.rundown.pieces):
+        return tuple(compiled), ()
+    out, warnings = [], []
+    for episode in compiled:
+        picked, found = pick_takes(episode, store)
+        out.append(picked)
+        warnings += found
+    if strict and warnings:
+        raise SpecError([replace(d, severity="error", message=f"{d.message} (an error under --strict)")
+                         for d in warnings])
+    return tuple(out), tuple(warnings)
+
+
 def _warning(compiled: CompiledEpisode, segment: Any, message: str, shown_path: Any) -> Diagnostic:
     return Diagnostic(shown_path(compiled.episode.path), segment.line, segment.column,
                       f"segments[{segment.index}].accept", message, severity="warning")
 
 
-__all__ = ["CachedTake", "ReviewedLine", "flag_message", "format_line", "pick_takes", "request_takes",
+__all__ = ["CachedTake", "ReviewedLine", "flag_message", "format_line", "pick_all", "pick_takes", "request_takes",
            "review_lines", "reviewer_for"]

@@ -8,28 +8,15 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import wave
 
 import pytest
 
 from podpipe.cache import FileStore
-from tests.conftest import _GEMINI_ENV
+from tests.support.built import SPEC, built_project, project_copy
 from tests.support.cli import run
-from tests.support.standin import Fault, StandIn
+from tests.support.standin import Fault
 
-SPEC = """\
-title: Picks
-model: gemini-3.8-flash-tts
-speakers:
-  host: {voice: Zephyr, name: Alex}
-  guest: {voice: Puck, name: Sam}
-segments:
-  - host: Welcome back to the show, where we read the news of the week out loud.
-  - guest: I counted eleven buses this morning and every single one of them was late.
-  - host: Thank you all for listening, and we will be back at the same time next week.
-output: {format: wav, path: eps/ep.wav}
-"""
 BAD = "eleven buses"
 BAD_LINE = "  - guest: I counted eleven buses this morning and every single one of them was late.\n"
 
@@ -37,32 +24,16 @@ BAD_LINE = "  - guest: I counted eleven buses this morning and every single one 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """The built project (flagged line s2, two rejected takes) and the running stand-in."""
-    root = tmp_path_factory.mktemp("picks")
-    (root / "eps").mkdir()
-    (root / "eps" / "ep.yaml").write_text(SPEC, encoding="utf-8")
     kinds = itertools.cycle(["dead-air", "cut", "read-thrice"])
-    with pytest.MonkeyPatch.context() as mp, StandIn() as server:
-        for name in (*_GEMINI_ENV, "PODPIPE_CACHE_DIR"):
-            mp.delenv(name, raising=False)
-        mp.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-        mp.setenv("GEMINI_API_KEY", server.api_key)
-        server.fault_fn = lambda rec: Fault(next(kinds)) if any(BAD in t for t in rec.texts) else None
-        mp.chdir(root)
-        result = run("build", "--rpm", "0", "eps/ep.yaml")
-        assert "(2 re-rolls, 1 flagged)" in result.output
-        yield root, server
+    with built_project(tmp_path_factory.mktemp("picks"), SPEC,
+                       fault_fn=lambda rec: Fault(next(kinds)) if any(BAD in t for t in rec.texts) else None) as done:
+        yield done
 
 
 @pytest.fixture
 def copy(built, tmp_path, monkeypatch):
     """A copy of the built project, made the working directory; the stand-in's requests so far."""
-    root, server = built
-    shutil.copytree(root, tmp_path / "p")
-    monkeypatch.chdir(tmp_path / "p")
-    monkeypatch.delenv("PODPIPE_CACHE_DIR", raising=False)
-    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", server.url)
-    monkeypatch.setenv("GEMINI_API_KEY", server.api_key)
-    return tmp_path / "p", server, len(server.generate_requests())
+    return project_copy(built, tmp_path / "p", monkeypatch)
 
 
 def _takes(segment_id="s2"):
