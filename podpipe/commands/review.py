@@ -77,6 +77,7 @@ class ReviewedLine:
     takes: tuple[Path, ...]  # the used take's file first, then the request's other takes'
     key: str  # the request's key
     take: str  # the id of the take the episode uses, what a spec's ``accept:`` names
+    choices: tuple[CachedTake, ...] = ()  # the request's takes, as ``takes`` lists them: ids, statuses, reasons
 
     @property
     def flagged(self) -> bool:
@@ -92,7 +93,8 @@ class ReviewedLine:
     def to_record(self) -> dict[str, Any]:
         return {"episode": str(self.episode), "segment_id": self.segment_id, "speaker": self.speaker,
                 "text": self.text, "start": self.start, "position": self.position, "status": self.status,
-                "reasons": list(self.reasons), "takes": [str(p) for p in self.takes], "key": self.key, "take": self.take}
+                "reasons": list(self.reasons), "takes": [str(p) for p in self.takes], "key": self.key, "take": self.take,
+                "choices": [t.to_record() for t in self.choices]}
 
 
 def review_lines(episodes: Sequence[CompiledEpisode], store: FileStore, *,
@@ -131,14 +133,16 @@ def _line(compiled: CompiledEpisode, piece: SpeechPiece, request: RenderRequest 
     else:
         reasons = tuple(reason for r in review.get("rejected") or [] if isinstance(r, dict)
                         for reason in r.get("reasons") or ())
+    choices: tuple[CachedTake, ...] = ()
     if request is not None:
-        takes = request_takes(request, store, piece.accept, numbers=(request.take,))
-        paths = tuple(t.path for t in sorted(takes, key=lambda t: not t.used))
+        choices = tuple(sorted(request_takes(request, store, piece.accept, numbers=(request.take,)),
+                               key=lambda t: not t.used))
+        paths = tuple(t.path for t in choices)
     else:
         paths = (store.entry_paths(piece.key)[0], *(store.entry_paths(key)[0] for key in status["rejected"]))
     turn = piece.turns[0]
     return ReviewedLine(compiled.episode.path, piece.segment_id, turn.speaker, turn.shown, start,
-                        status["status"], reasons, paths, piece.request_key, status["take"])
+                        status["status"], reasons, paths, piece.request_key, status["take"], choices)
 
 
 def flagged_outputs(specs: Sequence[str | Path], *, root: Path | None = None,
@@ -179,7 +183,11 @@ def flag_message(lines: Sequence[ReviewedLine]) -> str:
 
 def format_line(line: ReviewedLine) -> str:
     text = line.text if len(line.text) <= 48 else line.text[:47] + "…"
-    takes = "\n".join(f"      {p}" for p in line.takes)
+    if line.choices:  # each take's id (what accept: names), status and reasons, then its file
+        takes = "\n".join(f"      {t.take_id} {t.status}{' (' + ', '.join(t.reasons) + ')' if t.reasons else ''} "
+                          f"{t.path}" for t in line.choices)
+    else:
+        takes = "\n".join(f"      {p}" for p in line.takes)
     return (f"  {line.episode.name} {line.position} {line.segment_id} take {line.take} ({line.status}: "
             f"{', '.join(line.reasons) or 'no reason recorded'}) {line.speaker}: {text}\n{takes}")
 

@@ -104,7 +104,11 @@ def test_accepting_a_rejected_take_picks_it_and_renders_nothing(copy):
     [line] = json.loads(run("review", "--json", "eps/ep.yaml").output)
     assert line["status"] == "picked" and line["take"] == picked.take_id and line["key"] == kept.key
     assert line["takes"][0] == str(picked.path) and len(line["takes"]) == 3
-    assert "0 flagged, 0 re-rolled, 1 picked" in run("review", "eps/ep.yaml").output
+    listed = run("review", "eps/ep.yaml").output
+    assert "0 flagged, 0 re-rolled, 1 picked" in listed
+    assert f"      {picked.take_id} picked ({', '.join(picked.reasons)}) {picked.path}" in listed
+    assert f"      {kept.take_id} flagged ({', '.join(kept.reasons)}) {kept.path}" in listed  # every take's id
+    assert [c["take_id"] for c in line["choices"]][0] == picked.take_id
     _, now = _takes()
     assert [t.key for t in now if t.used] == [picked.key] and next(t for t in now if t.used).status == "picked"
     gate = run("publish", "eps/ep.yaml", "--to", f"file://{root / 'site'}", "--base-url", "https://example.org/s",
