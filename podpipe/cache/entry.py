@@ -56,8 +56,16 @@ def encode(key: str, audio: Audio, meta: Mapping[str, Any], environ: Mapping[str
         bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
     )
-    text = (json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
-    return data, text
+    return data, record_bytes(record)
+
+
+#: the fields of a record that are the store's own facts about the file (``encode``): a caller never sets them
+FACTS = frozenset({"key", "format", "created", "duration", "rate", "channels", "bytes", "sha256"})
+
+
+def record_bytes(record: Mapping[str, Any]) -> bytes:
+    """A record as the file holds it."""
+    return (json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n").encode("utf-8")
 
 
 def read_record(path: str | Path) -> dict[str, Any]:

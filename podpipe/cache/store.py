@@ -26,7 +26,8 @@ from typing import Any
 
 from podpipe.audio_types import Audio
 from podpipe.files.atomic import fsync_dir, remove_dead_temps, unlink_quietly, write_atomic, written_temp
-from podpipe.cache.entry import Damaged, encode, load_audio, read_record, read_record_bytes
+from podpipe.secrets import without_secrets
+from podpipe.cache.entry import FACTS, Damaged, encode, load_audio, read_record, read_record_bytes, record_bytes
 from podpipe.cache.layout import (ANALYSIS_EXT, CACHEDIR_TAG, COMMIT_LOCK_NAME, FORMAT, KEY_LOCK_SUFFIX, TAG_NAME,
                                   is_fan, listdir_sorted, split_entry_name, validate_key)
 from podpipe.files.locks import commit_lock, key_lock
@@ -66,6 +67,11 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove an entry; removing a missing entry is not an error."""
+
+    def update_meta(self, key: str, fields: Mapping[str, Any]) -> bool:
+        """Set ``fields`` of an entry's record, its audio untouched (take review's verdict, judged again);
+        False when the entry is missing or the store cannot (a store that keeps no records of its own)."""
+        return False
 
     def analysis(self, key: str) -> dict[str, Any] | None:
         """What the mix stored about the entry's audio (``put_analysis``), or None: none stored, unreadable, or
@@ -218,6 +224,18 @@ class FileStore(Store):
                 unlink_quietly(wav_path)
                 raise
         fsync_dir(wav_path.parent)
+
+    def update_meta(self, key: str, fields: Mapping[str, Any]) -> bool:
+        _wav, record_path = self._files(key)
+        with self.commit_lock():  # no put or prune of the entry in between: the record stays the commit
+            try:
+                record = read_record(record_path)
+            except Damaged:
+                return False
+            # the store's own facts about the file (size, sha256, ...) are never overwritten
+            record.update({k: v for k, v in fields.items() if k not in FACTS})
+            write_atomic(record_path, record_bytes(without_secrets(record, os.environ)), mode=FILE_MODE)
+        return True
 
     def delete(self, key: str) -> None:
         wav, record = self.entry_paths(key)

@@ -80,6 +80,11 @@ class TieredStore(Store):
             found = self.remote.meta(key)
         return found
 
+    def update_meta(self, key: str, fields: Mapping[str, Any]) -> bool:
+        """The local entry's record only: the remote's entries are written once (another machine judges its
+        own copy again)."""
+        return self.local.update_meta(key, fields)
+
     def analysis(self, key: str) -> dict[str, Any] | None:
         return self.local.analysis(key)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from podpipe.cache.takes import MAX_RETAKES
 from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _outside_option, _print_warnings,
                                _remote_options, _remote_timeout_option, _scheduling_options, _strict_option, cli)
 
@@ -37,12 +38,17 @@ from podpipe.cli.group import (SPECS, _backend_option, _cache_option, _err, _out
               help="Build only shard K of N (1-based): a fixed, stable share of SPECS, for CI matrix jobs.")
 @_remote_options
 @_remote_timeout_option
-@click.option("--retakes", type=click.IntRange(0, 10), default=None, envvar="PODPIPE_RETAKES", show_envvar=True,
+@click.option("--retakes", type=click.IntRange(0, MAX_RETAKES), default=None, envvar="PODPIPE_RETAKES",
+              show_envvar=True,
               help="New takes for a take that fails review (default: the spec's review: retakes, else 2; 0: none). "
                    "A line whose every take fails is kept, flagged, and fails --strict with exit 4.")
+@click.option("--review-cached", is_flag=True,
+              help="Judge the cached takes again by the review of now (e.g. after tuning review:), from the "
+                   "measures stored with them: flags set and cleared, nothing rendered. With --retakes N, a take "
+                   "that passed before and fails now is re-rolled (the old take kept as rejected).")
 def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attempts, timeout, force, frozen,
           cache_dir, only, report, quiet, verbose, allow_outside, strict, shard, remote_cache, remote_mode,
-          remote_timeout, retakes):
+          remote_timeout, retakes, review_cached):
     """Validate, render what is not cached, and mix every episode in SPECS.
 
     \b
@@ -52,6 +58,7 @@ def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attem
       podpipe build --mix-jobs 4 episodes/*.yaml  # mix 4 episodes at once
       podpipe build --frozen episodes/*.yaml     # CI: never spend API quota
       podpipe build --shard 2/4 episodes/*.yaml  # CI matrix job 2 of 4
+      podpipe build --review-cached episodes/*.yaml  # after tuning review: judge the cached takes again
     """
     from podpipe.commands import BuildOptions
     from podpipe.commands import build as run_build
@@ -70,7 +77,8 @@ def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attem
                            rate_limit_url=rate_limit_url, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
-                           remote_mode=remote_mode, remote_timeout=remote_timeout, retakes=retakes)
+                           remote_mode=remote_mode, remote_timeout=remote_timeout, retakes=retakes,
+                           review_cached=review_cached)
     progress = ClickProgress(quiet=quiet, verbose=verbose)
     try:
         result = run_build(specs, options, progress)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from podpipe.commands.results import BuildResult, EpisodeStatus, shown_path
 from podpipe.commands.sharing import claim_outputs, releasing, share_output
 from podpipe.compile import MAX_REQUEST_CHARS, CompiledEpisode, RenderRequest, SpeechPiece, compile_episode
 from podpipe.errors import (Diagnostic, FlaggedError, FrozenMissError, RemoteConfigError, RenderError,
-                            UsageError)
+                            SpecError, UsageError)
 from podpipe.render import QUOTA_WAIT, WINDOW, Outcome, RenderOptions, RenderResult, Scheduler
 from podpipe.spec import Episode, load_episodes
 
@@ -54,6 +54,9 @@ class BuildOptions:
     allow_outside: bool = False  # let specs name files outside the root (explicit opt-in)
     strict: bool = False  # warnings are errors (exit 2 before anything is rendered); flagged takes fail (exit 4)
     retakes: int | None = None  # new takes for a take that fails review (0: none); None: the spec's review:, else 2
+    # judge the cached kept takes again by today's review (``commands.rejudge``): flags set and cleared, nothing
+    # rendered unless ``retakes`` is given too (then a take that passed before and fails now is re-rolled)
+    review_cached: bool = False
     remote_cache: str | None = None  # URL of a shared cache (else $PODPIPE_REMOTE_CACHE); None and unset: none
     remote_mode: str | None = None  # read | write | off (else $PODPIPE_REMOTE_CACHE_MODE; default: the URL's)
     # seconds the remote cache may cost a build in operations that fail or get no answer, in all (else
@@ -190,12 +193,20 @@ def prepare_episodes(episodes: Sequence[Episode], options: BuildOptions = BuildO
         if problem is not None and options.strict:
             remote.close()
             raise RemoteConfigError(f"{problem.error}\n--strict: stopping before anything is rendered")
-    if remote is None:
-        return Prepared(name, options.backend is None, compiled, tuple(warnings), local, local)
-    from podpipe.cache import TieredStore
+    store: Store = local
+    if remote is not None:
+        from podpipe.cache import TieredStore
 
-    return Prepared(name, options.backend is None, compiled, tuple(warnings), TieredStore(local, remote), local,
-                    remote, notes)
+        store = TieredStore(local, remote)
+    from podpipe.commands.review import pick_all
+
+    try:
+        compiled, picks = pick_all(compiled, store, options.strict)
+    except SpecError:
+        if remote is not None:
+            remote.close()
+        raise
+    return Prepared(name, options.backend is None, compiled, (*warnings, *picks), store, local, remote, notes)
 
 
 def compile_for(cls: type[Backend], episode: Episode) -> CompiledEpisode:
@@ -230,6 +241,13 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
     for warning in prepared.warnings:
         progress.note(str(warning))
     states = prepared.freshness(options.force)
+    rejudged, earlier = None, {}
+    if options.review_cached:
+        from podpipe.commands.rejudge import rejudge_build
+
+        rejudged, earlier, states = rejudge_build(prepared.backend, prepared.episodes,
+                                                  prepared.needed(prepared.episodes, options.only), prepared.store,
+                                                  prepared.local, options.retakes, states)
     stale = [c for c in prepared.episodes if not states[c.episode.path].up_to_date]
     statuses: dict[Path, EpisodeStatus] = {}
     for compiled in prepared.episodes:
@@ -250,6 +268,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
         remote_only = {k for c in stale for k in c.rundown.keys if not prepared.local.has(k)}
         prepared.store.prefetch(remote_only)
         absent = {key for key in remote_only if not prepared.local.has(key)}
+    absent.update(earlier)  # cached takes re-rolled: rendered again
     missing = [r for r in prepared.needed(stale, options.only) if r.key in absent]
     if options.frozen and missing:
         raise FrozenMissError(_frozen_message(prepared, missing))
@@ -264,7 +283,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
             notice = backends.backend_class(prepared.backend).default_notice
             if prepared.backend_defaulted and notice:
                 progress.note(notice)
-            result = _render(prepared, missing, options, progress, ready.rendered)
+            result = _render(prepared, missing, options, progress, ready.rendered, earlier)
         ready.finish(result)
         # Reported after the renders (the progress bar is closed by then), in spec order, each as soon as its
         # mix is done: the same lines in the same order whatever order the workers finish in.
@@ -277,7 +296,7 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
                 progress.note(note)
     ordered = tuple(statuses[c.episode.path] for c in prepared.episodes)
     outcome = BuildResult(prepared.backend, ordered, result, tuple(needed), prepared.warnings,
-                          prepared.remote.stats() if prepared.remote else None)
+                          prepared.remote.stats() if prepared.remote else None, rejudged)
     if result.failed or any(e.state == "failed" for e in ordered):
         raise RenderError(_failure_message(prepared, outcome), outcome)
     strict = [c for c in prepared.episodes if options.strict or c.episode.review.strict]
@@ -291,7 +310,9 @@ def execute(prepared: Prepared, options: BuildOptions = BuildOptions(),
 
 
 def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOptions, progress: Progress,
-            on_done: Callable[[Outcome], None]) -> RenderResult:
+            on_done: Callable[[Outcome], None], earlier: Mapping[str, Mapping[int, Sequence[str]]]) -> RenderResult:
+    """Render ``missing``; ``earlier``: the cached takes re-rolled (``--review-cached``), per key the takes set
+    aside (rendered again although cached, each with one re-roll fewer to come)."""
     cls = backends.backend_class(prepared.backend)
     backend = cls(timeout=options.timeout)
     progress.rendering(len(missing))
@@ -308,7 +329,8 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
                                             quota_wait=options.quota_wait, rate_window=options.rate_window,
                                             rate_limit_url=options.rate_limit_url),
                               on_done=done, on_attempt=progress.attempt, on_note=progress.note,
-                              review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes))
+                              review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes, earlier),
+                              rerender=earlier)
         return scheduler.run(missing)
     finally:
         backend.close()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podpipe import backends
+from podpipe.cache.takes import rejected_candidates
 from podpipe.commands.build import BuildOptions, Prepared, compile_for, prepare
 from podpipe.commands.cost import estimate, price_basis, spec_prices
 from podpipe.compile import RenderRequest, SpeechPiece, request_material
@@ -176,8 +177,10 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
             if options.only and piece.segment_id not in options.only:
                 continue
             seen.add(piece.key)
-            request = by_key[piece.key]
-            if prepared.store.has(request.key):
+            request = by_key[piece.request_key]
+            if piece.picked_from is not None:
+                action, reason = CACHED, "a rejected take picked by accept:"
+            elif prepared.store.has(request.key):
                 action, reason = CACHED, "cached"
             elif state.up_to_date:
                 action, reason = SKIP, "not in the cache, and not needed: the output is up to date"
@@ -197,11 +200,13 @@ def _plan(prepared: Prepared, options: BuildOptions) -> PlanResult:
 
 
 def referenced_keys(paths: Sequence[str | Path]) -> set[str]:
-    """Every key the specs use under any backend, so pruning by specs keeps drafts and paid renders alike."""
+    """Every key the specs use under any backend, so pruning by specs keeps drafts and paid renders alike, and
+    the keys their rejected takes are kept under."""
     loaded = load_episodes(paths, rules=backends)
     keys: set[str] = set()
     for name in backends.names():
         cls = backends.backend_class(name)
         for episode in loaded.episodes:
             keys.update(r.key for r in compile_for(cls, episode).requests)
-    return keys
+    # the takes review rejected beside them: a person listens to them, and accept: may pick one
+    return keys | {rejected for key in keys for rejected in rejected_candidates(key)}

@@ -26,6 +26,13 @@ def _uses(result: BuildResult) -> dict[str, list[dict]]:
     return uses
 
 
+def _picked(result: BuildResult) -> list[dict]:
+    return [{"episode": status.compiled.episode.path.name, "segment": piece.segment_id,
+             "request": piece.picked_from, "key": piece.key, "accept": list(piece.accept)}
+            for status in result.episodes for piece in status.compiled.rundown.pieces
+            if isinstance(piece, SpeechPiece) and piece.picked_from is not None]
+
+
 def build_report(result: BuildResult) -> dict:
     outcomes = {o.request.key: o for o in result.render.outcomes}
     prices = result.prices
@@ -89,6 +96,12 @@ def build_report(result: BuildResult) -> dict:
                       "output": str(s.output) if s.output else None, "duration": s.duration}
                      for s in result.episodes],
         "requests": records,
+        # lines whose accept: picks a rejected take of their request: the mix uses that take's entry (key), and the
+        # request is not rendered
+        "picked": _picked(result),
+        # build --review-cached: the cached takes judged again, newly flagged, cleared and re-rolled (keys); None
+        # without it
+        "review_cached": result.rejudged.as_dict() if result.rejudged else None,
         # per model: the adaptive rate (requests per minute) it started at, peaked at and settled on
         "rates": [r.as_dict() for r in result.render.rates],
         "quota_wait_seconds": round(result.render.quota_wait_seconds, 3),

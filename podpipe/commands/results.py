@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from podpipe.compile import CompiledEpisode, RenderRequest
 from podpipe.errors import Diagnostic
@@ -41,6 +41,29 @@ class EpisodeStatus:
 
 
 @dataclass(frozen=True)
+class Rejudged:
+    """What ``build --review-cached`` did to the cached takes (``commands.rejudge``)."""
+
+    judged: int = 0  # kept takes judged again
+    measured: int = 0  # of which measured first: no measures were stored with them
+    flagged: tuple[str, ...] = ()  # keys whose take passed before and fails now
+    cleared: tuple[str, ...] = ()  # keys whose flagged take passes now
+    rerolled: tuple[str, ...] = ()  # keys whose take, failing now, is rendered again (--retakes given)
+
+    @property
+    def changed(self) -> frozenset[str]:
+        return frozenset((*self.flagged, *self.cleared, *self.rerolled))
+
+    def summary(self) -> str:
+        return (f"cached takes reviewed again: {self.judged} re-judged, {len(self.flagged)} newly flagged, "
+                f"{len(self.cleared)} cleared, {len(self.rerolled)} re-rolled")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rejudged": self.judged, "measured": self.measured, "flagged": list(self.flagged),
+                "cleared": list(self.cleared), "rerolled": list(self.rerolled)}
+
+
+@dataclass(frozen=True)
 class BuildResult:
     backend: str
     episodes: tuple[EpisodeStatus, ...]
@@ -48,6 +71,7 @@ class BuildResult:
     needed: tuple[RenderRequest, ...] = ()  # unique requests of every episode: rendered now, or already there
     warnings: tuple[Diagnostic, ...] = ()
     remote: RemoteStats | None = None  # the remote cache's counters, when there is one
+    rejudged: Rejudged | None = None  # what --review-cached did to the cached takes
 
     @property
     def failed(self) -> tuple[Outcome, ...]:
@@ -83,4 +107,6 @@ class BuildResult:
         built = sum(1 for e in self.episodes if e.state == "built")
         fresh = sum(1 for e in self.episodes if e.state == "up to date")
         line += f"; {built} episode{'s' if built != 1 else ''} built, {fresh} up to date"
+        if self.rejudged is not None:
+            line += f"; {self.rejudged.summary()}"
         return line + (f"; {self.remote.summary()}" if self.remote else "")

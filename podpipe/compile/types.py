@@ -73,6 +73,14 @@ class SpeechPiece:
     turns: tuple[RequestTurn, ...]  # for manifests and transcripts
     chapter: str | None = None  # set on the first piece of a segment that starts a chapter
     accept: tuple[str, ...] = ()  # the segment's accepted take ids (not part of the key: no audio changes)
+    # Set after compile (``podpipe.commands.review.pick_takes``) when ``accept`` names a rejected take of this
+    # piece's request: ``key`` is then that take's entry, and this the request's own key.
+    picked_from: str | None = None
+
+    @property
+    def request_key(self) -> str:
+        """The key of the request this piece is the audio of (``key`` unless a rejected take is picked)."""
+        return self.picked_from or self.key
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ answers it; the render stage imports none of it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -54,8 +55,13 @@ class TakeReview(Protocol):
     def accept(self, request: RenderRequest, verdict: Any) -> None:
         """The take with ``verdict`` is the one kept."""
 
-    def record(self, verdict: Any, take: int, rejected: list[tuple[str, Any]]) -> dict[str, Any]:
-        """The ``review`` field of the kept take's record."""
+    def record(self, verdict: Any, take: int, rejected: list[tuple[str, int, list[str]]]) -> dict[str, Any]:
+        """The ``review`` field of the kept take's record (take number ``take``); ``rejected``: every rejected
+        take beside it as ``(key, take number, reasons)``."""
+
+    def earlier(self, request: RenderRequest) -> Mapping[int, Sequence[str]]:
+        """Takes of ``request`` already set aside as rejected (a cached take re-rolled): take number -> its
+        reasons. New takes are numbered past them and the kept take's record lists them too."""
 
     def rejected_record(self, of: str, take: int, verdict: Any) -> dict[str, Any]:
         """The ``review`` field of a rejected take's record."""

@@ -43,7 +43,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -69,8 +69,10 @@ class Scheduler:
                  on_done: Callable[[Outcome], None] | None = None,
                  on_attempt: Callable[[RenderRequest, int], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
-                 review: TakeReview | None = None, on_note: Callable[[str], None] | None = None):
+                 review: TakeReview | None = None, on_note: Callable[[str], None] | None = None,
+                 rerender: Collection[str] = ()):
         self.backend = backend
+        self.rerender = frozenset(rerender)  # keys rendered again although cached (a cached take re-rolled)
         self.review = review
         self.store = store
         self.options = options
@@ -171,7 +173,7 @@ class Scheduler:
                 # Checked before any API call: a render we could not cache would be paid for and lost.
                 reason = f"cannot lock its cache entry, so it was not rendered: {exc.strerror or exc}"
                 return Outcome(request, False, 0, 0.0, error=reason, failures=(reason,))
-            if self.store.has(request.key):
+            if request.key not in self.rerender and self.store.has(request.key):
                 return None
             result = self._take(request)
             if isinstance(result, Outcome):
@@ -307,27 +309,34 @@ class Scheduler:
                        review=review)
 
     def _store_takes(self, request: RenderRequest, done: Taken) -> dict[str, Any] | None:
-        """Store the rejected takes under their own keys; the ``review`` field of the kept take's record."""
+        """Store the rejected takes under their own keys; the ``review`` field of the kept take's record. Takes
+        set aside before (a cached take re-rolled) keep their numbers; the new ones are numbered around them."""
         if self.review is None or done.verdict is None:
             return None
-        rejected: list[tuple[str, Any]] = []
-        numbers = [n for n in range(1, len(done.rejected) + 2) if n != done.take]
+        earlier = dict(self.review.earlier(request))
+        free = [n for n in range(1, len(earlier) + len(done.rejected) + 2) if n not in earlier]
+        rejected = [(self.review.rejected_key(request.key, n), n, reasons) for n, reasons in earlier.items()]
+        numbers = [n for i, n in enumerate(free[:len(done.rejected) + 1]) if i + 1 != done.take]
         for number, (rendered, verdict) in zip(numbers, done.rejected):
             key = self.review.rejected_key(request.key, number)
             self.store.put(key, rendered.audio, {"request": request_material(request),
                                                  "review": self.review.rejected_record(request.key, number, verdict)})
-            rejected.append((key, verdict))
-        return self.review.record(done.verdict, done.take, rejected)
+            self._put_analysis(key, verdict)  # a rejected take may be picked by accept:, and then mixed
+            rejected.append((key, number, list(verdict.reasons)))
+        return self.review.record(done.verdict, free[done.take - 1], sorted(rejected, key=lambda r: r[1]))
 
     def _accepted(self, request: RenderRequest, done: Taken) -> None:
         """The kept take is in the store: its loudness figures go beside it, its verdict to the voice's norm."""
         if self.review is None or done.verdict is None:
             return
-        analysis = self.review.analysis(done.verdict)
+        self._put_analysis(request.key, done.verdict)
+        self.review.accept(request, done.verdict)
+
+    def _put_analysis(self, key: str, verdict: Any) -> None:
+        analysis = self.review.analysis(verdict)
         if analysis is not None:
             with contextlib.suppress(OSError):  # optional: the mix computes the figures itself when missing
-                self.store.put_analysis(request.key, analysis)
-        self.review.accept(request, done.verdict)
+                self.store.put_analysis(key, analysis)
 
     def _store(self, request: RenderRequest, rendered: Rendered, attempt: int, seconds: float,
                parts: int = 1, review: dict[str, Any] | None = None, usage: Usage | None = None) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,13 +60,17 @@ class Verdict:
                 "measures": self.measures.to_record(), "checks": [r.to_record() for r in self.results]}
 
 
-def record(verdict: Verdict, take: int, rejected: Iterable[tuple[str, Verdict]]) -> dict[str, Any]:
-    """The ``review`` field of an entry's record: the kept take's verdict and the rejected takes beside it."""
-    rejected = list(rejected)
+def record(verdict: Verdict, take: int, rejected: Iterable[tuple[str, int, Sequence[str]]]) -> dict[str, Any]:
+    """The ``review`` field of an entry's record: the kept take's verdict (take number ``take``) and the
+    rejected takes beside it, each ``(key, take number, reasons)``."""
     return {"version": REVIEW_VERSION, "status": ACCEPTED if verdict.ok else FLAGGED, "take": take,
             **verdict.to_record(),
-            "rejected": [{"key": key, "take": n, "reasons": list(v.reasons)}
-                         for n, (key, v) in enumerate(rejected, 1)]}
+            "rejected": [{"key": key, "take": n, "reasons": list(reasons)} for key, n, reasons in rejected]}
+
+
+def rejected_record(of: str, take: int, verdict: Verdict) -> dict[str, Any]:
+    """The ``review`` field of the record of rejected take ``take`` of request ``of``."""
+    return {"version": REVIEW_VERSION, "status": REJECTED, "of": of, "take": take, **verdict.to_record()}
 
 
 def _median_mad(values: list[float]) -> tuple[float, float]:
@@ -103,8 +107,10 @@ class Reviewer:
     def __init__(self, *, prior_rate: Callable[[RenderRequest], float | None] = lambda request: None,
                  thresholds: Callable[[RenderRequest], Thresholds] = lambda request: Thresholds(),
                  retakes: int | Callable[[RenderRequest], int] = DEFAULT_RETAKES,
-                 accepted: Callable[[], Iterable[Mapping[str, Any]]] = tuple):
+                 accepted: Callable[[], Iterable[Mapping[str, Any]]] = tuple,
+                 earlier: Mapping[str, Mapping[int, Sequence[str]]] | None = None):
         self._retakes = retakes
+        self._earlier = dict(earlier or {})  # per request key: its takes set aside (number -> reasons)
         self._prior_rate = prior_rate
         self._thresholds = thresholds
         self._accepted = accepted  # the review records of takes accepted before this build
@@ -121,6 +127,10 @@ class Reviewer:
             self._voices = voices
         return self._voices
 
+    def earlier(self, request: RenderRequest) -> Mapping[int, Sequence[str]]:
+        """Takes of ``request`` set aside before this render (a cached take re-rolled): number -> reasons."""
+        return self._earlier.get(request.key, {})
+
     def retakes(self, request: RenderRequest) -> int:
         """New takes a failed take of ``request`` may get."""
         return max(0, self._retakes(request) if callable(self._retakes) else self._retakes)
@@ -136,6 +146,11 @@ class Reviewer:
 
     def review(self, request: RenderRequest, audio: Audio) -> Verdict:
         measures, figures = measure(audio)
+        return self.rejudge(request, measures, figures)
+
+    def rejudge(self, request: RenderRequest, measures: Measures, figures: Any = None) -> Verdict:
+        """The verdict on a take of ``request`` measured ``measures``, by the thresholds and norms of now:
+        how a cached take is judged again from its stored measures, without reading its audio."""
         e = self.expect(request)
         results = judge(measures, e, self._thresholds(request))
         return Verdict(all(r.ok for r in results), results, measures, voice_of(request), e.characters, figures)
@@ -144,9 +159,7 @@ class Reviewer:
     record = staticmethod(record)
     rejected_key = staticmethod(rejected_key)
 
-    @staticmethod
-    def rejected_record(of: str, take: int, verdict: Verdict) -> dict[str, Any]:
-        return {"version": REVIEW_VERSION, "status": REJECTED, "of": of, "take": take, **verdict.to_record()}
+    rejected_record = staticmethod(rejected_record)
 
     @staticmethod
     def analysis(verdict: Verdict) -> dict[str, Any] | None:

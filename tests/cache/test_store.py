@@ -76,6 +76,21 @@ def test_missing_entries_are_misses_and_reads_create_nothing(tmp_path: Path, key
     assert not (tmp_path / "nowhere").exists()
 
 
+
+def test_update_meta_sets_fields_of_the_record_and_never_the_stores_own_facts(store: FileStore, key, tone,
+                                                                              render_meta) -> None:
+    k, audio = key(7), tone(seconds=0.1)
+    store.put(k, audio, render_meta)
+    before = store.meta(k)
+    wav_bytes = store.entry_paths(k)[0].read_bytes()
+    assert store.update_meta(k, {"review": {"status": "flagged"}, "sha256": "0" * 64, "bytes": 1})
+    after = store.meta(k)
+    assert after["review"] == {"status": "flagged"}
+    assert {f: after[f] for f in ("sha256", "bytes", "created")} == {f: before[f] for f in ("sha256", "bytes", "created")}
+    assert store.get(k) == audio and store.entry_paths(k)[0].read_bytes() == wav_bytes
+    assert not store.update_meta(key(8), {"review": {}})  # no such entry: nothing written
+    assert not store.has(key(8))
+
 # -- atomicity ----------------------------------------------------------------------------------------------
 
 

@@ -152,3 +152,25 @@ def test_a_repeatable_backend_never_rerolls_and_a_failed_reroll_keeps_the_take(t
     o = outcomes[requests[2].key]
     assert o.ok and o.flagged and o.retakes == 0 and "refused" in o.failures
     assert store.meta(requests[2].key)["review"]["status"] == "flagged"
+
+
+def test_a_cached_take_rendered_again_numbers_its_new_takes_past_those_set_aside(tmp_path):
+    """``build --review-cached --retakes``: a cached key is rendered again (``rerender``), and its new takes are
+    numbered around the takes set aside before (``Reviewer(earlier=...)``), which the record lists with them."""
+    from podpipe.cache.takes import rejected_key
+
+    [request] = scripted_requests(1, text="Line {i} " + "x" * 50)
+    store = FileStore(tmp_path / "cache")
+    store.put(request.key, Audio(_speech(4.0), RATE), {})  # the cached take: rendered again all the same
+    backend = _Takes({request.turns[0].text: [bad_take("cut", _speech(4.0)), _speech(4.0)]})
+    reviewer = Reviewer(prior_rate=lambda r: 14.0, retakes=1, earlier={request.key: {1: ["noise"], 3: ["runaway"]}})
+    result = Scheduler(backend, store, RenderOptions(jobs=1), review=reviewer, rerender={request.key}).run([request])
+    [o] = result.outcomes
+    assert o.ok and o.retakes == 1 and not o.flagged and len(backend.calls) == 2
+    review = store.meta(request.key)["review"]
+    assert review["status"] == "accepted" and review["take"] == 4  # the free numbers: 2 (the cut take), 4
+    assert [(r["key"], r["take"], r["reasons"]) for r in review["rejected"]] == [
+        (rejected_key(request.key, 1), 1, ["noise"]), (rejected_key(request.key, 2), 2, ["truncated"]),
+        (rejected_key(request.key, 3), 3, ["runaway"])]
+    assert store.meta(rejected_key(request.key, 2))["review"]["take"] == 2
+    assert store.meta(rejected_key(request.key, 1)) is None  # set aside by the caller, not by the render
