@@ -63,7 +63,7 @@ def _manifest(output: Path) -> dict[str, Any] | None:
         return None
 
 
-def _remember(takes: list[Take]) -> None:
+def remember_takes(takes: list[Take]) -> None:
     with _known_lock:
         for t in takes:
             _known[t.id] = t.key
@@ -116,7 +116,7 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
         built_keys = [p["key"] for p in built.get(segment.id, []) if isinstance(p.get("key"), str)]
         status, reasons, scores = line_status(mine, store, segment.accept, built_keys or None)
         listed = takes.get(segment.id, [])
-        _remember(listed)
+        remember_takes(listed)
         current = [t for t in listed if t.current and t.part == 0]
         where = [p for p in built.get(segment.id, []) if p.get("key")] if fresh else []
         names = [episode.speaker(t.speaker).name for t in segment.turns]
@@ -159,4 +159,4 @@ def take_audio(root: str | Path, cache_dir: str | Path | None, take: str) -> Pat
     return wav
 
 
-__all__ = ["episode_view", "open_episode", "take_audio"]
+__all__ = ["episode_view", "open_episode", "remember_takes", "take_audio"]
