@@ -18,7 +18,7 @@ from typing import Any
 
 from podpipe.cache.takes import take_id
 from podpipe.errors import SpecError, UsageError
-from podpipe.studio.edits import sha256_of
+from podpipe.studio.edits import sha256_of, shown_diagnostics
 from podpipe.studio.takes import Take, line_status, list_takes, segment_keys
 from podpipe.studio.waves import episode_waveform, take_waveform
 
@@ -84,7 +84,7 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
     try:
         episode, cls, compile_, store, warnings = open_episode(path, root=root, cache_dir=cache_dir, backend=backend)
     except SpecError as exc:
-        view["errors"] = [str(d) for d in exc.diagnostics]
+        view["errors"] = shown_diagnostics(exc.diagnostics, path, root)
         return view
     from podpipe.mix.freshness import freshness
 
@@ -94,7 +94,7 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
     manifest = _manifest(output) if output.exists() else None
     fresh = state.up_to_date and manifest is not None
     view.update(title=episode.title, backend=cls.name, fresh=fresh, state=state.describe(),
-                warnings=[str(w) for w in warnings])
+                warnings=shown_diagnostics(warnings, path, root))
     built: dict[str, list[dict[str, Any]]] = {}
     if manifest is not None:
         view.update(output=_rel(output, root), duration=float(manifest.get("duration") or 0.0),
