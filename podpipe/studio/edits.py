@@ -250,12 +250,17 @@ def _apply(doc: Doc, edit: Edit) -> None:
 
 def edited_text(text: str, edit: Edit) -> str:
     """``text`` with ``edit`` applied as a minimal change (not validated). EditRefused when it cannot be."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):]
+    crlf = "\r\n" in body and body.count("\r\n") == body.count("\n")  # a Windows file stays one
+    if crlf:
+        body = body.replace("\r\n", "\n")
     try:
-        doc = Doc(text)
+        doc = Doc(body)
         _apply(doc, edit)
     except EditError as exc:
         raise EditRefused(str(exc)) from None
-    return doc.text
+    return bom + (doc.text.replace("\n", "\r\n") if crlf else doc.text)
 
 
 def _display(path: Path, root: Path) -> str:
