@@ -81,15 +81,10 @@ def test_the_offline_voice_costs_nothing(built):
 
 
 def test_a_paid_take_is_estimated_as_plan_estimates_it(built, tmp_path):
-    cost = estimate_take(built / "ep.yaml", "s2", root=built, cache_dir=built / "cache", backend="gemini")
-    assert cost["paid"] and cost["take"] == 2 and cost["usd"] > 0
+    cost = estimate_take(built / "ep.yaml", "s2", root=built, cache_dir=tmp_path, backend="gemini")
+    assert cost["paid"] and cost["take"] == 1 and cost["usd"] > 0  # no Gemini take yet: its written take
     assert cost["usd_max"] == pytest.approx(cost["usd"] * 3) and cost["price"]
-    # plan, for the same line at take 2, estimates the same cost for it
-    (built / "plan.yaml").write_text(SPEC.replace("glad to be here.", "glad to be here.\n    take: 2"))
-    try:
-        plan = make_plan([built / "plan.yaml"], BuildOptions(backend="gemini", cache_dir=tmp_path, root=built))
-    finally:
-        (built / "plan.yaml").unlink()
+    plan = make_plan([built / "ep.yaml"], BuildOptions(backend="gemini", cache_dir=tmp_path, root=built))
     [planned] = [r for r in plan.episodes[0].requests if r.segment == "s2"]
     assert planned.cost_usd == pytest.approx(cost["usd"]) and planned.output_tokens == cost["output_tokens"]
 
@@ -132,6 +127,7 @@ def test_an_edited_line_goes_stale_then_renders(copy):
     view = _view(copy)
     apply_edit(spec, SetText("s4", "That is all for this week."), base_sha256=view["sha256"], root=copy)
     assert _view(copy)["lines"][2]["status"] == "stale"
+    assert estimate_take(spec, "s4", **_kw(copy))["take"] == 1  # its written take is the one it lacks
     progress = Recorded()
     result = build_episode(spec, progress=progress, **_kw(copy))
     assert result["rendered"] == 1 and ("rendering", 1) in progress.calls

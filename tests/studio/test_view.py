@@ -190,3 +190,11 @@ def test_flagged_and_rerolled_lines_list_their_rejected_takes(gemini_server, pro
     rejected = first["takes"][1]["id"]
     assert hashlib.sha256(take_audio(project, None, rejected).read_bytes()).hexdigest().startswith(rejected)
     assert first["waveform"] and len(first["waveform"]) == 100
+
+    # the flagged take, heard and accepted: pinned
+    from podpipe.studio.edits import PickTake
+
+    apply_edit(project / "ep.yaml", PickTake("s2", None, accept=flagged["take"]), base_sha256=view["sha256"])
+    pinned = episode_view(project / "ep.yaml", root=project)["lines"][1]
+    assert (pinned["status"], pinned["reasons"], pinned["accept"]) == ("pinned", ["dead_air"], [flagged["take"]])
+    assert pinned["takes"][0]["status"] == "pinned" and pinned["takes"][0]["current"]
