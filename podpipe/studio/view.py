@@ -20,7 +20,7 @@ from podpipe.cache.takes import take_id
 from podpipe.errors import SpecError, UsageError
 from podpipe.studio.edits import sha256_of, shown_diagnostics
 from podpipe.studio.takes import Take, line_status, list_takes, segment_keys
-from podpipe.studio.waves import episode_waveform, take_waveform
+from podpipe.studio.waves import TAKE_POINTS, episode_waveform, take_waveform
 
 # take id -> cache key of every take a view listed, so ``take_audio`` finds one without reading the cache
 _known: dict[str, str] = {}
@@ -138,25 +138,40 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
     return view
 
 
-def take_audio(root: str | Path, cache_dir: str | Path | None, take: str) -> Path:
-    """The WAV of the take with id ``take`` (as a view lists it), inside the cache directory; LookupError
-    when the cache holds no such take."""
+def _find(root: str | Path, cache_dir: str | Path | None, take: str):
+    """(store, cache key) of the take with id ``take``; LookupError when the cache holds no such take."""
     from podpipe.cache import FileStore, resolve_cache_dir
 
     if not isinstance(take, str) or not _TAKE_ID.fullmatch(take):
         raise LookupError(f"not a take id: {take!r}")
-    cache_root = resolve_cache_dir(cache_dir, cwd=Path(os.path.abspath(root)))
-    store = FileStore(cache_root)
+    store = FileStore(resolve_cache_dir(cache_dir, cwd=Path(os.path.abspath(root))))
     with _known_lock:
         key = _known.get(take)
-    if key is None or not (store.meta(key) or {}).get("sha256", "").startswith(take):
+    if key is None or not str((store.meta(key) or {}).get("sha256", "")).startswith(take):
         key = next((k for k in store.keys() if str((store.meta(k) or {}).get("sha256", "")).startswith(take)), None)
     if key is None or not store.has(key):
         raise LookupError(f"no take {take} in the cache")
+    return store, key
+
+
+def take_audio(root: str | Path, cache_dir: str | Path | None, take: str) -> Path:
+    """The WAV of the take with id ``take`` (as a view lists it), inside the cache directory; LookupError
+    when the cache holds no such take."""
+    store, key = _find(root, cache_dir, take)
     wav = store.entry_paths(key)[0].resolve()
-    if not wav.is_relative_to(cache_root.resolve()):
+    if not wav.is_relative_to(store.root.resolve()):
         raise LookupError(f"no take {take} in the cache")
     return wav
 
 
-__all__ = ["episode_view", "open_episode", "remember_takes", "take_audio"]
+def take_wave(root: str | Path, cache_dir: str | Path | None, take: str, points: int = TAKE_POINTS) -> list[float]:
+    """The waveform of any take by id (the view draws only each line's current take's), from its figures;
+    LookupError when the cache holds no such take."""
+    store, key = _find(root, cache_dir, take)
+    wave = take_waveform(store, key, points)
+    if wave is None:
+        raise LookupError(f"no take {take} in the cache")
+    return wave
+
+
+__all__ = ["episode_view", "open_episode", "remember_takes", "take_audio", "take_wave"]

@@ -13,7 +13,7 @@ import pytest
 
 from podpipe.commands.build import BuildOptions, build
 from podpipe.studio.edits import SetText, apply_edit
-from podpipe.studio.view import episode_view, take_audio
+from podpipe.studio.view import episode_view, take_audio, take_wave
 
 SPEC = """\
 # the studio's test episode
@@ -190,6 +190,11 @@ def test_flagged_and_rerolled_lines_list_their_rejected_takes(gemini_server, pro
     rejected = first["takes"][1]["id"]
     assert hashlib.sha256(take_audio(project, None, rejected).read_bytes()).hexdigest().startswith(rejected)
     assert first["waveform"] and len(first["waveform"]) == 100
+    # any take's waveform, from its figures (a rejected take's computed once and kept beside it)
+    wave = take_wave(project, None, rejected)
+    assert len(wave) == 100 and max(wave) == 1.0 and wave != first["waveform"]
+    with pytest.raises(LookupError):
+        take_wave(project, None, "0" * 12)
 
     # the flagged take, heard and accepted: pinned
     from podpipe.studio.edits import PickTake
