@@ -125,7 +125,8 @@ def next_take(takes: Sequence[Take], written: int) -> int:
     return max([written, *(t.take for t in takes)]) + 1
 
 
-def line_status(keys: Sequence[str], store: Any, accept: Sequence[str], built_keys: Sequence[str] | None) -> tuple[str, tuple[str, ...], list]:
+def line_status(keys: Sequence[str], store: Any, accept: Sequence[str],
+                built_keys: Sequence[str] | None) -> tuple[str, tuple[str, ...], list]:
     """(status, reasons, scores) of a spoken segment whose requests have ``keys``: ``not rendered`` or
     ``stale`` (not cached; stale when the last build used other renders for it), else from take review:
     ``flagged``, ``pinned``, ``re-rolled`` (a take was rejected) or ``cached``."""

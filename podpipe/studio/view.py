@@ -2,10 +2,10 @@
 a take to play (``take_audio``).
 
 The view is read, never rendered: the spec (validated as ``podpipe validate`` would), the requests a build
-would make with the backend it would use (``commands.build.prepare_episodes``), the cache's records (statuses, take review's
-verdicts, every take of every line: ``podpipe.studio.takes``) and the built output's manifest (durations,
-chapters, where each line is heard). Waveforms come from the loudness figures kept beside each take
-(``podpipe.studio.waves``).
+would make with the backend it would use (``commands.build.prepare_episodes``), the cache's records
+(statuses, take review's verdicts, every take of every line: ``podpipe.studio.takes``) and the built
+output's manifest (durations, chapters, where each line is heard). Waveforms come from the loudness figures
+kept beside each take (``podpipe.studio.waves``).
 """
 
 from __future__ import annotations
