@@ -147,6 +147,7 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
         listed = takes.get(segment.id, [])
         remember_takes(listed)
         current = [t for t in listed if t.current and t.part == 0]
+        waves = {t.key: take_waveform(store, t.key) for t in listed}
         where = [p for p in built.get(segment.id, []) if p.get("key")] if fresh else []
         names = [episode.speaker(t.speaker).name for t in segment.turns]
         meta = store.meta(mine[0]) if mine and store.has(mine[0]) else None
@@ -161,8 +162,8 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
             "start": min(float(p["start"]) for p in where) if where else None,
             "end": max(float(p["end"]) for p in where) if where else None,
             "take": current[0].id if current else (take_id(meta) if meta else None),
-            "waveform": take_waveform(store, current[0].key) if current else None,
-            "takes": [t.to_json() for t in listed],
+            "waveform": waves.get(current[0].key) if current else None,
+            "takes": [{**t.to_json(), "waveform": waves[t.key], "duration": _duration(store, t.key)} for t in listed],
         })
     return view
 
@@ -181,6 +182,11 @@ def _find(root: str | Path, cache_dir: str | Path | None, take: str):
     if key is None or not store.has(key):
         raise LookupError(f"no take {take} in the cache")
     return store, key
+
+
+def _duration(store: FileStore, key: str) -> float | None:
+    seconds = (store.meta(key) or {}).get("duration")
+    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 def take_audio(root: str | Path, cache_dir: str | Path | None, take: str) -> Path:

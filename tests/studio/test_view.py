@@ -90,6 +90,8 @@ def test_the_view_of_a_built_episode(built):
         assert line["take"] == by_segment[line["segment_id"]]["review"]["take"]
         assert [t["current"] for t in line["takes"]] == [True] and line["takes"][0]["id"] == line["take"]
         assert line["takes"][0]["take"] == 1 and not line["takes"][0]["rejected"]
+        assert line["takes"][0]["waveform"] == line["waveform"]
+        assert line["takes"][0]["duration"] == pytest.approx(line["end"] - line["start"], abs=0.01)
     starts = [line["start"] for line in lines]
     assert starts == sorted(starts) and lines[-1]["end"] <= view["duration"] + 1e-6
     assert view["chapters"][1]["start"] == pytest.approx(lines[2]["start"])
@@ -193,6 +195,7 @@ def test_flagged_and_rerolled_lines_list_their_rejected_takes(gemini_server, pro
     # any take's waveform, from its figures (a rejected take's computed once and kept beside it)
     wave = take_wave(project, None, rejected)
     assert len(wave) == 100 and max(wave) == 1.0 and wave != first["waveform"]
+    assert first["takes"][1]["waveform"] == wave and first["takes"][1]["duration"] > 0
     with pytest.raises(LookupError):
         take_wave(project, None, "0" * 12)
 
