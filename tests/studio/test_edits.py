@@ -293,3 +293,26 @@ def test_a_value_shared_through_an_anchor_is_not_edited_behind_the_users_back():
     text = "title: T\nspeakers: {host: {voice: Zephyr}}\nsegments:\n  - {host: Hi, style: &s calm}\n  - {host: Yo, style: *s}\n"
     with pytest.raises(EditRefused, match="cannot be written faithfully"):
         edited_text(text, SetStyle("s1", "brisk"))
+
+
+_WORD = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20).filter(
+    lambda w: w == w.strip() and w.strip())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(word=_WORD, say=_TEXT, style=_TEXT, flow=st.booleans())
+def test_any_pronunciation_or_style_is_one_added_line(word, say, style, flow):
+    lexicon = "lexicon: {SQL: sequel}  # flow\n" if flow else "lexicon:\n   SQL: sequel  # odd indent\n"
+    head = "title: T\nspeakers: {host: {voice: Zephyr}}\n" + lexicon
+    segments = "segments:\n  - host: First.  # one\n  - pause: 1\n"
+    old = head + segments
+    new = edited_text(old, SetPronunciation(word, say))
+    data = yaml.safe_load(new)
+    assert data["lexicon"][word] == say or (isinstance(data["lexicon"][word], dict) and word == "SQL")
+    assert {k: v for k, v in data["lexicon"].items() if k != word} == ({"SQL": "sequel"} if word != "SQL" else {})
+    assert new.endswith(segments) and new.startswith("title: T\nspeakers: {host: {voice: Zephyr}}\n")
+    changed = [ln for ln in difflib.ndiff(old.splitlines(), new.splitlines()) if ln[:1] in "+-"]
+    assert len(changed) == (2 if flow or word == "SQL" else 1)
+    styled = edited_text(old, SetStyle("s1", style))
+    assert yaml.safe_load(styled)["segments"][0]["style"] == style
+    assert [ln[0] for ln in difflib.ndiff(old.splitlines(), styled.splitlines()) if ln[:1] in "+-"] == ["+"]
