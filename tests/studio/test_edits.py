@@ -239,8 +239,12 @@ def test_a_conflict_carries_both_versions_and_writes_nothing(spec):
     assert conflict.value.mine == outside.replace("Welcome to the show, we talk about SQL today.", "Hello.")
 
 
-def test_require_names_the_extra():
+def test_require_names_the_extra_and_the_package_exports_the_core():
+    import podpipe.studio
+
     assert require("ruamel.yaml").__name__ == "ruamel.yaml"
+    assert podpipe.studio.apply_edit is apply_edit and podpipe.studio.SetText is SetText
+    assert all(getattr(podpipe.studio, name) is not None for name in podpipe.studio.__all__)
     with pytest.raises(UsageError, match=r"pip install 'podpipe\[studio\]'"):
         require("podpipe_no_such_module")
 
