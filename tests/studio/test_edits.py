@@ -320,3 +320,37 @@ def test_any_pronunciation_or_style_is_one_added_line(word, say, style, flow):
     styled = edited_text(old, SetStyle("s1", style))
     assert yaml.safe_load(styled)["segments"][0]["style"] == style
     assert [ln[0] for ln in difflib.ndiff(old.splitlines(), styled.splitlines()) if ln[:1] in "+-"] == ["+"]
+
+
+def test_two_edits_from_the_same_version_at_once_one_wins_the_other_conflicts(spec):
+    import threading
+
+    base = sha256_of(spec.read_bytes())
+    start = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def edit(name, change):
+        start.wait()
+        try:
+            outcomes[name] = apply_edit(spec, change, base_sha256=base)
+        except EditConflict as conflict:
+            outcomes[name] = conflict
+
+    threads = [threading.Thread(target=edit, args=("style", SetStyle("s1", "bright"))),
+               threading.Thread(target=edit, args=("take", PickTake("s1", 2)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conflicts = [o for o in outcomes.values() if isinstance(o, EditConflict)]
+    assert len(conflicts) == 1 and len(outcomes) == 2
+    assert conflicts[0].disk == spec.read_text() != SPEC  # the winner's text, kept; the loser's text offered
+    assert conflicts[0].mine is not None and conflicts[0].mine != conflicts[0].disk
+
+
+def test_a_missing_or_undecodable_file_is_refused(workdir):
+    with pytest.raises(EditRefused, match="no such file"):
+        apply_edit(workdir / "gone.yaml", SetText("s1", "x"), base_sha256="0" * 64)
+    (workdir / "latin1.yaml").write_bytes("title: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(EditRefused, match="not UTF-8"):
+        apply_edit(workdir / "latin1.yaml", SetText("s1", "x"), base_sha256="0" * 64)
