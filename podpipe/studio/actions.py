@@ -31,7 +31,7 @@ def _next(spec_path: str | Path, segment_id: str, root: Path, cache_dir: str | P
     if segment is None or not segment.turns:
         spoken = ", ".join(s.id for s in opened.episode.segments if s.turns)
         raise UsageError(f"{segment_id!r}: no spoken segment has that id; spoken segment ids are: {spoken}")
-    takes = list_takes(opened.episode, opened.compile, opened.store, [segment_id]).get(segment_id, [])
+    takes = list_takes(opened.compiled, opened.store, [segment_id]).get(segment_id, [])
     number = next_take(takes, segment.take)
     return opened, with_take(opened.episode, [segment_id], number), number
 
@@ -97,7 +97,7 @@ def render_take(spec_path: str | Path, segment_id: str, *, progress: Progress | 
         if result.failed:
             reasons = "; ".join(f"{o.error}" for o in result.failed)
             raise RenderError(f"take {number} of {segment_id} could not be rendered: {reasons}")
-    takes = list_takes(opened.episode, opened.compile, store, [segment_id]).get(segment_id, [])
+    takes = list_takes(opened.compiled, store, [segment_id]).get(segment_id, [])
     kept = [t for t in takes if t.take == number and not t.rejected]
     if not kept:
         raise RenderError(f"take {number} of {segment_id} was rendered but is not in the cache")

@@ -1,28 +1,21 @@
-"""Every take of a segment that the cache holds: the kept take of each take number, and the takes review
-rejected beside it.
-
-A take number is part of a request's cache key, so the keys of take ``n`` of a segment are computed by
-compiling the episode with that segment's ``take:`` set to ``n`` (``compile_for``, exactly as a build would):
-whatever the cache holds under those keys is that take; the rejected takes are listed in its record
-(``review.rejected``, stored under ``rejected_key``). Records only: no audio is read.
-
-(Take review's own listing of a segment's takes is being added to ``podpipe.cache.takes``/``podpipe.review``;
-this module is the studio's until then.)
+"""Every take of a segment that the cache holds, as the studio lists them: take review's own listing
+(``podpipe.commands.review.request_takes``: the kept take of each take number and the takes review rejected
+beside it, and which one the mix uses) for each request of the segment, and a line's status from the records.
+Records only: no audio is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from podpipe.cache.takes import ACCEPTED, FLAGGED, PINNED, REJECTED, is_accepted, take_id, take_status
+from podpipe.cache.takes import ACCEPTED, FLAGGED, PINNED, take_status
 from podpipe.compile import CompiledEpisode, SpeechPiece
 from podpipe.spec import Episode
 
 CACHED, STALE, NOT_RENDERED, REROLLED = "cached", "stale", "not rendered", "re-rolled"  # a line's statuses,
 # besides take review's own (flagged, pinned)
-SCAN_AHEAD = 64  # take numbers past the written one that are looked at: the studio adds them one at a time
 
 
 @dataclass(frozen=True)
@@ -58,65 +51,29 @@ def segment_keys(compiled: CompiledEpisode) -> dict[str, list[str]]:
     return out
 
 
-def _kept(store: Any, key: str, number: int, part: int, accept: Sequence[str]) -> list[Take]:
-    meta = store.meta(key)
-    if meta is None or not store.has(key):
-        return []
-    status = take_status(meta, accept)
-    review = meta.get("review") if isinstance(meta.get("review"), dict) else {}
-    kept = Take(take_id(meta), number, part, key, status["status"] if status else "unreviewed",
-                tuple(review.get("reasons") or ()), False, sha256=str(meta.get("sha256", "")))
-    out = [kept]
-    for entry in review.get("rejected") or ():
-        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
-            continue
-        rmeta = store.meta(entry["key"])
-        if rmeta is None or not store.has(entry["key"]):
-            continue
-        out.append(Take(take_id(rmeta), number, part, entry["key"], REJECTED, tuple(entry.get("reasons") or ()),
-                        True, sha256=str(rmeta.get("sha256", ""))))
-    return out
-
-
-def list_takes(episode: Episode, compile_for: Callable[[Episode], CompiledEpisode], store: Any,
+def list_takes(compiled: CompiledEpisode, store: Any,
                segment_ids: Sequence[str] | None = None) -> dict[str, list[Take]]:
-    """Segment id -> every cached take of that spoken segment (of the given ones; None: all), by take number,
-    each kept take followed by the takes rejected beside it; ``current`` marks what the episode uses now (the
-    kept take of its ``take:``, or a rejected one its ``accept:`` names)."""
-    segments = {s.id: s for s in episode.segments if s.turns and (segment_ids is None or s.id in segment_ids)}
+    """Segment id -> every cached take of that spoken segment (of the given ones; None: all), by take number
+    and then by request, each kept take followed by the takes rejected beside it; ``current`` marks what the
+    episode uses now (the kept take of its ``take:``, or a rejected one its ``accept:`` names)."""
+    from podpipe.commands.review import request_takes
+
+    requests = {r.key: r for r in compiled.requests}
+    segments = {s.id: s for s in compiled.episode.segments
+                if s.turns and (segment_ids is None or s.id in segment_ids)}
     found: dict[str, list[Take]] = {sid: [] for sid in segments}
-    highest = max((s.take for s in segments.values()), default=1)
-    number = 1
-    while number <= highest + SCAN_AHEAD:
-        keys = segment_keys(compile_for(with_take(episode, list(segments), number)))
-        hit = False
-        for sid, segment in segments.items():
-            for part, key in enumerate(keys.get(sid, ())):
-                takes = _kept(store, key, number, part, segment.accept)
-                hit = hit or bool(takes)
-                found[sid] += takes
-        if not hit and number >= highest:
-            break
-        number += 1
-    for sid, takes in found.items():
-        found[sid] = _mark_current(takes, segments[sid].take, segments[sid].accept)
-    return found
-
-
-def _mark_current(takes: list[Take], number: int, accept: Sequence[str]) -> list[Take]:
-    out = []
-    parts = {t.part for t in takes if t.take == number}
-    chosen: dict[int, str] = {}
-    for part in parts:
-        mine = [t for t in takes if t.take == number and t.part == part]
-        kept = [t for t in mine if not t.rejected]
-        picked = [t for t in mine if t.rejected and is_accepted(t.sha256, accept)]
-        if kept and is_accepted(kept[0].sha256, accept):
-            picked = []  # the kept take itself is accepted (a rejected one may sound the same)
-        chosen[part] = (picked or kept or mine)[0].key
-    for t in takes:
-        out.append(replace(t, current=chosen.get(t.part) == t.key and t.take == number))
-    return out
+    parts: dict[str, int] = {}
+    for piece in compiled.rundown.pieces:
+        if not isinstance(piece, SpeechPiece) or piece.segment_id not in segments:
+            continue
+        part = parts[piece.segment_id] = parts.get(piece.segment_id, -1) + 1
+        request = requests.get(piece.request_key)
+        if request is None:
+            continue
+        for t in request_takes(request, store, segments[piece.segment_id].accept):
+            found[piece.segment_id].append(Take(t.take_id, t.number, part, t.key, t.status, t.reasons,
+                                                not t.kept, t.used, t.sha256))
+    return {sid: sorted(takes, key=lambda t: (t.take, t.part)) for sid, takes in found.items()}
 
 
 def next_take(takes: Sequence[Take], written: int) -> int:

@@ -135,7 +135,7 @@ def episode_view(spec_path: str | Path, *, root: str | Path, cache_dir: str | Pa
                     view["chapters"].append({"title": piece["chapter"], "start": float(piece.get("start") or 0.0),
                                              "segment_id": piece.get("segment_id")})
     keys = segment_keys(compiled)
-    takes = list_takes(episode, opened.compile, store)
+    takes = list_takes(compiled, store)
     chapter = None
     for segment in episode.segments:
         chapter = segment.chapter or chapter
