@@ -109,8 +109,11 @@ def test_throttling_is_retried_by_the_client_and_timeouts_are_bounded(s3_shared:
     assert patient.get(key("throttled")) == tone()  # botocore's standard retry mode backed off and retried
     assert patient.remote.stats().errors == 0 and slow_downs == [0]
 
-    hasty = s3_shared.machine(tmp_path, "hasty", timeout=0.25)
-    assert hasty.remote.missing([key("warm-up")])  # connected before the clock starts
+    for attempt in range(50):  # connected before the clock starts; on a busy machine even the warm-up may
+        hasty = s3_shared.machine(tmp_path, f"hasty-{attempt}", timeout=0.25)  # miss 0.25 s: then a new machine
+        if hasty.remote.missing([key("warm-up")]) and hasty.remote.stats().errors == 0:
+            break
+    assert hasty.remote.stats().errors == 0
     server.fault = lambda method, path: ("hang", 4.0) if method == "HEAD" else None
     # on the remote, so only a read timeout (not the server's late answer) makes it a miss
     assert not hasty.has(key("throttled"))
