@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp-runtime
 DEV    := $(VENV)/.stamp-dev
 export PYTHON
-# Bytecode caches on, whatever the shell says: the suite starts ~80 Python processes (podpipe runs, mix workers,
+# Bytecode caches on, whatever the shell says: the suite starts dozens of Python processes (podpipe runs, mix workers,
 # hook environments) and each would compile every module it imports from source again (.venv and __pycache__/
 # are git-ignored).
 unexport PYTHONDONTWRITEBYTECODE
