@@ -7,7 +7,7 @@ requests / quota (the quota allows no faster). Targets (issue 20): adaptive at m
 ideal. The quota's minute is scaled down to WINDOW seconds; the builds run in-process through the library
 (``podpipe.commands.build``, one thread per shard, a cache directory each, as on separate machines).
 
-Run: .venv/bin/python bench/quota.py   (or `make bench`)
+Run: .venv/bin/python bench/quota.py   (or `make bench`; `bench/quota.py adaptive:8 redis:4` runs those cases)
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def run_case(shards: int, redis_url: str | None) -> tuple[int, int, float, int, 
             picked = select(specs, parse_shard(f"{k + 1}/{shards}"))
             try:
                 result = build(picked, BuildOptions(cache_dir=root / f"cache-{k}", rpm=QUOTA, rate_window=WINDOW,
-                                                    mix_jobs=1, rate_limit_url=redis_url))
+                                                    mix_jobs=1, rate_limit_url=redis_url, shares=shards))
             except Exception as exc:  # noqa: BLE001 - a failed shard is a result here
                 print(f"shard {k + 1} failed: {exc}", file=sys.stderr)
                 failed[0] += 1
@@ -84,12 +84,19 @@ def main() -> None:
 
     requests = EPISODES * LINES
     ideal = requests / QUOTA * WINDOW
+    only = sys.argv[1:]  # e.g. adaptive:8 redis:4 (default: every case)
     rows = []
     with tempfile.TemporaryDirectory() as redis_dir:
         redis = RedisServer(redis_dir)
         try:
             for mode, url in (("adaptive", None), ("redis", redis.url)):
                 for shards in (1, 4, 8):
+                    if only and f"{mode}:{shards}" not in only:
+                        continue
+                    if url:  # each case starts from nothing in Redis (the shared rate outlives a build)
+                        import redis as client
+
+                        client.Redis.from_url(url).flushdb()
                     answered, refused, wall, failed, build_wall = run_case(shards, url)
                     rows.append((mode, shards, answered, refused, wall, failed, build_wall))
                     print(f"{mode} {shards}: {answered} answered, {refused} refused, render {wall:.1f} s, "
@@ -98,7 +105,7 @@ def main() -> None:
             redis.kill()
     print(f"## One quota, many machines (bench/quota.py)\n\n{requests} requests in {EPISODES} episodes, built "
           f"as N `--shard K/N` builds at once (a cache directory each), every shard told the project's full rate "
-          f"(`--rpm {QUOTA}`), against one quota of {QUOTA} requests per window shared by all of them (the "
+          f"(`--rpm {QUOTA}`, and `--shard K/N` so each knows it is one of N), against one quota of {QUOTA} requests per window shared by all of them (the "
           f"stand-in's `set_quota`; the minute scaled to {WINDOW:g} s). Ideal wall = requests / quota = "
           f"{ideal:.1f} s; the render wall runs from the first request the stand-in saw to its last answer (the "
           "builds' whole wall, mixing the episodes on 2 shared cores included, in the last column). Targets: "
