@@ -121,6 +121,7 @@ class AdaptiveLimiter(RateLimiter):
         self.decreases = 0
         self.rates: list[float] = [start]  # the rate after every change, in order (tests read it)
         self._refusals: collections.deque[float] = collections.deque()  # refusals within the last span
+        self._followed: int | None = None  # the shared controller's epoch last followed (``follow``)
 
     def _set(self, rate: float) -> None:
         if self.ceiling is not None:
@@ -162,12 +163,18 @@ class AdaptiveLimiter(RateLimiter):
             self.decreases += 1
             self._set(cut(self.rate, got))
 
-    def follow(self, rate: float) -> None:
-        """The shared controller's rate (``render.shared``): shown and reported as this model's rate."""
+    def follow(self, rate: float, epoch: int) -> None:
+        """The shared controller's rate in its ``epoch`` (``render.shared``): shown and reported as this
+        model's rate. Within an epoch the shared rate only climbs, so a lower reading is a stale one."""
         with self._lock:
+            if self._followed is not None and epoch < self._followed:
+                return
+            if self._followed is not None and epoch > self._followed:
+                self.decreases += epoch - self._followed
+            elif rate <= self.rate and self._followed is not None:
+                return
+            self._followed = epoch
             if rate != self.rate:
-                if rate < self.rate:
-                    self.decreases += 1
                 self._set(rate)
 
     def alone(self, shares: int = 1) -> None:

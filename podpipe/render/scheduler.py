@@ -139,7 +139,7 @@ class Scheduler:
                     wait, epoch, rate = self.shared.acquire(model, start, ceiling)
                     if self.shared.active:
                         if adaptive:
-                            limiter.follow(rate)
+                            limiter.follow(rate, epoch)
                         if wait <= 0:
                             return epoch, True
                         self._sleep(wait)

@@ -49,7 +49,7 @@ class SharedLimit:
 
         try:
             import redis
-            from limits.storage import RedisStorage
+            from limits import storage as limits_storage  # (names the package: a missing one is ImportError)
         except ImportError as exc:
             raise UsageError(f"--rate-limit-url needs the redis extra: pip install '{EXTRA}' ({exc})") from exc
         if not url.startswith(("redis://", "rediss://", "unix://")):
@@ -66,7 +66,7 @@ class SharedLimit:
         self.taken = 0
         try:
             self._client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-            self._storage = RedisStorage(url, connection_pool=self._client.connection_pool, wrap_exceptions=True)
+            self._storage = limits_storage.RedisStorage(url, connection_pool=self._client.connection_pool, wrap_exceptions=True)
         except Exception as exc:  # a malformed URL the library rejects, a missing driver
             self._off(exc)
 
