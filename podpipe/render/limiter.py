@@ -96,9 +96,9 @@ class AdaptiveLimiter(RateLimiter):
       refusal (``refused_at``) cuts the rate to what got through in the quota's current window: the starts
       granted since the window began (the server's retry delay says when it ends: it began one window
       before that) less the refusals among them (``cut``), never more than halving. Halving alone, as TCP
-      does, throws away a quarter of the quota on average and takes N windows to win back with the climb
-      above; the measured cut lands the shards' sum on the quota at once, so the next windows run full. The
-      cut is once per epoch: attempts granted before it were sent at the old rate, and their refusals say
+      does, throws away a quarter of the quota on average and takes many windows to win back with the
+      gentle climb above; the measured cut lands the shards' sum on the quota at once, so the next windows
+      run full. The cut is once per epoch: attempts granted before it were sent at the old rate, and their refusals say
       nothing new (several in flight fail together).
 
     With the shared limit (``render.shared``, Redis) the same controller runs once for every machine, its
@@ -174,7 +174,7 @@ class AdaptiveLimiter(RateLimiter):
             elif rate <= self.rate and self._followed is not None:
                 return
             self._followed = epoch
-            if rate != self.rate:
+            if min(rate, self.ceiling or rate) != self.rate:
                 self._set(rate)
 
     def alone(self, shares: int = 1) -> None:

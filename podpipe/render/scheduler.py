@@ -7,8 +7,11 @@ behaviour:
 - ``jobs`` worker threads share one limiter per model: no 60-second window ever holds more attempt starts
   than its rate (a sliding log, so a run is never slower than the limit requires). The rate adapts
   (``limiter.AdaptiveLimiter``, AIMD): it starts at the backend's rate for the model (``Backend.rpm_for``)
-  or at ``rpm`` when given, which is then a ceiling, grows while attempts succeed and halves when the server
-  refuses one for quota; ``adaptive=False`` keeps it fixed.
+  or at ``rpm`` when given, which is then a ceiling, divided by ``shares`` (the builds sharing the key),
+  grows while attempts succeed and is cut to what got through when the server refuses one for quota;
+  ``adaptive=False`` keeps it fixed. With ``rate_limit_url`` the shared limit in Redis grants the starts
+  and runs the controller once for every machine (``shared.SharedLimit``); the local limiter follows its
+  rate, and takes over if Redis fails.
 - A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
   the worker that saw it: the other workers would only burn quota on more 429s. Such a refusal is waiting
   for quota, not failing: it does not use up one of the request's ``attempts``. ``quota_wait`` bounds the

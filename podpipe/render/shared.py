@@ -66,7 +66,8 @@ class SharedLimit:
         self.taken = 0
         try:
             self._client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
-            self._storage = limits_storage.RedisStorage(url, connection_pool=self._client.connection_pool, wrap_exceptions=True)
+            self._storage = limits_storage.RedisStorage(url, connection_pool=self._client.connection_pool,
+                                                        wrap_exceptions=True)
         except Exception as exc:  # a malformed URL the library rejects, a missing driver
             self._off(exc)
 
