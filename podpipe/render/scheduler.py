@@ -110,6 +110,8 @@ class Scheduler:
                     limiter = RateLimiter(start, window=window, clock=self._clock)
                 else:
                     shares = 1 if self._sharing() else self.options.shares
+                    if not self._sharing():
+                        self._alone_models.add(model)  # on its own from the start: its share is taken
                     limiter = AdaptiveLimiter(model, start, ceiling=ceiling, shares=shares, window=window,
                                               clock=self._clock)
                 self._limiters[model] = limiter

@@ -154,3 +154,23 @@ def test_a_refusal_cuts_to_what_got_through_in_the_quotas_window_and_at_most_hal
 def test_a_build_told_it_is_one_of_n_starts_at_its_share(tmp_path):
     limiter = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3)).limiter_for("m")
     assert isinstance(limiter, AdaptiveLimiter) and limiter.rate == 10 and limiter.ceiling == 30
+
+
+def test_without_the_shared_limit_a_shard_takes_its_share_once(tmp_path):
+    class Off:  # a shared limit that failed before this model's first start (a URL the library rejected)
+        active = False
+
+    scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
+    scheduler.shared = Off()
+    limiter = scheduler.limiter_for("m")
+    scheduler._alone(limiter)  # what the scheduler does when it finds the shared limit off
+    assert limiter.rate == 10
+    scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
+    scheduler.shared = Off()
+    scheduler.shared.active = True  # working when the limiter was made: Redis shares, so the whole rate
+    limiter = scheduler.limiter_for("m")
+    assert limiter.rate == 30
+    scheduler.shared.active = False  # then it failed: this build goes on alone from its share
+    scheduler._alone(limiter)
+    scheduler._alone(limiter)
+    assert limiter.rate == 10
