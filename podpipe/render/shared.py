@@ -49,7 +49,7 @@ class SharedLimit:
 
         try:
             import redis
-            from limits import storage as limits_storage  # (names the package: a missing one is ImportError)
+            from limits import storage as limits_storage  # through the package: missing, it is an ImportError
         except ImportError as exc:
             raise UsageError(f"--rate-limit-url needs the redis extra: pip install '{EXTRA}' ({exc})") from exc
         if not url.startswith(("redis://", "rediss://", "unix://")):
