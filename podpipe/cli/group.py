@@ -114,8 +114,9 @@ def _scheduling_options(f):
     return click.option("--rpm", type=_Rpm(), default="auto", show_default=True, envvar="PODPIPE_RPM",
                         show_envvar=True,
                         help="Requests per minute, per model, shared by all jobs. auto: start at the model's "
-                             "tier-1 rate, climb while requests succeed and halve on each rate-limit refusal; "
-                             "N: the same, never above N; 0: no limit.")(f)
+                             "tier-1 rate, climb while requests succeed and cut to what got through on a "
+                             "rate-limit refusal; N: the same from N, never above it; 0: no limit. With "
+                             "--shard K/N a build starts at 1/N of it.")(f)
 
 
 def _outside_option(f):

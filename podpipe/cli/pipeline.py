@@ -66,15 +66,17 @@ def build(specs, backend, jobs, mix_jobs, rpm, quota_wait, rate_limit_url, attem
     from podpipe.commands.report import write_report
     from podpipe.errors import RenderError
 
+    shares = 1  # --shard K/N: one of N builds sharing the key's quota
     if shard:
         from podpipe.commands.shard import parse_shard, request_counts, select
 
         chosen = parse_shard(shard)
+        shares = chosen[1]
         picked = select(specs, chosen, weights=request_counts(specs, backend, allow_outside))
         _err(f"shard {shard.strip()}: {len(picked)} of {len(specs)} spec{'s' if len(specs) != 1 else ''}")
         specs = picked
     options = BuildOptions(backend=backend, jobs=jobs, mix_jobs=mix_jobs, rpm=rpm, quota_wait=quota_wait,
-                           rate_limit_url=rate_limit_url, attempts=attempts,
+                           rate_limit_url=rate_limit_url, shares=shares, attempts=attempts,
                            timeout=timeout, force=force, frozen=frozen, cache_dir=cache_dir, only=tuple(only),
                            allow_outside=allow_outside, strict=strict, remote_cache=remote_cache,
                            remote_mode=remote_mode, remote_timeout=remote_timeout, retakes=retakes,

@@ -44,6 +44,8 @@ class BuildOptions:
     attempts: int = 5
     quota_wait: float = QUOTA_WAIT  # seconds a build may wait for quota in all (server-asked pauses), then fails
     rate_limit_url: str | None = None  # redis://host:port/db: a rate shared by every machine on the key
+    shares: int = 1  # builds sharing the key's quota at once, this one included (--shard K/N: N); each starts
+    # at its share of the rate (without --rate-limit-url, which shares one rate between them)
     rate_window: float = WINDOW  # seconds a rate is counted over; shorter only in tests and benchmarks
     timeout: float | None = None  # seconds per request attempt
     force: bool = False  # mix again even when the output is up to date (renders still come from the cache)
@@ -327,7 +329,7 @@ def _render(prepared: Prepared, missing: list[RenderRequest], options: BuildOpti
         scheduler = Scheduler(backend, prepared.store,
                               RenderOptions(jobs=options.jobs, rpm=options.rpm, attempts=options.attempts,
                                             quota_wait=options.quota_wait, rate_window=options.rate_window,
-                                            rate_limit_url=options.rate_limit_url),
+                                            rate_limit_url=options.rate_limit_url, shares=options.shares),
                               on_done=done, on_attempt=progress.attempt, on_note=progress.note,
                               review=reviewer_for(cls, prepared.store, prepared.episodes, options.retakes, earlier),
                               rerender=earlier)

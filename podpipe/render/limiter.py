@@ -62,39 +62,66 @@ class RateSummary:
                 "refused": self.refused, "decreases": self.decreases}
 
 
+def cut(rate: float, got: float) -> float:
+    """The rate after a refusal for quota: what got through in the quota's window (``got`` starts the server
+    let pass), never above ``rate``, never below half of it (one refusal halves at most) nor one."""
+    return max(1.0, min(rate, max(rate / 2, got)))
+
+
 class AdaptiveLimiter(RateLimiter):
-    """A sliding-window limit whose size follows the server: AIMD (additive increase, multiplicative decrease).
+    """A sliding-window limit whose size follows the server: AIMD (additive increase, multiplicative decrease)
+    with a measured decrease, started at this build's share of the rate.
 
     Why AIMD and not a token bucket fed by observed 429s: the quota is shared with processes we cannot see
     (other shards, other machines on the same key), so no local observation tells its size or how much of it
-    is ours. AIMD needs neither: every client that halves on refusal and adds a constant while it succeeds
-    converges to a fair share of whatever the project allows (Chiu and Jain, 1989; TCP's congestion
-    control), and a lone client finds the whole quota. A bucket refilled at a rate guessed from 429s would
-    have to estimate that rate from a signal that mixes everyone's traffic, and would oscillate without the
-    fairness proof.
+    is ours. AIMD needs neither: clients that cut on refusal and add a constant while they succeed converge
+    to fair shares of whatever the project allows (Chiu and Jain, 1989; TCP's congestion control), and a lone
+    client finds the whole quota. A bucket refilled at a rate guessed from 429s would have to estimate that
+    rate from a signal that mixes everyone's traffic, and would oscillate without the fairness proof.
 
-    - It starts at ``start`` requests per window (the backend's rate for the model, or the ``--rpm``
-      ceiling) and never goes above ``ceiling`` (None: no ceiling) nor below one request per window.
-    - Until the first refusal, each success adds one request per window ("slow start": the rate doubles
-      with each window's worth of successes, because the catalog's rate is a tier-1 floor and paid tiers
-      allow 10-100x more); after it, each success adds ``1 / rate``: one request per window for every
-      window's worth of successes (the additive increase).
-    - A refusal (``refused``) halves the rate, once per epoch: attempts granted before the cut were sent at
-      the old rate, and their refusals say nothing new (several in flight fail together).
+    Three choices make it fit a quota shared by N shard builds (measured by bench/quota.py, where N builds
+    each told the full rate used to send N times the quota at once and 8 shards had 11 % refused):
+
+    - **A share to start from.** A build that knows it is one of ``shares`` (``--shard K/N``: N) starts at
+      ``start / shares``: N shards told the project's rate together start at that rate, not N times it. The
+      start is ``--rpm N`` when given (then also the ceiling: never above it), else the backend's rate for
+      the model (the catalog's tier-1 rate). Never below one request per window.
+    - **Slow start only when the rate is unknown** (``--rpm auto``: no ceiling). Until the first refusal each
+      success adds one request per window: the rate doubles with each window's worth of successes, because
+      the catalog's rate is a tier-1 floor and paid tiers allow 10-100x more. With a ceiling the sum of the
+      shares is already the rate the user gave, so there is nothing to search for.
+    - **A gentle climb, a measured cut.** After that, each success adds ``1 / (rate * shares)``: a build adds
+      one request per window for each window's worth of successes, and N shards together add one, as a
+      single build would (so the probe that finds the quota's edge costs about one refusal, not N). A
+      refusal (``refused_at``) cuts the rate to what got through in the quota's current window: the starts
+      granted since the window began (the server's retry delay says when it ends: it began one window
+      before that) less the refusals among them (``cut``), never more than halving. Halving alone, as TCP
+      does, throws away a quarter of the quota on average and takes many windows to win back with the
+      gentle climb above; the measured cut lands the shards' sum on the quota at once, so the next windows
+      run full. The cut is once per epoch: attempts granted before it were sent at the old rate, and their refusals say
+      nothing new (several in flight fail together).
+
+    With the shared limit (``render.shared``, Redis) the same controller runs once for every machine, its
+    rate kept in Redis; this limiter then follows that rate (``follow``) for the report, and takes over,
+    alone, if Redis fails (``alone``: from this build's share of it).
     """
 
-    def __init__(self, model: str, start: float, *, ceiling: float | None = None, window: float = WINDOW,
-                 clock: Callable[[], float] = time.monotonic):
-        start = max(1.0, float(start if ceiling is None else min(start, ceiling)))
+    def __init__(self, model: str, start: float, *, ceiling: float | None = None, shares: int = 1,
+                 window: float = WINDOW, clock: Callable[[], float] = time.monotonic):
+        self.shares = max(1, int(shares))
+        start = max(1.0, float(start if ceiling is None else min(start, ceiling)) / self.shares)
         super().__init__(start, window=window, clock=clock)
         self.model = model
+        self.span = window  # the quota's window (``self.window`` adds the arrival margin)
         self.ceiling = ceiling
         self.start = self.rate = self.peak = start
         self.epoch = 0  # bumped on each decrease; an attempt remembers the epoch it was granted in
-        self.slow_start = ceiling is None or start < ceiling
+        self.slow_start = ceiling is None
         self.refused = 0
         self.decreases = 0
         self.rates: list[float] = [start]  # the rate after every change, in order (tests read it)
+        self._refusals: collections.deque[float] = collections.deque()  # refusals within the last span
+        self._followed: int | None = None  # the shared controller's epoch last followed (``follow``)
 
     def _set(self, rate: float) -> None:
         if self.ceiling is not None:
@@ -106,18 +133,58 @@ class AdaptiveLimiter(RateLimiter):
 
     def succeeded(self) -> None:
         with self._lock:
-            self._set(self.rate + (1.0 if self.slow_start else 1.0 / self.rate))
+            self._set(self.rate + (1.0 if self.slow_start else 1.0 / (self.rate * self.shares)))
 
-    def refused_at(self, epoch: int) -> None:
-        """An attempt granted in ``epoch`` was refused for quota: cut the rate unless already cut since."""
+    def got_through(self, retry_after: float = 0.0) -> int:
+        """Starts granted since the quota's current window began (``retry_after`` before its end: it began one
+        span before that) less the refusals among them: what the server let through of ours."""
+        with self._lock:
+            now = self._clock()
+            while self._refusals and now - self._refusals[0] > self.span:
+                self._refusals.popleft()
+            since = now + min(retry_after, self.span) - self.span
+            return (sum(1 for t in self._starts if t >= since)
+                    - sum(1 for t in self._refusals if t >= since))
+
+    def refused_at(self, epoch: int, retry_after: float = 0.0) -> None:
+        """An attempt granted in ``epoch`` was refused for quota, the server asking to wait ``retry_after``
+        seconds: cut the rate to what got through in the quota's window, unless already cut since."""
         with self._lock:
             self.refused += 1
+            self._refusals.append(self._clock())
+            if epoch != self.epoch:
+                return
+        got = self.got_through(retry_after)
+        with self._lock:
             if epoch != self.epoch:
                 return
             self.slow_start = False
             self.epoch += 1
             self.decreases += 1
-            self._set(self.rate / 2)
+            self._set(cut(self.rate, got))
+
+    def follow(self, rate: float, epoch: int) -> None:
+        """The shared controller's rate in its ``epoch`` (``render.shared``): shown and reported as this
+        model's rate. Within an epoch the shared rate only climbs, so a lower reading is a stale one."""
+        with self._lock:
+            if self._followed is not None and epoch < self._followed:
+                return
+            if self._followed is not None and epoch > self._followed:
+                self.decreases += epoch - self._followed
+            elif rate <= self.rate and self._followed is not None:
+                return
+            self._followed = epoch
+            if min(rate, self.ceiling or rate) != self.rate:
+                self._set(rate)
+
+    def alone(self, shares: int = 1) -> None:
+        """The shared limit failed: go on alone from this build's share (one of ``shares``) of the rate it
+        last followed, climbing gently from there (the key's rate was being probed already)."""
+        with self._lock:
+            self.shares = max(1, int(shares))
+            self.slow_start = False
+            self.epoch += 1
+            self._set(self.rate / self.shares)
 
     def summary(self) -> RateSummary:
         with self._lock:  # requests per window: per minute, except where tests scale the window down

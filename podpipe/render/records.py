@@ -20,6 +20,7 @@ class RenderOptions:
     adaptive: bool = True  # False: a fixed limit of rpm (or the backend's rate)
     quota_wait: float = QUOTA_WAIT  # seconds the whole run may wait for quota (server pauses), then refusals fail
     rate_limit_url: str | None = None  # redis://host:port/db: one limit per quota and model for every machine
+    shares: int = 1  # builds that share the key's quota at once, this one included (--shard K/N: N): its start
     attempts: int = 5  # per request, first try included
     backoff_base: float = 1.0  # seconds before the 2nd attempt; doubles each time
     backoff_max: float = 60.0

@@ -7,8 +7,11 @@ behaviour:
 - ``jobs`` worker threads share one limiter per model: no 60-second window ever holds more attempt starts
   than its rate (a sliding log, so a run is never slower than the limit requires). The rate adapts
   (``limiter.AdaptiveLimiter``, AIMD): it starts at the backend's rate for the model (``Backend.rpm_for``)
-  or at ``rpm`` when given, which is then a ceiling, grows while attempts succeed and halves when the server
-  refuses one for quota; ``adaptive=False`` keeps it fixed.
+  or at ``rpm`` when given, which is then a ceiling, divided by ``shares`` (the builds sharing the key),
+  grows while attempts succeed and is cut to what got through when the server refuses one for quota;
+  ``adaptive=False`` keeps it fixed. With ``rate_limit_url`` the shared limit in Redis grants the starts
+  and runs the controller once for every machine (``shared.SharedLimit``); the local limiter follows its
+  rate, and takes over if Redis fails.
 - A server-given ``retry_after`` (Gemini's ``RetryInfo.retryDelay`` on 429) pauses the whole pool, not just
   the worker that saw it: the other workers would only burn quota on more 429s. Such a refusal is waiting
   for quota, not failing: it does not use up one of the request's ``attempts``. ``quota_wait`` bounds the
@@ -83,6 +86,7 @@ class Scheduler:
         self._limiters_lock = threading.Lock()
         self.gate = PauseGate(clock)
         self.shared: SharedLimit | None = None  # opened by run() when ``rate_limit_url`` is given
+        self._alone_models: set[str] = set()  # models whose limiter went on alone after the shared limit failed
         self._on_note = on_note or (lambda message: None)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
@@ -95,7 +99,8 @@ class Scheduler:
             raise Interrupted
 
     def limiter_for(self, model: str) -> RateLimiter:
-        """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given."""
+        """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given, started
+        at this build's share (``shares``) unless the shared limit does the sharing."""
         if self.limiter is not None:
             return self.limiter
         with self._limiters_lock:
@@ -106,18 +111,26 @@ class Scheduler:
                 if ceiling == 0 or start is None or not self.options.adaptive:
                     limiter = RateLimiter(start, window=window, clock=self._clock)
                 else:
-                    limiter = AdaptiveLimiter(model, start, ceiling=ceiling, window=window, clock=self._clock)
+                    shares = 1 if self._sharing() else self.options.shares
+                    if not self._sharing():
+                        self._alone_models.add(model)  # on its own from the start: its share is taken
+                    limiter = AdaptiveLimiter(model, start, ceiling=ceiling, shares=shares, window=window,
+                                              clock=self._clock)
                 self._limiters[model] = limiter
             return limiter
+
+    def _sharing(self) -> bool:
+        return self.shared is not None and self.shared.active
 
     def rates(self) -> tuple[RateSummary, ...]:
         """What the adaptive control did, per model, so far."""
         with self._limiters_lock:
             return tuple(lim.summary() for lim in self._limiters.values() if isinstance(lim, AdaptiveLimiter))
 
-    def _wait_for_slot(self, limiter: RateLimiter, model: str) -> int:
-        """Wait for the pool's pause, a start from the shared limit (if any) and a slot of ``model``'s
-        ``limiter``; the limiter's epoch the slot was granted in."""
+    def _wait_for_slot(self, limiter: RateLimiter, model: str) -> tuple[int, bool]:
+        """Wait for the pool's pause and a start from the shared limit (when there is one and it works), else
+        a slot of ``model``'s ``limiter``; the epoch of the controller that granted it, and whether that was
+        the shared one."""
         while True:
             if self._stop.is_set():
                 raise Interrupted
@@ -125,29 +138,47 @@ class Scheduler:
             if held > 0:
                 self._sleep(held)
                 continue
-            shared = self._shared_delay(limiter, model)
-            if shared > 0:
-                self._sleep(shared)
-                continue
+            adaptive = isinstance(limiter, AdaptiveLimiter)
+            if self.shared is not None and (adaptive or limiter.limit):
+                if self.shared.active:
+                    # a fixed limiter (adaptive=False) asks for its own limit, its start and its ceiling
+                    start, ceiling = (limiter.start, limiter.ceiling) if adaptive else (limiter.limit, limiter.limit)
+                    wait, epoch, rate = self.shared.acquire(model, start, ceiling)
+                    if self.shared.active:
+                        if adaptive:
+                            limiter.follow(rate, epoch)
+                        if wait <= 0:
+                            return epoch, True
+                        self._sleep(wait)
+                        continue
+                if adaptive:
+                    self._alone(limiter)
             epoch = getattr(limiter, "epoch", 0)
             delay = limiter.delay()
             if delay <= 0:
-                return epoch
+                return epoch, False
             self._sleep(delay)
 
-    def _shared_delay(self, limiter: RateLimiter, model: str) -> float:
-        """Take a start from the limit shared by every machine (0), or how long to wait for one; 0 when there
-        is none or it failed (the local rate goes on alone)."""
-        if self.shared is None or not self.shared.active:
-            return 0.0
-        rate = limiter.ceiling or limiter.start if isinstance(limiter, AdaptiveLimiter) else limiter.limit
-        return self.shared.delay(model, rate) if rate else 0.0
+    def _alone(self, limiter: AdaptiveLimiter) -> None:
+        """The shared limit is off: the model's limiter goes on alone, from this build's share (once)."""
+        with self._limiters_lock:
+            if limiter.model in self._alone_models:
+                return
+            self._alone_models.add(limiter.model)
+        limiter.alone(self.options.shares)
 
-    def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, epoch: int) -> str | None:
+    def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, grant: tuple[int, bool],
+                       model: str) -> str | None:
         """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
         try again without spending an attempt; else why the request fails (the quota-wait budget is spent)."""
+        epoch, from_shared = grant
+        shared = self.shared
         if isinstance(limiter, AdaptiveLimiter):
-            limiter.refused_at(epoch)
+            if from_shared and shared is not None and shared.active:
+                limiter.refused_at(-1, exc.retry_after)  # counted here; the cut is the shared controller's
+                shared.refused(model, epoch, exc.retry_after)
+            else:
+                limiter.refused_at(epoch, exc.retry_after)
         budget = self.options.quota_wait
         if self.gate.held + exc.retry_after > budget:
             return (f"{exc}; gave up after waiting {self.gate.held:.0f} s for quota, the --quota-wait budget of "
@@ -156,8 +187,13 @@ class Scheduler:
         self.gate.hold(exc.retry_after)
         return None
 
-    def _succeeded(self, limiter: RateLimiter) -> None:
-        if isinstance(limiter, AdaptiveLimiter):
+    def _succeeded(self, limiter: RateLimiter, grant: tuple[int, bool], model: str) -> None:
+        if not isinstance(limiter, AdaptiveLimiter):
+            return
+        shared = self.shared
+        if grant[1] and shared is not None and shared.active:
+            shared.succeeded(model, limiter.ceiling)
+        else:
             limiter.succeeded()
 
     def _backoff(self, attempt: int) -> float:
@@ -192,7 +228,7 @@ class Scheduler:
         attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
         while spent < self.options.attempts:
             attempt += 1
-            epoch = self._wait_for_slot(limiter, request.model)
+            grant = self._wait_for_slot(limiter, request.model)
             started = self._clock() if started is None else started
             if self._on_attempt:
                 self._on_attempt(request, attempt)
@@ -207,7 +243,7 @@ class Scheduler:
                 if exc.cut_off:
                     return self._split(request, depth, attempt, started, tuple(failures), billed)
                 if exc.retryable and exc.retry_after:
-                    gave_up = self._quota_refusal(exc, limiter, epoch)
+                    gave_up = self._quota_refusal(exc, limiter, grant, request.model)
                     if gave_up is None:
                         continue
                     return Outcome(request, False, attempt, self._clock() - started, usage=billed,
@@ -219,7 +255,7 @@ class Scheduler:
                                    error=str(exc), failures=tuple(failures))
                 self._sleep(self._backoff(spent))
                 continue
-            self._succeeded(limiter)
+            self._succeeded(limiter, grant, request.model)
             rendered = Rendered(rendered.audio, add_usage(billed, rendered.usage))
             return Taken(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")

@@ -118,3 +118,59 @@ def test_rpm_given_is_the_start_and_the_ceiling_and_zero_is_no_limit(tmp_path):
     assert not isinstance(unlimited, AdaptiveLimiter) and unlimited.delay() == 0 and not unlimited.limit
     fixed = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=7, adaptive=False))
     assert not isinstance(fixed.limiter_for("m"), AdaptiveLimiter) and fixed.limiter_for("m").limit == 7
+
+
+def test_a_shard_starts_at_its_share_and_n_shards_climb_as_one_build():
+    lim = AdaptiveLimiter("m", 120, ceiling=120, shares=8, clock=lambda: 0.0)
+    assert lim.start == lim.rate == 15 and not lim.slow_start  # 8 shards told 120 start at 120 together
+    for _ in range(15):  # a window's worth of successes adds an eighth of a request: the 8 together add one
+        lim.succeeded()
+    assert 15.12 < lim.rate < 15.13
+    auto = AdaptiveLimiter("m", 10, shares=4, clock=lambda: 0.0)
+    assert auto.rate == 2.5 and auto.slow_start  # the rate unknown: it searches up from a share of the catalog's
+    assert AdaptiveLimiter("m", 10, shares=40, clock=lambda: 0.0).rate == 1  # never below one per window
+    alone = AdaptiveLimiter("m", 40, clock=lambda: 0.0)  # followed a shared rate of 40, then Redis failed
+    alone.alone(4)
+    assert alone.rate == 10 and alone.shares == 4 and not alone.slow_start
+
+
+def test_a_refusal_cuts_to_what_got_through_in_the_quotas_window_and_at_most_halves():
+    clock = [9.5]
+    lim = AdaptiveLimiter("m", 16, ceiling=16, window=1.0, clock=lambda: clock[0])
+    for _ in range(4):  # sent in the quota's previous window
+        assert lim.delay() == 0
+    clock[0] = 10.0  # the quota's window begins (the server says so below: it ends at 11.0)
+    for _ in range(12):
+        assert lim.delay() == 0
+    clock[0] = 10.2
+    lim.refused_at(lim.epoch, retry_after=0.8)
+    assert lim.rate == 11 and lim.decreases == 1  # 12 started in this window, 1 of them refused
+    lim.refused_at(lim.epoch - 1, retry_after=0.8)  # granted before the cut: counted, no second cut
+    assert lim.rate == 11 and lim.refused == 2
+    lim.refused_at(lim.epoch, retry_after=5.0)  # a window that began later than anything we sent: nothing
+    assert lim.rate == 5.5  # got through that we know of, so it halves, no more
+
+
+def test_a_build_told_it_is_one_of_n_starts_at_its_share(tmp_path):
+    limiter = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3)).limiter_for("m")
+    assert isinstance(limiter, AdaptiveLimiter) and limiter.rate == 10 and limiter.ceiling == 30
+
+
+def test_without_the_shared_limit_a_shard_takes_its_share_once(tmp_path):
+    class Off:  # a shared limit that failed before this model's first start (a URL the library rejected)
+        active = False
+
+    scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
+    scheduler.shared = Off()
+    limiter = scheduler.limiter_for("m")
+    scheduler._alone(limiter)  # what the scheduler does when it finds the shared limit off
+    assert limiter.rate == 10
+    scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
+    scheduler.shared = Off()
+    scheduler.shared.active = True  # working when the limiter was made: Redis shares, so the whole rate
+    limiter = scheduler.limiter_for("m")
+    assert limiter.rate == 30
+    scheduler.shared.active = False  # then it failed: this build goes on alone from its share
+    scheduler._alone(limiter)
+    scheduler._alone(limiter)
+    assert limiter.rate == 10
