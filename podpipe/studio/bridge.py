@@ -1,0 +1,152 @@
+"""The web app's one door to the studio's core (``view``, ``edits``, ``actions``): each endpoint's work as a
+plain function of the ``Studio`` and JSON-able values, run in a worker thread by ``app``. The page's edit
+records (``{"kind": "text", "line": …, "text": …}``) become the core's edits here, and its answers (saved,
+refused, conflict) become JSON with an HTTP status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from podpipe.studio import EXTRA
+
+if TYPE_CHECKING:
+    from podpipe.studio.app import Studio
+    from podpipe.studio.live import JobProgress
+
+
+def cache_dir(studio: Studio) -> Path:
+    from podpipe.cache import resolve_cache_dir
+
+    return resolve_cache_dir(studio.cache_dir, cwd=studio.root)
+
+
+def episode_list(studio: Studio) -> list[dict[str, Any]]:
+    """Each spec with its title (the file's name when it does not load, with the reason)."""
+    from podpipe.errors import PodpipeError
+    from podpipe.spec import load_episodes
+
+    out = []
+    for spec in studio.specs:
+        entry: dict[str, Any] = {"spec": spec, "title": Path(spec).stem, "number": None}
+        try:
+            loaded = load_episodes([studio.root / spec], root=studio.root).episodes[0]
+            entry["title"] = loaded.title
+            entry["number"] = getattr(loaded, "number", None)
+        except PodpipeError as exc:
+            entry["error"] = str(exc)
+        out.append(entry)
+    return out
+
+
+def view(studio: Studio, spec: Path) -> dict[str, Any]:
+    from podpipe.studio.view import episode_view
+
+    found = episode_view(spec, root=studio.root, cache_dir=cache_dir(studio))
+    output = _output_of(found)
+    if output is not None:
+        studio.outputs[studio.rel(spec)] = output
+    return found
+
+
+def _output_of(view: dict[str, Any]) -> Path | None:
+    output = view.get("output") or {}
+    path = output.get("path") if isinstance(output, dict) else None
+    return Path(path) if path else None
+
+
+def output_path(studio: Studio, spec: Path) -> Path | None:
+    rel = studio.rel(spec)
+    if rel not in studio.outputs:
+        view(studio, spec)
+    found = studio.outputs.get(rel)
+    return None if found is None else (found if found.is_absolute() else studio.root / found)
+
+
+def take_audio(studio: Studio, take_id: str) -> Path | None:
+    from podpipe.studio.view import take_audio as find
+
+    try:
+        return find(studio.root, cache_dir(studio), take_id)
+    except (KeyError, FileNotFoundError, LookupError):
+        return None
+
+
+def _edit_of(record: dict[str, Any]):
+    """The core's edit for the page's record; ValueError for a record that names no known edit."""
+    from podpipe.studio import edits
+
+    kind = record.get("kind")
+    fields = {k: v for k, v in record.items() if k != "kind"}
+    kinds = {"text": edits.SetText, "style": edits.SetStyle, "pronunciation": edits.SetPronunciation,
+             "chapter": edits.MoveChapter, "take": edits.PickTake}
+    if kind not in kinds:
+        raise ValueError(f"unknown edit {kind!r}: one of {', '.join(kinds)}")
+    try:
+        return kinds[kind](**fields)
+    except TypeError as exc:
+        raise ValueError(f"edit {kind!r}: {exc}") from exc
+
+
+def edit(studio: Studio, spec: Path, record: dict[str, Any], base: str) -> dict[str, Any]:
+    """Apply one edit: ``{"sha256", "diff"}``; or status 422 with the message (refused: the spec would be
+    invalid, or the edit makes no sense), or 409 with both versions (the file changed since ``base``)."""
+    from podpipe.studio.edits import EditConflict, EditRefused, apply_edit
+
+    try:
+        change = _edit_of(record)
+    except ValueError as exc:
+        return {"status": 422, "error": str(exc)}
+    try:
+        saved = apply_edit(spec, change, base_sha256=base)
+    except EditRefused as exc:
+        return {"status": 422, "error": getattr(exc, "message", None) or str(exc)}
+    except EditConflict as exc:
+        return {"status": 409, "error": str(exc), "mine": getattr(exc, "mine", None),
+                "theirs": getattr(exc, "theirs", None), "sha256": getattr(exc, "sha256", None)}
+    return {"sha256": saved.sha256, "diff": saved.diff}
+
+
+def estimate(studio: Studio, spec: Path, line: str) -> dict[str, Any]:
+    from podpipe.studio.actions import estimate_take
+
+    found = estimate_take(spec, line, root=studio.root, cache_dir=cache_dir(studio))
+    return found if isinstance(found, dict) else _jsonable(found)
+
+
+def render(studio: Studio, spec: Path, line: str, progress: JobProgress) -> Any:
+    from podpipe.studio.actions import render_take
+
+    return render_take(spec, line, root=studio.root, cache_dir=cache_dir(studio), progress=progress)
+
+
+def describe_take(result: Any) -> dict[str, Any]:
+    found = _jsonable(result)
+    return {"result": found}
+
+
+def build(studio: Studio, spec: Path, progress: JobProgress) -> Any:
+    from podpipe.studio.actions import build_episode
+
+    return _jsonable(build_episode(spec, root=studio.root, cache_dir=cache_dir(studio), progress=progress))
+
+
+def _jsonable(value: Any) -> Any:
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+__all__ = ["EXTRA", "build", "cache_dir", "edit", "episode_list", "estimate", "output_path", "render",
+           "take_audio", "view"]
