@@ -74,19 +74,37 @@ def take_audio(studio: Studio, take_id: str) -> Path | None:
 
 
 def _edit_of(record: dict[str, Any]):
-    """The core's edit for the page's record; ValueError for a record that names no known edit."""
+    """The core's edit for the page's record (``kind`` and its fields; a line is named by its segment id,
+    ``line``); ValueError for a record that is not one."""
     from podpipe.studio import edits
 
     kind = record.get("kind")
-    fields = {k: v for k, v in record.items() if k != "kind"}
-    kinds = {"text": edits.SetText, "style": edits.SetStyle, "pronunciation": edits.SetPronunciation,
-             "chapter": edits.MoveChapter, "take": edits.PickTake}
-    if kind not in kinds:
-        raise ValueError(f"unknown edit {kind!r}: one of {', '.join(kinds)}")
-    try:
-        return kinds[kind](**fields)
-    except TypeError as exc:
-        raise ValueError(f"edit {kind!r}: {exc}") from exc
+
+    def text(name: str, *, empty: bool = False) -> str | None:
+        value = record.get(name)
+        if value is None and empty:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"edit {kind!r}: {name!r} must be text")
+        return value
+
+    def number(name: str) -> int | None:
+        value = record.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValueError(f"edit {kind!r}: {name!r} must be a whole number")
+        return value
+
+    if kind == "text":
+        return edits.SetText(text("line"), text("text"), number("turn"))
+    if kind == "style":
+        return edits.SetStyle(text("line"), text("style", empty=True) or None)
+    if kind == "pronunciation":
+        return edits.SetPronunciation(text("word"), text("say", empty=True) or None)
+    if kind == "chapter":
+        return edits.MoveChapter(text("title"), text("line"))
+    if kind == "take":
+        return edits.PickTake(text("line"), number("take"), text("accept", empty=True))
+    raise ValueError(f"unknown edit {kind!r}: one of text, style, pronunciation, chapter, take")
 
 
 def edit(studio: Studio, spec: Path, record: dict[str, Any], base: str) -> dict[str, Any]:
@@ -99,13 +117,12 @@ def edit(studio: Studio, spec: Path, record: dict[str, Any], base: str) -> dict[
     except ValueError as exc:
         return {"status": 422, "error": str(exc)}
     try:
-        saved = apply_edit(spec, change, base_sha256=base)
+        saved = apply_edit(spec, change, base_sha256=base, root=studio.root, cache_dir=cache_dir(studio))
     except EditRefused as exc:
-        return {"status": 422, "error": getattr(exc, "message", None) or str(exc)}
+        return {"status": 422, "error": exc.message}
     except EditConflict as exc:
-        return {"status": 409, "error": str(exc), "mine": getattr(exc, "mine", None),
-                "theirs": getattr(exc, "theirs", None), "sha256": getattr(exc, "sha256", None)}
-    return {"sha256": saved.sha256, "diff": saved.diff}
+        return {"status": 409, "error": str(exc), "mine": exc.mine, "theirs": exc.disk, "sha256": exc.sha256}
+    return {"sha256": saved.sha256, "diff": saved.diff, "warnings": list(saved.warnings)}
 
 
 def estimate(studio: Studio, spec: Path, line: str) -> dict[str, Any]:

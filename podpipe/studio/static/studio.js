@@ -393,7 +393,7 @@ function savePronunciation(line, form) {
   return edit({ kind: "pronunciation", word: form.elements.word.value, say: form.elements.say.value }, form);
 }
 function moveChapter(line, form) {
-  return edit({ kind: "chapter", chapter: form.elements.chapter.value, line: line.id }, form);
+  return edit({ kind: "chapter", title: form.elements.chapter.value, line: line.id }, form);
 }
 function pick(line, take) { return edit({ kind: "take", line: line.id, take: take.id }); }
 
