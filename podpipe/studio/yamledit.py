@@ -288,7 +288,27 @@ def _plain(text: str) -> str | None:
 
 
 def _plain_or_quoted(text: str) -> list[str]:
-    return [s for s in (_plain(text), _single(text), _double(text)) if s is not None]
+    """Ways to write ``text`` on one line, most natural first; the last escapes everything but ASCII."""
+    return [s for s in (_plain(text), _single(text), _double(text), _escaped(text)) if s is not None]
+
+
+def _escaped(text: str) -> str:
+    """``text`` double-quoted with everything but printable ASCII escaped (YAML's escapes, which unlike JSON's
+    write a character beyond the BMP as one ``\\U`` escape)."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= code < 0x7F:
+            out.append(ch)
+        elif code <= 0xFF:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
 
 
 def _flow_values(value: Any) -> list[str]:
@@ -297,6 +317,9 @@ def _flow_values(value: Any) -> list[str]:
         return ["true" if value else "false"]
     if isinstance(value, (int, float)):
         return [repr(value)]
+    if isinstance(value, list):
+        return ["[" + ", ".join(_flow_values(v)[0] for v in value) + "]",
+                "[" + ", ".join(_flow_values(v)[-1] for v in value) + "]"]
     if isinstance(value, dict):
         return ["{" + ", ".join(f"{_plain_or_quoted(k)[0]}: {_flow_values(v)[0]}" for k, v in value.items()) + "}",
                 "{" + ", ".join(f"{_double(k)}: {_flow_values(v)[-1]}" for k, v in value.items()) + "}"]

@@ -1,0 +1,272 @@
+"""The studio's edits of a spec: each a minimal splice (byte-identical outside the changed span, comments,
+quoting, flow style and odd indentation kept), validated as `podpipe validate` would, refused or in conflict
+without touching the file."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from podpipe.errors import UsageError
+from podpipe.studio import require
+from podpipe.studio.edits import (EditConflict, EditRefused, MoveChapter, PickTake, SetPronunciation, SetStyle,
+                                  SetText, apply_edit, edited_text, sha256_of)
+
+SPEC = """\
+# yaml-language-server: $schema=../schemas/episode.schema.json
+# An episode written the way people write YAML: comments everywhere, odd indentation, every quoting style.
+title: "Studio: a test"   # quoted, with a colon
+speakers:
+   host:  {voice: Zephyr, name: Alex}   # three-space indentation
+   guest:
+      voice: Puck
+lexicon:
+   SQL: sequel          # written form: spoken form
+   Gemini: {say: JEM-in-eye, ignore_case: true}
+segments:
+  - chapter: Introduction     # the first chapter
+    host: Welcome to the show, we talk about SQL today.
+  - guest: 'Thanks, it''s good to be here.'   # single-quoted
+  - id: story
+    speaker: host
+    text: >-
+      A folded block scalar joins these lines
+      into one paragraph about Gemini.
+    # a comment inside the segment
+    style: slow and warm
+
+  - dialogue:
+        - host: "So what happened?"
+        - guest: |
+            It's a long story.
+    take: 2
+  - {host: A flow mapping line., style: brisk}
+  - pause: 0.5
+  - chapter: The end
+    host: Goodbye!   # the last line
+"""
+
+
+@pytest.fixture
+def spec(workdir: Path) -> Path:
+    path = workdir / "ep.yaml"
+    path.write_text(SPEC, encoding="utf-8")
+    return path
+
+
+def _apply(path: Path, edit) -> tuple[list[str], list[str]]:
+    """Apply ``edit``; the lines it removed and added (from its unified diff)."""
+    before = path.read_text(encoding="utf-8")
+    saved = apply_edit(path, edit, base_sha256=sha256_of(path.read_bytes()))
+    assert saved.sha256 == sha256_of(path.read_bytes())
+    removed = [ln[1:] for ln in saved.diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    added = [ln[1:] for ln in saved.diff.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
+    # the diff is the whole change: applying it to the old text gives the new one
+    new = path.read_text(encoding="utf-8")
+    recomputed = [ln for ln in difflib.ndiff(before.splitlines(), new.splitlines()) if ln[:1] in "+-"]
+    assert [ln[2:] for ln in recomputed if ln[0] == "-"] == removed
+    assert [ln[2:] for ln in recomputed if ln[0] == "+"] == added
+    return removed, added
+
+
+def _data(path: Path):
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_text_of_a_shorthand_line_changes_one_line(spec):
+    removed, added = _apply(spec, SetText("s1", "Welcome back, everyone."))
+    assert removed == ["    host: Welcome to the show, we talk about SQL today."]
+    assert added == ["    host: Welcome back, everyone."]
+
+
+def test_a_single_quoted_text_stays_single_quoted(spec):
+    removed, added = _apply(spec, SetText("s2", "Thanks: it's great."))
+    assert removed == ["  - guest: 'Thanks, it''s good to be here.'   # single-quoted"]
+    assert added == ["  - guest: 'Thanks: it''s great.'   # single-quoted"]
+
+
+def test_a_plain_text_that_yaml_would_misread_gets_quoted(spec):
+    _, added = _apply(spec, SetText("s1", "yes"))
+    assert added == ["    host: 'yes'"]
+    assert _data(spec)["segments"][0]["host"] == "yes"
+
+
+def test_a_folded_block_keeps_its_header_indentation_and_the_comment_after_it(spec):
+    removed, added = _apply(spec, SetText("story", "A shorter paragraph."))
+    assert removed == ["      A folded block scalar joins these lines", "      into one paragraph about Gemini."]
+    assert added == ["      A shorter paragraph."]
+    assert _data(spec)["segments"][2]["text"] == "A shorter paragraph."
+
+
+def test_a_long_text_in_a_folded_block_is_wrapped_and_reads_back_as_one_line(spec):
+    words = " ".join(["word"] * 40)
+    _apply(spec, SetText("story", words))
+    assert _data(spec)["segments"][2]["text"] == words
+    wrapped = [line for line in spec.read_text().splitlines() if line.startswith("      word")]
+    assert len(wrapped) > 1 and all(len(line) <= 80 for line in wrapped)
+
+
+def test_dialogue_turns_keep_their_quoting_and_block_style(spec):
+    removed, added = _apply(spec, SetText("s4", "What happened, then?", turn=0))
+    assert (removed, added) == (['        - host: "So what happened?"'], ['        - host: "What happened, then?"'])
+    removed, added = _apply(spec, SetText("s4", "It is a long story.\nA very long one.", turn=1))
+    assert added == ["            It is a long story.", "            A very long one."]
+    assert _data(spec)["segments"][3]["dialogue"][1]["guest"].strip() == "It is a long story.\nA very long one."
+
+
+def test_style_is_added_replaced_and_removed(spec):
+    assert _apply(spec, SetStyle("s1", "bright")) == ([], ["    style: bright"])
+    removed, added = _apply(spec, SetStyle("story", "fast"))
+    assert (removed, added) == (["    style: slow and warm"], ["    style: fast"])
+    assert _apply(spec, SetStyle("story", None)) == (["    style: fast"], [])
+    assert "    # a comment inside the segment" in spec.read_text()
+
+
+def test_style_of_a_flow_mapping_segment(spec):
+    removed, added = _apply(spec, SetStyle("s5", None))
+    assert (removed, added) == (["  - {host: A flow mapping line., style: brisk}"], ["  - {host: A flow mapping line.}"])
+    removed, added = _apply(spec, SetStyle("s5", "calm, slow"))
+    assert added == ["  - {host: A flow mapping line., style: 'calm, slow'}"]
+    assert _data(spec)["segments"][4]["style"] == "calm, slow"
+
+
+def test_pick_take_adds_replaces_and_removes_one_line(spec):
+    assert _apply(spec, PickTake("s1", 3)) == ([], ["    take: 3"])
+    assert _apply(spec, PickTake("s4", 3)) == (["    take: 2"], ["    take: 3"])
+    assert _apply(spec, PickTake("s4", None)) == (["    take: 3"], [])
+    removed, added = _apply(spec, PickTake("s2", 2, accept="3f2a9c1b07d4"))
+    assert removed == ["  - guest: 'Thanks, it''s good to be here.'   # single-quoted"] or removed == []
+    assert added[-2:] == ["    take: 2", "    accept: 3f2a9c1b07d4"]
+    assert _data(spec)["segments"][1] == {"guest": "Thanks, it's good to be here.", "take": 2,
+                                          "accept": "3f2a9c1b07d4"}
+
+
+def test_pick_take_of_the_current_take_changes_nothing(spec):
+    saved = apply_edit(spec, PickTake("s4", 2), base_sha256=sha256_of(spec.read_bytes()))
+    assert saved.diff == "" and spec.read_text() == SPEC
+
+
+def test_move_chapter_moves_one_line(spec):
+    removed, added = _apply(spec, MoveChapter("The end", "s5"))
+    assert removed == ["  - {host: A flow mapping line., style: brisk}", "  - chapter: The end",
+                       "    host: Goodbye!   # the last line"]
+    assert added == ["  - {host: A flow mapping line., style: brisk, chapter: The end}",
+                     "  - host: Goodbye!   # the last line"]
+    data = _data(spec)["segments"]
+    assert data[4]["chapter"] == "The end" and "chapter" not in data[6]
+
+
+def test_move_chapter_onto_a_block_segment(spec):
+    removed, added = _apply(spec, MoveChapter("Introduction", "story"))
+    assert added == ["  - host: Welcome to the show, we talk about SQL today.", "    chapter: Introduction"]
+    assert removed == ["  - chapter: Introduction     # the first chapter",
+                       "    host: Welcome to the show, we talk about SQL today."]
+    assert _data(spec)["segments"][0] == {"host": "Welcome to the show, we talk about SQL today."}
+
+
+def test_move_chapter_onto_a_segment_with_a_chapter_is_refused(spec):
+    with pytest.raises(EditRefused, match="already starts the chapter 'Introduction'"):
+        apply_edit(spec, MoveChapter("The end", "s1"), base_sha256=sha256_of(spec.read_bytes()))
+    assert spec.read_text() == SPEC
+
+
+def test_pronunciations_in_the_episode_lexicon(spec):
+    assert _apply(spec, SetPronunciation("SQL", "ess-cue-ell")) == (
+        ["   SQL: sequel          # written form: spoken form"], ["   SQL: ess-cue-ell          # written form: spoken form"])
+    removed, added = _apply(spec, SetPronunciation("Gemini", "JEM-in-ee"))
+    assert added == ["   Gemini: {say: JEM-in-ee, ignore_case: true}"]
+    assert _apply(spec, SetPronunciation("Alex", "Aleks")) == ([], ["   Alex: Aleks"])
+    assert _apply(spec, SetPronunciation("Alex", None)) == (["   Alex: Aleks"], [])
+
+
+def test_a_pronunciation_is_added_beside_a_lexicon_file(workdir):
+    (workdir / "names.yaml").write_text("Nguyen: win\n")
+    path = workdir / "ep.yaml"
+    text = "title: T\nspeakers: {host: {voice: Zephyr}}\nlexicon: names.yaml  # shared\nsegments:\n  - host: Hi Nguyen and SQL.\n"
+    path.write_text(text)
+    saved = apply_edit(path, SetPronunciation("SQL", "sequel"), base_sha256=sha256_of(text.encode()))
+    assert path.read_text() == text.replace("lexicon: names.yaml", "lexicon: [names.yaml, {SQL: sequel}]")
+    assert saved.diff.count("\n+") == 2  # the +++ header and the one line
+
+
+def test_a_lexicon_is_added_before_the_segments(workdir):
+    path = workdir / "ep.yaml"
+    text = "title: T\nspeakers:\n    host: {voice: Zephyr}\nsegments:\n  - host: Hi SQL.\n"
+    path.write_text(text)
+    apply_edit(path, SetPronunciation("SQL", "sequel"), base_sha256=sha256_of(text.encode()))
+    assert path.read_text() == text.replace("segments:", "lexicon:\n    SQL: sequel\nsegments:")
+    apply_edit(path, SetPronunciation("SQL", None), base_sha256=sha256_of(path.read_bytes()))
+    assert path.read_text() == text
+
+
+def test_an_invalid_edit_is_refused_with_the_validation_message_and_nothing_is_written(spec):
+    before = spec.read_bytes()
+    with pytest.raises(EditRefused) as refused:
+        apply_edit(spec, PickTake("s1", 2, accept="not-a-take"), base_sha256=sha256_of(before))
+    assert refused.value.message.startswith("ep.yaml:15:13: segments[0].accept:")
+    with pytest.raises(EditRefused, match="cannot be empty"):
+        apply_edit(spec, SetText("s1", "  "), base_sha256=sha256_of(before))
+    with pytest.raises(EditRefused, match="is a pause, not spoken"):
+        apply_edit(spec, SetStyle("s6", "x"), base_sha256=sha256_of(before))
+    with pytest.raises(EditRefused, match="no segment with id 'nope'"):
+        apply_edit(spec, SetText("nope", "x"), base_sha256=sha256_of(before))
+    assert spec.read_bytes() == before
+    assert sorted(p.name for p in spec.parent.iterdir()) == ["ep.yaml"]  # no temp file left
+
+
+def test_a_style_that_validation_rejects(workdir):
+    path = workdir / "ep.yaml"
+    text = "title: T\nspeakers: {host: {voice: Zephyr}}\nsegments:\n  - host: Hi.\n"
+    path.write_text(text)
+    with pytest.raises(EditRefused, match=r"^ep.yaml:5:12: segments\[0\].style: style is empty"):
+        apply_edit(path, SetStyle("s1", " "), base_sha256=sha256_of(text.encode()))
+    assert path.read_text() == text
+
+
+def test_a_conflict_carries_both_versions_and_writes_nothing(spec):
+    base = sha256_of(spec.read_bytes())
+    outside = SPEC.replace("Goodbye!", "Bye now!")
+    spec.write_text(outside)
+    with pytest.raises(EditConflict) as conflict:
+        apply_edit(spec, SetText("s1", "Hello."), base_sha256=base)
+    assert spec.read_text() == outside
+    assert conflict.value.disk == outside and conflict.value.sha256 == sha256_of(outside.encode())
+    assert conflict.value.mine == outside.replace("Welcome to the show, we talk about SQL today.", "Hello.")
+
+
+def test_require_names_the_extra():
+    assert require("ruamel.yaml").__name__ == "ruamel.yaml"
+    with pytest.raises(UsageError, match=r"pip install 'podpipe\[studio\]'"):
+        require("podpipe_no_such_module")
+
+
+_STYLES = {
+    "plain": "  - host: Plain text here.   # trailing\n",
+    "single": "  - host: 'It''s single.'\n",
+    "double": '  - host: "Double \\"quoted\\"."\n',
+    "literal": "  - host: |\n      Literal\n      lines.\n\n",
+    "folded": "  - host: >-\n       Folded at an odd\n       indentation.\n",
+    "flow": "  - {host: In a flow mapping, style: x}\n",
+    "multiline-plain": "  - host: A plain text\n      running over two lines\n",
+}
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60).filter(lambda t: t.strip())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(style=st.sampled_from(sorted(_STYLES)), text=_TEXT)
+def test_any_text_round_trips_and_nothing_outside_the_segment_changes(style, text):
+    head = "# head\ntitle: T\nspeakers: {host: {voice: Zephyr}}\nsegments:\n  - host: First.  # one\n"
+    tail = "  - pause: 1   # after\n# end\n"
+    old = head + _STYLES[style] + tail
+    try:
+        new = edited_text(old, SetText("s2", text))
+    except EditRefused:
+        pytest.fail(f"could not write {text!r} into a {style} text")
+    assert new.startswith(head) and new.endswith(tail)
+    got = yaml.safe_load(new)["segments"][1]["host"]
+    assert got.strip() == text.strip()
