@@ -41,27 +41,49 @@ def episode_list(studio: Studio) -> list[dict[str, Any]]:
 
 
 def view(studio: Studio, spec: Path) -> dict[str, Any]:
+    """The core's view of the episode, with what the page needs beside it: every take's waveform and
+    length, and a version of the built output (its mtime) so the player reloads after a build."""
     from podpipe.studio.view import episode_view
 
     found = episode_view(spec, root=studio.root, cache_dir=cache_dir(studio))
-    output = _output_of(found)
-    if output is not None:
-        studio.outputs[studio.rel(spec)] = output
+    _take_details(studio, spec, found)
+    output = found.get("output")
+    if output:
+        path = studio.root / output
+        studio.outputs[studio.rel(spec)] = path
+        try:
+            found["output_version"] = str(path.stat().st_mtime_ns)
+        except OSError:
+            found["output_version"] = None
     return found
 
 
-def _output_of(view: dict[str, Any]) -> Path | None:
-    output = view.get("output") or {}
-    path = output.get("path") if isinstance(output, dict) else None
-    return Path(path) if path else None
+def _take_details(studio: Studio, spec: Path, found: dict[str, Any]) -> None:
+    """Each listed take's ``waveform`` and ``duration``, from its kept loudness figures and cache record."""
+    lines = [line for line in found.get("lines", []) if line.get("takes")]
+    if not lines or all("waveform" in t for line in lines for t in line["takes"]):
+        return
+    from podpipe.studio.takes import list_takes
+    from podpipe.studio.view import open_episode
+    from podpipe.studio.waves import take_waveform
+
+    episode, _, compile_, store, _ = open_episode(spec, root=studio.root, cache_dir=cache_dir(studio))
+    keys = {t.id: t.key for listed in list_takes(episode, compile_, store).values() for t in listed}
+    for line in lines:
+        for take in line["takes"]:
+            key = keys.get(take.get("id"))
+            if key is None:
+                continue
+            take.setdefault("waveform", take_waveform(store, key))
+            take.setdefault("duration", (store.meta(key) or {}).get("duration"))
 
 
 def output_path(studio: Studio, spec: Path) -> Path | None:
+    """The episode's built output, as the last view of it found (viewed now if it never was)."""
     rel = studio.rel(spec)
     if rel not in studio.outputs:
         view(studio, spec)
-    found = studio.outputs.get(rel)
-    return None if found is None else (found if found.is_absolute() else studio.root / found)
+    return studio.outputs.get(rel)
 
 
 def take_audio(studio: Studio, take_id: str) -> Path | None:
@@ -126,10 +148,16 @@ def edit(studio: Studio, spec: Path, record: dict[str, Any], base: str) -> dict[
 
 
 def estimate(studio: Studio, spec: Path, line: str) -> dict[str, Any]:
+    """The core's estimate of one more take, with the words the page shows (``text``, ``note``)."""
     from podpipe.studio.actions import estimate_take
 
     found = estimate_take(spec, line, root=studio.root, cache_dir=cache_dir(studio))
-    return found if isinstance(found, dict) else _jsonable(found)
+    found["text"] = f"${found['usd']:.2f}"
+    if not found["paid"]:
+        found["note"] = f"{found['backend']}: offline, no key, free"
+    elif found["usd_max"] > found["usd"]:
+        found["note"] = f"up to ${found['usd_max']:.2f} if review re-rolls it {found['retakes']} times"
+    return found
 
 
 def render(studio: Studio, spec: Path, line: str, progress: JobProgress) -> Any:

@@ -57,16 +57,19 @@ function statusKey(status) { return String(status || "").toLowerCase().replace(/
 
 // ---------------------------------------------------------------- the view (the core's JSON, normalized once)
 function normalize(view) {
-  const lines = (view.lines || []).map((line, index) => ({
-    ...line,
-    id: String(line.id ?? line.segment_id ?? index),
-    index,
-    status: statusKey(line.status),
-    reasons: line.reasons || [],
-    takes: (line.takes || []).map((t) => ({ ...t, id: String(t.id ?? t.take), kind: t.kind || t.status || "earlier" })),
-  }));
-  const output = view.output || {};
-  return { ...view, lines, output, chapters: view.chapters || [], sha: view.sha256 };
+  const lines = (view.lines || []).map((line, index) => {
+    const takes = (line.takes || []).map((t) => ({
+      ...t, id: String(t.id),
+      kind: t.current ? "current" : t.rejected ? "rejected" : "earlier",
+      waveform: t.waveform || (t.current ? line.waveform : null),
+    }));
+    takes.sort((a, b) => (b.current - a.current) || (a.rejected - b.rejected) || (b.take - a.take));
+    return { ...line, id: String(line.segment_id ?? index), index, status: statusKey(line.status),
+      name: line.speaker, reasons: line.reasons || [], takes };
+  });
+  const output = { built: !!view.output, path: view.output, duration: view.duration, waveform: view.waveform,
+    stale: !view.fresh, version: view.output_version || "" };
+  return { ...view, lines, output, chapters: view.chapters || [], sha: view.sha256, errors: view.errors || [] };
 }
 
 async function loadEpisode(spec, { quiet = false } = {}) {
@@ -79,7 +82,8 @@ async function loadEpisode(spec, { quiet = false } = {}) {
   if (first) { state.selected = null; state.open.clear(); }
   history.replaceState(null, "", `#${encodeURIComponent(spec)}`);
   renderEpisode(first);
-  if (!quiet) notice(null);
+  if (state.view.errors.length) notice(`The spec does not load as it is on disk:\n${state.view.errors.join("\n")}`, true);
+  else if (!quiet) notice(null);
 }
 
 // ---------------------------------------------------------------- episode list
@@ -118,7 +122,7 @@ function renderEpisode(first) {
   build.textContent = stale ? `Re-render ${stale} stale line${stale === 1 ? "" : "s"}` : (v.output.built && !v.output.stale ? "Up to date" : "Build episode");
   build.disabled = !stale && v.output.built && !v.output.stale;
   build.dataset.count = String(stale);
-  if (first || audio().dataset.sha !== (v.output.sha256 || "")) loadAudio();
+  if (first || audio().dataset.version !== v.output.version) loadAudio();
   $("#nowrap").hidden = !!v.output.built;
   renderMarks();
   drawWave();
@@ -128,8 +132,8 @@ function renderEpisode(first) {
 function loadAudio() {
   const a = audio();
   a.pause();
-  a.dataset.sha = state.view.output.sha256 || "";
-  if (state.view.output.built) a.src = `/api/audio?${q(state.spec)}&v=${(state.view.output.sha256 || "").slice(0, 12)}`;
+  a.dataset.version = state.view.output.version;
+  if (state.view.output.built) a.src = `/api/audio?${q(state.spec)}&v=${state.view.output.version}`;
   else a.removeAttribute("src");
   updatePlay();
 }
@@ -238,6 +242,7 @@ function renderDetail(line) {
       el("button", { class: "play-line", type: "button", "aria-label": `Play take ${t.id}`, onclick: () => playTakes(line, [t]) }, playIcon(false)),
       el("div", { class: "tinfo" },
         el("div", { class: "tmeta" }, el("span", { class: "kind", text: t.kind }), el("code", { text: t.id }),
+          el("span", { text: `take ${t.take}` }),
           t.duration ? el("span", { text: `${Number(t.duration).toFixed(1)} s` }) : null,
           (t.reasons || []).length ? el("span", { class: "treasons", text: t.reasons.join(", ") }) : null),
         canvas),
@@ -395,7 +400,10 @@ function savePronunciation(line, form) {
 function moveChapter(line, form) {
   return edit({ kind: "chapter", title: form.elements.chapter.value, line: line.id }, form);
 }
-function pick(line, take) { return edit({ kind: "take", line: line.id, take: take.id }); }
+function pick(line, take) {
+  const byEar = take.rejected || take.status === "flagged";
+  return edit({ kind: "take", line: line.id, take: take.take > 1 ? take.take : null, accept: byEar ? take.id : null });
+}
 
 async function tryAnother(line, box) {
   const r = await api("POST", `/api/estimate?${q(state.spec)}`, { line: line.id });
