@@ -17,8 +17,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from podpipe.studio.app import Studio, create_app  # noqa: E402
 from podpipe.studio.guard import cookie_name, csrf_for  # noqa: E402
-from tests.support.cli import run  # noqa: E402
-from tests.support.studio import CLEAN, write_project  # noqa: E402
+from tests.support.studio import CLEAN, built_project  # noqa: E402
 
 BASE = "http://127.0.0.1:8765"
 POSTS = ["/api/edit", "/api/estimate", "/api/render", "/api/build"]
@@ -26,15 +25,7 @@ POSTS = ["/api/edit", "/api/estimate", "/api/render", "/api/build"]
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("studio") / "project"
-    project.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(project)
-        for var in CLEAN:
-            mp.delenv(var, raising=False)
-        write_project(project)
-        run("build", "ep.yaml")
-    return project
+    return built_project(tmp_path_factory)
 
 
 @pytest.fixture

@@ -44,6 +44,24 @@ def write_project(project: Path) -> Path:
     return spec
 
 
+def built_project(tmp_path_factory) -> Path:
+    """The test episode written and built (``podpipe build``, offline voice, the project's own cache) in a
+    fresh folder; for a module-scoped fixture."""
+    import pytest
+
+    from tests.support.cli import run
+
+    project = tmp_path_factory.mktemp("studio") / "project"
+    project.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        for var in CLEAN:
+            mp.delenv(var, raising=False)
+        write_project(project)
+        run("build", "ep.yaml")
+    return project
+
+
 def offline_env() -> dict[str, str]:
     """The environment without API keys or cache settings: the offline voice, the project's own cache."""
     return {k: v for k, v in os.environ.items() if k not in CLEAN}

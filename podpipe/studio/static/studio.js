@@ -37,7 +37,7 @@ function el(tag, attrs = {}, ...children) {
     else if (k === "style") node.setAttribute("style", v);
     else node.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) node.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) node.append(c);
   return node;
 }
 function clock(seconds) {
@@ -197,12 +197,16 @@ function renderLines() {
     }
     nodes.push(renderLine(line));
   }
-  // keep what the user is typing: an open editor's fields survive a reload of the view
-  const typed = new Map($$("[data-keep]", box).map((f) => [f.dataset.keep, f.value]));
+  // keep what the user is typing: a changed field survives a reload of the view with the sha256 of the
+  // file it was typed against, so saving it after an outside edit is a conflict, never an overwrite
+  const typed = $$("[data-keep]", box).filter((f) => f.value !== f.defaultValue)
+    .map((f) => [f.dataset.keep, f.value, f.dataset.base]);
   box.replaceChildren(...nodes);
-  for (const [key, value] of typed) {
+  for (const [key, value, base] of typed) {
     const f = $(`[data-keep="${CSS.escape(key)}"]`, box);
-    if (f && f.dataset.base !== undefined && value !== f.defaultValue) f.value = value;
+    if (!f) continue;
+    f.value = value;
+    for (const field of $$("[data-base]", f.form)) field.dataset.base = base;
   }
   highlight();
 }
@@ -220,8 +224,12 @@ function renderLine(line) {
   spoken ? el("button", { class: "play-line", type: "button", "aria-label": `Play ${line.speaker || "line"}'s current take`,
     disabled: !line.takes.length, onclick: () => playTakes(line, [currentTake(line)]) }, playIcon(false)) : el("span"),
   el("span", { class: "time", text: clock(line.start) }),
-  el("span", { class: "speaker", style: `--hue:${hue(line.speaker || "")}`, text: line.name || line.speaker || "" }),
-  el("p", { class: "text" }, line.text || (spoken ? "" : `pause ${line.seconds ?? ""}`),
+  el("span", { class: "speaker", style: `--hue:${hue(line.speaker || "")}`,
+    text: line.kind === "dialogue" && line.speakers ? line.speakers.join(" & ") : line.speaker || "" }),
+  el("p", { class: "text" },
+    line.kind === "dialogue" && line.turns
+      ? line.turns.map((t) => el("span", { class: "turn" }, el("b", { style: `--hue:${hue(t.speaker)}`, text: `${t.speaker}: ` }), t.text))
+      : line.text || "",
     line.style ? el("span", { class: "style", text: line.style }) : null),
   el("div", { class: "side" },
     el("span", { class: `badge ${line.status}`, text: STATUS_LABEL[line.status] || line.status }),
@@ -257,8 +265,10 @@ function renderDetail(line) {
     job ? jobProgress(job) : null);
   const textKey = `${line.id}:text`, styleKey = `${line.id}:style`;
   const edit = el("form", { class: "edit", onsubmit: (ev) => { ev.preventDefault(); saveLine(line, ev.target); } },
-    el("label", { class: "field", for: `t-${line.id}`, text: "Text" }),
-    el("textarea", { id: `t-${line.id}`, name: "text", "data-keep": textKey, "data-base": state.sha, rows: "3" }, line.text || ""),
+    texts(line).map((turn, i) => [
+      el("label", { class: "field", for: `t-${line.id}-${i}`, text: turn.label }),
+      el("textarea", { id: `t-${line.id}-${i}`, name: `text-${i}`, "data-keep": `${textKey}:${i}`, "data-base": state.sha,
+        rows: String(Math.min(6, Math.max(2, Math.ceil((turn.text || "").length / 70)))) }, turn.text || "")]),
     el("label", { class: "field", for: `s-${line.id}`, text: "Style (director's note)" }),
     el("input", { id: `s-${line.id}`, name: "style", "data-keep": styleKey, "data-base": state.sha, value: line.style || "" }),
     el("div", { class: "row" }, el("button", { type: "submit", class: "primary", text: "Save" }),
@@ -371,38 +381,55 @@ function stopTakes() {
 }
 
 // ---------------------------------------------------------------- decisions (each an edit of the spec)
-async function edit(record, form) {
+// Send the edits one after another, each against the sha256 the one before it wrote; a form's base is the
+// sha256 of the file its fields were typed against (kept across reloads), else the view's.
+async function commit(records, form) {
   const error = form ? $(".error", form) : null;
   if (error) error.hidden = true;
-  const base = form ? ($("[data-base]", form)?.dataset.base || state.sha) : state.sha;
-  const r = await api("POST", `/api/edit?${q(state.spec)}`, { base, edit: record });
-  if (r.ok) {
-    state.sha = r.data.sha256;
-    await loadEpisode(state.spec, { quiet: true });
-    toast({ state: "done", message: "Saved to the spec" });
-    return true;
+  let base = (form && $("[data-base]", form)?.dataset.base) || state.sha;
+  for (const record of records) {
+    const r = await api("POST", `/api/edit?${q(state.spec)}`, { base, edit: record });
+    if (r.status === 409) { showConflict(r.data); return false; }
+    if (!r.ok) {
+      const message = r.data.error || `refused (${r.status})`;
+      if (error) { error.textContent = message; error.hidden = false; } else toast({ state: "failed", message });
+      if (base !== state.sha) await loadEpisode(state.spec, { quiet: true });
+      return false;
+    }
+    base = r.data.sha256;
   }
-  if (r.status === 409) { showConflict(r.data); return false; }
-  if (error) { error.textContent = r.data.error || `refused (${r.status})`; error.hidden = false; }
-  else toast({ state: "failed", message: r.data.error || `refused (${r.status})` });
-  return false;
+  if (form) for (const f of $$("[data-keep]", form)) f.defaultValue = f.value;  // saved: nothing left to keep
+  state.sha = base;
+  await loadEpisode(state.spec, { quiet: true });
+  if (records.length) toast({ state: "done", message: "Saved to the spec" });
+  return true;
 }
-async function saveLine(line, form) {
-  const text = form.elements.text.value, style = form.elements.style.value;
-  if (text !== (line.text || "")) {
-    if (!await edit({ kind: "text", line: line.id, text }, form)) return;
+// A line's texts as the editor shows them: one for a line, one per turn for a dialogue.
+function texts(line) {
+  if (line.kind === "dialogue" && line.turns) {
+    return line.turns.map((t, i) => ({ label: `Turn ${i + 1}: ${t.speaker}`, text: t.text, turn: i }));
   }
-  if (style !== (line.style || "")) await edit({ kind: "style", line: line.id, style: style || null }, form);
+  return [{ label: "Text", text: line.text, turn: null }];
+}
+function saveLine(line, form) {
+  const records = [];
+  texts(line).forEach((t, i) => {
+    const value = form.elements[`text-${i}`].value;
+    if (value !== (t.text || "")) records.push({ kind: "text", line: line.id, text: value, turn: t.turn });
+  });
+  const style = form.elements.style.value;
+  if (style !== (line.style || "")) records.push({ kind: "style", line: line.id, style: style || null });
+  return commit(records, form);
 }
 function savePronunciation(line, form) {
-  return edit({ kind: "pronunciation", word: form.elements.word.value, say: form.elements.say.value }, form);
+  return commit([{ kind: "pronunciation", word: form.elements.word.value, say: form.elements.say.value }], form);
 }
 function moveChapter(line, form) {
-  return edit({ kind: "chapter", title: form.elements.chapter.value, line: line.id }, form);
+  return commit([{ kind: "chapter", title: form.elements.chapter.value, line: line.id }], form);
 }
 function pick(line, take) {
   const byEar = take.rejected || take.status === "flagged";
-  return edit({ kind: "take", line: line.id, take: take.take > 1 ? take.take : null, accept: byEar ? take.id : null });
+  return commit([{ kind: "take", line: line.id, take: take.take > 1 ? take.take : null, accept: byEar ? take.id : null }]);
 }
 
 async function tryAnother(line, box) {
@@ -534,4 +561,5 @@ async function start() {
   renderEpisodes();
   listen();
 }
+window.podpipeStudio = state;  // for the browser tests: the jobs seen, the view shown
 start();
