@@ -174,7 +174,8 @@ def create_app(studio: Studio) -> Starlette:
     @_handled
     async def build(request: Request) -> Response:
         spec = studio.spec_path(request)
-        job = studio.jobs.start("build", studio.rel(spec), lambda progress: core.build(studio, spec, progress))
+        job = studio.jobs.start("build", studio.rel(spec), lambda progress: core.build(studio, spec, progress),
+                                describe=core.describe_build)
         return JSONResponse(job, status_code=202)
 
     async def events(request: Request) -> Response:

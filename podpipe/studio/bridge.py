@@ -50,12 +50,40 @@ def view(studio: Studio, spec: Path) -> dict[str, Any]:
     output = found.get("output")
     if output:
         path = studio.root / output
+        _as_built(path, found)
         studio.outputs[studio.rel(spec)] = path
         try:
             found["output_version"] = str(path.stat().st_mtime_ns)
         except OSError:
             found["output_version"] = None
     return found
+
+
+def _as_built(output: Path, found: dict[str, Any]) -> None:
+    """Where each line is heard in the built episode, from its manifest, for the lines the view gives no
+    position (it gives them only while the episode is up to date): the player plays the built file, so these
+    are right for seeking it even after the spec changed. Such a line is marked ``as_built``."""
+    lines = [line for line in found.get("lines", []) if line.get("start") is None]
+    if not lines:
+        return
+    from podpipe.mix import ManifestError, read_manifest
+
+    try:
+        manifest = read_manifest(output)
+    except ManifestError:
+        return
+    spans: dict[str, tuple[float, float]] = {}
+    for piece in manifest.get("pieces", []):
+        segment = piece.get("segment_id") if isinstance(piece, dict) else None
+        if segment is None or piece.get("start") is None or piece.get("end") is None:
+            continue
+        start, end = float(piece["start"]), float(piece["end"])
+        was = spans.get(segment)
+        spans[segment] = (min(start, was[0]), max(end, was[1])) if was else (start, end)
+    for line in lines:
+        span = spans.get(str(line.get("segment_id")))
+        if span is not None:
+            line["start"], line["end"], line["as_built"] = span[0], span[1], True
 
 
 def _take_details(studio: Studio, spec: Path, found: dict[str, Any]) -> None:
@@ -166,9 +194,14 @@ def render(studio: Studio, spec: Path, line: str, progress: JobProgress) -> Any:
     return render_take(spec, line, root=studio.root, cache_dir=cache_dir(studio), progress=progress)
 
 
-def describe_take(result: Any) -> dict[str, Any]:
-    found = _jsonable(result)
-    return {"result": found}
+def describe_take(result: dict[str, Any]) -> dict[str, Any]:
+    """What a finished take job tells the page: the take, and its words."""
+    verdict = {"accepted": "passed review", "flagged": "flagged by review"}.get(result.get("status"), result.get("status"))
+    return {"result": _jsonable(result), "message": f"take {result.get('take')} rendered, {verdict}"}
+
+
+def describe_build(result: dict[str, Any]) -> dict[str, Any]:
+    return {"result": result, "message": str(result.get("summary") or result.get("state") or "built")}
 
 
 def build(studio: Studio, spec: Path, progress: JobProgress) -> Any:

@@ -143,7 +143,7 @@ class Jobs:
             except Exception as exc:  # noqa: BLE001 - shown to the user; the server goes on
                 progress._say(state="failed", message=str(exc) or type(exc).__name__)
                 return
-            progress._say(state="done", message="done", **describe(result))
+            progress._say(**({"state": "done", "message": "done"} | describe(result)))
 
         self._pool.submit(run)
         return dict(job)

@@ -73,7 +73,7 @@ def page(browser, studio, tmp_path):
     page.on("response", lambda r: problems.append(f"{r.url}: {r.status}")
             if r.status >= 400 and not (r.status in EDIT_ANSWERS and "/api/edit?" in r.url) else None)
     page.goto(studio, wait_until="load")
-    page.wait_for_selector('.line[data-id="s3"]')
+    page.wait_for_selector('.line[data-id="s5"]')
     page.screenshots = tmp_path  # type: ignore[attr-defined]
     yield page
     context.close()
@@ -106,6 +106,9 @@ def test_open_play_a_line_and_see_the_flagged_one(page):
     assert flagged.get_attribute("data-status") == "flagged"
     assert flagged.locator(".badge").inner_text() == "flagged"
     assert flagged.locator(".reasons li").all_inner_texts() == ["noise"]
+    dialogue = _line(page, "s3")  # a dialogue: its turns, each with its speaker
+    assert dialogue.locator(".turn").all_inner_texts() == ["Alex: So, what brings you to the studio?",
+                                                           "Sam: The takes, mostly. And the coffee."]
     assert _line(page, "s1").locator(".badge").inner_text() == "cached"
     assert page.locator("#wave").evaluate("c => c.width > 0")
     page.screenshot(path=str(page.screenshots / "episode.png"))
@@ -120,7 +123,7 @@ def test_open_play_a_line_and_see_the_flagged_one(page):
     # clicking a line seeks the episode there; Space plays, and the line under the playhead is highlighted
     audio = page.locator("#episode-audio")
     audio.evaluate("a => a.readyState >= 1 || new Promise(r => a.addEventListener('loadedmetadata', r))")
-    target = _line(page, "s3")
+    target = _line(page, "s5")
     start = float(target.get_attribute("data-start"))
     assert start > 1
     target.locator(".text").click()
@@ -128,14 +131,14 @@ def test_open_play_a_line_and_see_the_flagged_one(page):
                            arg=[audio.element_handle(), start])
     page.keyboard.press(" ")
     page.wait_for_function("a => !a.paused", arg=audio.element_handle())
-    page.wait_for_selector('.line.playing[data-id="s3"]')
+    page.wait_for_selector('.line.playing[data-id="s5"]')
     page.keyboard.press(" ")
     page.wait_for_function("a => a.paused", arg=audio.element_handle())
     # j and k walk the lines
     page.keyboard.press("k")
-    page.wait_for_selector('.line.selected[data-id="s2"]')
-    page.keyboard.press("j")
     page.wait_for_selector('.line.selected[data-id="s3"]')
+    page.keyboard.press("j")
+    page.wait_for_selector('.line.selected[data-id="s5"]')
 
 
 def test_another_take_picked_a_line_edited_and_rebuilt(page, project):
@@ -166,18 +169,19 @@ def test_another_take_picked_a_line_edited_and_rebuilt(page, project):
     _status(page, "s1", "cached")  # take 2 is in the cache; the episode is built with take 1 until rebuilt
 
     # edit a line's text: saved, the line is stale; Re-render builds it, and the player has the new episode
-    last = _line(page, "s3")
+    last = _line(page, "s5")
     last.locator(".more").click()
     last.locator("textarea").fill("That is all for today. See you next week.")
+    assert last.locator("input[name=style]").input_value() == "warm and slow"
     last.locator(".edit button[type=submit]").click()
-    _status(page, "s3", "stale")
+    _status(page, "s5", "stale")
     assert "See you next week." in last.locator(".text").inner_text()
     assert "    host: That is all for today. See you next week." in spec.read_text()
     version = page.locator("#episode-audio").get_attribute("data-version")
     build = page.locator("#build")
     assert build.inner_text() == "Re-render 1 stale line"
     build.click()
-    _status(page, "s3", "cached")
+    _status(page, "s5", "cached")
     page.wait_for_function("v => document.getElementById('episode-audio').dataset.version !== v", arg=version)
     page.wait_for_selector("#build:disabled")
 
@@ -211,4 +215,8 @@ def test_an_edit_on_disk_appears_live_and_is_never_overwritten(page, project):
     assert "edited in another editor" in dialog.locator("#theirs").inner_text()
     page.screenshot(path=str(page.screenshots / "conflict.png"))
     assert "edited in another editor" in spec.read_text()  # nothing was overwritten
-    dialog.locator("button").click()
+    dialog.locator("#conflict-theirs").click()  # keep the file on disk: what was typed is dropped
+    page.wait_for_function("() => !document.getElementById('conflict').open")
+    page.wait_for_function("() => document.querySelector('.line[data-id=\"s2\"] textarea')"
+                           ".value === 'Thanks, edited in another editor.'")
+    assert "edited in another editor" in spec.read_text()

@@ -1,8 +1,9 @@
 """A small project for the studio's tests, built for real with the offline voice, and ``podpipe studio``
 running on it as a process (its URL, with the token, read from its first line).
 
-The guest's voice is held to a noise threshold no take can meet, with no re-rolls, so the guest's line is
-flagged by take review at no extra cost. The spec carries comments and quoting the studio must keep."""
+Segment ids: s1 a line of the host's, s2 the guest's, s3 a dialogue, s4 a pause, s5 the host's last line
+(with a style). The guest's voice is held to a noise threshold no take can meet, with no re-rolls, so the
+guest's lines are flagged by take review at no extra cost. The spec carries comments and quoting the studio must keep."""
 
 from __future__ import annotations
 
@@ -30,8 +31,13 @@ segments:
   - chapter: Hello
     host: Welcome to the studio test.
   - guest: 'Thanks for having me here.'
+  - dialogue:
+      - host: So, what brings you to the studio?
+      - guest: The takes, mostly. And the coffee.
+  - pause: 0.5
   - chapter: Goodbye
     host: That is all for today. Goodbye.
+    style: warm and slow
 """
 
 CLEAN = {"GEMINI_API_KEY", "GOOGLE_API_KEY", "PODPIPE_CACHE_DIR", "PODPIPE_REMOTE_CACHE"}

@@ -72,8 +72,13 @@ function normalize(view) {
   return { ...view, lines, output, chapters: view.chapters || [], sha: view.sha256, errors: view.errors || [] };
 }
 
+// Loads may overlap (a job's end, a file changed on disk, an edit saved): only the answer to the last one
+// asked for is shown, so an older view never replaces a newer one.
+let loads = 0;
 async function loadEpisode(spec, { quiet = false } = {}) {
+  const mine = ++loads;
   const r = await api("GET", `/api/episode?${q(spec)}`);
+  if (mine !== loads) return;
   if (!r.ok) { notice(r.data.error || "could not read the episode", true); return; }
   const first = state.spec !== spec;
   state.spec = spec;
@@ -223,7 +228,8 @@ function renderLine(line) {
   },
   spoken ? el("button", { class: "play-line", type: "button", "aria-label": `Play ${line.speaker || "line"}'s current take`,
     disabled: !line.takes.length, onclick: () => playTakes(line, [currentTake(line)]) }, playIcon(false)) : el("span"),
-  el("span", { class: "time", text: clock(line.start) }),
+  el("span", { class: `time${line.as_built ? " as-built" : ""}`, text: clock(line.start),
+    title: line.as_built ? "where it is heard in the episode as built (rebuild for the new version)" : null }),
   el("span", { class: "speaker", style: `--hue:${hue(line.speaker || "")}`,
     text: line.kind === "dialogue" && line.speakers ? line.speakers.join(" & ") : line.speaker || "" }),
   el("p", { class: "text" },
@@ -287,10 +293,10 @@ function renderDetail(line) {
       el("button", { type: "submit", disabled: !chapters.length, text: "Start it here" })),
     el("div", { class: "error", hidden: true, role: "alert" }));
   return el("div", { class: "detail" },
-    el("section", {}, el("h3", { text: "Takes" }), takes, another),
-    el("section", {}, el("h3", { text: "Edit the line" }), edit,
-      el("h3", { style: "margin-top:14px", text: "Pronunciation" }), words,
-      el("h3", { style: "margin-top:14px", text: "Move a chapter mark here" }), marks));
+    el("section", {}, el("h3", { text: "Takes" }), takes, another,
+      el("h3", { class: "sub", text: "Pronunciation (the episode's lexicon)" }), words,
+      el("h3", { class: "sub", text: "Move a chapter mark to this line" }), marks),
+    el("section", {}, el("h3", { text: "Edit the line" }), edit));
 }
 
 function jobProgress(job) {
@@ -383,13 +389,21 @@ function stopTakes() {
 // ---------------------------------------------------------------- decisions (each an edit of the spec)
 // Send the edits one after another, each against the sha256 the one before it wrote; a form's base is the
 // sha256 of the file its fields were typed against (kept across reloads), else the view's.
-async function commit(records, form) {
+async function commit(records, form, over = null) {
   const error = form ? $(".error", form) : null;
   if (error) error.hidden = true;
-  let base = (form && $("[data-base]", form)?.dataset.base) || state.sha;
-  for (const record of records) {
+  let base = over || (form && $("[data-base]", form)?.dataset.base) || state.sha;
+  for (const [i, record] of records.entries()) {
     const r = await api("POST", `/api/edit?${q(state.spec)}`, { base, edit: record });
-    if (r.status === 409) { showConflict(r.data); return false; }
+    if (r.status === 409) {
+      const rest = records.slice(i);
+      showConflict(r.data, (choice) => {
+        if (choice === "mine") return commit(rest, form, r.data.sha256);
+        if (form) for (const f of $$("[data-keep]", form)) f.value = f.defaultValue;  // theirs: drop what was typed
+        return loadEpisode(state.spec, { quiet: true });
+      });
+      return false;
+    }
     if (!r.ok) {
       const message = r.data.error || `refused (${r.status})`;
       if (error) { error.textContent = message; error.hidden = false; } else toast({ state: "failed", message });
@@ -401,7 +415,7 @@ async function commit(records, form) {
   if (form) for (const f of $$("[data-keep]", form)) f.defaultValue = f.value;  // saved: nothing left to keep
   state.sha = base;
   await loadEpisode(state.spec, { quiet: true });
-  if (records.length) toast({ state: "done", message: "Saved to the spec" });
+  if (records.length) toast({ state: "done", message: "Saved to the spec" }, "saved");
   return true;
 }
 // A line's texts as the editor shows them: one for a line, one per turn for a dialogue.
@@ -474,7 +488,9 @@ function trackJob(job) {
 function toast(job, id) {
   const box = $("#toasts");
   let node = id ? $(`#${id}`) : null;
-  const what = job.kind === "take" ? `Another take of ${job.line}` : job.kind === "build" ? "Building the episode" : "";
+  const who = state.view?.lines.find((l) => l.id === job.line);
+  const what = job.kind === "take" ? `Another take of ${job.line}${who ? ` (${who.speaker})` : ""}`
+    : job.kind === "build" ? "Building the episode" : "";
   const body = [what ? el("b", { text: what }) : null, el("div", { text: job.message || job.state || "" })];
   if (job.state === "running" || job.state === "queued") {
     const bar = el("progress", { max: String(job.total || 1) });
@@ -483,7 +499,7 @@ function toast(job, id) {
   }
   const fresh = el("div", { class: `toast ${job.state || ""}`, id }, body);
   if (node) node.replaceWith(fresh); else box.append(fresh);
-  if (job.state === "done" || job.state === "failed" || !id) setTimeout(() => fresh.remove(), job.state === "failed" ? 9000 : 3500);
+  if (job.state === "done" || job.state === "failed") setTimeout(() => fresh.remove(), job.state === "failed" ? 9000 : 3500);
 }
 function notice(text, bad = false) {
   const n = $("#notice");
@@ -491,11 +507,21 @@ function notice(text, bad = false) {
   n.textContent = text || "";
   n.classList.toggle("bad", bad);
 }
-function showConflict(data) {
-  $("#mine").textContent = data.mine ?? "";
-  $("#theirs").textContent = data.theirs ?? "";
+// Both versions side by side, the lines only one of them has marked; the user keeps the file on disk (what
+// was typed is dropped) or applies the edit again on top of it (only its own span changes).
+function showConflict(data, decide) {
+  const mine = data.mine ?? "", theirs = data.theirs ?? "";
+  const show = (pre, text, other, cls) => {
+    const others = new Set(other.split("\n"));
+    pre.replaceChildren(...text.split("\n").map((l) => el("span", { class: others.has(l) ? "same" : cls, text: `${l}\n` })));
+  };
+  show($("#mine"), data.mine === null || data.mine === undefined
+    ? "(your edit does not apply to the file as it is now)" : mine, theirs, "ours");
+  show($("#theirs"), theirs, mine, "theirs");
+  $("#conflict-mine").disabled = data.mine === null || data.mine === undefined;
   const dialog = $("#conflict");
-  dialog.addEventListener("close", () => loadEpisode(state.spec, { quiet: true }), { once: true });
+  dialog.addEventListener("close", () => decide(dialog.returnValue === "mine" ? "mine" : "theirs"), { once: true });
+  dialog.returnValue = "";
   dialog.showModal();
 }
 
