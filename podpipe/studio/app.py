@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,46 +36,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from podpipe.studio import bridge as core
-from podpipe.studio.guard import Guard, PathRefused, csrf_for, inside, within
-from podpipe.studio.live import Bus, Jobs, Own, sha256_of, watch
+from podpipe.studio.guard import Guard, PathRefused, csrf_for, within
+from podpipe.studio.live import watch
+from podpipe.studio.project import Studio
 
 STATIC = Path(__file__).parent / "static"
 TAKE_ID = re.compile(r"^[0-9a-f]{8,64}$")
 MEDIA = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".opus": "audio/ogg",
          ".flac": "audio/flac", ".wav": "audio/wav"}
-
-
-@dataclass
-class Studio:
-    """What the app serves: the project root, its specs (relative paths, in the order given), the cache."""
-
-    root: Path
-    specs: list[str]
-    cache_dir: Path | None = None
-    token: str = ""
-    bus: Bus = field(default_factory=Bus)
-    own: Own = field(default_factory=Own)
-    outputs: dict[str, Path] = field(default_factory=dict)  # spec → its built output, as last viewed
-
-    def __post_init__(self) -> None:
-        self.root = self.root.resolve()
-        self.jobs = Jobs(self.bus)
-
-    def spec_path(self, request: Request) -> Path:
-        given = request.query_params.get("spec", "")
-        path = inside(self.root, given)
-        if path.relative_to(self.root).as_posix() not in self.specs:
-            raise LookupError(f"{given}: not one of the specs this studio was started with")
-        return path
-
-    def rel(self, path: Path) -> str:
-        return path.relative_to(self.root).as_posix()
-
-    def watched(self) -> dict[Path, str]:
-        found = {self.root / spec: f"spec:{spec}" for spec in self.specs}
-        for spec, output in self.outputs.items():
-            found.setdefault(output, f"output:{spec}")
-        return found
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -187,6 +154,7 @@ def create_app(studio: Studio) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app):
         studio.bus.bind(asyncio.get_running_loop())
+        await run_in_threadpool(core.episode_list, studio)  # where each episode is built: watched too
         stop = asyncio.Event()
         watcher = asyncio.create_task(watch(studio.watched, studio.bus, studio.own, stop))
         try:
@@ -232,4 +200,4 @@ async def _json(request: Request) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-__all__ = ["Studio", "create_app", "sha256_of"]
+__all__ = ["Studio", "create_app"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from podpipe.studio import EXTRA
 
 if TYPE_CHECKING:
-    from podpipe.studio.app import Studio
+    from podpipe.studio.project import Studio
     from podpipe.studio.live import JobProgress
 
 
@@ -23,7 +23,8 @@ def cache_dir(studio: Studio) -> Path:
 
 
 def episode_list(studio: Studio) -> list[dict[str, Any]]:
-    """Each spec with its title (the file's name when it does not load, with the reason)."""
+    """Each spec with its title (the file's name when it does not load, with the reason); notes where each
+    is built, for the watcher."""
     from podpipe.errors import PodpipeError
     from podpipe.spec import load_episodes
 
@@ -33,7 +34,8 @@ def episode_list(studio: Studio) -> list[dict[str, Any]]:
         try:
             loaded = load_episodes([studio.root / spec], root=studio.root).episodes[0]
             entry["title"] = loaded.title
-            entry["number"] = getattr(loaded, "number", None)
+            entry["number"] = loaded.episode
+            studio.outputs.setdefault(spec, Path(loaded.output.path))
         except PodpipeError as exc:
             entry["error"] = str(exc)
         out.append(entry)

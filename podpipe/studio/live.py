@@ -173,7 +173,7 @@ async def watch(paths: Callable[[], dict[Path, str]], bus: Bus, own: Own, stop: 
     from watchfiles import awatch
 
     watched = paths()
-    folders = sorted({str(p.parent) for p in watched})
+    folders = sorted({str(p.parent) for p in watched if p.parent.is_dir()})
     if not folders:
         return
 

@@ -98,7 +98,7 @@ function renderEpisodes() {
     href: `#${encodeURIComponent(e.spec)}`, "data-spec": e.spec,
     "aria-current": e.spec === state.spec ? "page" : null,
     onclick: (ev) => { ev.preventDefault(); loadEpisode(e.spec).then(renderEpisodes); },
-  }, el("span", { class: "ep-name", text: e.title }), el("span", { class: "ep-file", text: e.spec }),
+  }, el("span", { class: "ep-name", text: e.number ? `${e.number}. ${e.title}` : e.title }), el("span", { class: "ep-file", text: e.spec }),
   e.error ? el("span", { class: "ep-bad", text: "does not load" }) : null)));
 }
 
