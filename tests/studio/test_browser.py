@@ -153,9 +153,7 @@ def test_another_take_picked_a_line_edited_and_rebuilt(page, project):
     confirm.locator(".render").click()
     page.wait_for_function("() => document.querySelectorAll('.line[data-id=\"s1\"] .take').length === 2")
     page.wait_for_function("() => [...podpipeStudio.jobs.values()].some(j => j.kind === 'take' && j.state === 'done')")
-    # the README's picture (docs/studio.png) is this moment: written there with PODPIPE_STUDIO_SCREENSHOT=1
-    readme = os.environ.get("PODPIPE_STUDIO_SCREENSHOT") == "1"
-    page.screenshot(path=str(REPO / "docs" / "studio.png" if readme else page.screenshots / "takes.png"))
+    page.screenshot(path=str(page.screenshots / "takes.png"))
 
     new = line.locator(".take:not(.current)")
     new_id = new.get_attribute("data-take")
@@ -220,3 +218,51 @@ def test_an_edit_on_disk_appears_live_and_is_never_overwritten(page, project):
     page.wait_for_function("() => document.querySelector('.line[data-id=\"s2\"] textarea')"
                            ".value === 'Thanks, edited in another editor.'")
     assert "edited in another editor" in spec.read_text()
+
+
+@pytest.mark.skipif(os.environ.get("PODPIPE_STUDIO_SCREENSHOT") != "1",
+                    reason="makes the README's picture: PODPIPE_STUDIO_SCREENSHOT=1 writes docs/studio.png")
+def test_the_readme_picture(browser, tmp_path_factory):
+    """docs/studio.png: the example episodes in the studio, ep12 built with the offline voice under a dead-air
+    threshold tight enough to flag a line, that line's takes open after "Try another take"."""
+    from tests.support.cli import run
+    from tests.support.studio import CLEAN
+
+    project = tmp_path_factory.mktemp("readme") / "episodes"
+    shutil.copytree(REPO / "episodes", project)
+    spec = project / "ep12-city-bees.yaml"
+    spec.write_text(spec.read_text().replace("\nspeakers:\n", "\nreview:\n  retakes: 0\n  dead_air: 0.45\n\nspeakers:\n", 1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(project)
+        for var in CLEAN:
+            mp.delenv(var, raising=False)
+        run("build", spec.name)
+    with studio_process(project, spec.name, "ep13-longitude.yaml", "ep14-bike-city-panel.yaml") as url:
+        page = browser.new_page(viewport={"width": 1440, "height": 1000})
+        page.set_default_timeout(WAIT * 3)
+        page.goto(url, wait_until="load")
+        page.wait_for_selector(".line")
+        assert page.locator('.line[data-status="flagged"]').count() >= 1
+        # the second line edited (stale), the first with a second take and its takes open, playing
+        lines = page.locator(".line")
+        second = lines.nth(1)
+        second.locator(".more").click()
+        second.locator("textarea").fill("Hi Maya. Sorry about all the stairs. The bees don't mind them, but visitors do.")
+        second.locator(".edit button[type=submit]").click()
+        edited = second.get_attribute("data-id")
+        page.wait_for_selector(f'.line[data-id="{edited}"][data-status="stale"]')
+        second.locator(".more").click()  # closed again
+        first = lines.nth(0)
+        first.locator(".more").click()
+        first.locator(".try").click()
+        first.locator(".confirm .render").click()
+        opened = first.get_attribute("data-id")
+        page.wait_for_function(f"() => document.querySelectorAll('.line[data-id=\"{opened}\"] .take').length === 2")
+        page.wait_for_function("() => !document.querySelector('.toast')")  # the job's notice has gone
+        audio = page.locator("#episode-audio")
+        audio.evaluate("a => a.readyState >= 1 || new Promise(r => a.addEventListener('loadedmetadata', r))")
+        audio.evaluate("(a, t) => { a.currentTime = t; }", float(first.get_attribute("data-start")) + 6)
+        page.wait_for_selector(".line.playing")
+        page.evaluate("() => document.querySelector('main').scrollTo(0, 0)")
+        page.screenshot(path=str(REPO / "docs" / "studio.png"))
+        page.close()

@@ -62,3 +62,16 @@ def test_the_server_listens_on_loopback_with_a_token(tmp_path):
         request = urllib.request.Request(base + "api/session", headers={"Authorization": f"token {token}"})
         with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
             assert b'"ep.yaml"' in answer.read()
+
+
+def test_a_port_in_use_is_a_clear_error_and_only_loopback_is_bound():
+    from podpipe.errors import UsageError
+    from podpipe.studio.server import bind
+
+    held = bind(0)
+    try:
+        assert held.getsockname()[0] == "127.0.0.1"
+        with pytest.raises(UsageError, match="--port"):
+            bind(held.getsockname()[1])
+    finally:
+        held.close()

@@ -214,6 +214,7 @@ function renderLines() {
     for (const field of $$("[data-base]", f.form)) field.dataset.base = base;
   }
   highlight();
+  for (const area of $$(".detail textarea", box)) fit(area);
 }
 
 function renderLine(line) {
@@ -274,7 +275,7 @@ function renderDetail(line) {
     texts(line).map((turn, i) => [
       el("label", { class: "field", for: `t-${line.id}-${i}`, text: turn.label }),
       el("textarea", { id: `t-${line.id}-${i}`, name: `text-${i}`, "data-keep": `${textKey}:${i}`, "data-base": state.sha,
-        rows: String(Math.min(6, Math.max(2, Math.ceil((turn.text || "").length / 70)))) }, turn.text || "")]),
+        rows: "2", oninput: (ev) => fit(ev.target) }, turn.text || "")]),
     el("label", { class: "field", for: `s-${line.id}`, text: "Style (director's note)" }),
     el("input", { id: `s-${line.id}`, name: "style", "data-keep": styleKey, "data-base": state.sha, value: line.style || "" }),
     el("div", { class: "row" }, el("button", { type: "submit", class: "primary", text: "Save" }),
@@ -297,6 +298,12 @@ function renderDetail(line) {
       el("h3", { class: "sub", text: "Pronunciation (the episode's lexicon)" }), words,
       el("h3", { class: "sub", text: "Move a chapter mark to this line" }), marks),
     el("section", {}, el("h3", { text: "Edit the line" }), edit));
+}
+
+// A text box as tall as its text (up to a third of the window), so a long line is read whole.
+function fit(area) {
+  area.style.height = "auto";
+  area.style.height = `${Math.min(area.scrollHeight + 2, Math.round(window.innerHeight / 3))}px`;
 }
 
 function jobProgress(job) {
