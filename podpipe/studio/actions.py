@@ -25,15 +25,15 @@ def _root(root: str | Path | None) -> Path:
 
 
 def _next(spec_path: str | Path, segment_id: str, root: Path, cache_dir: str | Path | None, backend: str | None):
-    """(episode with the segment at its next unused take, that take number, compile, store, backend class)."""
-    episode, cls, compile_, store, _ = open_episode(spec_path, root=root, cache_dir=cache_dir, backend=backend)
-    segment = next((s for s in episode.segments if s.id == segment_id), None)
+    """(the opened episode, the episode with the segment at its next unused take, that take number)."""
+    opened = open_episode(spec_path, root=root, cache_dir=cache_dir, backend=backend)
+    segment = next((s for s in opened.episode.segments if s.id == segment_id), None)
     if segment is None or not segment.turns:
-        spoken = ", ".join(s.id for s in episode.segments if s.turns)
+        spoken = ", ".join(s.id for s in opened.episode.segments if s.turns)
         raise UsageError(f"{segment_id!r}: no spoken segment has that id; spoken segment ids are: {spoken}")
-    takes = list_takes(episode, compile_, store, [segment_id]).get(segment_id, [])
+    takes = list_takes(opened.episode, opened.compile, opened.store, [segment_id]).get(segment_id, [])
     number = next_take(takes, segment.take)
-    return with_take(episode, [segment_id], number), number, compile_, store, cls
+    return opened, with_take(opened.episode, [segment_id], number), number
 
 
 def estimate_take(spec_path: str | Path, segment_id: str, *, root: str | Path | None = None,
@@ -43,8 +43,9 @@ def estimate_take(spec_path: str | Path, segment_id: str, *, root: str | Path | 
     from podpipe.commands.cost import estimate, price_basis, spec_prices
 
     root = _root(root)
-    episode, number, compile_, _, cls = _next(spec_path, segment_id, root, cache_dir, backend)
-    compiled = compile_(episode)
+    opened, episode, number = _next(spec_path, segment_id, root, cache_dir, backend)
+    cls = opened.backend
+    compiled = opened.compile(episode)
     keys = set(segment_keys(compiled).get(segment_id, ()))
     requests = [r for r in compiled.requests if r.key in keys]
     prices = spec_prices([episode])
@@ -71,14 +72,16 @@ def render_take(spec_path: str | Path, segment_id: str, *, progress: Progress | 
                 timeout: float | None = None, retakes: int | None = None) -> dict[str, Any]:
     """Render one more take of ``segment_id`` now, at its next unused take number, reviewed like any take,
     without editing the spec; returns its entry of the takes list (the kept take of that number; the takes
-    review rejected beside it are listed in the view). ``RenderError`` when it could not be rendered."""
+    review rejected beside it are listed in the view; ``current`` when it is the written take, which a line
+    whose text changed renders first). ``RenderError`` when it could not be rendered."""
     from podpipe.commands.review import reviewer_for
     from podpipe.render import RenderOptions, Scheduler
 
     progress = progress or Progress()
     root = _root(root)
-    episode, number, compile_, store, cls = _next(spec_path, segment_id, root, cache_dir, backend)
-    compiled = compile_(episode)
+    opened, episode, number = _next(spec_path, segment_id, root, cache_dir, backend)
+    cls, store = opened.backend, opened.store
+    compiled = opened.compile(episode)
     keys = segment_keys(compiled).get(segment_id, [])
     missing = [r for r in compiled.requests if r.key in keys and not store.has(r.key)]
     if missing:
@@ -94,12 +97,12 @@ def render_take(spec_path: str | Path, segment_id: str, *, progress: Progress | 
         if result.failed:
             reasons = "; ".join(f"{o.error}" for o in result.failed)
             raise RenderError(f"take {number} of {segment_id} could not be rendered: {reasons}")
-    takes = list_takes(episode, compile_, store, [segment_id]).get(segment_id, [])
+    takes = list_takes(opened.episode, opened.compile, store, [segment_id]).get(segment_id, [])
     kept = [t for t in takes if t.take == number and not t.rejected]
     if not kept:
         raise RenderError(f"take {number} of {segment_id} was rendered but is not in the cache")
     remember_takes(takes)
-    return {**kept[0].to_json(), "current": False}
+    return kept[0].to_json()
 
 
 def build_episode(spec_path: str | Path, *, progress: Progress | None = None, root: str | Path | None = None,

@@ -250,19 +250,35 @@ def _apply(doc: Doc, edit: Edit) -> None:
 
 def edited_text(text: str, edit: Edit) -> str:
     """``text`` with ``edit`` applied as a minimal change (not validated). EditRefused when it cannot be."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    body = text[len(bom):]
+    crlf = "\r\n" in body and body.count("\r\n") == body.count("\n")  # a Windows file stays one
+    if crlf:
+        body = body.replace("\r\n", "\n")
     try:
-        doc = Doc(text)
+        doc = Doc(body)
         _apply(doc, edit)
     except EditError as exc:
         raise EditRefused(str(exc)) from None
-    return doc.text
+    return bom + (doc.text.replace("\n", "\r\n") if crlf else doc.text)
 
 
 def _display(path: Path, root: Path) -> str:
+    """``path`` as messages name it: relative to the project root, where ``podpipe validate`` runs."""
     try:
         return os.path.relpath(path, root)
     except ValueError:
         return str(path)
+
+
+def shown_diagnostics(diagnostics, path: Path, root: Path) -> list[str]:
+    """Diagnostics of a spec loaded by its absolute ``path``, naming it (and any file beside it) relative to
+    ``root`` as ``podpipe validate`` run there would."""
+    out = []
+    for d in diagnostics:
+        file = _display(Path(d.file), root) if os.path.isabs(d.file) else d.file
+        out.append(str(replace(d, file=file, message=d.message.replace(os.fspath(path), _display(path, root)))))
+    return out
 
 
 def validate_text(spec_path: Path, data: bytes, *, root: Path, cache_dir: str | Path | None = None,
@@ -278,18 +294,16 @@ def validate_text(spec_path: Path, data: bytes, *, root: Path, cache_dir: str | 
 
     shown = _display(spec_path, root)
     with written_temp(spec_path, data) as tmp:
-        temp_shown = _display(tmp, root)
 
         def named(message: str) -> str:
-            return message.replace(temp_shown, shown).replace(tmp.name, spec_path.name)
+            return message.replace(os.fspath(tmp), shown).replace(tmp.name, spec_path.name)
 
         try:
-            loaded = load_episodes([temp_shown if not os.path.isabs(temp_shown) else tmp], root=root,
-                                   cache_root=resolve_cache_dir(cache_dir, cwd=root), rules=rules)
+            loaded = load_episodes([tmp], root=root, cache_root=resolve_cache_dir(cache_dir, cwd=root), rules=rules)
         except SpecError as exc:
             errors = [replace(d, file=named(d.file), message=named(d.message)) for d in exc.diagnostics]
             raise EditRefused("\n".join(map(str, errors))) from None
-    return tuple(named(str(replace(d, file=named(d.file)))) for d in loaded.warnings)
+    return tuple(str(replace(d, file=named(d.file), message=named(d.message))) for d in loaded.warnings)
 
 
 def apply_edit(spec_path: str | Path, edit: Edit, *, base_sha256: str, rules: Any = None,
@@ -328,4 +342,5 @@ def apply_edit(spec_path: str | Path, edit: Edit, *, base_sha256: str, rules: An
 
 
 __all__ = ["Edit", "EditConflict", "EditRefused", "MoveChapter", "PickTake", "Saved", "SetPronunciation",
-           "SetStyle", "SetText", "apply_edit", "edited_text", "segment_index", "sha256_of", "validate_text"]
+           "SetStyle", "SetText", "apply_edit", "edited_text", "segment_index", "sha256_of", "shown_diagnostics",
+           "validate_text"]

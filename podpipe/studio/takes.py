@@ -107,19 +107,26 @@ def _mark_current(takes: list[Take], number: int, accept: Sequence[str]) -> list
     chosen: dict[int, str] = {}
     for part in parts:
         mine = [t for t in takes if t.take == number and t.part == part]
+        kept = [t for t in mine if not t.rejected]
         picked = [t for t in mine if t.rejected and is_accepted(t.sha256, accept)]
-        chosen[part] = (picked or [t for t in mine if not t.rejected] or mine)[0].key
+        if kept and is_accepted(kept[0].sha256, accept):
+            picked = []  # the kept take itself is accepted (a rejected one may sound the same)
+        chosen[part] = (picked or kept or mine)[0].key
     for t in takes:
         out.append(replace(t, current=chosen.get(t.part) == t.key and t.take == number))
     return out
 
 
 def next_take(takes: Sequence[Take], written: int) -> int:
-    """The next unused take number of a segment: one past the highest cached or written."""
+    """The next unused take number of a segment: the written one while the cache lacks it (a line whose text
+    changed), else one past the highest cached or written."""
+    if not any(t.take == written and not t.rejected for t in takes):
+        return written
     return max([written, *(t.take for t in takes)]) + 1
 
 
-def line_status(keys: Sequence[str], store: Any, accept: Sequence[str], built_keys: Sequence[str] | None) -> tuple[str, tuple[str, ...], list]:
+def line_status(keys: Sequence[str], store: Any, accept: Sequence[str],
+                built_keys: Sequence[str] | None) -> tuple[str, tuple[str, ...], list]:
     """(status, reasons, scores) of a spoken segment whose requests have ``keys``: ``not rendered`` or
     ``stale`` (not cached; stale when the last build used other renders for it), else from take review:
     ``flagged``, ``pinned``, ``re-rolled`` (a take was rejected) or ``cached``."""

@@ -270,3 +270,26 @@ def test_any_text_round_trips_and_nothing_outside_the_segment_changes(style, tex
     assert new.startswith(head) and new.endswith(tail)
     got = yaml.safe_load(new)["segments"][1]["host"]
     assert got.strip() == text.strip()
+
+
+def test_windows_line_ends_a_bom_block_lists_and_multiline_plain_texts():
+    text = ("\ufefftitle: T\r\nspeakers: {host: {voice: Zephyr}}\r\nsegments:\r\n  - host: Hi\r\n    accept:\r\n"
+            "      - abcdef01\r\n      - abcdef02\r\n    style: x\r\n  - host: A plain text\r\n      over two lines  # c\r\n")
+    assert edited_text(text, PickTake("s1", 2, "abcdef03")) == text.replace(
+        "    accept:\r\n      - abcdef01\r\n      - abcdef02\r\n    style: x\r\n",
+        "    accept: abcdef03\r\n    style: x\r\n    take: 2\r\n")
+    assert edited_text(text, PickTake("s1", None)) == text.replace(
+        "    accept:\r\n      - abcdef01\r\n      - abcdef02\r\n", "")
+    assert edited_text(text, SetText("s2", "Short now")) == text.replace(
+        "A plain text\r\n      over two lines  # c", "Short now  # c")
+
+
+def test_segments_from_a_show_file_are_edited_there():
+    with pytest.raises(EditRefused, match="no segments: of its own"):
+        edited_text("extends: show.yaml\ntitle: T\n", SetText("s1", "x"))
+
+
+def test_a_value_shared_through_an_anchor_is_not_edited_behind_the_users_back():
+    text = "title: T\nspeakers: {host: {voice: Zephyr}}\nsegments:\n  - {host: Hi, style: &s calm}\n  - {host: Yo, style: *s}\n"
+    with pytest.raises(EditRefused, match="cannot be written faithfully"):
+        edited_text(text, SetStyle("s1", "brisk"))
