@@ -43,12 +43,11 @@ def episode_list(studio: Studio) -> list[dict[str, Any]]:
 
 
 def view(studio: Studio, spec: Path) -> dict[str, Any]:
-    """The core's view of the episode, with what the page needs beside it: every take's waveform and
-    length, and a version of the built output (its mtime) so the player reloads after a build."""
+    """The core's view of the episode, with what the page needs beside it: a version of the built output (its
+    mtime) so the player reloads after a build, and positions as built (``_as_built``)."""
     from podpipe.studio.view import episode_view
 
     found = episode_view(spec, root=studio.root, cache_dir=cache_dir(studio))
-    _take_details(studio, spec, found)
     output = found.get("output")
     if output:
         path = studio.root / output
@@ -86,26 +85,6 @@ def _as_built(output: Path, found: dict[str, Any]) -> None:
         span = spans.get(str(line.get("segment_id")))
         if span is not None:
             line["start"], line["end"], line["as_built"] = span[0], span[1], True
-
-
-def _take_details(studio: Studio, spec: Path, found: dict[str, Any]) -> None:
-    """Each listed take's ``waveform`` and ``duration``, from its kept loudness figures and cache record."""
-    lines = [line for line in found.get("lines", []) if line.get("takes")]
-    if not lines or all("waveform" in t for line in lines for t in line["takes"]):
-        return
-    from podpipe.studio.takes import list_takes
-    from podpipe.studio.view import open_episode
-    from podpipe.studio.waves import take_waveform
-
-    episode, _, compile_, store, _ = open_episode(spec, root=studio.root, cache_dir=cache_dir(studio))
-    keys = {t.id: t.key for listed in list_takes(episode, compile_, store).values() for t in listed}
-    for line in lines:
-        for take in line["takes"]:
-            key = keys.get(take.get("id"))
-            if key is None:
-                continue
-            take.setdefault("waveform", take_waveform(store, key))
-            take.setdefault("duration", (store.meta(key) or {}).get("duration"))
 
 
 def output_path(studio: Studio, spec: Path) -> Path | None:

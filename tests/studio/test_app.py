@@ -169,3 +169,79 @@ def test_an_edit_is_saved_refused_or_a_conflict_with_both_versions(client, proje
 
     r = client.post("/api/edit?spec=ep.yaml", json={"base": base, "edit": {"kind": "nonsense"}})
     assert r.status_code == 422 and "unknown edit" in r.json()["error"]
+
+
+def test_each_kind_of_edit_the_page_sends_is_saved_as_its_minimal_diff(client, project):
+    """The page's records (text of a dialogue's turn, style, pronunciation, a chapter mark, a picked take)
+    reach the spec as the one change each asks for."""
+    spec = project / "ep.yaml"
+    view = client.get("/api/episode?spec=ep.yaml").json()
+    flagged = next(line for line in view["lines"] if line["segment_id"] == "s2")
+    assert flagged["status"] == "flagged" and flagged["reasons"] == ["noise"]
+    records = [
+        ({"kind": "text", "line": "s3", "turn": 1, "text": "The takes. And the coffee."},
+         ["-      - guest: The takes, mostly. And the coffee.", "+      - guest: The takes. And the coffee."]),
+        ({"kind": "style", "line": "s5", "style": "bright"},
+         ["-    style: warm and slow", "+    style: bright"]),
+        ({"kind": "chapter", "title": "Goodbye", "line": "s3"},  # the mark leaves the head of s5's item
+         ["+    chapter: Goodbye", "-  - chapter: Goodbye", "-    host: That is all for today. Goodbye.",
+          "+  - host: That is all for today. Goodbye."]),
+        ({"kind": "take", "line": "s2", "take": None, "accept": flagged["take"]},
+         [f"+    accept: {flagged['take']}"]),
+        ({"kind": "pronunciation", "word": "studio", "say": "stew-dee-oh"}, None),
+    ]
+    base = view["sha256"]
+    for record, expected in records:
+        r = client.post("/api/edit?spec=ep.yaml", json={"base": base, "edit": record})
+        assert r.status_code == 200, (record, r.text)
+        base = r.json()["sha256"]
+        changed = [line for line in r.json()["diff"].splitlines()
+                   if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+        if expected is not None:
+            assert sorted(changed) == sorted(expected), (record, changed)
+    assert "stew-dee-oh" in spec.read_text()
+    assert spec.read_text().startswith("# The studio's test episode")  # the comments are kept
+    after = client.get("/api/episode?spec=ep.yaml").json()
+    assert next(line for line in after["lines"] if line["segment_id"] == "s2")["status"] == "pinned"
+    r = client.post("/api/edit?spec=ep.yaml", json={"base": base, "edit": {"kind": "take", "line": "s2", "take": "2"}})
+    assert r.status_code == 422 and "whole number" in r.json()["error"]
+
+
+def test_a_job_runs_off_the_event_loop_and_reports_its_progress_to_every_page():
+    import asyncio
+    import json
+    import threading
+
+    from podpipe.studio.live import Bus, Jobs
+
+    async def scenario() -> list[dict]:
+        bus = Bus()
+        bus.bind(asyncio.get_running_loop())
+        jobs = Jobs(bus)
+        loop_thread = threading.get_ident()
+        seen: list[dict] = []
+
+        def work(progress) -> dict:
+            assert threading.get_ident() != loop_thread  # heavy work never runs on the event loop
+            progress.rendering(2)
+            progress.rendered(None)
+            progress.rendered(None)
+            return {"take": 2}
+
+        async def closed() -> bool:
+            return False
+
+        stream = bus.stream(closed)
+        assert "retry" in await anext(stream)
+        assert "hello" in await anext(stream)
+        jobs.start("take", "ep.yaml", work, line="s1", describe=lambda r: {"message": f"take {r['take']}"})
+        while not seen or seen[-1]["state"] not in ("done", "failed"):
+            chunk = await anext(stream)
+            seen.append(json.loads(chunk.split("data: ", 1)[1]))
+        jobs.close()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert [e["state"] for e in seen][0] == "queued" and seen[-1]["state"] == "done"
+    assert seen[-1]["message"] == "take 2" and seen[-1]["line"] == "s1"
+    assert [(e["done"], e["total"]) for e in seen if e["message"].startswith("rendered")] == [(1, 2), (2, 2)]
