@@ -79,8 +79,10 @@ class Bus:
             self._queues.discard(queue)
 
     def close(self) -> None:
-        """End every open stream (at shutdown)."""
-        self.publish({"type": "bye"})
+        """End every open stream (at shutdown, from a signal handler too: it only schedules the end)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._put, {"type": "bye"})
 
 
 def _event(data: dict[str, Any]) -> str:

@@ -65,7 +65,13 @@ def serve(specs: Sequence[str | Path], *, root: Path, port: int = 0, cache_dir: 
     url = f"http://{HOST}:{sock.getsockname()[1]}/?token={studio.token}"
     config = uvicorn.Config(create_app(studio), log_level="warning", access_log=False, lifespan="on",
                             timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:
+            studio.bus.close()  # open pages' event streams end, so the shutdown need not wait for them
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
     original = server.startup
 
     async def startup(sockets=None) -> None:
