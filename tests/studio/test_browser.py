@@ -74,6 +74,7 @@ def page(browser, studio, tmp_path):
             if r.status >= 400 and not (r.status in EDIT_ANSWERS and "/api/edit?" in r.url) else None)
     page.goto(studio, wait_until="load")
     page.wait_for_selector('.line[data-id="s5"]')
+    page.wait_for_function("() => podpipeStudio.live")  # the event stream is open: changes on disk reach it
     page.screenshots = tmp_path  # type: ignore[attr-defined]
     yield page
     context.close()

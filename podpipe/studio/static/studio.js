@@ -81,13 +81,17 @@ async function loadEpisode(spec, { quiet = false } = {}) {
   if (mine !== loads) return;
   if (!r.ok) { notice(r.data.error || "could not read the episode", true); return; }
   const first = state.spec !== spec;
+  const view = normalize(r.data);
+  // the file is not the one this page last saw or wrote: someone else changed it on disk
+  const outside = !first && state.sha && view.sha !== state.sha;
   state.spec = spec;
-  state.view = normalize(r.data);
-  state.sha = state.view.sha;
+  state.view = view;
+  state.sha = view.sha;
   if (first) { state.selected = null; state.open.clear(); }
   history.replaceState(null, "", `#${encodeURIComponent(spec)}`);
   renderEpisode(first);
   if (state.view.errors.length) notice(`The spec does not load as it is on disk:\n${state.view.errors.join("\n")}`, true);
+  else if (outside) notice("The spec changed on disk: this is the file as it is now. Anything you were typing is kept; saving it checks for a conflict first.");
   else if (!quiet) notice(null);
 }
 
@@ -214,6 +218,7 @@ function renderLines() {
     for (const field of $$("[data-base]", f.form)) field.dataset.base = base;
   }
   highlight();
+  markTake(state.playingTake);
   for (const area of $$(".detail textarea", box)) fit(area);
 }
 
@@ -228,7 +233,8 @@ function renderLine(line) {
     ondblclick: (ev) => { if (!ev.target.closest(".detail")) toggle(line.id); },
   },
   spoken ? el("button", { class: "play-line", type: "button", "aria-label": `Play ${line.speaker || "line"}'s current take`,
-    disabled: !line.takes.length, onclick: () => playTakes(line, [currentTake(line)]) }, playIcon(false)) : el("span"),
+    disabled: !line.takes.length, onclick: () => (state.playingTake?.line.id === line.id ? stopTakes() : playTakes(line, [currentTake(line)])) },
+  playIcon(false)) : el("span"),
   el("span", { class: `time${line.as_built ? " as-built" : ""}`, text: clock(line.start),
     title: line.as_built ? "where it is heard in the episode as built (rebuild for the new version)" : null }),
   el("span", { class: "speaker", style: `--hue:${hue(line.speaker || "")}`,
@@ -254,7 +260,8 @@ function renderDetail(line) {
     const canvas = el("canvas", { height: "26" });
     requestAnimationFrame(() => drawWaveform(canvas, t.waveform, 0, { rest: t.kind === "rejected" ? "#5b3036" : "#3b4352" }));
     return el("div", { class: `take ${t.kind}`, "data-take": t.id },
-      el("button", { class: "play-line", type: "button", "aria-label": `Play take ${t.id}`, onclick: () => playTakes(line, [t]) }, playIcon(false)),
+      el("button", { class: "play-line", type: "button", "aria-label": `Play take ${t.id}`,
+        onclick: () => (state.playingTake?.take.id === t.id ? stopTakes() : playTakes(line, [t])) }, playIcon(false)),
       el("div", { class: "tinfo" },
         el("div", { class: "tmeta" }, el("span", { class: "kind", text: t.kind }), el("code", { text: t.id }),
           el("span", { text: `take ${t.take}` }),
@@ -375,14 +382,19 @@ function playTakes(line, takes) {
   state.queue = takes.filter(Boolean).map((t) => ({ line, take: t }));
   nextTake();
 }
+function markTake(item) {
+  for (const n of $$(".take.playing, .line.take-on")) n.classList.remove("playing", "take-on");
+  if (!item) return;
+  $(`.line[data-id="${CSS.escape(item.line.id)}"]`)?.classList.add("take-on");
+  $(`.line[data-id="${CSS.escape(item.line.id)}"] .take[data-take="${CSS.escape(item.take.id)}"]`)?.classList.add("playing");
+}
 function nextTake() {
   const a = takeAudio();
-  for (const n of $$(".take.playing")) n.classList.remove("playing");
+  markTake(null);
   const item = state.queue.shift();
   if (!item) { state.playingTake = null; a.pause(); return; }
   state.playingTake = item;
-  const node = $(`.line[data-id="${CSS.escape(item.line.id)}"] .take[data-take="${CSS.escape(item.take.id)}"]`);
-  if (node) node.classList.add("playing");
+  markTake(item);
   a.src = `/api/take?${q(state.spec, `&take=${encodeURIComponent(item.take.id)}`)}`;
   a.play().catch(() => {});
 }
@@ -390,7 +402,7 @@ function stopTakes() {
   state.queue = [];
   state.playingTake = null;
   takeAudio().pause();
-  for (const n of $$(".take.playing")) n.classList.remove("playing");
+  markTake(null);
 }
 
 // ---------------------------------------------------------------- decisions (each an edit of the spec)
@@ -414,7 +426,7 @@ async function commit(records, form, over = null) {
     if (!r.ok) {
       const message = r.data.error || `refused (${r.status})`;
       if (error) { error.textContent = message; error.hidden = false; } else toast({ state: "failed", message });
-      if (base !== state.sha) await loadEpisode(state.spec, { quiet: true });
+      if (base !== state.sha) { state.sha = base; await loadEpisode(state.spec, { quiet: true }); }  // the part saved
       return false;
     }
     base = r.data.sha256;
@@ -539,10 +551,13 @@ function listen() {
     if (data.spec !== state.spec) return;
     if (data.what === "spec" && (data.own || data.sha256 === state.sha)) return;
     await loadEpisode(state.spec, { quiet: true });
-    if (data.what === "spec") notice("The spec changed on disk: this is the file as it is now. Anything you were typing is kept; saving it checks for a conflict first.");
   });
   source.addEventListener("job", (ev) => trackJob(JSON.parse(ev.data)));
-  source.addEventListener("hello", () => { if (state.spec) loadEpisode(state.spec, { quiet: true }); });
+  // (re)connected: whatever changed while the stream was down is read now
+  source.addEventListener("hello", async () => {
+    if (state.spec) await loadEpisode(state.spec, { quiet: true });
+    state.live = true;
+  });
 }
 
 // ---------------------------------------------------------------- keyboard
