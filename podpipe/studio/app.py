@@ -35,6 +35,7 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from podpipe.formats import format_of
 from podpipe.studio import bridge as core
 from podpipe.studio.guard import Guard, PathRefused, csrf_for, within
 from podpipe.studio.live import watch
@@ -42,8 +43,6 @@ from podpipe.studio.project import Studio
 
 STATIC = Path(__file__).parent / "static"
 TAKE_ID = re.compile(r"^[0-9a-f]{8,64}$")
-MEDIA = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".ogg": "audio/ogg", ".opus": "audio/ogg",
-         ".flac": "audio/flac", ".wav": "audio/wav"}
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -188,7 +187,8 @@ def create_app(studio: Studio) -> Starlette:
 def _audio_file(path: Path) -> FileResponse:
     """``path`` with byte ranges (Starlette's ``FileResponse`` answers ``Range``), never cached: a rebuild
     writes the same name."""
-    return FileResponse(path, media_type=MEDIA.get(path.suffix.lower(), "application/octet-stream"),
+    found = format_of(path)
+    return FileResponse(path, media_type=found.mime if found else "application/octet-stream",
                         headers={"cache-control": "no-cache"})
 
 
