@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import os
 import stat
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -313,14 +314,37 @@ def apply_edit(spec_path: str | Path, edit: Edit, *, base_sha256: str, rules: An
     ``EditRefused`` with the validation message, nothing written). ``rules`` judges models and voices
     (default: ``podpipe.backends``, as ``podpipe validate``); ``root`` is the project root (default: the
     working directory), ``cache_dir`` where a kept voice list is found (as ``--cache-dir``)."""
-    from podpipe.files import write_atomic
-
     if rules is None:
         from podpipe import backends as rules
     path = Path(os.path.abspath(spec_path))
     root = Path(os.path.abspath(root if root is not None else os.getcwd()))
-    raw = path.read_bytes()
-    text = raw.decode("utf-8")
+    with _lock_for(path):
+        return _apply_edit(path, edit, base_sha256, rules, root, cache_dir)
+
+
+def _lock_for(path: Path) -> threading.Lock:
+    """One edit of a file at a time in this process (the studio's server answers requests on threads)."""
+    with _locks_lock:
+        return _locks.setdefault(path, threading.Lock())
+
+
+_locks: dict[Path, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _apply_edit(path: Path, edit: Edit, base_sha256: str, rules: Any, root: Path,
+                cache_dir: str | Path | None) -> Saved:
+    from podpipe.files import write_atomic
+
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except FileNotFoundError:
+        raise EditRefused(f"{_display(path, root)}: no such file") from None
+    except UnicodeDecodeError:
+        raise EditRefused(f"{_display(path, root)}: not UTF-8 text; podpipe specs are UTF-8") from None
+    except OSError as exc:
+        raise EditRefused(f"{_display(path, root)}: cannot read the file: {exc.strerror or exc}") from None
     current = sha256_of(raw)
     if current != base_sha256:
         try:
@@ -333,8 +357,9 @@ def apply_edit(spec_path: str | Path, edit: Edit, *, base_sha256: str, rules: An
     if new == text:
         return Saved(current, "")
     warnings = validate_text(path, data, root=root, cache_dir=cache_dir, rules=rules)
-    if sha256_of(path.read_bytes()) != current:  # written by someone else while we validated
-        raise EditConflict(path, path.read_text(encoding="utf-8"), new, sha256_of(path.read_bytes()))
+    now = path.read_bytes()
+    if now != raw:  # written by someone else while we validated
+        raise EditConflict(path, now.decode("utf-8", errors="replace"), new, sha256_of(now))
     write_atomic(path, data, mode=stat.S_IMODE(os.stat(path).st_mode))
     name = _display(path, root)
     diff = "".join(difflib.unified_diff(text.splitlines(True), new.splitlines(True), f"a/{name}", f"b/{name}"))

@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from podpipe.cache.takes import FLAGGED, PINNED, REJECTED, is_accepted, take_id, take_status
+from podpipe.cache.takes import ACCEPTED, FLAGGED, PINNED, REJECTED, is_accepted, take_id, take_status
 from podpipe.compile import CompiledEpisode, SpeechPiece
 from podpipe.spec import Episode
 
+CACHED, STALE, NOT_RENDERED, REROLLED = "cached", "stale", "not rendered", "re-rolled"  # a line's statuses,
+# besides take review's own (flagged, pinned)
 SCAN_AHEAD = 64  # take numbers past the written one that are looked at: the studio adds them one at a time
 
 
@@ -129,27 +131,29 @@ def line_status(keys: Sequence[str], store: Any, accept: Sequence[str],
                 built_keys: Sequence[str] | None) -> tuple[str, tuple[str, ...], list]:
     """(status, reasons, scores) of a spoken segment whose requests have ``keys``: ``not rendered`` or
     ``stale`` (not cached; stale when the last build used other renders for it), else from take review:
-    ``flagged``, ``pinned``, ``re-rolled`` (a take was rejected) or ``cached``."""
+    ``flagged``, ``pinned``, any other status review gives the take used, ``re-rolled`` (a take was
+    rejected) or ``cached``; the first of these any of its requests has."""
     if not keys or not all(store.has(k) for k in keys):
-        return ("stale" if built_keys and list(built_keys) != list(keys) else "not rendered"), (), []
-    statuses = [(take_status(store.meta(k), accept), store.meta(k)) for k in keys]
+        return (STALE if built_keys and list(built_keys) != list(keys) else NOT_RENDERED), (), []
     reasons: list[str] = []
     scores: list = []
-    state = "cached"
-    for status, meta in statuses:
-        review = (meta or {}).get("review") if isinstance((meta or {}).get("review"), dict) else {}
+    found: list[str] = []
+    for key in keys:
+        meta = store.meta(key) or {}
+        status = take_status(meta, accept)
+        review = meta.get("review") if isinstance(meta.get("review"), dict) else {}
         scores += [c for c in review.get("checks") or () if isinstance(c, dict)]
         if status is None:
             continue
-        if status["status"] in (FLAGGED, PINNED):
+        if status["status"] != ACCEPTED:  # flagged, pinned, or whatever take review says of a picked take
             reasons += list(review.get("reasons") or ())
-            state = FLAGGED if status["status"] == FLAGGED or state == FLAGGED else PINNED
+            found.append(status["status"])
         elif status["rejected"]:
             reasons += [r for entry in review.get("rejected") or () if isinstance(entry, dict)
                         for r in entry.get("reasons") or ()]
-            if state == "cached":
-                state = "re-rolled"
+            found.append(REROLLED)
+    order = [FLAGGED, PINNED, *(s for s in found if s not in (FLAGGED, PINNED, REROLLED)), REROLLED]
+    state = next((s for s in order if s in found), CACHED)
     return state, tuple(dict.fromkeys(reasons)), scores
-
 
 __all__ = ["Take", "line_status", "list_takes", "next_take", "segment_keys", "with_take"]

@@ -239,8 +239,12 @@ def test_a_conflict_carries_both_versions_and_writes_nothing(spec):
     assert conflict.value.mine == outside.replace("Welcome to the show, we talk about SQL today.", "Hello.")
 
 
-def test_require_names_the_extra():
+def test_require_names_the_extra_and_the_package_exports_the_core():
+    import podpipe.studio
+
     assert require("ruamel.yaml").__name__ == "ruamel.yaml"
+    assert podpipe.studio.apply_edit is apply_edit and podpipe.studio.SetText is SetText
+    assert all(getattr(podpipe.studio, name) is not None for name in podpipe.studio.__all__)
     with pytest.raises(UsageError, match=r"pip install 'podpipe\[studio\]'"):
         require("podpipe_no_such_module")
 
@@ -293,3 +297,60 @@ def test_a_value_shared_through_an_anchor_is_not_edited_behind_the_users_back():
     text = "title: T\nspeakers: {host: {voice: Zephyr}}\nsegments:\n  - {host: Hi, style: &s calm}\n  - {host: Yo, style: *s}\n"
     with pytest.raises(EditRefused, match="cannot be written faithfully"):
         edited_text(text, SetStyle("s1", "brisk"))
+
+
+_WORD = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=20).filter(
+    lambda w: w == w.strip() and w.strip())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(word=_WORD, say=_TEXT, style=_TEXT, flow=st.booleans())
+def test_any_pronunciation_or_style_is_one_added_line(word, say, style, flow):
+    lexicon = "lexicon: {SQL: sequel}  # flow\n" if flow else "lexicon:\n   SQL: sequel  # odd indent\n"
+    head = "title: T\nspeakers: {host: {voice: Zephyr}}\n" + lexicon
+    segments = "segments:\n  - host: First.  # one\n  - pause: 1\n"
+    old = head + segments
+    new = edited_text(old, SetPronunciation(word, say))
+    data = yaml.safe_load(new)
+    assert data["lexicon"][word] == say or (isinstance(data["lexicon"][word], dict) and word == "SQL")
+    assert {k: v for k, v in data["lexicon"].items() if k != word} == ({"SQL": "sequel"} if word != "SQL" else {})
+    assert new.endswith(segments) and new.startswith("title: T\nspeakers: {host: {voice: Zephyr}}\n")
+    changed = [ln for ln in difflib.ndiff(old.splitlines(), new.splitlines()) if ln[:1] in "+-"]
+    assert len(changed) == (2 if flow or word == "SQL" else 1)
+    styled = edited_text(old, SetStyle("s1", style))
+    assert yaml.safe_load(styled)["segments"][0]["style"] == style
+    assert [ln[0] for ln in difflib.ndiff(old.splitlines(), styled.splitlines()) if ln[:1] in "+-"] == ["+"]
+
+
+def test_two_edits_from_the_same_version_at_once_one_wins_the_other_conflicts(spec):
+    import threading
+
+    base = sha256_of(spec.read_bytes())
+    start = threading.Barrier(2)
+    outcomes: dict[str, object] = {}
+
+    def edit(name, change):
+        start.wait()
+        try:
+            outcomes[name] = apply_edit(spec, change, base_sha256=base)
+        except EditConflict as conflict:
+            outcomes[name] = conflict
+
+    threads = [threading.Thread(target=edit, args=("style", SetStyle("s1", "bright"))),
+               threading.Thread(target=edit, args=("take", PickTake("s1", 2)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conflicts = [o for o in outcomes.values() if isinstance(o, EditConflict)]
+    assert len(conflicts) == 1 and len(outcomes) == 2
+    assert conflicts[0].disk == spec.read_text() != SPEC  # the winner's text, kept; the loser's text offered
+    assert conflicts[0].mine is not None and conflicts[0].mine != conflicts[0].disk
+
+
+def test_a_missing_or_undecodable_file_is_refused(workdir):
+    with pytest.raises(EditRefused, match="no such file"):
+        apply_edit(workdir / "gone.yaml", SetText("s1", "x"), base_sha256="0" * 64)
+    (workdir / "latin1.yaml").write_bytes("title: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(EditRefused, match="not UTF-8"):
+        apply_edit(workdir / "latin1.yaml", SetText("s1", "x"), base_sha256="0" * 64)
