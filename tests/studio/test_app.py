@@ -245,3 +245,15 @@ def test_a_job_runs_off_the_event_loop_and_reports_its_progress_to_every_page():
     assert [e["state"] for e in seen][0] == "queued" and seen[-1]["state"] == "done"
     assert seen[-1]["message"] == "take 2" and seen[-1]["line"] == "s1"
     assert [(e["done"], e["total"]) for e in seen if e["message"].startswith("rendered")] == [(1, 2), (2, 2)]
+
+
+def test_every_spec_is_listed_and_one_that_does_not_load_says_why(project):
+    (project / "bad.yaml").write_text("title: Broken\nsegments: 12\n")
+    studio = Studio(root=project, specs=["ep.yaml", "bad.yaml"], token="t" * 16)
+    with TestClient(create_app(studio), base_url=BASE, headers={"Authorization": "token " + "t" * 16}) as c:
+        episodes = c.get("/api/session").json()["episodes"]
+        assert [(e["spec"], e["title"]) for e in episodes] == [("ep.yaml", "Studio test"), ("bad.yaml", "bad")]
+        assert "bad.yaml" in episodes[1]["error"]
+        view = c.get("/api/episode?spec=bad.yaml").json()
+        assert view["lines"] == [] and any("segments" in e for e in view["errors"])
+        assert c.get("/api/audio?spec=bad.yaml").status_code == 404  # never built
