@@ -61,11 +61,13 @@ def view(studio: Studio, spec: Path) -> dict[str, Any]:
 
 
 def _as_built(output: Path, found: dict[str, Any]) -> None:
-    """Where each line is heard in the built episode, from its manifest, for the lines the view gives no
-    position (it gives them only while the episode is up to date): the player plays the built file, so these
-    are right for seeking it even after the spec changed. Such a line is marked ``as_built``."""
-    lines = [line for line in found.get("lines", []) if line.get("start") is None]
-    if not lines:
+    """Where each line and each turn of a dialogue is heard in the built episode, from its manifest: positions
+    for the lines the view gives none (it gives them only while the episode is up to date; the player plays
+    the built file, so these are right for seeking it even after the spec changed; such a line is marked
+    ``as_built``), and ``turn_spans`` ([start, end] of each turn) for dialogues, so the page can follow a
+    dialogue turn by turn."""
+    lines = found.get("lines", [])
+    if not any(line.get("start") is None or line.get("kind") == "dialogue" for line in lines):
         return
     from podpipe.mix import ManifestError, read_manifest
 
@@ -74,6 +76,7 @@ def _as_built(output: Path, found: dict[str, Any]) -> None:
     except ManifestError:
         return
     spans: dict[str, tuple[float, float]] = {}
+    turns: dict[str, list[list[float]]] = {}
     for piece in manifest.get("pieces", []):
         segment = piece.get("segment_id") if isinstance(piece, dict) else None
         if segment is None or piece.get("start") is None or piece.get("end") is None:
@@ -81,10 +84,15 @@ def _as_built(output: Path, found: dict[str, Any]) -> None:
         start, end = float(piece["start"]), float(piece["end"])
         was = spans.get(segment)
         spans[segment] = (min(start, was[0]), max(end, was[1])) if was else (start, end)
+        turns.setdefault(segment, []).extend([float(t["start"]), float(t["end"])] for t in piece.get("turns") or ()
+                                             if isinstance(t, dict) and t.get("start") is not None)
     for line in lines:
-        span = spans.get(str(line.get("segment_id")))
-        if span is not None:
+        segment = str(line.get("segment_id"))
+        span = spans.get(segment)
+        if line.get("start") is None and span is not None:
             line["start"], line["end"], line["as_built"] = span[0], span[1], True
+        if line.get("kind") == "dialogue" and len(turns.get(segment, ())) == len(line.get("turns") or ()):
+            line["turn_spans"] = turns[segment]
 
 
 def output_path(studio: Studio, spec: Path) -> Path | None:

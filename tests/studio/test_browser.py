@@ -140,6 +140,13 @@ def test_open_play_a_line_and_see_the_flagged_one(page):
     page.wait_for_selector('.line.selected[data-id="s3"]')
     page.keyboard.press("j")
     page.wait_for_selector('.line.selected[data-id="s5"]')
+    # a dialogue is followed turn by turn: the turn under the playhead stands out
+    turns = _line(page, "s3").locator(".turn")
+    second = float(turns.nth(1).get_attribute("data-start"))
+    assert second > float(turns.nth(0).get_attribute("data-start"))
+    audio.evaluate("(a, t) => { a.currentTime = t; }", second + 0.2)
+    page.wait_for_function("el => el.classList.contains('playing')", arg=turns.nth(1).element_handle())
+    assert "playing" not in turns.nth(0).get_attribute("class")
 
 
 def test_another_take_picked_a_line_edited_and_rebuilt(page, project):

@@ -241,7 +241,8 @@ function renderLine(line) {
     text: line.kind === "dialogue" && line.speakers ? line.speakers.join(" & ") : line.speaker || "" }),
   el("p", { class: "text" },
     line.kind === "dialogue" && line.turns
-      ? line.turns.map((t) => el("span", { class: "turn" }, el("b", { style: `--hue:${hue(t.speaker)}`, text: `${t.speaker}: ` }), t.text))
+      ? line.turns.map((t, i) => el("span", { class: "turn", "data-start": line.turn_spans?.[i]?.[0] ?? null,
+        "data-end": line.turn_spans?.[i]?.[1] ?? null }, el("b", { style: `--hue:${hue(t.speaker)}`, text: `${t.speaker}: ` }), t.text))
       : line.text || "",
     line.style ? el("span", { class: "style", text: line.style }) : null),
   el("div", { class: "side" },
@@ -363,6 +364,9 @@ function highlight() {
     if (line.start !== null && line.start !== undefined && line.end !== null && t >= line.start && t < line.end) current = line.id;
   }
   for (const node of $$(".line")) node.classList.toggle("playing", going && node.dataset.id === current);
+  for (const turn of $$(".line .turn[data-start]")) {  // a dialogue followed turn by turn
+    turn.classList.toggle("playing", going && t >= Number(turn.dataset.start) && t < Number(turn.dataset.end));
+  }
   return current;
 }
 let following = null;
