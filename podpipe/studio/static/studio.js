@@ -9,6 +9,7 @@ const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const state = {
   csrf: "", episodes: [], spec: null, view: null, sha: null,
   selected: null, open: new Set(), jobs: new Map(), playingTake: null, queue: [],
+  refused: new Map(),  // a form's key -> the message its last edit was refused with (kept across reloads)
 };
 
 // ---------------------------------------------------------------- server
@@ -60,7 +61,8 @@ function normalize(view) {
   const lines = (view.lines || []).map((line, index) => {
     const takes = (line.takes || []).map((t) => ({
       ...t, id: String(t.id),
-      kind: t.current ? "current" : t.rejected ? "rejected" : "earlier",
+      // a take the spec does not use: earlier or newer than the take number it names (Try another take adds newer)
+      kind: t.current ? "current" : t.rejected ? "rejected" : t.take < (line.take_number || 1) ? "earlier" : "newer",
       waveform: t.waveform || (t.current ? line.waveform : null),
     }));
     takes.sort((a, b) => (b.current - a.current) || (a.rejected - b.rejected) || (b.take - a.take));
@@ -279,7 +281,7 @@ function renderDetail(line) {
       el("button", { type: "button", class: "play-all", disabled: line.takes.length < 2, onclick: () => playTakes(line, line.takes), text: "Play all, one after another" })),
     job ? jobProgress(job) : null);
   const textKey = `${line.id}:text`, styleKey = `${line.id}:style`;
-  const edit = el("form", { class: "edit", onsubmit: (ev) => { ev.preventDefault(); saveLine(line, ev.target); } },
+  const edit = el("form", { class: "edit", "data-form": `${line.id}:edit`, onsubmit: (ev) => { ev.preventDefault(); saveLine(line, ev.target); } },
     texts(line).map((turn, i) => [
       el("label", { class: "field", for: `t-${line.id}-${i}`, text: turn.label }),
       el("textarea", { id: `t-${line.id}-${i}`, name: `text-${i}`, "data-keep": `${textKey}:${i}`, "data-base": state.sha,
@@ -288,19 +290,19 @@ function renderDetail(line) {
     el("input", { id: `s-${line.id}`, name: "style", "data-keep": styleKey, "data-base": state.sha, value: line.style || "" }),
     el("div", { class: "row" }, el("button", { type: "submit", class: "primary", text: "Save" }),
       el("span", { class: "saved", hidden: true })),
-    el("div", { class: "error", hidden: true, role: "alert" }));
-  const words = el("form", { class: "lexicon", onsubmit: (ev) => { ev.preventDefault(); savePronunciation(line, ev.target); } },
+    refusal(`${line.id}:edit`));
+  const words = el("form", { class: "lexicon", "data-form": `${line.id}:lexicon`, onsubmit: (ev) => { ev.preventDefault(); savePronunciation(line, ev.target); } },
     el("div", { class: "row split" },
       el("input", { name: "word", placeholder: "Word as written", "aria-label": "Word as written" }),
       el("input", { name: "say", placeholder: "Say it as", "aria-label": "Say it as" }),
       el("button", { type: "submit", text: "Save" })),
-    el("div", { class: "error", hidden: true, role: "alert" }));
+    refusal(`${line.id}:lexicon`));
   const chapters = state.view.chapters;
-  const marks = el("form", { class: "move", onsubmit: (ev) => { ev.preventDefault(); moveChapter(line, ev.target); } },
+  const marks = el("form", { class: "move", "data-form": `${line.id}:move`, onsubmit: (ev) => { ev.preventDefault(); moveChapter(line, ev.target); } },
     el("div", { class: "row split" },
       el("select", { name: "chapter", "aria-label": "Chapter" }, chapters.map((c) => el("option", { value: c.title, text: c.title }))),
       el("button", { type: "submit", disabled: !chapters.length, text: "Start it here" })),
-    el("div", { class: "error", hidden: true, role: "alert" }));
+    refusal(`${line.id}:move`));
   return el("div", { class: "detail" },
     el("section", {}, el("h3", { text: "Takes" }), takes, another,
       el("h3", { class: "sub", text: "Pronunciation (the episode's lexicon)" }), words,
@@ -412,9 +414,20 @@ function stopTakes() {
 // ---------------------------------------------------------------- decisions (each an edit of the spec)
 // Send the edits one after another, each against the sha256 the one before it wrote; a form's base is the
 // sha256 of the file its fields were typed against (kept across reloads), else the view's.
+// A form's refusal message lives in the state, not only in the DOM: a reload of the view (a job ending, the
+// watcher) may render the form again while its edit is on its way, and the message must survive it.
+function refusal(key) {
+  const message = state.refused.get(key);
+  return el("div", { class: "error", hidden: !message, role: "alert", text: message || "" });
+}
+function showRefusal(key, message) {
+  if (message) state.refused.set(key, message); else state.refused.delete(key);
+  const live = $(`form[data-form="${CSS.escape(key)}"] .error`);
+  if (live) { live.textContent = message || ""; live.hidden = !message; }
+}
 async function commit(records, form, over = null) {
-  const error = form ? $(".error", form) : null;
-  if (error) error.hidden = true;
+  const key = form?.dataset.form;
+  if (key) showRefusal(key, null);
   let base = over || (form && $("[data-base]", form)?.dataset.base) || state.sha;
   for (const [i, record] of records.entries()) {
     const r = await api("POST", `/api/edit?${q(state.spec)}`, { base, edit: record });
@@ -429,7 +442,7 @@ async function commit(records, form, over = null) {
     }
     if (!r.ok) {
       const message = r.data.error || `refused (${r.status})`;
-      if (error) { error.textContent = message; error.hidden = false; } else toast({ state: "failed", message });
+      if (key) showRefusal(key, message); else toast({ state: "failed", message });
       if (base !== state.sha) { state.sha = base; await loadEpisode(state.spec, { quiet: true }); }  // the part saved
       return false;
     }
