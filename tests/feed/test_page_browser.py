@@ -5,9 +5,7 @@ one player plays at a time, transcript lines work from the keyboard, and the hea
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -15,32 +13,15 @@ import pytest
 
 from podpipe.feed import make_site
 from tests.support.cli import run
+from tests.support.browser import chromium
 from tests.support.show import serve
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
 
 
 @pytest.fixture
 def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"chromium not found at {CHROMIUM}: .ci/run installs it (apt-get install chromium)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def test_page_plays_seeks_captions_and_follows(show, browser):
