@@ -58,7 +58,7 @@ def list_takes(compiled: CompiledEpisode, store: Any,
     episode uses now (the kept take of its ``take:``, or a rejected one its ``accept:`` names)."""
     from podpipe.commands.review import request_takes
 
-    requests = {r.key: r for r in compiled.requests}
+    by_key = {r.key: r for r in compiled.requests}
     segments = {s.id: s for s in compiled.episode.segments
                 if s.turns and (segment_ids is None or s.id in segment_ids)}
     found: dict[str, list[Take]] = {sid: [] for sid in segments}
@@ -67,7 +67,7 @@ def list_takes(compiled: CompiledEpisode, store: Any,
         if not isinstance(piece, SpeechPiece) or piece.segment_id not in segments:
             continue
         part = parts[piece.segment_id] = parts.get(piece.segment_id, -1) + 1
-        request = requests.get(piece.request_key)
+        request = by_key.get(piece.request_key)
         if request is None:
             continue
         for t in request_takes(request, store, segments[piece.segment_id].accept):
