@@ -55,16 +55,13 @@ from podpipe.cache import Store
 from podpipe.audio_types import Audio
 from podpipe.compile import RenderRequest, request_material, split_request
 from podpipe.errors import BackendError
-from podpipe.render.limiter import AdaptiveLimiter, PauseGate, RateLimiter, RateSummary, backoff
+from podpipe.render.limiter import RateLimiter, RateSummary, backoff
+from podpipe.render.pacing import Interrupted, Pacer
 from podpipe.render.records import Outcome, RenderOptions, RenderResult, TakeReview, Taken, add_usage
 from podpipe.render.shared import SharedLimit
 
 
 MAX_SPLIT_DEPTH = 6  # a cut-off take is halved at most this often (64 parts): far past any output cap
-
-
-class Interrupted(Exception):
-    pass
 
 
 class Scheduler:
@@ -80,121 +77,29 @@ class Scheduler:
         self.store = store
         self.options = options
         self.jobs = max(1, options.jobs or backend.default_jobs)
-        # one limiter per model (``limiter_for``); a test may set ``limiter`` to one that serves every model
-        self.limiter: RateLimiter | None = None
-        self._limiters: dict[str, RateLimiter] = {}
-        self._limiters_lock = threading.Lock()
-        self.gate = PauseGate(clock)
-        self.shared: SharedLimit | None = None  # opened by run() when ``rate_limit_url`` is given
-        self._alone_models: set[str] = set()  # models whose limiter went on alone after the shared limit failed
         self._on_note = on_note or (lambda message: None)
         self._clock = clock
         self._rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
         self._stop = threading.Event()
+        self.pacer = Pacer(backend, options, clock, self._stop)  # when a request may start (``render.pacing``)
         self._on_done = on_done
         self._on_attempt = on_attempt
 
     def _sleep(self, seconds: float) -> None:
-        if seconds > 0 and self._stop.wait(seconds):
-            raise Interrupted
+        self.pacer.sleep(seconds)
+
+    # the pacer's parts, as tests and callers know them: a test may set ``limiter`` (one for every model) or
+    # ``shared`` or ``gate``
+    limiter = property(lambda self: self.pacer.limiter, lambda self, v: setattr(self.pacer, "limiter", v))
+    shared = property(lambda self: self.pacer.shared, lambda self, v: setattr(self.pacer, "shared", v))
+    gate = property(lambda self: self.pacer.gate, lambda self, v: setattr(self.pacer, "gate", v))
 
     def limiter_for(self, model: str) -> RateLimiter:
-        """The model's limiter: adaptive from the backend's rate for it, capped by ``rpm`` when given, started
-        at this build's share (``shares``) unless the shared limit does the sharing."""
-        if self.limiter is not None:
-            return self.limiter
-        with self._limiters_lock:
-            limiter = self._limiters.get(model)
-            if limiter is None:
-                ceiling, window = self.options.rpm, self.options.rate_window
-                start = self.backend.rpm_for(model) if ceiling is None else ceiling
-                if ceiling == 0 or start is None or not self.options.adaptive:
-                    limiter = RateLimiter(start, window=window, clock=self._clock)
-                else:
-                    shares = 1 if self._sharing() else self.options.shares
-                    if not self._sharing():
-                        self._alone_models.add(model)  # on its own from the start: its share is taken
-                    limiter = AdaptiveLimiter(model, start, ceiling=ceiling, shares=shares, window=window,
-                                              clock=self._clock)
-                self._limiters[model] = limiter
-            return limiter
-
-    def _sharing(self) -> bool:
-        return self.shared is not None and self.shared.active
+        return self.pacer.limiter_for(model)
 
     def rates(self) -> tuple[RateSummary, ...]:
         """What the adaptive control did, per model, so far."""
-        with self._limiters_lock:
-            return tuple(lim.summary() for lim in self._limiters.values() if isinstance(lim, AdaptiveLimiter))
-
-    def _wait_for_slot(self, limiter: RateLimiter, model: str) -> tuple[int, bool]:
-        """Wait for the pool's pause and a start from the shared limit (when there is one and it works), else
-        a slot of ``model``'s ``limiter``; the epoch of the controller that granted it, and whether that was
-        the shared one."""
-        while True:
-            if self._stop.is_set():
-                raise Interrupted
-            held = self.gate.remaining()
-            if held > 0:
-                self._sleep(held)
-                continue
-            adaptive = isinstance(limiter, AdaptiveLimiter)
-            if self.shared is not None and (adaptive or limiter.limit):
-                if self.shared.active:
-                    # a fixed limiter (adaptive=False) asks for its own limit, its start and its ceiling
-                    start, ceiling = (limiter.start, limiter.ceiling) if adaptive else (limiter.limit, limiter.limit)
-                    wait, epoch, rate = self.shared.acquire(model, start, ceiling)
-                    if self.shared.active:
-                        if adaptive:
-                            limiter.follow(rate, epoch)
-                        if wait <= 0:
-                            return epoch, True
-                        self._sleep(wait)
-                        continue
-                if adaptive:
-                    self._alone(limiter)
-            epoch = getattr(limiter, "epoch", 0)
-            delay = limiter.delay()
-            if delay <= 0:
-                return epoch, False
-            self._sleep(delay)
-
-    def _alone(self, limiter: AdaptiveLimiter) -> None:
-        """The shared limit is off: the model's limiter goes on alone, from this build's share (once)."""
-        with self._limiters_lock:
-            if limiter.model in self._alone_models:
-                return
-            self._alone_models.add(limiter.model)
-        limiter.alone(self.options.shares)
-
-    def _quota_refusal(self, exc: BackendError, limiter: RateLimiter, grant: tuple[int, bool],
-                       model: str) -> str | None:
-        """A refusal with a server-given delay (quota): slow the model down and pause the pool. None: wait and
-        try again without spending an attempt; else why the request fails (the quota-wait budget is spent)."""
-        epoch, from_shared = grant
-        shared = self.shared
-        if isinstance(limiter, AdaptiveLimiter):
-            if from_shared and shared is not None and shared.active:
-                limiter.refused_at(-1, exc.retry_after)  # counted here; the cut is the shared controller's
-                shared.refused(model, epoch, exc.retry_after)
-            else:
-                limiter.refused_at(epoch, exc.retry_after)
-        budget = self.options.quota_wait
-        if self.gate.held + exc.retry_after > budget:
-            return (f"{exc}; gave up after waiting {self.gate.held:.0f} s for quota, the --quota-wait budget of "
-                    f"{budget:.0f} s: raise --quota-wait, lower --rpm or -j, or share the key's quota with "
-                    "--rate-limit-url")
-        self.gate.hold(exc.retry_after)
-        return None
-
-    def _succeeded(self, limiter: RateLimiter, grant: tuple[int, bool], model: str) -> None:
-        if not isinstance(limiter, AdaptiveLimiter):
-            return
-        shared = self.shared
-        if grant[1] and shared is not None and shared.active:
-            shared.succeeded(model, limiter.ceiling)
-        else:
-            limiter.succeeded()
+        return self.pacer.rates()
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self.options.backoff_base, self.options.backoff_max, self._rng)
@@ -228,7 +133,7 @@ class Scheduler:
         attempt = spent = 0  # attempts made; attempts that count against ``options.attempts`` (not quota waits)
         while spent < self.options.attempts:
             attempt += 1
-            grant = self._wait_for_slot(limiter, request.model)
+            grant = self.pacer.slot(limiter, request.model)
             started = self._clock() if started is None else started
             if self._on_attempt:
                 self._on_attempt(request, attempt)
@@ -243,7 +148,7 @@ class Scheduler:
                 if exc.cut_off:
                     return self._split(request, depth, attempt, started, tuple(failures), billed)
                 if exc.retryable and exc.retry_after:
-                    gave_up = self._quota_refusal(exc, limiter, grant, request.model)
+                    gave_up = self.pacer.refused(exc, limiter, grant, request.model)
                     if gave_up is None:
                         continue
                     return Outcome(request, False, attempt, self._clock() - started, usage=billed,
@@ -255,7 +160,7 @@ class Scheduler:
                                    error=str(exc), failures=tuple(failures))
                 self._sleep(self._backoff(spent))
                 continue
-            self._succeeded(limiter, grant, request.model)
+            self.pacer.succeeded(limiter, grant, request.model)
             rendered = Rendered(rendered.audio, add_usage(billed, rendered.usage))
             return Taken(rendered, attempt, self._clock() - started, tuple(failures))
         raise AssertionError("unreachable: attempts >= 1")

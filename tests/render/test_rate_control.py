@@ -163,7 +163,7 @@ def test_without_the_shared_limit_a_shard_takes_its_share_once(tmp_path):
     scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
     scheduler.shared = Off()
     limiter = scheduler.limiter_for("m")
-    scheduler._alone(limiter)  # what the scheduler does when it finds the shared limit off
+    scheduler.pacer.alone(limiter)  # what the scheduler does when it finds the shared limit off
     assert limiter.rate == 10
     scheduler = Scheduler(ScriptedBackend(), FileStore(tmp_path), RenderOptions(rpm=30, shares=3))
     scheduler.shared = Off()
@@ -171,6 +171,6 @@ def test_without_the_shared_limit_a_shard_takes_its_share_once(tmp_path):
     limiter = scheduler.limiter_for("m")
     assert limiter.rate == 30
     scheduler.shared.active = False  # then it failed: this build goes on alone from its share
-    scheduler._alone(limiter)
-    scheduler._alone(limiter)
+    scheduler.pacer.alone(limiter)
+    scheduler.pacer.alone(limiter)
     assert limiter.rate == 10
